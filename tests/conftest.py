@@ -1,0 +1,66 @@
+"""Shared fixtures.
+
+AWS tests talk to a real local AWS API: moto's server, started in-process on a
+free loopback port, with boto3 pointed at it through ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server for the whole session; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Environment for boto3 against the moto server: fake credentials, fixed region."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    for var in ("AWS_PROFILE", "LAMFOREST_BUCKET", "LAMFOREST_TOPIC_ARN", "LAMFOREST_FUNCTION"):
+        monkeypatch.delenv(var, raising=False)
+    return moto_server
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh local store folder, set as LAMFOREST_HOME."""
+    root = tmp_path / "home"
+    root.mkdir()
+    monkeypatch.setenv("LAMFOREST_HOME", str(root))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No test may reach a real AWS account by accident.
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    if "AWS_ENDPOINT_URL" not in os.environ:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

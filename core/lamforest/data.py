@@ -1,0 +1,332 @@
+"""Datasets: built-ins, synthetic, files; the build's one split; the content-addressed train set.
+
+The driver loads and splits; only the train set is written to the store
+(``data/<sha256>/X.npy``, ``y.npy``, ``meta.json``) where workers memory-map
+it. The test set stays with the driver (``builds/<name>/test.npz``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lamforest.spec import SpecError
+from lamforest.store.base import Store
+
+BUILTINS = {
+    "digits": "classification",
+    "iris": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "diabetes": "regression",
+}
+SYNTHETIC_RE = re.compile(r"^synthetic:(\d+)x(\d+)(?::(\d+))?$")
+FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npz", ".npy")
+
+
+@dataclass
+class Dataset:
+    X: np.ndarray  # float32, C order
+    y: np.ndarray  # labels (int or str) for classification, float64 for regression
+    task: str
+    source: str
+    feature_names: list[str]
+
+
+def describe_sources() -> str:
+    return (
+        f"a built-in ({', '.join(BUILTINS)}), synthetic:ROWSxCOLS[:CLASSES], "
+        "or a .csv/.parquet/.npz/.npy file"
+    )
+
+
+def load(source: str, target: str | None = None, task: str = "auto", seed: int = 0) -> Dataset:
+    """Load a dataset and resolve ``task``; raise SpecError naming the bad field."""
+    source = source.strip()
+    if source in BUILTINS:
+        X, y, names = _builtin(source)
+        natural = BUILTINS[source]
+    elif m := SYNTHETIC_RE.match(source):
+        X, y, names, natural = _synthetic(m, task, seed)
+    elif source.startswith("synthetic:"):
+        raise SpecError("data", f"{source!r}: expected synthetic:ROWSxCOLS[:CLASSES], e.g. synthetic:5000x20:3")
+    elif source.lower().endswith(FILE_SUFFIXES) or os.sep in source or "/" in source:
+        X, y, names = _file(Path(source).expanduser(), target)
+        natural = None
+    else:
+        raise SpecError("data", f"unknown dataset {source!r}; use {describe_sources()}")
+    return _finish(X, y, names, task, natural, source)
+
+
+def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [
+        f"x{i}" for i in range(bunch.data.shape[1])
+    ]
+    return np.asarray(bunch.data), np.asarray(bunch.target), names
+
+
+def _synthetic(m: re.Match[str], task: str, seed: int) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    from sklearn.datasets import make_classification, make_regression
+
+    rows, cols = int(m.group(1)), int(m.group(2))
+    classes = int(m.group(3)) if m.group(3) else None
+    if rows < 2 or cols < 1:
+        raise SpecError("data", f"synthetic data needs at least 2 rows and 1 column, got {rows}x{cols}")
+    if rows * cols > 2_000_000_000:
+        raise SpecError("data", f"synthetic {rows}x{cols} is too large")
+    names = [f"x{i}" for i in range(cols)]
+    if task == "regression" or (classes is None and task == "regression"):
+        X, y = make_regression(
+            n_samples=rows, n_features=cols, n_informative=max(1, min(cols, 10)), noise=5.0,
+            random_state=seed,
+        )
+        return X.astype(np.float32), y, names, "regression"
+    classes = classes or 2
+    if classes < 2:
+        raise SpecError("data", f"synthetic data needs at least 2 classes, got {classes}")
+    # Enough informative columns for the classes' clusters, and well separated
+    # classes, so that the data is learnable rather than noise.
+    informative = min(cols, max(math.ceil(math.log2(classes * 2)) + 1, cols // 10))
+    if 2**informative < classes * 2:
+        raise SpecError("data", f"{cols} columns cannot separate {classes} classes; add columns")
+    X, y = make_classification(
+        n_samples=rows, n_features=cols, n_informative=informative, n_redundant=0,
+        n_classes=classes, n_clusters_per_class=2, class_sep=2.0, flip_y=0.01,
+        random_state=seed,
+    )
+    return X.astype(np.float32), y, names, "classification"
+
+
+def _file(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    if not path.is_file():
+        raise SpecError("data", f"file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv(path, target)
+    if suffix in (".parquet", ".pq"):
+        return _parquet(path, target)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if "X" not in z or "y" not in z:
+                raise SpecError("data", f"{path.name}: an .npz file needs arrays named X and y, has {list(z)}")
+            X, y = z["X"], z["y"]
+        if X.ndim != 2:
+            raise SpecError("data", f"{path.name}: X must be 2-D, got shape {X.shape}")
+        return X, y, [f"x{i}" for i in range(X.shape[1])]
+    if suffix == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        if arr.ndim != 2 or arr.shape[1] < 2:
+            raise SpecError("data", f"{path.name}: an .npy file must be 2-D with features and a target column")
+        col = arr.shape[1] - 1 if target is None else _column_index(target, arr.shape[1])
+        X = np.delete(arr, col, axis=1)
+        return X, arr[:, col], [f"x{i}" for i in range(X.shape[1])]
+    raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(FILE_SUFFIXES)}")
+
+
+def _column_index(target: str, ncols: int) -> int:
+    try:
+        col = int(target)
+    except ValueError:
+        raise SpecError("target", f"for an .npy file, the target is a column index, got {target!r}") from None
+    if not -ncols <= col < ncols:
+        raise SpecError("target", f"column {col} is out of range for {ncols} columns")
+    return col % ncols
+
+
+def _columns_to_xy(
+    header: list[str], columns: dict[str, list[Any]], target: str | None, where: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    if target is None:
+        raise SpecError("target", f"{where}: name the target column with --target (columns: {', '.join(header)})")
+    if target not in columns:
+        raise SpecError("target", f"{where}: no column {target!r}; columns are {', '.join(header)}")
+    features = [h for h in header if h != target]
+    if not features:
+        raise SpecError("data", f"{where}: no feature columns besides the target")
+    cols = []
+    for name in features:
+        try:
+            cols.append(np.array([_num(v) for v in columns[name]], dtype=np.float64))
+        except ValueError as exc:
+            raise SpecError(
+                "data", f"{where}: feature column {name!r} is not numeric ({exc}); encode it first"
+            ) from None
+    X = np.column_stack(cols) if cols and len(cols[0]) else np.empty((0, len(features)))
+    raw = columns[target]
+    try:
+        y: np.ndarray = np.array([_num(v) for v in raw], dtype=np.float64)
+    except ValueError:
+        y = np.array([("" if v is None else str(v)) for v in raw])
+    return X, y, features
+
+
+def _num(v: Any) -> float:
+    if v is None or (isinstance(v, str) and v.strip() in ("", "NA", "NaN", "nan", "null")):
+        return float("nan")
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            raise ValueError(f"value {v!r}") from None
+    return float(v)
+
+
+def _csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise SpecError("data", f"{path.name} is empty")
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    columns: dict[str, list[Any]] = {h: [] for h in header}
+    for lineno, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise SpecError("data", f"{path.name} line {lineno}: {len(row)} values, header has {len(header)}")
+        for h, v in zip(header, row, strict=True):
+            columns[h].append(v)
+    return _columns_to_xy(header, columns, target, path.name)
+
+
+def _parquet(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - depends on the install
+        raise SpecError("data", "reading Parquet needs pyarrow: pip install 'lamforest[parquet]'") from None
+    table = pq.read_table(path)
+    header = [str(n) for n in table.column_names]
+    columns = {name: table.column(name).to_pylist() for name in header}
+    return _columns_to_xy(header, columns, target, path.name)
+
+
+def _finish(
+    X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: str | None, source: str
+) -> Dataset:
+    if X.shape[0] == 0 or y.shape[0] == 0:
+        raise SpecError("data", f"{source}: the dataset is empty")
+    if X.shape[0] != y.shape[0]:
+        raise SpecError("data", f"{source}: X has {X.shape[0]} rows but y has {y.shape[0]}")
+    if not np.issubdtype(X.dtype, np.number):
+        raise SpecError("data", f"{source}: features must be numeric, got dtype {X.dtype}")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if np.isinf(X).any():
+        raise SpecError("data", f"{source}: features contain infinite values")
+    numeric_y = np.issubdtype(y.dtype, np.number)
+    if numeric_y and np.isnan(y.astype(np.float64)).any():
+        raise SpecError("target", f"{source}: the target has {int(np.isnan(y).sum())} missing (NaN) values")
+    if not numeric_y and (y == "").any():
+        raise SpecError("target", f"{source}: the target has empty values")
+    if task == "auto":
+        if natural:
+            task = natural
+        elif not numeric_y:
+            task = "classification"
+        else:
+            integral = np.all(np.equal(np.mod(y, 1), 0))
+            task = "classification" if integral and len(np.unique(y)) <= 100 else "regression"
+    if task == "regression":
+        if not numeric_y:
+            raise SpecError("task", f"{source}: regression needs a numeric target")
+        y = y.astype(np.float64)
+    else:
+        if numeric_y:
+            if not np.all(np.equal(np.mod(y, 1), 0)):
+                raise SpecError("task", f"{source}: classification needs class labels, the target is continuous")
+            y = y.astype(np.int64)
+        else:
+            y = y.astype(str)
+        if len(np.unique(y)) < 2:
+            raise SpecError("target", f"{source}: the target has a single class ({y[0]!r}); need at least 2")
+    return Dataset(X=X, y=y, task=task, source=source, feature_names=list(names))
+
+
+def split(ds: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The build's one split, stratified for classification where every class allows it."""
+    from sklearn.model_selection import train_test_split
+
+    n = ds.X.shape[0]
+    n_test = math.ceil(test_size * n)
+    if n_test < 1 or n - n_test < 2:
+        raise SpecError("test_size", f"{test_size} of {n} rows leaves no usable train or test set")
+    stratify = None
+    if ds.task == "classification":
+        _, counts = np.unique(ds.y, return_counts=True)
+        if counts.min() >= 2 and n_test >= len(counts) and n - n_test >= len(counts):
+            stratify = ds.y
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        ds.X, ds.y, test_size=test_size, random_state=seed, stratify=stratify
+    )
+    if ds.task == "classification" and len(np.unique(y_tr)) < 2:
+        raise SpecError("test_size", "the train set would hold a single class; use a smaller test size")
+    return np.ascontiguousarray(X_tr), np.ascontiguousarray(X_te), y_tr, y_te
+
+
+def content_hash(X: np.ndarray, y: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for arr in (X, y):
+        h.update(json.dumps([str(arr.dtype), list(arr.shape)]).encode())
+        h.update(np.ascontiguousarray(arr).data)
+    return h.hexdigest()
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_names: list[str]) -> str:
+    """Store the train set once, addressed by its content; return its ref ``data/<sha256>``."""
+    ref = f"data/{content_hash(X, y)}"
+    if not store.exists(f"{ref}/meta.json"):
+        store.put_bytes(f"{ref}/X.npy", _npy_bytes(np.ascontiguousarray(X, dtype=np.float32)))
+        store.put_bytes(f"{ref}/y.npy", _npy_bytes(y))
+        meta = {"rows": int(X.shape[0]), "cols": int(X.shape[1]), "task": task,
+                "features": feature_names, "y_dtype": str(y.dtype)}
+        # meta.json last: its presence means the arrays are complete.
+        store.put_bytes(f"{ref}/meta.json", json.dumps(meta).encode())
+    return ref
+
+
+def cache_dir() -> Path:
+    """Where S3-backed workers keep downloaded train sets: /tmp on Lambda."""
+    return Path(os.environ.get("LAMFOREST_CACHE", Path(tempfile.gettempdir()) / "lamforest-cache"))
+
+
+def open_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-map the train set: in place for a local store, from the /tmp cache for S3."""
+    arrays = []
+    for name in ("X.npy", "y.npy"):
+        key = f"{ref}/{name}"
+        path = store.local_path(key)
+        if path is None:
+            path = cache_dir() / ref / name
+            if not path.is_file():
+                store.get_file(key, path)
+        elif not path.is_file():
+            raise KeyError(key)
+        arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
+    return arrays[0], arrays[1]
+
+
+def put_test(store: Store, build: str, X: np.ndarray, y: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, X=X, y=y)
+    store.put_bytes(f"builds/{build}/test.npz", buf.getvalue())
+
+
+def get_test(store: Store, build: str) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(io.BytesIO(store.get_bytes(f"builds/{build}/test.npz")), allow_pickle=False) as z:
+        return z["X"], z["y"]

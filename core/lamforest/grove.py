@@ -1,0 +1,124 @@
+"""Fit one grove: a pure function of (task, X, y). Knows nothing of stores or processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+
+from lamforest.spec import GroveTask, SpecError
+
+ESTIMATORS: dict[tuple[str, str], type[BaseEstimator]] = {
+    ("rf", "classification"): RandomForestClassifier,
+    ("rf", "regression"): RandomForestRegressor,
+    ("et", "classification"): ExtraTreesClassifier,
+    ("et", "regression"): ExtraTreesRegressor,
+}
+
+
+class Cancelled(Exception):
+    """The build was cancelled while this grove was being fitted."""
+
+
+@dataclass
+class Grove:
+    """A fitted grove and, when bootstrapping, its per-sample OOB vote sums."""
+
+    estimator: Any
+    trees: int
+    seed: int
+    oob_sum: np.ndarray | None = None  # (n_train, n_classes) or (n_train,) for regression
+    oob_count: np.ndarray | None = None  # (n_train,) trees for which the row was out of bag
+
+
+def make_estimator(model: str, task: str, params: dict[str, Any], **fixed: Any) -> BaseEstimator:
+    """The sklearn estimator for (model, task) with user params, validated by sklearn itself."""
+    cls = ESTIMATORS[(model, task)]
+    valid = cls().get_params()
+    for key in params:
+        if key not in valid:
+            allowed = ", ".join(sorted(k for k in valid if k not in _LAMFOREST_OWNED))
+            raise SpecError(f"param {key}", f"{cls.__name__} has no parameter {key!r}; valid: {allowed}")
+    est = cls(**params, **fixed)
+    try:
+        # scikit-learn's own parameter validation, without fitting.
+        est._validate_params()
+    except (ValueError, TypeError) as exc:
+        bad = next((k for k in params if repr(k) in str(exc) or f"'{k}'" in str(exc)), None)
+        raise SpecError(f"param {bad}" if bad else "param", str(exc)) from None
+    return est
+
+
+_LAMFOREST_OWNED = {"n_estimators", "random_state", "warm_start", "oob_score", "n_jobs"}
+
+
+def bootstraps(params: dict[str, Any], model: str) -> bool:
+    """RandomForest bootstraps by default, ExtraTrees does not."""
+    return bool(params.get("bootstrap", model == "rf"))
+
+
+def fit(
+    task: GroveTask,
+    X: np.ndarray,
+    y: np.ndarray,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Grove:
+    """Fit ``task.trees`` trees in chunks of ``task.chunk``, asking ``should_stop`` between chunks.
+
+    Growing a forest with ``warm_start`` and an int ``random_state`` draws the
+    same tree seeds as one fit of all trees, so chunking does not change the
+    result.
+    """
+    est = make_estimator(
+        task.model, task.task, task.params, random_state=task.seed, warm_start=True, n_jobs=task.n_jobs
+    )
+    done = 0
+    while done < task.trees:
+        if should_stop():
+            raise Cancelled(f"grove {task.grove} cancelled after {done} trees")
+        done = min(task.trees, done + task.chunk)
+        est.set_params(n_estimators=done)
+        est.fit(X, y)
+    est.set_params(warm_start=False, n_jobs=None)
+    grove = Grove(estimator=est, trees=task.trees, seed=task.seed)
+    if bootstraps(task.params, task.model):
+        grove.oob_sum, grove.oob_count = oob_sums(est, X, y)
+    return grove
+
+
+def oob_sums(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row sums of out-of-bag predictions over the grove's trees, and how many trees each.
+
+    Mirrors scikit-learn's own OOB computation tree by tree, so that the
+    forest's OOB score can be assembled from groves.
+    """
+    # Private helpers of scikit-learn's forest module: the only way to recover
+    # exactly which rows each tree left out of its bootstrap sample.
+    from sklearn.ensemble._forest import _generate_unsampled_indices
+
+    n = X.shape[0]
+    classifier = hasattr(est, "classes_")
+    width = len(est.classes_) if classifier else 1
+    total = np.zeros((n, width), dtype=np.float64)
+    count = np.zeros(n, dtype=np.int64)
+    X = np.asarray(X, dtype=np.float32)
+    for tree in est.estimators_:
+        rows = _generate_unsampled_indices(
+            tree.random_state, n, est._n_samples_bootstrap, getattr(est, "_sample_weight", None)
+        )
+        if classifier:
+            pred = tree.predict_proba(X[rows, :], check_input=False)
+        else:
+            pred = tree.predict(X[rows, :], check_input=False).reshape(-1, 1)
+        total[rows, :] += pred
+        count[rows] += 1
+    return (total if classifier else total[:, 0]), count

@@ -1,0 +1,169 @@
+"""Lambda platform log lines: parse REPORT (text and JSON forms), write START/END/REPORT,
+and read them from a source (local files here; CloudWatch in ``logs_cloudwatch``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+_FIELDS = {
+    "Duration": "duration_ms",
+    "Billed Duration": "billed_ms",
+    "Memory Size": "memory_mb",
+    "Max Memory Used": "max_memory_mb",
+    "Init Duration": "init_ms",
+    "Restore Duration": "restore_ms",
+    "Billed Restore Duration": "billed_restore_ms",
+}
+_PAIR = re.compile(r"^\s*([A-Za-z ]+):\s*([0-9.]+)\s*(ms|MB)?\s*$")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One invocation's REPORT: what Lambda measured and billed."""
+
+    request_id: str
+    duration_ms: float
+    billed_ms: float
+    memory_mb: float
+    max_memory_mb: float
+    init_ms: float | None = None
+    restore_ms: float | None = None
+    billed_restore_ms: float | None = None
+    status: str | None = None  # "error"/"timeout" when the platform says so
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_report(line: str) -> Report | None:
+    """A REPORT line in the text or the JSON log format; None for any other line."""
+    line = line.strip()
+    if line.startswith("{"):
+        return _parse_json(line)
+    if not line.startswith("REPORT RequestId:"):
+        return None
+    # The text form may carry a trailing "XRAY TraceId: ..." line after a newline.
+    line = line.splitlines()[0]
+    parts = [p for p in line.split("\t") if p.strip()]
+    request_id = parts[0].split(":", 1)[1].strip()
+    values: dict[str, float] = {}
+    status = None
+    for part in parts[1:]:
+        if part.strip().startswith("Status:"):
+            status = part.split(":", 1)[1].strip()
+            continue
+        m = _PAIR.match(part)
+        if m and m.group(1).strip() in _FIELDS:
+            values[_FIELDS[m.group(1).strip()]] = float(m.group(2))
+    try:
+        return Report(request_id=request_id, status=status, **values)  # type: ignore[arg-type]
+    except TypeError:
+        return None  # a REPORT without its mandatory fields: not ours to guess
+
+
+def _parse_json(line: str) -> Report | None:
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("type") != "platform.report":
+        return None
+    record = doc.get("record") or {}
+    m = record.get("metrics") or {}
+    try:
+        return Report(
+            request_id=str(record["requestId"]),
+            duration_ms=float(m["durationMs"]),
+            billed_ms=float(m["billedDurationMs"]),
+            memory_mb=float(m["memorySizeMB"]),
+            max_memory_mb=float(m["maxMemoryUsedMB"]),
+            init_ms=float(m["initDurationMs"]) if "initDurationMs" in m else None,
+            restore_ms=float(m["restoreDurationMs"]) if "restoreDurationMs" in m else None,
+            status=record.get("status") if record.get("status") not in (None, "success") else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def format_start(request_id: str) -> str:
+    return f"START RequestId: {request_id} Version: $LATEST"
+
+
+def format_end(request_id: str) -> str:
+    return f"END RequestId: {request_id}"
+
+
+def format_report(
+    request_id: str,
+    duration_ms: float,
+    memory_mb: int,
+    max_memory_mb: int,
+    init_ms: float | None = None,
+    status: str | None = None,
+) -> str:
+    """A REPORT line in Lambda's text format. Billed Duration rounds up to the millisecond
+    and, as for container images, includes the INIT phase."""
+    billed = math.ceil(duration_ms + (init_ms or 0.0))
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {max_memory_mb} MB\t"
+    )
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    if status:
+        line += f"Status: {status}\t"
+    return line
+
+
+class LogSource(Protocol):
+    """Where a backend's platform lines for a build can be read, incrementally."""
+
+    def lines(self, build: str) -> list[str]:
+        """New lines of ``build`` since the last call (the first call returns all so far)."""
+        ...
+
+
+class LocalLogSource:
+    """Local workers append Lambda-format lines to ``<root>/builds/<build>/lambda.log``.
+
+    Each line is written with one O_APPEND write, which the kernel keeps whole
+    across processes.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._offsets: dict[str, int] = {}
+
+    def path(self, build: str) -> Path:
+        return self.root / "builds" / build / "lambda.log"
+
+    def lines(self, build: str) -> list[str]:
+        path = self.path(build)
+        offset = self._offsets.get(build, 0)
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n") + 1  # only whole lines
+        self._offsets[build] = offset + end
+        return chunk[:end].decode("utf-8", "replace").splitlines()
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = ("\n".join(lines) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)

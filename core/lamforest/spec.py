@@ -1,0 +1,266 @@
+"""What a build asks for (BuildSpec) and what one grove is told to do (GroveTask).
+
+Both are validated dataclasses with a JSON form. Validation happens before
+anything is written or dispatched, and every error names the field and the
+allowed values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+EVENT_VERSION = 1
+MODELS = ("rf", "et")
+TASKS = ("auto", "classification", "regression")
+ARCHITECTURES = ("x86_64", "arm64")
+MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10_240
+MAX_GROVES = 100_000
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+# Parameters lamforest decides itself; a user may not set them through --param.
+RESERVED_PARAMS = {
+    "n_estimators": "use --trees",
+    "random_state": "use --seed",
+    "warm_start": "groves are fitted in chunks by lamforest",
+    "oob_score": "the forest's OOB score is computed from the groves when bootstrap is on",
+    "n_jobs": "set by the backend to match the worker's CPUs",
+}
+
+
+class SpecError(ValueError):
+    """Invalid input. ``field`` names what is wrong, so callers can show it beside the input."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def validate_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise SpecError("name", "a build name is required")
+    if "/" in name or ".." in name or any(c.isspace() for c in name):
+        raise SpecError("name", f"{name!r} may not contain '/', '..' or spaces")
+    if not NAME_RE.match(name):
+        raise SpecError(
+            "name",
+            f"{name!r} must start with a letter or digit and use only letters, digits, "
+            "'_', '-' and '.' (at most 100 characters)",
+        )
+    return name
+
+
+def _as_int(field_name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip())):
+            value = int(value)
+        else:
+            raise SpecError(field_name, f"must be a whole number, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise SpecError(field_name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SpecError(field_name, f"must be at most {maximum}, got {value}")
+    return value
+
+
+def _choice(field_name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SpecError(field_name, f"must be one of {', '.join(allowed)}; got {value!r}")
+    return str(value)
+
+
+def parse_param_value(text: str) -> Any:
+    """``--param`` values: JSON when it parses (numbers, true/false/null, lists), else a string."""
+    lowered = text.strip()
+    if lowered in ("None", "none"):
+        return None
+    if lowered in ("True", "False"):
+        return lowered == "True"
+    try:
+        return json.loads(lowered)
+    except ValueError:
+        return text
+
+
+def parse_params(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError("param", f"expected KEY=VALUE, got {item!r}")
+        params[key.strip()] = parse_param_value(value)
+    return params
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """What the user asked for. ``task`` may be ``auto`` until the data is seen."""
+
+    name: str
+    data: str = "digits"
+    target: str | None = None
+    trees: int = 100
+    grove: int = 10
+    model: str = "rf"
+    task: str = "auto"
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    test_size: float = 0.25
+    memory: int = 1769
+    arch: str = "x86_64"
+    retries: int = 2
+    chunk: int = 5  # trees fitted between two cancel checks
+    max_cost: float | None = None
+
+    def validated(self) -> BuildSpec:
+        """Return a normalised copy, or raise SpecError naming the first bad field."""
+        name = validate_name(self.name)
+        if not isinstance(self.data, str) or not self.data.strip():
+            raise SpecError("data", "a dataset is required (built-in name, synthetic:..., or a file)")
+        trees = _as_int("trees", self.trees, 1)
+        grove = _as_int("grove", self.grove, 1)
+        if grove > trees:
+            raise SpecError("grove", f"grove size {grove} is larger than trees {trees}")
+        if math.ceil(trees / grove) > MAX_GROVES:
+            raise SpecError("grove", f"{trees} trees in groves of {grove} exceed {MAX_GROVES} groves")
+        model = _choice("model", self.model, MODELS)
+        task = _choice("task", self.task, TASKS)
+        seed = _as_int("seed", self.seed, 0, 2**32 - 1)
+        try:
+            test_size = float(self.test_size)
+        except (TypeError, ValueError):
+            raise SpecError("test_size", f"must be a number in (0, 1), got {self.test_size!r}") from None
+        if not 0.0 < test_size < 1.0 or math.isnan(test_size):
+            raise SpecError("test_size", f"must be in (0, 1), got {self.test_size!r}")
+        memory = _as_int("memory", self.memory, MEMORY_MIN_MB, MEMORY_MAX_MB)
+        arch = _choice("arch", self.arch, ARCHITECTURES)
+        retries = _as_int("retries", self.retries, 0, 10)
+        chunk = _as_int("chunk", self.chunk, 1)
+        max_cost = None
+        if self.max_cost is not None:
+            try:
+                max_cost = float(self.max_cost)
+            except (TypeError, ValueError):
+                raise SpecError("max_cost", f"must be a number of USD, got {self.max_cost!r}") from None
+            if not max_cost > 0:
+                raise SpecError("max_cost", f"must be positive, got {self.max_cost!r}")
+        if not isinstance(self.params, dict):
+            raise SpecError("param", "params must be a mapping of name to value")
+        for key in self.params:
+            if key in RESERVED_PARAMS:
+                raise SpecError(f"param {key}", RESERVED_PARAMS[key])
+        return BuildSpec(
+            name=name,
+            data=self.data.strip(),
+            target=self.target or None,
+            trees=trees,
+            grove=grove,
+            model=model,
+            task=task,
+            params=dict(self.params),
+            seed=seed,
+            test_size=test_size,
+            memory=memory,
+            arch=arch,
+            retries=retries,
+            chunk=chunk,
+            max_cost=max_cost,
+        )
+
+    @property
+    def n_groves(self) -> int:
+        return math.ceil(self.trees / self.grove)
+
+    def grove_sizes(self) -> list[int]:
+        """Every grove has ``grove`` trees but the last, which takes the remainder."""
+        full, rest = divmod(self.trees, self.grove)
+        return [self.grove] * full + ([rest] if rest else [])
+
+    def grove_seeds(self) -> list[int]:
+        """One independent seed per grove, the same on every backend."""
+        children = np.random.SeedSequence(self.seed).spawn(self.n_groves)
+        return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def grove_id(index: int) -> str:
+    """Store key of a grove: zero padded so keys sort in grove order."""
+    return f"g{index:05d}"
+
+
+def grove_index(gid: str) -> int:
+    return int(gid[1:])
+
+
+@dataclass(frozen=True)
+class GroveTask:
+    """One event: fit ``trees`` trees with ``seed`` on the train set at ``data``."""
+
+    build: str
+    grove: int
+    seed: int
+    trees: int
+    data: str
+    model: str
+    task: str
+    params: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+    chunk: int = 5
+    n_jobs: int = 1
+    kind: str = "fit"
+
+    @property
+    def gid(self) -> str:
+        return grove_id(self.grove)
+
+    def to_event(self) -> dict[str, Any]:
+        event = {"v": EVENT_VERSION, **asdict(self)}
+        if self.kind == "fit":
+            del event["kind"]
+        return event
+
+    @classmethod
+    def from_event(cls, event: object) -> GroveTask:
+        """Validate an event as a worker receives it; raise SpecError naming the field."""
+        if not isinstance(event, dict):
+            raise SpecError("event", f"must be a JSON object, got {type(event).__name__}")
+        if event.get("v") != EVENT_VERSION:
+            raise SpecError("v", f"unsupported event version {event.get('v')!r}; expected {EVENT_VERSION}")
+        for key in ("build", "grove", "seed", "trees", "data", "model", "task"):
+            if key not in event:
+                raise SpecError(key, "missing from the event")
+        validate_name(event["build"])
+        data = event["data"]
+        if not isinstance(data, str) or not re.fullmatch(r"data/[0-9a-f]{64}", data):
+            raise SpecError("data", f"must be 'data/<sha256>', got {data!r}")
+        params = event.get("params", {})
+        if not isinstance(params, dict):
+            raise SpecError("params", "must be an object")
+        return cls(
+            build=event["build"],
+            grove=_as_int("grove", event["grove"], 0),
+            seed=_as_int("seed", event["seed"], 0, 2**32 - 1),
+            trees=_as_int("trees", event["trees"], 1),
+            data=data,
+            model=_choice("model", event["model"], MODELS),
+            task=_choice("task", event["task"], ("classification", "regression")),
+            params=params,
+            attempt=_as_int("attempt", event.get("attempt", 1), 1),
+            chunk=_as_int("chunk", event.get("chunk", 5), 1),
+            n_jobs=_as_int("n_jobs", event.get("n_jobs", 1), 1, 64),
+            kind=_choice("kind", event.get("kind", "fit"), ("fit",)),
+        )

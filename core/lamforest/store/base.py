@@ -1,0 +1,71 @@
+"""The Store protocol and helpers shared by its implementations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used (missing, denied, unreachable); the message says which."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Keys are ``/``-separated relative paths such as ``builds/b1/spec.json``.
+
+    Writes are atomic: a reader sees the whole old object, the whole new one,
+    or none; never a partial object.
+    """
+
+    url: str
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes:
+        """Raise ``KeyError(key)`` when the key does not exist."""
+        ...
+
+    def put_file(self, key: str, path: Path) -> None: ...
+
+    def get_file(self, key: str, path: Path) -> None:
+        """Copy the object to ``path`` (atomically); ``KeyError`` if missing."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> dict[str, str]:
+        """Every key under ``prefix`` mapped to a version tag that changes when it is rewritten."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove a key; no error when it is already gone."""
+        ...
+
+    def children(self, prefix: str) -> list[str]:
+        """Names of the immediate "folders" under ``prefix`` (S3: common prefixes), sorted."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A path that can be memory-mapped, when the store is a local folder; else None."""
+        ...
+
+
+def put_json(store: Store, key: str, value: Any) -> None:
+    store.put_bytes(key, json.dumps(value, indent=1, sort_keys=True, default=str).encode())
+
+
+def get_json(store: Store, key: str) -> Any:
+    return json.loads(store.get_bytes(key))
+
+
+def open_store(url: str) -> Store:
+    """``s3://bucket`` or a folder path."""
+    if url.startswith("s3://"):
+        from lamforest.store.s3 import S3Store  # boto3 only when S3 is asked for
+
+        return S3Store(url.removeprefix("s3://").strip("/"))
+    from lamforest.store.local import LocalStore
+
+    return LocalStore(Path(url.removeprefix("file://")))

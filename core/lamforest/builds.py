@@ -308,9 +308,9 @@ class Watcher:
         if "running" in states and "running" in recs:
             run = recs["running"]
             failed = recs.get("failed") if "failed" in states else None
-            if failed is None or run.get("attempt", 1) > failed.get("attempt", 1):
-                if not self.backend.is_stale(run):
-                    return "running", run
+            newer = failed is None or run.get("attempt", 1) > failed.get("attempt", 1)
+            if newer and not self.backend.is_stale(run):
+                return "running", run
         if "failed" in states and "failed" in recs:
             return "failed", recs["failed"]
         if "cancelled" in states and "cancelled" in recs:

@@ -58,7 +58,8 @@ def validate_name(name: object) -> str:
 
 def _as_int(field_name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip())):
+        whole_float = isinstance(value, float) and value.is_integer()
+        if whole_float or (isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip())):
             value = int(value)
         else:
             raise SpecError(field_name, f"must be a whole number, got {value!r}")

@@ -393,7 +393,7 @@ def run(
     workers: int | None = None,
     sync: bool = False,
     on_progress: Progress | None = None,
-    poll_s: float = 0.2,
+    poll_s: float = 0.1,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> BuildStatus:
     """Dispatch every grove not yet done, watch, retry failures, then finish.

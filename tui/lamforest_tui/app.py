@@ -1,0 +1,180 @@
+"""``lamforest-tui``: start, watch, cancel and predict forest builds by key.
+
+Thin on purpose: it opens the backend, composes the screens, and owns the
+builds it starts (a thread worker per build running ``builds.run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing.resource_tracker
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamforest import builds
+from lamforest.config import BACKENDS, Backend, ConfigError, open_backend
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from lamforest_tui import fmt
+from lamforest_tui.screens.build import BuildScreen
+from lamforest_tui.screens.builds import BuildsScreen
+from lamforest_tui.screens.confirm import ConfirmScreen
+from lamforest_tui.screens.help import HelpScreen
+from lamforest_tui.screens.new_build import NewBuildScreen
+
+STOP_WAIT_S = 5.0  # on quit, how long to wait for running drivers to let go
+
+
+class LamforestApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "lamforest"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.ctrl_quit"),
+    ]
+
+    @dataclass
+    class Progress(Message):
+        """A build this app runs moved on (posted from its driver thread)."""
+
+        name: str
+        state: str
+        groves_done: int
+        groves: int
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__()
+        self.backend = backend
+        # Textual replaces sys.stderr with an object whose fileno() is -1 while the app runs;
+        # multiprocessing's resource tracker passes that fd to its child and the local pool
+        # then fails ("bad value(s) in fds_to_keep"). Start the tracker now, with the real stderr.
+        multiprocessing.resource_tracker.ensure_running()
+        self.runs: dict[str, Worker[builds.BuildStatus]] = {}
+        self.progress: dict[str, LamforestApp.Progress] = {}
+        self._stop = threading.Event()
+        self._drivers_done: dict[str, threading.Event] = {}
+
+    def on_mount(self) -> None:
+        self.push_screen(BuildsScreen(self.backend))
+
+    # ------------------------------------------------------------------ builds this app runs
+
+    @property
+    def running(self) -> list[str]:
+        return [name for name, w in self.runs.items() if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+
+    def start_build(self, name: str) -> None:
+        self._drivers_done[name] = threading.Event()
+        self.runs[name] = self.run_build(name)
+
+    @work(thread=True, exit_on_error=False, group="run")
+    def run_build(self, name: str) -> builds.BuildStatus:
+        worker = get_current_worker()
+        done = self._drivers_done[name]
+
+        def progress(st: builds.BuildStatus) -> None:
+            self.post_message(self.Progress(name, st.state, st.count("done"), len(st.rows)))
+
+        try:
+            return builds.run(
+                self.backend, name, on_progress=progress,
+                should_stop=lambda: worker.is_cancelled or self._stop.is_set(),
+            )
+        finally:
+            done.set()
+
+    def on_lamforest_app_progress(self, message: Progress) -> None:
+        self.progress[message.name] = message
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "run" or self._stop.is_set():
+            return
+        if event.state == WorkerState.SUCCESS:
+            st: builds.BuildStatus = worker.result  # type: ignore[assignment]
+            if st.state == "done":
+                metric = (st.summary or {}).get("metric") or "score"
+                self.notify(f"{st.name} done: {metric} {fmt.score(st.test_score)}", title="Build done")
+            else:
+                self.notify(f"{st.name}: {st.state}", title="Build ended", severity="warning")
+        elif event.state == WorkerState.ERROR:
+            self.notify(f"{type(worker.error).__name__}: {worker.error}", title="Build error", severity="error")
+
+    # ------------------------------------------------------------------ navigation
+
+    def open_build(self, name: str) -> None:
+        self.push_screen(BuildScreen(self.backend, name))
+
+    def action_new_build(self) -> None:
+        def created(name: str | None) -> None:
+            if name:
+                self.start_build(name)
+                self.open_build(name)
+
+        self.push_screen(NewBuildScreen(self.backend), created)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        running = self.running
+        if not running:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        names = ", ".join(running)
+        self.push_screen(
+            ConfirmScreen(
+                f"{names} {'is' if len(running) == 1 else 'are'} still running. Stop watching and quit?\n"
+                f"The store keeps every grove; `lamforest finish NAME` resumes later.",
+                title="Quit?",
+            ),
+            answered,
+        )
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New build", "Open the new-build form (n)", self.action_new_build)
+        yield SystemCommand("Help", "Every key of every screen (?)", self.action_help)
+
+    def stop_drivers(self, wait_s: float = STOP_WAIT_S) -> list[str]:
+        """Ask the build drivers to stop watching (builds stay in the store); wait for them to let go."""
+        self._stop.set()
+        for worker in self.runs.values():
+            worker.cancel()
+        return [name for name, done in self._drivers_done.items() if not done.wait(wait_s)]
+
+    def on_unmount(self) -> None:
+        self.stop_drivers()
+        self.backend.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="lamforest-tui", description="Drive lamforest builds by key.")
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="where groves run and land (default: LAMFOREST_BACKEND, else local)")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="local store folder (default: LAMFOREST_HOME, else the user data dir)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        backend = open_backend(args.backend, home=args.home)
+    except ConfigError as exc:
+        raise SystemExit(f"lamforest-tui: {exc}") from None
+    LamforestApp(backend).run()

@@ -1,0 +1,1 @@
+"""Screens of lamforest-tui, one per file."""

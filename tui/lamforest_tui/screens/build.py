@@ -1,0 +1,201 @@
+"""One build, live: header with progress and cost, the grove table, charts, the log.
+
+A ``Watcher`` per screen, refreshed in a thread worker on a 4 Hz timer; the
+worker freezes the status into a ``BuildView`` and posts it; the UI thread
+only diffs it into the widgets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamforest import builds
+from lamforest.builds import Prediction
+from lamforest.config import Backend
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from lamforest_tui.screens.confirm import ConfirmScreen
+from lamforest_tui.screens.export import ExportScreen
+from lamforest_tui.screens.grove import GroveScreen
+from lamforest_tui.screens.prediction import PredictionScreen
+from lamforest_tui.view import BuildView, LogTap, build_view, report_request_id
+from lamforest_tui.widgets.build_header import BuildHeader
+from lamforest_tui.widgets.charts import DurationHistogram, GroveTimeline
+from lamforest_tui.widgets.grove_table import GroveTable
+from lamforest_tui.widgets.log_pane import LogPane
+
+REFRESH_S = 0.25
+CHART_MIN_S = 1.0  # charts redraw at most this often while a build runs
+
+
+class BuildScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="build.back"),
+        Binding("p", "predict", "Predict", id="build.predict"),
+        Binding("c", "cancel_build", "Cancel build", id="build.cancel"),
+        Binding("e", "export", "Export", id="build.export"),
+        Binding("r", "refresh", "Refresh", show=False, id="build.refresh"),
+    ]
+
+    @dataclass
+    class Refreshed(Message):
+        view: BuildView
+
+    @dataclass
+    class Predicted(Message):
+        prediction: Prediction
+
+    def __init__(self, backend: Backend, name: str) -> None:
+        super().__init__()
+        self.backend = backend
+        self.build_name = name
+        self.view: BuildView | None = None
+        self.watcher: builds.Watcher | None = None
+        self.tap: LogTap | None = None
+        self.reports: dict[str, str] = {}  # request id -> REPORT line
+        self._refreshing = False
+        self._chart_key: tuple[int, ...] | None = None
+        self._chart_at = 0.0
+        self._last_error = ""
+
+    def compose(self) -> ComposeResult:
+        yield BuildHeader(id="build-header")
+        with Horizontal(id="build-body"):
+            yield GroveTable(id="groves")
+            with Vertical(id="charts"):
+                yield DurationHistogram(id="histogram")
+                yield GroveTimeline(id="timeline")
+        yield LogPane(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.build_name
+        self.query_one(GroveTable).focus()
+        self.poll()
+        self.set_interval(REFRESH_S, self.poll)
+
+    # ------------------------------------------------------------------ refresh
+
+    def poll(self) -> None:
+        if not self._refreshing:
+            self._refreshing = True
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="build-refresh")
+    def load(self) -> None:
+        try:
+            if self.watcher is None:
+                watcher = builds.Watcher(self.backend, self.build_name)
+                self.tap = LogTap(watcher.logs)
+                watcher.logs = self.tap
+                self.watcher = watcher
+            assert self.tap is not None
+            status = self.watcher.refresh()
+            if not get_current_worker().is_cancelled:
+                self.post_message(self.Refreshed(build_view(status, self.tap.take())))
+        finally:
+            self._refreshing = False
+
+    def on_build_screen_refreshed(self, message: BuildScreen.Refreshed) -> None:
+        self.apply_view(message.view)
+
+    def apply_view(self, view: BuildView) -> None:
+        """Bring every widget to ``view``: only changed cells, new log lines, charts when due."""
+        old = self.view
+        self.view = view
+        with self.app.batch_update():
+            self.query_one(BuildHeader).show(view)
+            self.query_one(GroveTable).apply(view.cells)
+            if view.new_lines:
+                self.query_one(LogPane).write_lines(view.new_lines)
+                for line in view.new_lines:
+                    rid = report_request_id(line)
+                    if rid:
+                        self.reports[rid] = line
+            now = time.monotonic()
+            due = not view.active or now - self._chart_at >= CHART_MIN_S
+            if view.chart_key != self._chart_key and due:
+                self._chart_key, self._chart_at = view.chart_key, now
+                self.query_one(DurationHistogram).show(view.durations)
+                self.query_one(GroveTimeline).show(view.spans)
+        if old is None or old.state != view.state:
+            self.refresh_bindings()
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        state = self.view.state if self.view else None
+        if action in ("predict", "export"):
+            return True if state == "done" else None
+        if action == "cancel_build":
+            return True if state in ("queued", "running") else None
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        self.poll()
+
+    def action_predict(self) -> None:
+        self.notify(f"predicting {self.build_name} on its held-out test set…", timeout=2)
+        self.predict()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="predict")
+    def predict(self) -> None:
+        self.post_message(self.Predicted(builds.predict(self.backend, self.build_name)))
+
+    def on_build_screen_predicted(self, message: BuildScreen.Predicted) -> None:
+        self.app.push_screen(PredictionScreen(self.build_name, message.prediction))
+
+    def action_cancel_build(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.cancel_build()
+
+        self.app.push_screen(
+            ConfirmScreen(f"Cancel build [b]{self.build_name}[/b]? Running groves stop at their next chunk."),
+            answered,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
+    def cancel_build(self) -> None:
+        builds.cancel(self.backend, self.build_name)
+
+    def action_export(self) -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.export(path)
+
+        self.app.push_screen(ExportScreen(self.build_name), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
+    def export(self, path: Path) -> Path:
+        return builds.export(self.backend, self.build_name, path)
+
+    def on_grove_table_grove_chosen(self, message: GroveTable.GroveChosen) -> None:
+        record = self.view.records.get(message.grove, {}) if self.view else {}
+        line = self.reports.get(str(record.get("request_id", "")))
+        self.app.push_screen(GroveScreen(self.build_name, message.grove, record, line))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS and worker.group == "export":
+            self.notify(f"exported {self.build_name} to {worker.result}", title="Export")
+        elif event.state == WorkerState.SUCCESS and worker.group == "cancel":
+            self.notify(f"cancel requested for {self.build_name}", title="Cancel")
+        elif event.state == WorkerState.ERROR:
+            if worker.group == "build-refresh":
+                if str(worker.error) == self._last_error:
+                    return  # the same failure every 250 ms: say it once
+                self._last_error = str(worker.error)
+            self.notify(f"{type(worker.error).__name__}: {worker.error}", title=worker.group, severity="error")

@@ -1,0 +1,39 @@
+"""``enter`` on a grove: its store record and its REPORT line."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class GroveScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="grove.close"),
+        Binding("enter", "close", "Close", show=False, id="grove.close2"),
+    ]
+
+    def __init__(self, build: str, grove: int, record: dict[str, Any], report_line: str | None) -> None:
+        super().__init__()
+        self.build = build
+        self.grove = grove
+        self.record = record
+        self.report_line = report_line
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="grove-body", classes="dialog"):
+            yield Static(f"[b]{self.build} · grove {self.grove}[/b]", classes="dialog-title")
+            yield Static("[b]record[/b] (builds/…/state/)", classes="section")
+            text = json.dumps(self.record, indent=1, sort_keys=True) if self.record else "no record yet: queued"
+            yield Static(text, id="grove-record", markup=False)
+            yield Static("[b]REPORT[/b]", classes="section")
+            report = (self.report_line or "no REPORT line yet").replace("\t", "\n  ")
+            yield Static(report, id="grove-report", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,121 @@
+"""Write builds into a store as the driver and the local workers would, with values you choose.
+
+For the TUI's snapshot tests and its benchmark: real ``spec.json``, state
+records and Lambda-format ``START``/``END``/``REPORT`` lines in the local
+log, written through the core's store and log writers, so the app reads
+them with the real ``Watcher``. Nothing here is mocked; only the times,
+request ids and durations are fixed, so screens look the same on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import uuid
+from pathlib import Path
+
+from lamforest.builds import Plan
+from lamforest.logs import append_lines, format_end, format_report, format_start
+from lamforest.spec import BuildSpec, grove_id
+from lamforest.store.base import Store, put_json
+
+FIXED_CREATED = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+FAKE_DATA_REF = "data/" + "0" * 64
+
+
+def request_id(build: str, grove: int, attempt: int = 1) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lamforest:{build}:{grove}:{attempt}"))
+
+
+def write_plan(
+    store: Store,
+    name: str,
+    *,
+    trees: int = 40,
+    grove: int = 5,
+    created: float = FIXED_CREATED,
+    data: str = "digits",
+    memory: int = 1769,
+    classes: int = 10,
+) -> Plan:
+    spec = BuildSpec(name=name, data=data, trees=trees, grove=grove, memory=memory).validated()
+    plan = Plan(
+        spec=spec, task="classification", data_ref=FAKE_DATA_REF, n_train=1347, n_test=450, n_features=64,
+        classes=list(range(classes)), created=created, backend="local",
+    )
+    put_json(store, f"builds/{name}/spec.json", plan.to_dict())
+    return plan
+
+
+def _log(store: Store, name: str, lines: list[str]) -> None:
+    path = store.local_path(f"builds/{name}/lambda.log")
+    assert path is not None, "the local log format lives in a local store"
+    append_lines(Path(path), lines)
+
+
+def write_grove(
+    store: Store,
+    plan: Plan,
+    grove: int,
+    state: str,
+    *,
+    started: float,
+    duration_s: float = 0.05,
+    init_ms: float | None = None,
+    attempt: int = 1,
+    max_memory_mb: int = 99,
+) -> None:
+    """One grove's record (``running``, ``done`` or ``failed``) and its log lines."""
+    name = plan.spec.name
+    rid = request_id(name, grove, attempt)
+    trees = plan.spec.grove_sizes()[grove]
+    base = {
+        "grove": grove, "trees": trees, "seed": plan.spec.grove_seeds()[grove], "attempt": attempt,
+        "request_id": rid, "host": platform.node(), "pid": os.getpid(), "started": started,
+    }
+    key = f"builds/{name}/state/{grove_id(grove)}"
+    if state == "running":
+        _log(store, name, [format_start(rid)])
+        put_json(store, f"{key}.running", {**base, "state": "running"})
+        return
+    ended = started + duration_s
+    record = {**base, "state": state, "ended": ended}
+    if state == "done":
+        record.update(fit_ms=round(duration_s * 900, 2), load_ms=1.0, write_ms=2.0, bytes=250_000,
+                      max_memory_mb=max_memory_mb, n_jobs=1)
+    elif state == "failed":
+        record.update(error="MemoryError", message="grove did not fit in memory")
+    put_json(store, f"{key}.{state}", record)
+    store.delete(f"{key}.running")
+    status = None if state == "done" else "error"
+    _log(store, name, [
+        format_end(rid),
+        format_report(rid, duration_s * 1000, plan.spec.memory, max_memory_mb, init_ms, status),
+    ])
+
+
+def write_summary(store: Store, plan: Plan, *, wall_s: float, test_score: float = 0.9644, billed_ms: float = 0.0,
+                  cost_usd: float = 0.0) -> None:
+    put_json(store, f"builds/{plan.spec.name}/summary.json", {
+        "state": "done", "test_score": test_score, "metric": "accuracy", "oob_score": None,
+        "trees": plan.spec.trees, "groves": plan.spec.n_groves, "merge_s": 0.001, "wall_s": wall_s,
+        "billed_ms": billed_ms, "cost_usd": cost_usd, "cost_is_estimate": True, "failures": [],
+        "finished": plan.created + wall_s,
+    })
+
+
+def write_finished_build(
+    store: Store, name: str, *, groves: int = 8, grove: int = 5, created: float = FIXED_CREATED, workers: int = 2
+) -> Plan:
+    """A done build: ``groves`` groves run two at a time with fixed, varied durations."""
+    plan = write_plan(store, name, trees=groves * grove, grove=grove, created=created)
+    clock = [created + 2.0] * workers
+    for g in range(groves):
+        w = g % workers
+        duration = 0.04 + 0.013 * ((g * 7) % 5)
+        init = 2056.04 if g < workers else None
+        write_grove(store, plan, g, "running", started=clock[w])
+        write_grove(store, plan, g, "done", started=clock[w], duration_s=duration, init_ms=init)
+        clock[w] += duration + 0.005
+    write_summary(store, plan, wall_s=max(clock) - created)
+    return plan

@@ -1,0 +1,199 @@
+"""Plain snapshots of a build, made in the worker thread from a ``BuildStatus``.
+
+The core's ``Watcher`` mutates its rows on every refresh, so the UI thread
+never reads a ``BuildStatus`` directly: a worker turns it into a frozen
+``BuildView`` (every table cell already formatted) and posts that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamforest.builds import BuildStatus, GroveRow
+from lamforest.logs import parse_report
+
+from lamforest_tui import fmt
+
+# (column key, label, width): fixed widths, so updates never re-measure the table.
+GROVE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("grove", "grove", 6),
+    ("trees", "trees", 5),
+    ("seed", "seed", 10),
+    ("state", "state", 9),
+    ("start", "start", 8),
+    ("duration", "duration", 8),
+    ("billed", "billed", 9),
+    ("init", "init", 8),
+    ("memory", "max mem", 7),
+    ("cost", "cost", 10),
+    ("retries", "retry", 5),
+)
+ACTIVE = ("queued", "running", "finishing")
+
+
+def grove_cells(row: GroveRow, origin: float) -> tuple[str, ...]:
+    """One table row; ``origin`` is the build's creation time, so starts read ``+1.20s``."""
+    rep = row.report
+    return (
+        str(row.grove),
+        str(row.trees),
+        str(row.seed),
+        row.state,
+        f"+{fmt.secs(max(0.0, row.started - origin))}" if row.started is not None else "",
+        fmt.secs(row.duration_s),
+        fmt.ms(rep.billed_ms) if rep else "",
+        fmt.ms(rep.init_ms) if rep and rep.init_ms is not None else "",
+        fmt.mb(rep.max_memory_mb) if rep else "",
+        fmt.usd(row.cost_usd) if rep else "",
+        str(row.retries) if row.retries else "",
+    )
+
+
+@dataclass(frozen=True)
+class Span:
+    """A grove's run on the timeline, in seconds from the build's first start."""
+
+    grove: int
+    start: float
+    end: float
+    state: str
+
+
+@dataclass(frozen=True)
+class BuildView:
+    name: str
+    state: str
+    backend: str
+    task: str
+    model: str
+    groves_total: int
+    counts: dict[str, int]
+    trees_done: int
+    trees_total: int
+    elapsed_s: float
+    billed_ms: float
+    gb_seconds: float
+    cost_usd: float
+    projected_usd: float | None
+    estimate: bool
+    metric: str | None
+    test_score: float | None
+    oob_score: float | None
+    reason: str | None
+    error: str | None
+    model_path: str | None
+    cells: dict[int, tuple[str, ...]]
+    records: dict[int, dict[str, Any]]
+    durations: list[float]
+    spans: list[Span]
+    new_lines: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def chart_key(self) -> tuple[int, ...]:
+        """Changes when the charts have something new to draw."""
+        c = self.counts
+        return (c.get("done", 0), c.get("running", 0), c.get("failed", 0), c.get("cancelled", 0))
+
+    def header_lines(self) -> tuple[str, str]:
+        c = self.counts
+        est = "est. " if self.estimate else ""
+        line1 = (
+            f"[b]{self.name}[/b]  [{state_style(self.state)}]{self.state}[/]  "
+            f"{self.backend} · {self.model} {self.task}  ·  groves {c.get('done', 0)}/{self.groves_total} done, "
+            f"{c.get('running', 0)} running, {c.get('failed', 0)} failed  ·  "
+            f"trees {self.trees_done}/{self.trees_total}"
+        )
+        score_txt = ""
+        if self.test_score is not None:
+            score_txt = f"  ·  {self.metric or 'score'} [b]{fmt.score(self.test_score)}[/b]"
+        projected = fmt.usd(self.projected_usd) if self.projected_usd is not None else "-"
+        line2 = (
+            f"elapsed {fmt.secs(self.elapsed_s)}  ·  billed {fmt.gbs(self.gb_seconds)}  ·  "
+            f"cost {est}{fmt.usd(self.cost_usd)}  ·  projected {est}{projected}{score_txt}"
+        )
+        if self.reason:
+            line2 += f"  ·  [i]{self.reason}[/i]"
+        if self.error:
+            line2 += f"\n[red]{self.error}[/red]"
+        return line1, line2
+
+
+def state_style(state: str) -> str:
+    return {
+        "done": "green",
+        "running": "yellow",
+        "finishing": "cyan",
+        "failed": "red",
+        "cancelled": "magenta",
+    }.get(state, "dim")
+
+
+def build_view(status: BuildStatus, new_lines: list[str] | None = None) -> BuildView:
+    """Freeze a status (call it in the thread that refreshed it)."""
+    origin = status.plan.created
+    starts = [r.started for r in status.rows if r.started is not None]
+    t0 = min(starts) if starts else origin
+    spans = [
+        Span(r.grove, r.started - t0, r.started - t0 + (r.duration_s or 0.0), r.state)
+        for r in status.rows
+        if r.started is not None
+    ]
+    summary = status.summary or {}
+    return BuildView(
+        name=status.name,
+        state=status.state,
+        backend=status.backend,
+        task=status.plan.task,
+        model=status.spec.model,
+        groves_total=len(status.rows),
+        counts={st: status.count(st) for st in ("queued", "running", "done", "failed", "cancelled")},
+        trees_done=status.trees_done,
+        trees_total=status.spec.trees,
+        elapsed_s=status.elapsed_s,
+        billed_ms=status.billed_ms,
+        gb_seconds=status.gb_seconds,
+        cost_usd=status.cost_usd,
+        projected_usd=status.projected_cost_usd,
+        estimate=status.cost_estimate,
+        metric=summary.get("metric"),
+        test_score=status.test_score,
+        oob_score=summary.get("oob_score"),
+        reason=status.cancel_reason,
+        error=summary.get("error"),
+        model_path=status.model,
+        cells={r.grove: grove_cells(r, origin) for r in status.rows},
+        records={r.grove: r.record for r in status.rows if r.record},
+        durations=[r.duration_s for r in status.rows if r.state == "done" and r.duration_s is not None],
+        spans=spans,
+        new_lines=list(new_lines or []),
+    )
+
+
+def report_request_id(line: str) -> str | None:
+    """The request id of a REPORT line (text or JSON form), else None."""
+    if not (line.startswith("REPORT") or line.startswith("{")):
+        return None
+    rep = parse_report(line)
+    return rep.request_id if rep else None
+
+
+class LogTap:
+    """Wraps a watcher's log source and keeps the lines it returned since the last ``take``."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self._pending: list[str] = []
+
+    def lines(self, build: str) -> list[str]:
+        out = self.source.lines(build)
+        self._pending.extend(out)
+        return out
+
+    def take(self) -> list[str]:
+        out, self._pending = self._pending, []
+        return out

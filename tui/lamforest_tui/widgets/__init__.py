@@ -1,0 +1,1 @@
+"""Widgets of lamforest-tui, one per file."""

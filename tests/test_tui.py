@@ -160,7 +160,7 @@ async def test_cancel_asks_first_then_cancels(backend: Backend, home: Path) -> N
 
 
 async def test_cancel_a_running_build_from_its_screen(backend: Backend, home: Path) -> None:
-    app = LamforestApp(backend)
+    app = LamforestApp(backend, workers=1)  # one core left for the UI and the test
     async with app.run_test(size=SIZE) as pilot:
         await fill_form(pilot, name="big", trees="2000", grove="5")
         await pilot.press("ctrl+s")
@@ -180,7 +180,7 @@ async def test_cancel_a_running_build_from_its_screen(backend: Backend, home: Pa
 
 
 async def test_quit_with_a_running_build_asks_and_leaves_it_resumable(backend: Backend, home: Path) -> None:
-    app = LamforestApp(backend)
+    app = LamforestApp(backend, workers=1)  # one core left for the UI and the test
     async with app.run_test(size=SIZE) as pilot:
         await fill_form(pilot, name="left", trees="2000", grove="5")
         await pilot.press("ctrl+s")

@@ -50,9 +50,10 @@ class LamforestApp(App[None]):
         groves_done: int
         groves: int
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, workers: int | None = None) -> None:
         super().__init__()
         self.backend = backend
+        self.workers_per_build = workers  # local pool size; None: one per CPU
         # Textual replaces sys.stderr with an object whose fileno() is -1 while the app runs;
         # multiprocessing's resource tracker passes that fd to its child and the local pool
         # then fails ("bad value(s) in fds_to_keep"). Start the tracker now, with the real stderr.
@@ -85,7 +86,7 @@ class LamforestApp(App[None]):
 
         try:
             return builds.run(
-                self.backend, name, on_progress=progress,
+                self.backend, name, workers=self.workers_per_build, on_progress=progress,
                 should_stop=lambda: worker.is_cancelled or self._stop.is_set(),
             )
         finally:
@@ -168,6 +169,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where groves run and land (default: LAMFOREST_BACKEND, else local)")
     parser.add_argument("--home", type=Path, default=None,
                         help="local store folder (default: LAMFOREST_HOME, else the user data dir)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local backend: worker processes per build (default: one per CPU)")
     return parser.parse_args(argv)
 
 
@@ -177,4 +180,4 @@ def main(argv: list[str] | None = None) -> None:
         backend = open_backend(args.backend, home=args.home)
     except ConfigError as exc:
         raise SystemExit(f"lamforest-tui: {exc}") from None
-    LamforestApp(backend).run()
+    LamforestApp(backend, workers=args.workers).run()

@@ -183,9 +183,12 @@ class BuildScreen(Screen[None]):
         return builds.export(self.backend, self.build_name, path)
 
     def on_grove_table_grove_chosen(self, message: GroveTable.GroveChosen) -> None:
-        record = self.view.records.get(message.grove, {}) if self.view else {}
+        self.show_grove(message.grove)
+
+    def show_grove(self, grove: int) -> None:
+        record = self.view.records.get(grove, {}) if self.view else {}
         line = self.reports.get(str(record.get("request_id", "")))
-        self.app.push_screen(GroveScreen(self.build_name, message.grove, record, line))
+        self.app.push_screen(GroveScreen(self.build_name, grove, record, line))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

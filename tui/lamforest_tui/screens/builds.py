@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from lamforest_tui import fmt
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.view import ACTIVE, state_style
+from lamforest_tui.widgets.builds_table import BuildsTable
 
 LIST_S = 1.5
 BUILD_COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -73,7 +74,6 @@ def build_row(st: BuildStatus) -> BuildRow:
 class BuildsScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "new_build", "New build", id="builds.new"),
-        Binding("enter", "open_build", "Open", id="builds.open"),
         Binding("c", "cancel_build", "Cancel build", id="builds.cancel"),
         Binding("slash", "filter", "Filter", id="builds.filter"),
         Binding("r", "refresh", "Refresh", id="builds.refresh"),
@@ -96,7 +96,7 @@ class BuildsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="filter by name or state; esc clears", id="filter")
-        yield DataTable(id="builds", cursor_type="row", zebra_stripes=True)
+        yield BuildsTable(id="builds")
         yield Static("", id="empty")
         yield Footer()
 
@@ -181,8 +181,6 @@ class BuildsScreen(Screen[None]):
         return next((r for r in self._shown if r.name == name), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_build":
-            return True if self.current else None
         if action == "cancel_build":
             row = self.current
             return True if row and row.state in ACTIVE else None

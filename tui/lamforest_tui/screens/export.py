@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 
 class ExportScreen(ModalScreen[Path | None]):
@@ -24,6 +24,7 @@ class ExportScreen(ModalScreen[Path | None]):
                          classes="dialog-title")
             yield Input(value=str(Path.cwd() / f"{self.build}.joblib"), id="export-path")
             yield Static("enter: export   esc: cancel", classes="hint")
+        yield Footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from lamforest_tui import fmt
@@ -97,6 +97,7 @@ class NewBuildScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start build", id="start", variant="success")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     def _default(self, key: str) -> str:
         if key == "name":

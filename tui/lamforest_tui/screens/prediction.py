@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 
 def confusion_table(pred: Prediction) -> Table:
@@ -52,6 +52,7 @@ class PredictionScreen(ModalScreen[None]):
                 yield Static(confusion_table(p), id="prediction-detail")
             elif p.errors:
                 yield Static(errors_table(p), id="prediction-detail")
+        yield Footer()
 
     def action_close(self) -> None:
         self.dismiss(None)

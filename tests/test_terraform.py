@@ -1,0 +1,389 @@
+"""terraform/ applied for real against moto server, then checked with boto3.
+
+One module-scoped apply (the no-op build command stands in for docker) is
+shared by every assertion; the last test destroys it. Formatting, validation
+and the linters (checkov, hadolint) run here too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests import tf_support as tfs
+
+REPO = tfs.REPO
+OUTPUT_NAMES = {
+    "bucket_name", "topic_arn", "function_name", "function_arn", "log_group_name",
+    "region", "memory_size", "architecture", "image_uri",
+}  # fmt: skip
+
+# Non-default values, so each assertion proves the variable reaches the resource.
+NAME = "lf-tftest"
+TFVARS = {
+    "name": NAME,
+    "image_build_command": "true",
+    "force_destroy": True,
+    "architecture": "arm64",
+    "memory_size": 1024,
+    "timeout": 600,
+    "ephemeral_storage_size": 1024,
+    "reserved_concurrency": 7,
+    "max_retry_attempts": 1,
+    "max_event_age": 900,
+    "log_retention_days": 7,
+    "log_format": "JSON",
+    "build_expiration_days": 21,
+    "noncurrent_version_expiration_days": 3,
+    "image_keep_count": 4,
+}
+
+# Attributes moto provably does not store, so a plan after apply always shows them.
+MOTO_DOES_NOT_STORE = {
+    # moto's LambdaFunction.get_configuration always answers an ImageConfigResponse
+    # for Image functions (empty here), which real Lambda omits when none is set.
+    ("aws_lambda_function.this", "image_config"),
+    # moto's get_configuration has no LoggingConfig at all: the log format and
+    # group we set are accepted and dropped.
+    ("aws_lambda_function.this", "logging_config"),
+    # Not a stored attribute but the consequence of the two above: any update
+    # of the function makes its last_modified unknown.
+    ("aws_lambda_function.this", "last_modified"),
+}
+
+
+def tools_bin(name: str) -> str:
+    """A linter from .venv-tools (made by `make test`), else from PATH."""
+    candidate = REPO / ".venv-tools" / "bin" / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise AssertionError(f"{name} not found: run `make test`, which installs .venv-tools")
+    return found
+
+
+@pytest.fixture(scope="module")
+def cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tfs.cli_config(tmp_path_factory.mktemp("tfcli") / "terraform.tfrc")
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+def test_fmt(cli_config: Path) -> None:
+    proc = subprocess.run(
+        [tfs.terraform_bin(), "fmt", "-check", "-recursive", "-diff", str(tfs.TERRAFORM_DIR)],
+        env=tfs.tf_env(cli_config),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_validate(cli_config: Path, tmp_path: Path) -> None:
+    workdir = tfs.scratch_tree(tmp_path)
+    env = tfs.tf_env(cli_config)
+    tfs.run_tf(workdir, "init", "-backend=false", "-input=false", "-no-color", env=env)
+    proc = tfs.run_tf(workdir, "validate", "-json", "-no-color", env=env, check=False)
+    report = json.loads(proc.stdout)
+    assert report["valid"], json.dumps(report["diagnostics"], indent=1)
+    assert report["warning_count"] == 0, json.dumps(report["diagnostics"], indent=1)
+
+
+def test_checkov_terraform() -> None:
+    result = _checkov("-d", str(tfs.TERRAFORM_DIR), "--framework", "terraform")
+    summary = result["summary"]
+    failed = [(c["check_id"], c["resource"]) for c in result["results"]["failed_checks"]]
+    assert summary["failed"] == 0, failed
+    assert summary["passed"] > 30
+    # Every skip carries a reason written beside its resource.
+    for check in result["results"]["skipped_checks"]:
+        assert len((check.get("check_result") or {}).get("suppress_comment", "")) > 20, check
+
+
+def test_checkov_dockerfile() -> None:
+    result = _checkov("-f", str(REPO / "image" / "Dockerfile"), "--framework", "dockerfile")
+    summary = result["summary"]
+    failed = [c["check_id"] for c in result["results"]["failed_checks"]]
+    assert summary["failed"] == 0, failed
+    assert summary["passed"] > 5
+    for check in result["results"]["skipped_checks"]:
+        assert len((check.get("check_result") or {}).get("suppress_comment", "")) > 20, check
+
+
+def _checkov(*args: str) -> dict:
+    proc = subprocess.run(
+        # Not --quiet: the JSON report then leaves out the skipped checks we inspect.
+        [tools_bin("checkov"), *args, "--skip-download", "--compact", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=REPO,
+    )
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    # One framework: one report (a list only when several ran).
+    return result[0] if isinstance(result, list) else result
+
+
+def test_hadolint() -> None:
+    proc = subprocess.run(
+        [tools_bin("hadolint"), str(REPO / "image" / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- applied on moto
+
+
+@dataclass
+class Deployment:
+    workdir: Path
+    env: dict[str, str]
+    endpoint: str
+    outputs: dict[str, object]
+    apply_seconds: float
+    destroyed: bool = False
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_server: str, cli_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("tfapply")
+    workdir = tfs.scratch_tree(root, copy_sources=True)
+    tfs.write_moto_override(workdir, moto_server)
+    (workdir / "test.auto.tfvars.json").write_text(json.dumps(TFVARS))
+    env = tfs.tf_env(cli_config, tfs.moto_env(moto_server))
+    tfs.run_tf(workdir, "init", "-input=false", "-no-color", env=env)
+    started = time.monotonic()
+    tfs.run_tf(workdir, "apply", "-auto-approve", "-input=false", "-no-color", env=env, timeout=420)
+    dep = Deployment(
+        workdir=workdir,
+        env=env,
+        endpoint=moto_server,
+        outputs=tfs.outputs(workdir, env),
+        apply_seconds=time.monotonic() - started,
+    )
+    print(f"\nterraform apply on moto: {dep.apply_seconds:.1f} s")
+    try:
+        yield dep
+    finally:
+        if not dep.destroyed:
+            tfs.run_tf(workdir, "destroy", "-auto-approve", "-no-color", env=env, check=False)
+
+
+def test_outputs_are_the_contract(deployed: Deployment) -> None:
+    out = deployed.outputs
+    assert set(out) == OUTPUT_NAMES
+    assert out["function_name"] == NAME
+    assert out["function_arn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{NAME}"
+    assert out["topic_arn"] == f"arn:aws:sns:us-east-1:123456789012:{NAME}"
+    assert str(out["bucket_name"]).startswith(f"{NAME}-")
+    assert out["log_group_name"] == f"/aws/lambda/{NAME}"
+    assert out["region"] == "us-east-1"
+    assert out["memory_size"] == 1024
+    assert out["architecture"] == "arm64"
+    repo, _, tag = str(out["image_uri"]).rpartition(":")
+    assert repo == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{NAME}"
+    assert tag.startswith("arm64-") and len(tag) == len("arm64-") + 24
+
+
+def test_bucket(deployed: Deployment) -> None:
+    s3 = deployed.client("s3")
+    bucket = str(deployed.outputs["bucket_name"])
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+    }  # fmt: skip
+
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    (deny,) = policy["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sorted(deny["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+
+    lifecycle = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    builds = lifecycle["expire-builds"]
+    assert builds["Filter"] == {"Prefix": "builds/"}
+    assert builds["Expiration"] == {"Days": 21}
+    old = lifecycle["expire-old-versions"]
+    assert old["NoncurrentVersionExpiration"]["NoncurrentDays"] == 3
+    assert old["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_function(deployed: Deployment) -> None:
+    lam = deployed.client("lambda")
+    fn = lam.get_function(FunctionName=NAME)
+    conf = fn["Configuration"]
+    assert conf["PackageType"] == "Image"
+    assert fn["Code"]["ImageUri"] == deployed.outputs["image_uri"]
+    assert conf["MemorySize"] == 1024
+    assert conf["Timeout"] == 600
+    assert conf["Architectures"] == ["arm64"]
+    assert conf["EphemeralStorage"] == {"Size": 1024}
+    assert conf["Environment"]["Variables"] == {"LAMFOREST_BUCKET": deployed.outputs["bucket_name"]}
+    assert conf["Role"].endswith(f":role/{NAME}-worker")
+    assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 7
+
+    queue_url = deployed.client("sqs").get_queue_url(QueueName=f"{NAME}-failed")["QueueUrl"]
+    queue_arn = deployed.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn", "SqsManagedSseEnabled"]
+    )["Attributes"]["QueueArn"]
+    invoke = lam.get_function_event_invoke_config(FunctionName=NAME)
+    assert invoke["MaximumRetryAttempts"] == 1
+    assert invoke["MaximumEventAgeInSeconds"] == 900
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+
+
+def test_topic_subscription_and_permission(deployed: Deployment) -> None:
+    sns = deployed.client("sns")
+    topic = str(deployed.outputs["topic_arn"])
+    attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attrs["KmsMasterKeyId"] == "alias/aws/sns"
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("lambda", deployed.outputs["function_arn"])]
+
+    policy = json.loads(deployed.client("lambda").get_policy(FunctionName=NAME)["Policy"])
+    (stmt,) = policy["Statement"]
+    assert stmt["Action"] == "lambda:InvokeFunction"
+    assert stmt["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert stmt["Condition"]["ArnLike"]["AWS:SourceArn"] == topic
+
+
+def test_log_group(deployed: Deployment) -> None:
+    logs = deployed.client("logs")
+    name = str(deployed.outputs["log_group_name"])
+    groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(name, 7)]
+
+
+def test_ecr_repository(deployed: Deployment) -> None:
+    ecr = deployed.client("ecr")
+    (repo,) = ecr.describe_repositories(repositoryNames=[NAME])["repositories"]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    policy = json.loads(ecr.get_lifecycle_policy(repositoryName=NAME)["lifecyclePolicyText"])
+    (rule,) = policy["rules"]
+    assert rule["selection"]["countType"] == "imageCountMoreThan"
+    assert rule["selection"]["countNumber"] == 4
+
+
+def test_role_is_least_privilege(deployed: Deployment) -> None:
+    iam = deployed.client("iam")
+    role = f"{NAME}-worker"
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    if isinstance(trust, str):
+        trust = json.loads(trust)
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [role]
+    doc = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
+    if isinstance(doc, str):
+        doc = json.loads(doc)
+
+    def as_list(x: object) -> list[str]:
+        return sorted([x] if isinstance(x, str) else list(x))  # type: ignore[arg-type]
+
+    grants = {s["Sid"]: (as_list(s["Action"]), as_list(s["Resource"])) for s in doc["Statement"]}
+    assert all(s["Effect"] == "Allow" for s in doc["Statement"])
+    bucket = f"arn:aws:s3:::{deployed.outputs['bucket_name']}"
+    log_group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{NAME}"
+    queue = f"arn:aws:sqs:us-east-1:123456789012:{NAME}-failed"
+    assert grants == {
+        "ReadTrainSets": (["s3:GetObject"], [f"{bucket}/data/*"]),
+        "ReadWriteBuilds": (
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            [f"{bucket}/builds/*"],
+        ),
+        "ListOwnPrefixes": (["s3:ListBucket"], [bucket]),
+        "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group}:*"]),
+        "ReportFailedEvents": (["sqs:SendMessage"], [queue]),
+    }
+
+
+def test_second_apply_plans_nothing(deployed: Deployment) -> None:
+    changes = list(tfs.planned_changes(deployed.workdir, deployed.env))
+    unexpected = [
+        (address, actions, [k for k in keys if (address, k) not in MOTO_DOES_NOT_STORE])
+        for address, actions, keys in changes
+    ]
+    unexpected = [(a, act, keys) for a, act, keys in unexpected if keys or act != "update"]
+    assert unexpected == []
+
+
+def test_code_change_rebuilds_the_image(deployed: Deployment) -> None:
+    # The scratch tree holds a copy of core/lamforest: change it as a developer would.
+    marker = deployed.workdir.parent / "core" / "lamforest" / "_tf_test_marker.py"
+    marker.write_text("CHANGED = True\n")
+    try:
+        changes = {a: (act, keys) for a, act, keys in tfs.planned_changes(deployed.workdir, deployed.env)}
+    finally:
+        marker.unlink()
+    assert changes["terraform_data.image[0]"][0] == "delete/create"
+    action, keys = changes["aws_lambda_function.this"]
+    assert action == "update" and "image_uri" in keys
+
+
+def test_backend_aws_finds_the_deployment(deployed: Deployment) -> None:
+    """`lamforest --backend aws builds` reads names from `terraform output -json` alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMFOREST_")}
+    env.update(tfs.moto_env(deployed.endpoint))
+    env["TF_CLI_CONFIG_FILE"] = deployed.env["TF_CLI_CONFIG_FILE"]
+    cli = Path(sys.executable).parent / "lamforest"
+    proc = subprocess.run(
+        [str(cli), "--backend", "aws", "builds"],
+        cwd=deployed.workdir.parent,  # a checkout whose terraform/ was applied
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # An empty bucket has no builds; the command must not have fallen back to local.
+    assert "local" not in proc.stdout.lower() or str(deployed.outputs["bucket_name"]) in proc.stdout
+
+
+def test_destroy(deployed: Deployment) -> None:
+    tfs.run_tf(deployed.workdir, "destroy", "-auto-approve", "-no-color", env=deployed.env, timeout=300)
+    deployed.destroyed = True
+    buckets = {b["Name"] for b in deployed.client("s3").list_buckets()["Buckets"]}
+    assert deployed.outputs["bucket_name"] not in buckets
+    functions = {f["FunctionName"] for f in deployed.client("lambda").list_functions()["Functions"]}
+    assert NAME not in functions
+    topics = {t["TopicArn"] for t in deployed.client("sns").list_topics()["Topics"]}
+    assert deployed.outputs["topic_arn"] not in topics
+    roles = {r["RoleName"] for r in deployed.client("iam").list_roles()["Roles"]}
+    assert f"{NAME}-worker" not in roles

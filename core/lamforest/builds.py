@@ -177,6 +177,7 @@ class BuildStatus:
     summary: dict[str, Any] | None = None
     cancel_reason: str | None = None
     model: str | None = None
+    dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
 
     @property
     def spec(self) -> BuildSpec:
@@ -241,6 +242,7 @@ class BuildStatus:
             "cancel_reason": self.cancel_reason,
             "failures": s.get("failures", []),
             "error": s.get("error"),
+            "dispatch": self.dispatch,
         }
 
 
@@ -257,6 +259,8 @@ class Watcher:
         self._reports: dict[str, Report] = {}
         self._summary: dict[str, Any] | None = None
         self._cancel: dict[str, Any] | None = None
+        self._dispatch: dict[str, Any] | None = None
+        self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
         self.log_lines: deque[str] = deque(maxlen=LOG_LINES_KEPT)
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
@@ -282,9 +286,13 @@ class Watcher:
                 present.setdefault(gid, set()).add(st)
                 if self._changed(key, version):
                     try:
-                        self._records.setdefault(gid, {})[st] = get_json(store, key)
+                        rec = self._records.setdefault(gid, {})[st] = get_json(store, key)
+                        if rec.get("request_id"):
+                            self._rids.add(rec["request_id"])
                     except (KeyError, ValueError):
                         self._versions.pop(key, None)  # removed or mid-write: next refresh
+            elif rel == "dispatch.json" and self._changed(key, version):
+                self._dispatch = get_json(store, key)
             elif rel == "summary.json" and self._changed(key, version):
                 self._summary = get_json(store, key)
             elif rel == "CANCEL" and self._changed(key, version):
@@ -330,9 +338,12 @@ class Watcher:
             row.report = self._reports.get(row.request_id or "")
             if row.report:
                 row.cost_usd = price(row.report.billed_ms, row.report.memory_mb, spec.arch).usd
-        billed = sum(r.billed_ms for r in self._reports.values())
-        gbs = sum(r.billed_ms / 1000 * r.memory_mb / 1024 for r in self._reports.values())
-        cost = sum(price(r.billed_ms, r.memory_mb, spec.arch).usd for r in self._reports.values())
+        reports = list(self._reports.values())
+        if getattr(self.logs, "shared", False):  # one log for every build (CloudWatch): join by request id
+            reports = [r for rid, r in self._reports.items() if rid in self._rids]
+        billed = sum(r.billed_ms for r in reports)
+        gbs = sum(r.billed_ms / 1000 * r.memory_mb / 1024 for r in reports)
+        cost = sum(price(r.billed_ms, r.memory_mb, spec.arch).usd for r in reports)
         if self._summary:
             state = self._summary.get("state", "done")
         elif self._cancel is not None:
@@ -351,7 +362,7 @@ class Watcher:
         return BuildStatus(
             name=self.name, state=state, backend=self.backend.name, plan=self.plan, rows=self.rows,
             billed_ms=billed, gb_seconds=gbs, cost_usd=cost, cost_estimate=self.backend.estimate,
-            reports=len(self._reports), summary=self._summary,
+            reports=len(reports), summary=self._summary, dispatch=self._dispatch,
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
         )
@@ -439,6 +450,9 @@ def run(
         st = watcher.refresh()
         if on_progress:
             on_progress(st)
+        broken = getattr(compute, "broken", None)
+        if broken:
+            raise BuildError(f"{broken}; the build's state is kept, resume with `lamforest finish {name}`")
         if st.state == "cancelled":
             compute.drain()
             if not any(r.state == "running" for r in st.rows):
@@ -461,6 +475,10 @@ def run(
                         send([row])
                 else:
                     exhausted.append(row)
+            # Every grove out of retries, not just those first seen now: the last one may have failed
+            # while others were still running.
+            exhausted = [r for r in st.rows if r.state == "failed" and r.attempt > spec.retries
+                         and r.attempt >= dispatched.get(r.grove, 0)]
             if exhausted and not any(r.state in ("running", "queued") for r in st.rows):
                 return _write_failed(backend, watcher, failures, t_start)
         if should_stop():

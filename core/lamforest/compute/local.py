@@ -1,41 +1,48 @@
 """Local worker processes that behave like Lambda execution environments.
 
-A persistent pool: each process is one environment. Its first call reports an
-``Init Duration`` (the process's start-up), later calls are warm. Every call
-leaves Lambda-format ``START``/``END``/``REPORT`` lines in the build's log,
-with the measured duration, the configured memory size and the process's
-peak RSS. The train set travels by reference and is memory-mapped by the
-worker, never pickled.
+A persistent pool: each worker is a fresh ``python -m lamforest.compute.local``
+process, i.e. one environment. Its first call reports an ``Init Duration``
+(interpreter start and imports), later calls are warm. Every call leaves
+Lambda-format ``START``/``END``/``REPORT`` lines in the build's log, with the
+measured duration, the configured memory size and the process's peak RSS.
+Events travel as JSON lines; the train set travels by reference and is
+memory-mapped by the worker, never pickled.
 
-A process that dies mid-grove (killed, out of memory) is replaced, and the
-grove it held is recorded ``failed`` with ``Runtime.ExitError``, as Lambda
-reports it; the driver then retries it.
+Workers are plain subprocesses rather than a ``multiprocessing`` pool: they
+never re-import the caller's ``__main__`` (which breaks under stdin scripts
+and some notebooks), and a killed worker is an ordinary dead child.
+
+A worker that dies mid-grove (killed, out of memory) is replaced, and its
+grove is recorded ``failed`` with ``Runtime.ExitError``, as Lambda reports
+it; the driver then retries it. Workers that die before they are ready,
+three times running, mark the pool broken instead of respawning forever.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import json
 import os
 import queue
 import resource
-import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import IO
 
 from lamforest.logs import append_lines, format_end, format_report, format_start
-from lamforest.spec import GroveTask
+from lamforest.spec import GroveTask, grove_id
 from lamforest.store.base import put_json
 from lamforest.store.local import LocalStore
 
-_POLL_S = 0.1
+MAX_START_FAILURES = 3
 
 
 def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 class _Context:
@@ -47,38 +54,52 @@ class _Context:
         self.function_name = "lamforest-local"
 
 
-def _worker_main(root: str, inbox: Any, outbox: Any, memory_mb: int, spawned_at: float) -> None:
-    # Ctrl+C in the terminal reaches the whole process group; the driver decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _peak_rss_mb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def invoke(event: dict, store: LocalStore, memory_mb: int, init_ms: float | None) -> str | None:
+    """Run the handler once as Lambda would, logging START/END/REPORT; return an error status or None."""
     from lamforest.worker import handler
 
+    rid = str(uuid.uuid4())
+    log = store.root / "builds" / str(event.get("build", "_")) / "lambda.log"
+    append_lines(log, [format_start(rid)])
+    t0 = time.perf_counter()
+    status = None
+    try:
+        handler(event, _Context(rid, memory_mb), store=store)
+    except Exception as exc:  # an invalid event: Lambda logs it and reports an error
+        status = "error"
+        append_lines(log, [f"[ERROR] {type(exc).__name__}: {exc}"])
+    duration = (time.perf_counter() - t0) * 1000.0
+    append_lines(log, [format_end(rid), format_report(rid, duration, memory_mb, _peak_rss_mb(), init_ms, status)])
+    return status
+
+
+def _worker_main(root: str, memory_mb: int, started_ns: int) -> None:
+    """A worker process: read events as JSON lines on stdin, answer on a private channel."""
+    # Keep stdout for the protocol; anything the handler prints goes to stderr.
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    import lamforest.worker  # noqa: F401  - the imports are the environment's INIT phase
+
     store = LocalStore(root)
-    init_ms: float | None = (time.time() - spawned_at) * 1000.0
-    while True:
-        item = inbox.get()
-        if item is None:
-            return
-        event = item
-        rid = str(uuid.uuid4())
-        build = event.get("build", "_")
-        log = Path(root) / "builds" / build / "lambda.log"
-        outbox.put(("start", os.getpid(), rid, event))
-        append_lines(log, [format_start(rid)])
-        t0 = time.perf_counter()
-        status = None
-        try:
-            handler(event, _Context(rid, memory_mb), store=store)
-        except Exception as exc:  # an invalid event: Lambda would log and report an error
-            status = "error"
-            append_lines(log, [f"[ERROR] {type(exc).__name__}: {exc}"])
-        duration = (time.perf_counter() - t0) * 1000.0
-        peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        append_lines(
-            log,
-            [format_end(rid), format_report(rid, duration, memory_mb, peak, init_ms, status)],
-        )
+    init_ms: float | None = (time.time_ns() - started_ns) / 1e6
+    channel.write(json.dumps({"ready": os.getpid()}) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        invoke(json.loads(line), store, memory_mb, init_ms)
         init_ms = None
-        outbox.put(("end", os.getpid(), rid, None))
+        channel.write(json.dumps({"done": os.getpid()}) + "\n")
+
+
+class _Worker:
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.ready = False
+        self.current: dict | None = None
 
 
 class LocalCompute:
@@ -90,80 +111,86 @@ class LocalCompute:
         self.store = store
         self.workers = workers or default_workers()
         self.memory_mb = memory_mb
-        # forkserver: safe with the driver's threads (the TUI has several), and
-        # the server preloads scikit-learn so new environments start quickly.
-        self._ctx = mp.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["lamforest.worker"])
-        self._inbox = self._ctx.Queue()
-        self._outbox = self._ctx.Queue()
-        self._procs: dict[int, Any] = {}
-        self._current: dict[int, tuple[str, dict]] = {}
-        self._lock = threading.Lock()
+        self.broken: str | None = None
+        self._queue: queue.Queue[dict | None] = queue.Queue()
         self._closed = threading.Event()
-        self.on_exit: Callable[[int, dict], None] | None = None
-        for _ in range(self.workers):
-            self._spawn()
-        self._supervisor = threading.Thread(target=self._supervise, name="lamforest-pool", daemon=True)
-        self._supervisor.start()
+        self._lock = threading.Lock()
+        self._start_failures = 0
+        self._threads = [
+            threading.Thread(target=self._feed, name=f"lamforest-worker-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        self._live: dict[int, _Worker] = {}
+        for t in self._threads:
+            t.start()
 
-    def _spawn(self) -> None:
-        p = self._ctx.Process(
-            target=_worker_main,
-            args=(str(self.store.root), self._inbox, self._outbox, self.memory_mb, time.time()),
-            daemon=True,
+    # -- one feeder thread per worker slot: start a process, hand it events one by one
+    def _spawn(self) -> _Worker:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("LAMFOREST_BUCKET", None)  # local workers use the local store they are given
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lamforest.compute.local", str(self.store.root), str(self.memory_mb),
+             str(time.time_ns())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1, env=env,
         )
-        p.start()
-        self._procs[p.pid] = p
-
-    @property
-    def pids(self) -> list[int]:
+        w = _Worker(proc)
         with self._lock:
-            return list(self._procs)
+            self._live[proc.pid] = w
+        return w
 
-    def busy(self) -> dict[int, dict]:
-        """pid -> event each environment is running now."""
-        with self._lock:
-            return {pid: ev for pid, (_rid, ev) in self._current.items()}
+    def _read(self, stream: IO[str]) -> dict | None:
+        line = stream.readline()
+        return json.loads(line) if line else None
 
-    def submit(self, tasks: list[GroveTask]) -> None:
-        for task in tasks:
-            self._inbox.put(task.to_event())
-
-    def _supervise(self) -> None:
-        while not self._closed.is_set():
-            try:
-                kind, pid, rid, event = self._outbox.get(timeout=_POLL_S)
+    def _feed(self) -> None:
+        worker: _Worker | None = None
+        while not self._closed.is_set() and not self.broken:
+            if worker is None:
+                worker = self._spawn()
+                if self._read(worker.proc.stdout) is None:  # died while starting
+                    worker = self._retire(worker, started=False)
+                    continue
+                worker.ready = True
                 with self._lock:
-                    if kind == "start":
-                        self._current[pid] = (rid, event)
-                    else:
-                        self._current.pop(pid, None)
-            except queue.Empty:
-                pass
-            except (EOFError, OSError):
-                return
-            self._reap()
+                    self._start_failures = 0
+            event = self._queue.get()
+            if event is None:
+                break
+            worker.current = event
+            try:
+                worker.proc.stdin.write(json.dumps(event) + "\n")
+                worker.proc.stdin.flush()
+                reply = self._read(worker.proc.stdout)
+            except (BrokenPipeError, OSError, ValueError):
+                reply = None
+            if reply is None:  # the environment died mid-invocation
+                worker = self._retire(worker, started=True)
+                continue
+            worker.current = None
+        if worker is not None:
+            self._stop(worker)
 
-    def _reap(self) -> None:
+    def _retire(self, worker: _Worker, started: bool) -> None:
+        code = worker.proc.wait()
         with self._lock:
-            dead = [pid for pid, p in self._procs.items() if not p.is_alive()]
-        for pid in dead:
-            if self._closed.is_set():
-                return
-            # Drain start/end messages that the process sent before it died.
-            time.sleep(_POLL_S)
-            with self._lock:
-                proc = self._procs.pop(pid)
-                held = self._current.pop(pid, None)
-            if held is not None:
-                self._record_exit(proc.exitcode, *held)
-            self._spawn()
+            self._live.pop(worker.proc.pid, None)
+            if not started:
+                self._start_failures += 1
+                if self._start_failures >= MAX_START_FAILURES and not self.broken:
+                    self.broken = (
+                        f"local workers exit while starting (status {code}, {self._start_failures} times); "
+                        f"try `{sys.executable} -m lamforest.compute.local` to see why"
+                    )
+        if worker.current is not None and not self._closed.is_set():
+            self._record_exit(code, worker.current)
+        return None
 
-    def _record_exit(self, exitcode: int | None, rid: str, event: dict) -> None:
+    def _record_exit(self, exitcode: int | None, event: dict) -> None:
         """Lambda reports a dead environment as Runtime.ExitError; so do we."""
         how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"status {exitcode}"
-        build, gid = event["build"], f"g{int(event['grove']):05d}"
+        build, gid = event["build"], grove_id(int(event["grove"]))
         state = f"builds/{build}/state/{gid}"
+        rid = str(uuid.uuid4())
         if not self.store.exists(f"{state}.done"):
             put_json(self.store, f"{state}.failed", {
                 "grove": event["grove"], "trees": event["trees"], "seed": event["seed"],
@@ -174,37 +201,66 @@ class LocalCompute:
             self.store.delete(f"{state}.running")
         log = self.store.root / "builds" / build / "lambda.log"
         append_lines(log, [
+            format_start(rid),
             f"[ERROR] Runtime.ExitError: worker process exited with {how}",
             format_end(rid),
             format_report(rid, 0.0, self.memory_mb, 0, None, "error"),
         ])
+
+    def _stop(self, worker: _Worker) -> None:
+        try:
+            worker.proc.stdin.close()
+            worker.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            worker.proc.kill()
+            worker.proc.wait(timeout=2)
+        with self._lock:
+            self._live.pop(worker.proc.pid, None)
+
+    # -- the Compute protocol
+    @property
+    def pids(self) -> list[int]:
+        with self._lock:
+            return list(self._live)
+
+    def busy(self) -> dict[int, dict]:
+        """pid -> the event each environment is running now."""
+        with self._lock:
+            return {pid: w.current for pid, w in self._live.items() if w.current is not None}
+
+    def submit(self, tasks: list[GroveTask]) -> None:
+        if self.broken:
+            raise RuntimeError(self.broken)
+        for task in tasks:
+            self._queue.put(task.to_event())
 
     def drain(self) -> int:
         """Drop events not yet picked up by a worker (cancel); return how many."""
         dropped = 0
         while True:
             try:
-                self._inbox.get_nowait()
-                dropped += 1
+                item = self._queue.get_nowait()
             except queue.Empty:
                 return dropped
+            if item is None:  # keep close()'s stop signals
+                self._queue.put(None)
+                return dropped
+            dropped += 1
 
     def close(self) -> None:
         if self._closed.is_set():
             return
         self.drain()
         self._closed.set()
-        for _ in self._procs:
-            self._inbox.put(None)
-        deadline = time.monotonic() + 2.0
-        for p in list(self._procs.values()):
-            p.join(timeout=max(0.0, deadline - time.monotonic()))
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=1)
-        self._supervisor.join(timeout=1)
-        self._inbox.close()
-        self._outbox.close()
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=3)
+        with self._lock:
+            leftovers = list(self._live.values())
+        for w in leftovers:  # a worker busy with a long grove: stop it, as Lambda would on timeout
+            w.proc.kill()
+            w.proc.wait(timeout=2)
 
     def __enter__(self) -> LocalCompute:
         return self
@@ -217,28 +273,23 @@ class SyncCompute:
     """``-s/--sync``: groves one after another in the driver's own process (a debugging aid)."""
 
     name = "sync"
+    broken = None
 
     def __init__(self, store: LocalStore, memory_mb: int = 1769) -> None:
         self.store = store
         self.memory_mb = memory_mb
-        self._first = True
         self.workers = 1
 
     def submit(self, tasks: list[GroveTask]) -> None:
-        from lamforest.worker import handler
-
         for task in tasks:
-            rid = str(uuid.uuid4())
-            log = self.store.root / "builds" / task.build / "lambda.log"
-            append_lines(log, [format_start(rid)])
-            t0 = time.perf_counter()
-            handler(task.to_event(), _Context(rid, self.memory_mb), store=self.store)
-            duration = (time.perf_counter() - t0) * 1000.0
-            peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            append_lines(log, [format_end(rid), format_report(rid, duration, self.memory_mb, peak)])
+            invoke(task.to_event(), self.store, self.memory_mb, None)
 
     def drain(self) -> int:
         return 0
 
     def close(self) -> None:
         pass
+
+
+if __name__ == "__main__":
+    _worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else time.time_ns())

@@ -117,7 +117,7 @@ class LambdaStandIn:
             # moto's SNS delivery calls invoke() without headers; SNS invokes Lambda asynchronously.
             kind = "Event" if _is_sns(event) else "RequestResponse"
         if kind == "Event":
-            copies = 2 if self._grove_of(event) in self.duplicates else 1
+            copies = 2 if self.grove_of(event) in self.duplicates else 1
             with self._lock:
                 for _ in range(copies):
                     self._futures.append(self._pool.submit(self._run, fn, event))
@@ -129,7 +129,7 @@ class LambdaStandIn:
         return json.dumps(result).encode()
 
     @staticmethod
-    def _grove_of(event: dict[str, Any]) -> int | None:
+    def grove_of(event: dict[str, Any]) -> int | None:
         try:
             if _is_sns(event):
                 return int(json.loads(event["Records"][0]["Sns"]["Message"])["grove"])
@@ -206,6 +206,12 @@ class LambdaStandIn:
         return out
 
     # ------------------------------------------------------------------ test helpers
+
+    @property
+    def accepted(self) -> int:
+        """Async invocations accepted so far (queued or run)."""
+        with self._lock:
+            return len(self._futures)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait (bounded) until every queued async invocation has run."""

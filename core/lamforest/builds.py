@@ -450,6 +450,9 @@ def run(
         st = watcher.refresh()
         if on_progress:
             on_progress(st)
+        broken = getattr(compute, "broken", None)
+        if broken:
+            raise BuildError(f"{broken}; the build's state is kept, resume with `lamforest finish {name}`")
         if st.state == "cancelled":
             compute.drain()
             if not any(r.state == "running" for r in st.rows):

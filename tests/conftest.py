@@ -64,3 +64,23 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     if "AWS_ENDPOINT_URL" not in os.environ:
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture(scope="session")
+def shared_backend(tmp_path_factory: pytest.TempPathFactory):
+    """One local backend for the session: its worker pool stays warm across builds,
+    as it does for a user who runs several builds from one driver."""
+    from lamforest.config import local_backend
+
+    backend = local_backend(tmp_path_factory.mktemp("shared-store"))
+    yield backend
+    backend.close()
+
+
+_names = iter(range(1_000_000))
+
+
+@pytest.fixture
+def unique():
+    """A fresh build name per call, for tests that share a store."""
+    return lambda prefix="b": f"{prefix}-{next(_names)}"

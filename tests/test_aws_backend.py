@@ -22,6 +22,7 @@ import boto3
 import numpy as np
 import pytest
 import requests
+
 from lamforest import builds, data
 from lamforest import worker as worker_mod
 from lamforest.compute.aws import DispatchError, SnsCompute, decode_tail
@@ -30,7 +31,6 @@ from lamforest.config_aws import aws_backend, resolve_names, terraform_outputs, 
 from lamforest.logs import parse_report
 from lamforest.logs_cloudwatch import CloudWatchLogSource
 from lamforest.spec import BuildSpec, GroveTask
-
 from tests.aws_lambda_standin import LambdaStandIn
 
 SPEC = {"data": "digits", "trees": 20, "grove": 5, "seed": 7}
@@ -71,12 +71,23 @@ def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     iam = boto3.client("iam")
     role = iam.create_role(
         RoleName=f"lamforest-{suffix}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
     )["Role"]["Arn"]
     fn = boto3.client("lambda").create_function(
-        FunctionName=function, PackageType="Image", Code={"ImageUri": IMAGE_URI}, Role=role,
-        MemorySize=1769, Timeout=900, Architectures=["x86_64"],
+        FunctionName=function,
+        PackageType="Image",
+        Code={"ImageUri": IMAGE_URI},
+        Role=role,
+        MemorySize=1769,
+        Timeout=900,
+        Architectures=["x86_64"],
         Environment={"Variables": {"LAMFOREST_BUCKET": bucket}},
     )
     sns = boto3.client("sns")
@@ -184,11 +195,20 @@ def test_names_come_from_terraform_outputs_and_env_overrides(
 
     tf = tmp_path / "terraform"
     tf.mkdir()
-    outputs = {"bucket_name": aws.bucket, "topic_arn": aws.topic_arn, "function_name": aws.function,
-               "function_arn": aws.function_arn, "log_group_name": f"/aws/lambda/{aws.function}",
-               "region": "us-east-1", "memory_size": 3538, "architecture": "arm64", "image_uri": IMAGE_URI}
-    (tf / "outputs.tf").write_text("".join(
-        f'output "{k}" {{\n  value = {json.dumps(v)}\n}}\n' for k, v in outputs.items()))
+    outputs = {
+        "bucket_name": aws.bucket,
+        "topic_arn": aws.topic_arn,
+        "function_name": aws.function,
+        "function_arn": aws.function_arn,
+        "log_group_name": f"/aws/lambda/{aws.function}",
+        "region": "us-east-1",
+        "memory_size": 3538,
+        "architecture": "arm64",
+        "image_uri": IMAGE_URI,
+    }
+    (tf / "outputs.tf").write_text(
+        "".join(f'output "{k}" {{\n  value = {json.dumps(v)}\n}}\n' for k, v in outputs.items())
+    )
     for cmd in (["terraform", "init", "-input=false"], ["terraform", "apply", "-auto-approve", "-input=false"]):
         subprocess.run(cmd, cwd=tf, check=True, capture_output=True, timeout=60)
     monkeypatch.setenv("LAMFOREST_TERRAFORM_DIR", str(tf))
@@ -213,8 +233,7 @@ def test_names_come_from_terraform_outputs_and_env_overrides(
         ({"LAMFOREST_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:nope"}, "topic .*nope does not exist"),
         ({"LAMFOREST_FUNCTION": "nope-fn"}, "function nope-fn does not exist"),
         ({"LAMFOREST_DISPATCH": "carrier-pigeon"}, "LAMFOREST_DISPATCH must be one of sns, invoke"),
-        ({"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None},
-         "no AWS credentials"),
+        ({"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None}, "no AWS credentials"),
     ],
 )
 def test_clear_config_errors(
@@ -282,7 +301,8 @@ def test_digits_build_through_sns_matches_local_bit_for_bit(aws: Rig, local_mode
         def fail(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
             for i in context.get("dropped", []):
                 parsed.setdefault("Failed", []).append(
-                    {"Id": i, "Code": "InternalError", "Message": "try again", "SenderFault": False})
+                    {"Id": i, "Code": "InternalError", "Message": "try again", "SenderFault": False}
+                )
 
         events.register("provide-client-params.sns.PublishBatch", drop)
         events.register("after-call.sns.PublishBatch", fail)
@@ -322,8 +342,14 @@ def test_digits_build_through_direct_invoke_with_throttling_and_json_logs(
     assert aws.standin.throttled == 2
     st = builds.status(backend, "digits-invoke")
     assert_reports_and_costs(st)
-    assert st.to_json()["dispatch"] == {"mode": "invoke", "sent": 4, "calls": 4, "throttled": 2,
-                                        "failed_entries": 0, "undispatched": []}
+    assert st.to_json()["dispatch"] == {
+        "mode": "invoke",
+        "sent": 4,
+        "calls": 4,
+        "throttled": 2,
+        "failed_entries": 0,
+        "undispatched": [],
+    }
     assert_same_model(builds.load_model(backend, "digits-invoke"), ref, X_te)
 
 
@@ -402,10 +428,19 @@ def test_publish_batch_entries_that_sns_rejects_are_reported(aws: Rig) -> None:
     backend = aws.backend()
     compute = SnsCompute(backend.store, topic)
     ref = "data/" + "0" * 64
-    ok = [GroveTask(build="rej", grove=i, seed=i, trees=1, data=ref, model="rf", task="classification")
-          for i in range(12)]
-    huge = GroveTask(build="rej", grove=12, seed=1, trees=1, data=ref, model="rf", task="classification",
-                     params={"pad": "x" * 270_000})
+    ok = [
+        GroveTask(build="rej", grove=i, seed=i, trees=1, data=ref, model="rf", task="classification") for i in range(12)
+    ]
+    huge = GroveTask(
+        build="rej",
+        grove=12,
+        seed=1,
+        trees=1,
+        data=ref,
+        model="rf",
+        task="classification",
+        params={"pad": "x" * 270_000},
+    )
     compute.submit([*ok, huge])
     assert compute.sent == 12 and compute.calls == 2 and compute.failed_entries == 1
     assert [u["grove"] for u in compute.undispatched] == [12]
@@ -424,16 +459,37 @@ def test_cloudwatch_source_is_incremental_paginated_and_deduplicated(aws: Rig) -
     logs.create_log_stream(logGroupName=group, logStreamName="s1")
     now = int(time.time() * 1000)
     rid = [str(uuid.uuid4()) for _ in range(3)]
-    report = "REPORT RequestId: {}\tDuration: 10.00 ms\tBilled Duration: 11 ms\tMemory Size: 1769 MB\t" \
-             "Max Memory Used: 90 MB\t"
-    logs.put_log_events(logGroupName=group, logStreamName="s1", logEvents=[
-        {"timestamp": now, "message": f"START RequestId: {rid[0]} Version: $LATEST"},
-        {"timestamp": now + 1, "message": "a line the handler printed\n"},
-        {"timestamp": now + 2, "message": report.format(rid[0]) + "\nXRAY TraceId: 1-abc\tSegmentId: 1\n"},
-        {"timestamp": now + 3, "message": json.dumps({"type": "platform.report", "record": {
-            "requestId": rid[1], "metrics": {"durationMs": 5.5, "billedDurationMs": 6, "memorySizeMB": 1769,
-                                             "maxMemoryUsedMB": 80, "initDurationMs": 300.0}}})},
-    ])
+    report = (
+        "REPORT RequestId: {}\tDuration: 10.00 ms\tBilled Duration: 11 ms\tMemory Size: 1769 MB\t"
+        "Max Memory Used: 90 MB\t"
+    )
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s1",
+        logEvents=[
+            {"timestamp": now, "message": f"START RequestId: {rid[0]} Version: $LATEST"},
+            {"timestamp": now + 1, "message": "a line the handler printed\n"},
+            {"timestamp": now + 2, "message": report.format(rid[0]) + "\nXRAY TraceId: 1-abc\tSegmentId: 1\n"},
+            {
+                "timestamp": now + 3,
+                "message": json.dumps(
+                    {
+                        "type": "platform.report",
+                        "record": {
+                            "requestId": rid[1],
+                            "metrics": {
+                                "durationMs": 5.5,
+                                "billedDurationMs": 6,
+                                "memorySizeMB": 1769,
+                                "maxMemoryUsedMB": 80,
+                                "initDurationMs": 300.0,
+                            },
+                        },
+                    }
+                ),
+            },
+        ],
+    )
     src = CloudWatchLogSource(group, boto3.client("logs"), since=lambda b: now / 1000, min_interval_s=0)
     first = src.lines("b")
     reports = [r for r in map(parse_report, first) if r]
@@ -441,8 +497,9 @@ def test_cloudwatch_source_is_incremental_paginated_and_deduplicated(aws: Rig) -
     assert reports[1].init_ms == 300.0 and reports[0].billed_ms == 11
     assert "a line the handler printed" not in first and "XRAY TraceId: 1-abc\tSegmentId: 1" in first
     assert src.lines("b") == []  # same window again (overlap): nothing twice
-    logs.put_log_events(logGroupName=group, logStreamName="s1", logEvents=[
-        {"timestamp": now + 5, "message": report.format(rid[2])}])
+    logs.put_log_events(
+        logGroupName=group, logStreamName="s1", logEvents=[{"timestamp": now + 5, "message": report.format(rid[2])}]
+    )
     assert [parse_report(x).request_id for x in src.lines("b")] == [rid[2]]
     # Pagination: moto pages by `limit`; force small pages through botocore's provide-client-params.
     src2 = CloudWatchLogSource(group, boto3.client("logs"), since=lambda b: now / 1000, min_interval_s=0)
@@ -460,7 +517,10 @@ def test_decode_tail_keeps_platform_lines() -> None:
 
     text = "START RequestId: r1 Version: $LATEST\nhello\nEND RequestId: r1\nREPORT RequestId: r1\tDuration: 1 ms\t"
     assert decode_tail(base64.b64encode(text.encode()).decode()) == [
-        "START RequestId: r1 Version: $LATEST", "END RequestId: r1", "REPORT RequestId: r1\tDuration: 1 ms"]
+        "START RequestId: r1 Version: $LATEST",
+        "END RequestId: r1",
+        "REPORT RequestId: r1\tDuration: 1 ms",
+    ]
     assert decode_tail(None) == []
 
 
@@ -470,10 +530,33 @@ def test_decode_tail_keeps_platform_lines() -> None:
 def test_cli_build_on_aws_prints_json(aws: Rig, capsys: pytest.CaptureFixture[str]) -> None:
     from lamforest import cli
 
-    code = cli.main(["build", "digits-cli", "--backend", "aws", "--data", "digits", "-t", "20", "-g", "5",
-                     "--json"])
+    code = cli.main(["build", "digits-cli", "--backend", "aws", "--data", "digits", "-t", "20", "-g", "5", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0, out
     assert out["state"] == "done" and out["backend"] == "aws" and out["groves"]["done"] == 4
     assert out["cost_is_estimate"] is False and out["dispatch"]["mode"] == "sns"
     assert out["test_score"] > 0.8
+
+
+def test_sync_invoke_records_an_unhandled_function_error(aws: Rig) -> None:
+    """A crash outside the handler's own error handling (here: before it runs) comes back as
+    FunctionError=Unhandled; the grove gets a failed record so the driver can retry it."""
+    from lamforest.compute.aws import SyncInvokeCompute
+    from lamforest.logs_cloudwatch import LogTail
+
+    def crash(event: Any) -> None:
+        raise RuntimeError("environment crashed")
+
+    aws.standin.before_handler = crash
+    backend = aws.backend()
+    tail = LogTail()
+    compute = SyncInvokeCompute(backend.store, aws.function, tail=tail, timeout_s=60)
+    task = GroveTask(build="crash", grove=4, seed=1, trees=1, data="data/" + "0" * 64, model="rf",
+                     task="classification", attempt=2)
+    compute.submit([task])
+    record = json.loads(backend.store.get_bytes("builds/crash/state/g00004.failed"))
+    assert record["error"] == "RuntimeError" and record["message"] == "environment crashed"
+    assert record["attempt"] == 2 and compute.sent == 1
+    lines, _ = tail.read("crash", 0)
+    assert lines[0].startswith("START RequestId:") and "[ERROR] RuntimeError: environment crashed" in lines
+    assert parse_report(lines[-1]) is not None

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
 from lamforest import builds
 from lamforest.config import Backend, open_backend
 from lamforest.spec import BuildSpec
@@ -23,8 +26,6 @@ from lamforest_tui.screens.grove import GroveScreen
 from lamforest_tui.screens.new_build import NewBuildScreen
 from lamforest_tui.screens.prediction import PredictionScreen
 from lamforest_tui.widgets.grove_table import GroveTable
-from textual.pilot import Pilot
-from textual.widgets import Input
 
 SIZE = (160, 48)
 

@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
 from lamforest.config import Backend, open_backend
 from lamforest_tui import fmt
 from lamforest_tui.app import LamforestApp
@@ -21,8 +24,6 @@ from lamforest_tui.screens.build import BuildScreen
 from lamforest_tui.screens.builds import BuildsScreen
 from lamforest_tui.screens.new_build import NewBuildScreen
 from lamforest_tui.testing import FIXED_CREATED, write_finished_build, write_plan
-from textual.pilot import Pilot
-from textual.widgets import Input
 
 SIZE = (160, 48)
 

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamforest import builds
-from lamforest.config import BACKENDS, Backend, ConfigError, open_backend
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -22,6 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from lamforest import builds
+from lamforest.config import BACKENDS, Backend, ConfigError, open_backend
 from lamforest_tui import fmt
 from lamforest_tui.screens.build import BuildScreen
 from lamforest_tui.screens.builds import BuildsScreen

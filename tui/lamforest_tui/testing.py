@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import uuid
+from functools import cache
 from pathlib import Path
 
 from lamforest.builds import Plan
@@ -47,6 +48,12 @@ def write_plan(
     return plan
 
 
+@cache
+def _seeds(seed: int, trees: int, grove: int) -> tuple[int, ...]:
+    # BuildSpec.grove_seeds is O(groves) per call: once per build here.
+    return tuple(BuildSpec(name="x", seed=seed, trees=trees, grove=grove).grove_seeds())
+
+
 def _log(store: Store, name: str, lines: list[str]) -> None:
     path = store.local_path(f"builds/{name}/lambda.log")
     assert path is not None, "the local log format lives in a local store"
@@ -68,9 +75,10 @@ def write_grove(
     """One grove's record (``running``, ``done`` or ``failed``) and its log lines."""
     name = plan.spec.name
     rid = request_id(name, grove, attempt)
-    trees = plan.spec.grove_sizes()[grove]
+    trees = plan.spec.grove if grove < plan.spec.n_groves - 1 else plan.spec.grove_sizes()[-1]
+    seed = _seeds(plan.spec.seed, plan.spec.trees, plan.spec.grove)[grove]
     base = {
-        "grove": grove, "trees": trees, "seed": plan.spec.grove_seeds()[grove], "attempt": attempt,
+        "grove": grove, "trees": trees, "seed": seed, "attempt": attempt,
         "request_id": rid, "host": platform.node(), "pid": os.getpid(), "started": started,
     }
     key = f"builds/{name}/state/{grove_id(grove)}"

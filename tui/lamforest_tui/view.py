@@ -12,7 +12,6 @@ from typing import Any
 
 from lamforest.builds import BuildStatus, GroveRow
 from lamforest.logs import parse_report
-
 from lamforest_tui import fmt
 
 # (column key, label, width): fixed widths, so updates never re-measure the table.
@@ -193,6 +192,9 @@ class LogTap:
         out = self.source.lines(build)
         self._pending.extend(out)
         return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)  # e.g. ``shared`` (CloudWatch: one log for every build)
 
     def take(self) -> list[str]:
         out, self._pending = self._pending, []

@@ -11,9 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamforest import builds
-from lamforest.builds import Prediction
-from lamforest.config import Backend
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from lamforest import builds
+from lamforest.builds import Prediction
+from lamforest.config import Backend
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.export import ExportScreen
 from lamforest_tui.screens.grove import GroveScreen

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lamforest import builds
-from lamforest.builds import BuildStatus
-from lamforest.config import Backend
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,6 +17,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from lamforest import builds
+from lamforest.builds import BuildStatus
+from lamforest.config import Backend
 from lamforest_tui import fmt
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.view import ACTIVE, state_style

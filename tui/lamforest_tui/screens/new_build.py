@@ -11,10 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lamforest import builds
-from lamforest.config import Backend
-from lamforest.data import BUILTINS
-from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +19,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from lamforest import builds
+from lamforest.config import Backend
+from lamforest.data import BUILTINS
+from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value
 from lamforest_tui import fmt
 
 DATASETS = [*BUILTINS, "synthetic", "file"]

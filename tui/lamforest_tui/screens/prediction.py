@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from lamforest.builds import Prediction
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
+
+from lamforest.builds import Prediction
 
 
 def confusion_table(pred: Prediction) -> Table:

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,7 +144,7 @@ def scratch_tree(dest: Path, *, copy_sources: bool = False) -> Path:
     return workdir
 
 
-def write_moto_override(workdir: Path, endpoint: str) -> Path:
+def write_moto_override(workdir: Path, endpoint: str, extra: str = "") -> Path:
     """Point the aws provider at a local AWS API (merged into versions.tf's provider block)."""
     endpoints = "\n".join(f"    {svc} = {json.dumps(endpoint)}" for svc in SERVICES)
     path = workdir / "moto_override.tf"
@@ -159,7 +159,7 @@ def write_moto_override(workdir: Path, endpoint: str) -> Path:
         "  endpoints {\n"
         f"{endpoints}\n"
         "  }\n"
-        "}\n"
+        "}\n" + extra
     )
     return path
 
@@ -181,30 +181,24 @@ def outputs(workdir: Path, env: Mapping[str, str]) -> dict[str, object]:
     return {name: item["value"] for name, item in json.loads(proc.stdout).items()}
 
 
-def _any_unknown(marker: object) -> bool:
-    """after_unknown mirrors the value's shape with True where a value is unknown."""
-    if isinstance(marker, dict):
-        return any(_any_unknown(v) for v in marker.values())
-    if isinstance(marker, list):
-        return any(_any_unknown(v) for v in marker)
-    return marker is True
+def plan(workdir: Path, env: Mapping[str, str]) -> tuple[int, list[tuple[str, str]]]:
+    """`terraform plan -detailed-exitcode`: (exit code, [(address, action)] it would change).
 
-
-def planned_changes(workdir: Path, env: Mapping[str, str]) -> Iterator[tuple[str, str, list[str]]]:
-    """(address, actions, changed top-level attributes) for every resource a plan would touch."""
-    run_tf(workdir, "plan", "-out=second.tfplan", "-lock=false", env=env, timeout=240)
-    shown = run_tf(workdir, "show", "-json", "second.tfplan", env=env, timeout=60)
-    plan = json.loads(shown.stdout)
-    for change in plan.get("resource_changes", []):
-        actions = change["change"]["actions"]
-        if actions in (["no-op"], ["read"]):
+    Exit code 0 means no changes, 2 means changes; the streamed JSON UI names them
+    without a second `terraform show` (each run loads the provider's schema).
+    """
+    proc = run_tf(workdir, "plan", "-json", "-lock=false", "-detailed-exitcode", env=env, timeout=240, check=False)
+    changes = []
+    for line in proc.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
             continue
-        before = change["change"].get("before") or {}
-        after = change["change"].get("after") or {}
-        unknown = change["change"].get("after_unknown") or {}
-        keys = sorted(
-            k
-            for k in set(before) | set(after) | set(unknown)
-            if before.get(k) != after.get(k) or _any_unknown(unknown.get(k))
-        )
-        yield change["address"], "/".join(actions), keys
+        if msg.get("type") == "planned_change":
+            change = msg["change"]
+            changes.append((change["resource"]["addr"], change["action"]))
+        elif msg.get("@level") == "error":
+            raise AssertionError(f"terraform plan: {msg.get('@message')}\n{json.dumps(msg.get('diagnostic'))}")
+    if proc.returncode not in (0, 2):
+        raise AssertionError(f"terraform plan exited {proc.returncode}\n{proc.stderr[-4000:]}")
+    return proc.returncode, sorted(changes)

@@ -68,7 +68,14 @@ def test_dockerfile_is_the_lambda_recipe() -> None:
 
 def test_requirements_are_pinned_and_agree_with_the_project() -> None:
     pins = pinned_requirements()
-    assert set(pins) == {"scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl", "lz4", "boto3"}
+    assert {"scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl", "lz4", "boto3"} <= set(pins)
+    # Closed: everything a pinned package requires is pinned too.
+    for name in pins:
+        for dep in md.requires(name) or []:
+            req = Requirement(dep)
+            if req.marker is None or req.marker.evaluate({"extra": "", "python_version": "3.12"}):
+                assert req.name.lower() in pins, f"{name} needs {req.name}, which is not pinned"
+                assert req.specifier.contains(pins[req.name.lower()]), (name, req, pins[req.name.lower()])
     # Each pin satisfies the project's own dependency range (pyproject.toml).
     for dep in md.requires("lamforest") or []:
         req = Requirement(dep)

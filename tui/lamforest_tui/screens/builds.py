@@ -96,8 +96,8 @@ class BuildsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="filter by name or state; esc clears", id="filter")
-        yield BuildsTable(id="builds")
         yield Static("", id="empty")
+        yield BuildsTable(id="builds")
         yield Footer()
 
     def on_mount(self) -> None:

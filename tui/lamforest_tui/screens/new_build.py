@@ -8,6 +8,7 @@ written or started before that.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,7 @@ class NewBuildScreen(ModalScreen[str | None]):
 
     def _default(self, key: str) -> str:
         if key == "name":
-            return "digits-" + fmt.stamp(fmt.now()).replace("-", "").replace(" ", "-").replace(":", "")
+            return "digits-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(fmt.now()))
         return ""
 
     def on_mount(self) -> None:
@@ -165,6 +166,12 @@ class NewBuildScreen(ModalScreen[str | None]):
         widget = self.query_one(f"#in-{key}")
         widget.add_class("invalid")
         widget.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        key = (event.input.id or "").removeprefix("in-")
+        if event.input.has_class("invalid"):
+            event.input.remove_class("invalid")
+            self.query_one(f"#err-{key}", Static).update("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

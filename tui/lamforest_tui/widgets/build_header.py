@@ -13,9 +13,11 @@ class BuildHeader(Vertical):
     DEFAULT_CSS = """
     BuildHeader { height: auto; padding: 0 1; border: round $primary; }
     BuildHeader .bars { height: 1; }
-    BuildHeader .bars Label { width: auto; padding: 0 1 0 0; }
-    BuildHeader ProgressBar { width: 1fr; padding-right: 2; }
+    BuildHeader .bars Label { width: auto; padding: 0 1 0 2; }
+    BuildHeader .bars Label:first-child { padding: 0 1 0 0; }
+    BuildHeader ProgressBar { width: 1fr; }
     BuildHeader ProgressBar Bar { width: 1fr; }
+    BuildHeader ProgressBar PercentageStatus { width: 6; }
     """
 
     def compose(self) -> ComposeResult:

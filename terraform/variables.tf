@@ -207,11 +207,16 @@ variable "image_build_command" {
     Shell command run by `apply` to build and push the image whenever its inputs change. It gets IMAGE_URI,
     REGISTRY, PLATFORM, DOCKERFILE, CONTEXT, PYTHON and AWS_REGION in its environment. The default logs
     docker in to ECR with a token fetched by the project's Python (boto3) and runs
-    `docker buildx build --platform linux/ARCH --provenance=false --push`.
+    `docker buildx build --platform linux/ARCH --provenance=false --push`, unless that tag is already pushed.
   EOT
   type        = string
   default     = <<-EOT
     set -eu
+    # Tags are immutable: an image already pushed (say, by an apply that failed later) is not rebuilt.
+    if "$PYTHON" -c 'import os, sys, boto3; repo, tag = os.environ["IMAGE_URI"].split("/", 1)[1].rsplit(":", 1); sys.exit(0 if boto3.client("ecr").describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])["imageDetails"] else 1)' 2>/dev/null; then
+      echo "$IMAGE_URI is already in the repository"
+      exit 0
+    fi
     "$PYTHON" -c 'import base64, boto3; d = boto3.client("ecr").get_authorization_token()["authorizationData"][0]; print(base64.b64decode(d["authorizationToken"]).decode().split(":", 1)[1])' \
       | docker login --username AWS --password-stdin "$REGISTRY"
     docker buildx build --platform "$PLATFORM" --provenance=false --file "$DOCKERFILE" --tag "$IMAGE_URI" --push "$CONTEXT"

@@ -30,10 +30,12 @@ OUTPUT_NAMES = {
 }  # fmt: skip
 
 # Non-default values, so each assertion proves the variable reaches the resource.
+# The image is "built" by the default image_build_command with a stand-in docker
+# on PATH (no Docker engine here): the ECR login through the project's Python
+# runs for real against moto, and docker's arguments are recorded.
 NAME = "lf-tftest"
 TFVARS = {
     "name": NAME,
-    "image_build_command": "true",
     "force_destroy": True,
     "architecture": "arm64",
     "memory_size": 1024,
@@ -179,6 +181,13 @@ class Deployment:
         )
 
 
+STAND_IN_DOCKER = """#!/bin/sh
+# Records each call; `login` reads its password from stdin, as docker does.
+echo "$*" >> "$DOCKER_LOG"
+if [ "$1" = login ]; then cat > "$DOCKER_LOG.password"; fi
+"""
+
+
 class _Apply(threading.Thread):
     """init + apply in a thread: the static checks run while the provider waits on moto."""
 
@@ -219,7 +228,14 @@ def _apply_early(
     workdir = tfs.scratch_tree(root, copy_sources=True)
     tfs.write_moto_override(workdir, moto_server, MOTO_QUIRKS_OVERRIDE)
     (workdir / "test.auto.tfvars.json").write_text(json.dumps(TFVARS))
-    job = _Apply(workdir, tfs.tf_env(cli_config, tfs.moto_env(moto_server)), moto_server)
+    stand_in = root / "bin"
+    stand_in.mkdir()
+    (stand_in / "docker").write_text(STAND_IN_DOCKER)
+    (stand_in / "docker").chmod(0o755)
+    env = tfs.tf_env(cli_config, tfs.moto_env(moto_server))
+    env["PATH"] = f"{stand_in}{os.pathsep}{env['PATH']}"
+    env["DOCKER_LOG"] = str(root / "docker.log")
+    job = _Apply(workdir, env, moto_server)
     job.start()
     try:
         yield job
@@ -256,6 +272,19 @@ def test_outputs_are_the_contract(deployed: Deployment) -> None:
     repo, _, tag = str(out["image_uri"]).rpartition(":")
     assert repo == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{NAME}"
     assert tag.startswith("arm64-") and len(tag) == len("arm64-") + 24
+
+
+def test_image_built_and_pushed_by_the_default_command(deployed: Deployment) -> None:
+    root = deployed.workdir.parent
+    registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    calls = (root / "docker.log").read_text().splitlines()
+    assert calls == [
+        f"login --username AWS --password-stdin {registry}",
+        f"buildx build --platform linux/arm64 --provenance=false --file {root}/image/Dockerfile "
+        f"--tag {deployed.outputs['image_uri']} --push {root}",
+    ]
+    # The password is the ECR token's, fetched by the project's Python.
+    assert (root / "docker.log.password").read_text().strip()
 
 
 def test_bucket(deployed: Deployment) -> None:

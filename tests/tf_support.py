@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -137,6 +138,9 @@ def scratch_tree(dest: Path, *, copy_sources: bool = False) -> Path:
         shutil.copytree(REPO / "image", dest / "image", ignore=caches)
         shutil.copytree(REPO / "core" / "lamforest", dest / "core" / "lamforest", ignore=caches)
         shutil.copy2(REPO / ".dockerignore", dest / ".dockerignore")
+        # The image build command runs "the project's Python" from the checkout's .venv:
+        # there, the environment running these tests (it has boto3).
+        (dest / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     else:
         (dest / "image").symlink_to(REPO / "image", target_is_directory=True)
         (dest / "core").symlink_to(REPO / "core", target_is_directory=True)

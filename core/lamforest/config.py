@@ -71,7 +71,18 @@ def open_backend(name: str | None = None, *, home: Path | str | None = None) -> 
     raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is ``pid`` alive? A zombie counts as dead: orphans of a killed driver are not
+    always reaped (e.g. in containers), and their groves must be dispatched again."""
+    if pid <= 0:
+        return False
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -108,7 +119,7 @@ def local_backend(home: Path | str | None = None) -> Backend:
     host = platform.node()
 
     def is_stale(record: dict) -> bool:
-        return record.get("host") == host and not _pid_alive(int(record.get("pid", 0) or 0))
+        return record.get("host") == host and not pid_alive(int(record.get("pid", 0) or 0))
 
     backend = Backend(
         name="local",

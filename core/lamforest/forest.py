@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, r2_score
 
 from lamforest.grove import Grove
 
@@ -40,6 +39,8 @@ def is_classifier(model: Any) -> bool:
 
 def score(model: Any, X: np.ndarray, y: np.ndarray) -> float:
     """Accuracy for a classifier, R² for a regressor."""
+    from sklearn.metrics import accuracy_score, r2_score
+
     pred = model.predict(X)
     return float(accuracy_score(y, pred) if is_classifier(model) else r2_score(y, pred))
 
@@ -54,6 +55,8 @@ def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray 
     Rows that no tree left out are counted as one vote of zeros, as
     scikit-learn does.
     """
+    from sklearn.metrics import accuracy_score, r2_score
+
     if not groves or any(g.oob_sum is None for g in groves):
         return None
     total = sum(g.oob_sum for g in groves)  # type: ignore[misc]

@@ -7,22 +7,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
 
 from lamforest.spec import GroveTask, SpecError
 
-ESTIMATORS: dict[tuple[str, str], type[BaseEstimator]] = {
-    ("rf", "classification"): RandomForestClassifier,
-    ("rf", "regression"): RandomForestRegressor,
-    ("et", "classification"): ExtraTreesClassifier,
-    ("et", "regression"): ExtraTreesRegressor,
+# scikit-learn is imported when a grove is fitted or validated, not when the
+# module is: `lamforest status` and `cancel` start in a fraction of a second.
+ESTIMATORS: dict[tuple[str, str], str] = {
+    ("rf", "classification"): "RandomForestClassifier",
+    ("rf", "regression"): "RandomForestRegressor",
+    ("et", "classification"): "ExtraTreesClassifier",
+    ("et", "regression"): "ExtraTreesRegressor",
 }
+
+
+def estimator_class(model: str, task: str) -> type:
+    import sklearn.ensemble
+
+    return getattr(sklearn.ensemble, ESTIMATORS[(model, task)])
 
 
 class Cancelled(Exception):
@@ -40,9 +41,9 @@ class Grove:
     oob_count: np.ndarray | None = None  # (n_train,) trees for which the row was out of bag
 
 
-def make_estimator(model: str, task: str, params: dict[str, Any], **fixed: Any) -> BaseEstimator:
+def make_estimator(model: str, task: str, params: dict[str, Any], **fixed: Any) -> Any:
     """The sklearn estimator for (model, task) with user params, validated by sklearn itself."""
-    cls = ESTIMATORS[(model, task)]
+    cls = estimator_class(model, task)
     valid = cls().get_params()
     for key in params:
         if key not in valid:

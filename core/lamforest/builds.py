@@ -438,29 +438,55 @@ def run(
     pending = [r for r in st.rows if r.state in ("queued", "failed", "cancelled")]
     if st.state == "cancelled":
         pending = []
+    # Groves wait in a backlog when dispatch is paced: one at a time in sync mode, and one
+    # wave of workers at a time under a budget, so that the projected cost can stop it.
     if sync:
-        queue_ = deque(pending)
+        window: int | None = 1
+    elif spec.max_cost is not None:
+        window = max(1, int(getattr(compute, "workers", 0) or 10))
     else:
-        send(pending)
-        queue_ = deque()
+        window = None
+    backlog: deque[GroveRow] = deque(pending)
     seen_failures: set[tuple[int, int]] = set()
+    by_grove = {r.grove: r for r in st.rows}
+
+    def in_flight() -> int:
+        return sum(
+            1 for g, a in dispatched.items()
+            if not (by_grove[g].state in ("done", "failed", "cancelled") and by_grove[g].attempt >= a)
+        )
+
+    def over_budget(current: BuildStatus) -> bool:
+        projected = current.projected_cost_usd
+        if spec.max_cost is None or projected is None or projected <= spec.max_cost:
+            return False
+        cancel(backend, name, reason=(
+            f"budget: projected cost ${projected:.6f} would pass --max-cost ${spec.max_cost:.6f} "
+            f"(${current.cost_usd:.6f} spent on {current.trees_done} trees)"
+        ))
+        return True
+
     while True:
-        if sync and queue_ and not watcher._cancel:
-            send([queue_.popleft()])
+        if backlog and not watcher._cancel:
+            room = len(backlog) if window is None else max(0, window - in_flight())
+            send([backlog.popleft() for _ in range(min(room, len(backlog)))])
         st = watcher.refresh()
+        by_grove = {r.grove: r for r in st.rows}
         if on_progress:
             on_progress(st)
         broken = getattr(compute, "broken", None)
         if broken:
             raise BuildError(f"{broken}; the build's state is kept, resume with `lamforest finish {name}`")
+        if st.state not in ("cancelled", "finishing") and over_budget(st):
+            continue
         if st.state == "cancelled":
+            backlog.clear()
             compute.drain()
             if not any(r.state == "running" for r in st.rows):
                 break
         elif st.state == "finishing":
             break
         else:
-            exhausted = []
             for row in st.rows:
                 if row.state != "failed" or (row.grove, row.attempt) in seen_failures:
                     continue
@@ -469,21 +495,16 @@ def run(
                 seen_failures.add((row.grove, row.attempt))
                 failures.append({"grove": row.grove, "attempt": row.attempt, "error": row.error})
                 if row.attempt <= spec.retries:
-                    if sync:
-                        queue_.append(row)
-                    else:
-                        send([row])
-                else:
-                    exhausted.append(row)
+                    backlog.append(row)
             # Every grove out of retries, not just those first seen now: the last one may have failed
             # while others were still running.
             exhausted = [r for r in st.rows if r.state == "failed" and r.attempt > spec.retries
                          and r.attempt >= dispatched.get(r.grove, 0)]
-            if exhausted and not any(r.state in ("running", "queued") for r in st.rows):
+            if exhausted and not backlog and not any(r.state in ("running", "queued") for r in st.rows):
                 return _write_failed(backend, watcher, failures, t_start)
         if should_stop():
             return st
-        if not (sync and queue_):
+        if not (sync and backlog):
             time.sleep(poll_s)
     if st.state == "cancelled":
         summary = {

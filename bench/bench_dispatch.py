@@ -42,8 +42,19 @@ def _tasks(n: int) -> list:
     from lamforest.spec import GroveTask
 
     ref = "data/" + "ab" * 32
-    return [GroveTask(build="bench-dispatch", grove=i, seed=1000 + i, trees=10, data=ref, model="rf",
-                      task="classification", params={"max_features": "sqrt"}) for i in range(n)]
+    return [
+        GroveTask(
+            build="bench-dispatch",
+            grove=i,
+            seed=1000 + i,
+            trees=10,
+            data=ref,
+            model="rf",
+            task="classification",
+            params={"max_features": "sqrt"},
+        )
+        for i in range(n)
+    ]
 
 
 def _wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 30.0) -> None:
@@ -78,13 +89,22 @@ def run(events: int = EVENTS, threads: int = 8, subscribe: bool = False) -> list
     from lamforest.store.local import LocalStore
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _wait_listening(port, server)
-    os.environ.update({
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-    })
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     os.environ.pop("AWS_PROFILE", None)
     rows = []
     try:
@@ -118,8 +138,15 @@ def run(events: int = EVENTS, threads: int = 8, subscribe: bool = False) -> list
                         return compute.sent
 
                     sent, secs = _timed(batched)
-                rows.append({"way": way, "events": sent, "seconds": secs, "per_s": sent / secs,
-                             "delivered": _queue_depth(sqs, queue)})
+                rows.append(
+                    {
+                        "way": way,
+                        "events": sent,
+                        "seconds": secs,
+                        "per_s": sent / secs,
+                        "delivered": _queue_depth(sqs, queue),
+                    }
+                )
     finally:
         server.terminate()
         try:
@@ -145,8 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'way':<32} {'events':>7} {'seconds':>8} {'events/s':>9} {'delivered':>9} {'vs one-by-one':>13}")
     for r in rows:
         delivered = r["delivered"] if args.sqs else "-"
-        print(f"{r['way']:<32} {r['events']:>7} {r['seconds']:>8.2f} {r['per_s']:>9.0f} {delivered:>9} "
-              f"{r['per_s'] / base:>12.1f}x")
+        print(
+            f"{r['way']:<32} {r['events']:>7} {r['seconds']:>8.2f} {r['per_s']:>9.0f} {delivered:>9} "
+            f"{r['per_s'] / base:>12.1f}x"
+        )
     batched = rows[-1]
     ok = batched["per_s"] >= 1000 and batched["per_s"] / base >= 8
     print(f"\ntarget >= 1,000 events/s batched and >= 8x one-by-one: {'met' if ok else 'NOT met'}")

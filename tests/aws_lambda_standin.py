@@ -177,29 +177,50 @@ class LambdaStandIn:
             self.invocations.append({"request_id": rid, "event": event, "error": error, "report": lines[-1]})
         return result, "\n".join(lines) + "\n", error
 
-    def _lines(self, rid: str, duration: float, memory: int, peak: int, init_ms: float | None,
-               error: str | None) -> list[str]:
+    def _lines(
+        self, rid: str, duration: float, memory: int, peak: int, init_ms: float | None, error: str | None
+    ) -> list[str]:
         billed = math.ceil(duration + (init_ms or 0.0))
         if self.log_format == "JSON":
             now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-            metrics: dict[str, Any] = {"durationMs": round(duration, 2), "billedDurationMs": billed,
-                                       "memorySizeMB": memory, "maxMemoryUsedMB": peak}
+            metrics: dict[str, Any] = {
+                "durationMs": round(duration, 2),
+                "billedDurationMs": billed,
+                "memorySizeMB": memory,
+                "maxMemoryUsedMB": peak,
+            }
             if init_ms is not None:
                 metrics["initDurationMs"] = round(init_ms, 2)
             out = [json.dumps({"time": now, "type": "platform.start", "record": {"requestId": rid}})]
             if error:
                 out.append(json.dumps({"level": "ERROR", "requestId": rid, "message": error}))
-            out.append(json.dumps({"time": now, "type": "platform.runtimeDone",
-                                   "record": {"requestId": rid, "status": "error" if error else "success"}}))
-            out.append(json.dumps({"time": now, "type": "platform.report", "record": {
-                "requestId": rid, "metrics": metrics, "status": "error" if error else "success"}}))
+            out.append(
+                json.dumps(
+                    {
+                        "time": now,
+                        "type": "platform.runtimeDone",
+                        "record": {"requestId": rid, "status": "error" if error else "success"},
+                    }
+                )
+            )
+            out.append(
+                json.dumps(
+                    {
+                        "time": now,
+                        "type": "platform.report",
+                        "record": {"requestId": rid, "metrics": metrics, "status": "error" if error else "success"},
+                    }
+                )
+            )
             return out
         out = [f"START RequestId: {rid} Version: $LATEST"]
         if error:
             out.append(f"[ERROR] {error}")
         out.append(f"END RequestId: {rid}")
-        report = (f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: {billed} ms\t"
-                  f"Memory Size: {memory} MB\tMax Memory Used: {peak} MB\t")
+        report = (
+            f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: {billed} ms\t"
+            f"Memory Size: {memory} MB\tMax Memory Used: {peak} MB\t"
+        )
         if init_ms is not None:
             report += f"Init Duration: {init_ms:.2f} ms\t"
         out.append(report)

@@ -551,8 +551,9 @@ def test_sync_invoke_records_an_unhandled_function_error(aws: Rig) -> None:
     backend = aws.backend()
     tail = LogTail()
     compute = SyncInvokeCompute(backend.store, aws.function, tail=tail, timeout_s=60)
-    task = GroveTask(build="crash", grove=4, seed=1, trees=1, data="data/" + "0" * 64, model="rf",
-                     task="classification", attempt=2)
+    task = GroveTask(
+        build="crash", grove=4, seed=1, trees=1, data="data/" + "0" * 64, model="rf", task="classification", attempt=2
+    )
     compute.submit([task])
     record = json.loads(backend.store.get_bytes("builds/crash/state/g00004.failed"))
     assert record["error"] == "RuntimeError" and record["message"] == "environment crashed"

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from lamforest.store.base import Store, StoreError, get_json, open_store, put_json
 from lamforest.store.local import LocalStore
 from lamforest.store.s3 import S3Store
@@ -175,8 +176,12 @@ def test_open_store_s3_url(aws_env: str) -> None:
 
 def test_missing_bucket_is_a_clear_store_error(aws_env: str) -> None:
     store = S3Store("lf-no-such-bucket-here")
-    for call in (lambda: store.get_bytes("a"), lambda: store.list("builds/"), store.check,
-                 lambda: store.put_bytes("a", b"1")):
+    for call in (
+        lambda: store.get_bytes("a"),
+        lambda: store.list("builds/"),
+        store.check,
+        lambda: store.put_bytes("a", b"1"),
+    ):
         with pytest.raises(StoreError, match=r"does not exist — run `terraform apply`.*LAMFOREST_BUCKET"):
             call()
 

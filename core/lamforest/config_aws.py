@@ -56,8 +56,17 @@ _OUTPUT_ENV = {
     "memory_size": "LAMFOREST_MEMORY",
     "architecture": "LAMFOREST_ARCH",
 }
-_DENIED = {"AccessDenied", "AccessDeniedException", "AuthorizationError", "403", "Forbidden",
-           "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthorizationError",
+    "403",
+    "Forbidden",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+}
 _NO_CREDENTIALS = (
     "no AWS credentials found — set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`"
 )
@@ -84,8 +93,9 @@ def terraform_outputs(tf_dir: Path | None = None, timeout_s: float = 60.0) -> di
     if exe is None:
         return {}
     try:
-        proc = subprocess.run([exe, "output", "-json"], cwd=tf_dir, capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            [exe, "output", "-json"], cwd=tf_dir, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {}
     if proc.returncode != 0:
@@ -164,8 +174,11 @@ def aws_backend(*, check: bool = True) -> Backend:
             try:
                 make_client("sns", **kwargs).get_topic_attributes(TopicArn=topic)
             except (ClientError, BotoCoreError) as exc:
-                raise _config_error(f"topic {topic}", exc, f"topic {topic} does not exist — run `terraform "
-                                    "apply` in terraform/ or check LAMFOREST_TOPIC_ARN") from None
+                raise _config_error(
+                    f"topic {topic}",
+                    exc,
+                    f"topic {topic} does not exist — run `terraform apply` in terraform/ or check LAMFOREST_TOPIC_ARN",
+                ) from None
         if function:
             try:
                 conf = make_client("lambda", **kwargs).get_function_configuration(FunctionName=function)
@@ -175,8 +188,10 @@ def aws_backend(*, check: bool = True) -> Backend:
             except ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code", ""))
                 if code == "ResourceNotFoundException":
-                    raise ConfigError(f"function {function} does not exist — run `terraform apply` in "
-                                      "terraform/ or check LAMFOREST_FUNCTION") from None
+                    raise ConfigError(
+                        f"function {function} does not exist — run `terraform apply` in "
+                        "terraform/ or check LAMFOREST_FUNCTION"
+                    ) from None
                 if code not in _DENIED:  # a driver role without lambda:GetFunctionConfiguration is fine
                     raise _config_error(f"function {function}", exc, "") from None
             except BotoCoreError as exc:
@@ -221,8 +236,14 @@ def aws_backend(*, check: bool = True) -> Backend:
         make_compute=make_compute,
         estimate=False,
         describe=f"aws ({region or 'default region'}: s3://{bucket}, {route})",
-        details={**names, "memory_size": memory, "architecture": arch, "timeout_s": timeout_s,
-                 "log_factory": new_log_source, "log_tail": tail},
+        details={
+            **names,
+            "memory_size": memory,
+            "architecture": arch,
+            "timeout_s": timeout_s,
+            "log_factory": new_log_source,
+            "log_tail": tail,
+        },
         is_stale=is_stale,
         n_jobs=lambda spec: vcpus(memory),
     )

@@ -44,10 +44,18 @@ from lamforest.store.s3 import make_client
 
 BATCH = 10  # PublishBatch's limit
 ENTRY_RETRIES = 3  # extra rounds for entries that failed (after botocore's own retries)
-THROTTLE_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
-    "RequestLimitExceeded", "RequestThrottled", "SlowDown", "Throttled",
-})
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "Throttled",
+    }
+)
 DISPATCH_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8},  # throttles back off and retry, up to 7 times
     connect_timeout=5,
@@ -106,8 +114,9 @@ class _AwsCompute:
         self.throttled = 0  # throttled responses seen (each retried by botocore with backoff)
         self.failed_entries = 0  # entries AWS reported failed, before our retries
         self.undispatched: list[dict[str, Any]] = []  # groves given up on: grove, attempt, error
-        self.client.meta.events.register(f"needs-retry.{self.client.meta.service_model.service_id.hyphenize()}",
-                                         self._on_attempt)
+        self.client.meta.events.register(
+            f"needs-retry.{self.client.meta.service_model.service_id.hyphenize()}", self._on_attempt
+        )
 
     # botocore calls this after every attempt of every call of this client
     def _on_attempt(self, response: Any = None, **_: Any) -> None:
@@ -122,8 +131,12 @@ class _AwsCompute:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "mode": self.name, "sent": self.sent, "calls": self.calls, "throttled": self.throttled,
-                "failed_entries": self.failed_entries, "undispatched": list(self.undispatched),
+                "mode": self.name,
+                "sent": self.sent,
+                "calls": self.calls,
+                "throttled": self.throttled,
+                "failed_entries": self.failed_entries,
+                "undispatched": list(self.undispatched),
             }
 
     def _send(self, tasks: list[GroveTask]) -> list[tuple[GroveTask, dict[str, Any]]]:
@@ -156,15 +169,18 @@ class _AwsCompute:
             if round_ < self.entry_retries:
                 time.sleep(self.retry_pause_s * 2**round_)
         else:
-            given_up += [(t, {"Code": "RetriesExhausted", "Message": f"still failing after {self.entry_retries} "
-                              "retries"}) for t in pending]
+            given_up += [
+                (t, {"Code": "RetriesExhausted", "Message": f"still failing after {self.entry_retries} retries"})
+                for t in pending
+            ]
         self._give_up(tasks, given_up)
 
     def _give_up(self, tasks: list[GroveTask], given_up: list[tuple[GroveTask, dict[str, Any]]]) -> None:
         build = tasks[0].build
         for task, err in given_up:
-            self.undispatched.append({"grove": task.grove, "attempt": task.attempt,
-                                      "error": f"{err.get('Code')}: {err.get('Message')}"})
+            self.undispatched.append(
+                {"grove": task.grove, "attempt": task.attempt, "error": f"{err.get('Code')}: {err.get('Message')}"}
+            )
         if given_up and len(given_up) == len(tasks):
             self._write_stats(build)
             detail = "; ".join(f"grove {t.grove}: {e.get('Code')}: {e.get('Message')}" for t, e in given_up[:5])
@@ -178,11 +194,22 @@ class _AwsCompute:
         state = f"builds/{task.build}/state/{task.gid}"
         if self.store.exists(f"{state}.done"):
             return
-        put_json(self.store, f"{state}.failed", {
-            "grove": task.grove, "trees": task.trees, "seed": task.seed, "attempt": task.attempt,
-            "request_id": request_id, "state": "failed", "error": error, "message": message[:2000],
-            "started": time.time(), "ended": time.time(),
-        })
+        put_json(
+            self.store,
+            f"{state}.failed",
+            {
+                "grove": task.grove,
+                "trees": task.trees,
+                "seed": task.seed,
+                "attempt": task.attempt,
+                "request_id": request_id,
+                "state": "failed",
+                "error": error,
+                "message": message[:2000],
+                "started": time.time(),
+                "ended": time.time(),
+            },
+        )
 
     def _write_stats(self, build: str) -> None:
         with contextlib.suppress(Exception):  # counters inform; never fail a dispatch over them
@@ -223,14 +250,19 @@ class SnsCompute(_AwsCompute):
         for f in resp.get("Failed", []):
             task = by_id.get(f.get("Id", ""))
             if task is not None:
-                failed.append((task, {"Code": f.get("Code"), "Message": f.get("Message"),
-                                      "SenderFault": bool(f.get("SenderFault"))}))
+                failed.append(
+                    (
+                        task,
+                        {"Code": f.get("Code"), "Message": f.get("Message"), "SenderFault": bool(f.get("SenderFault"))},
+                    )
+                )
         ok = {s.get("Id") for s in resp.get("Successful", [])}
         failed_ids = {f.get("Id") for f in resp.get("Failed", [])}
         for i, t in by_id.items():  # neither successful nor failed: treat as failed, never as sent
             if i not in ok and i not in failed_ids:
-                failed.append((t, {"Code": "Missing", "Message": "entry absent from the response",
-                                   "SenderFault": False}))
+                failed.append(
+                    (t, {"Code": "Missing", "Message": "entry absent from the response", "SenderFault": False})
+                )
         return failed
 
 
@@ -248,8 +280,9 @@ class InvokeCompute(_AwsCompute):
         failed = []
         for task in tasks:
             try:
-                self.client.invoke(FunctionName=self.function, InvocationType="Event",
-                                   Payload=json.dumps(task.to_event()).encode())
+                self.client.invoke(
+                    FunctionName=self.function, InvocationType="Event", Payload=json.dumps(task.to_event()).encode()
+                )
             except (ClientError, BotoCoreError) as exc:
                 failed.append((task, _error_of(exc)))
                 continue
@@ -270,12 +303,17 @@ class SyncInvokeCompute(_AwsCompute):
     name = "sync"
     service = "lambda"
 
-    def __init__(self, store: Store, function: str, tail: LogTail | None = None,
-                 timeout_s: int = 900, **kwargs: Any) -> None:
-        kwargs.setdefault("config", Config(
-            retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5,
-            read_timeout=timeout_s + 30,  # the call lasts as long as the grove
-        ))
+    def __init__(
+        self, store: Store, function: str, tail: LogTail | None = None, timeout_s: int = 900, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault(
+            "config",
+            Config(
+                retries={"mode": "standard", "max_attempts": 8},
+                connect_timeout=5,
+                read_timeout=timeout_s + 30,  # the call lasts as long as the grove
+            ),
+        )
         super().__init__(store, **kwargs)
         self.function = function
         self.tail = tail
@@ -287,8 +325,12 @@ class SyncInvokeCompute(_AwsCompute):
         failed = []
         for task in tasks:
             try:
-                resp = self.client.invoke(FunctionName=self.function, InvocationType="RequestResponse",
-                                          LogType="Tail", Payload=json.dumps(task.to_event()).encode())
+                resp = self.client.invoke(
+                    FunctionName=self.function,
+                    InvocationType="RequestResponse",
+                    LogType="Tail",
+                    Payload=json.dumps(task.to_event()).encode(),
+                )
             except (ClientError, BotoCoreError) as exc:
                 failed.append((task, _error_of(exc)))
                 continue
@@ -305,8 +347,12 @@ class SyncInvokeCompute(_AwsCompute):
             if resp.get("FunctionError"):
                 res = self.last_result if isinstance(self.last_result, dict) else {}
                 rid = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amzn-requestid")
-                self._record_failed(task, str(res.get("errorType", "Runtime.Unhandled")),
-                                    str(res.get("errorMessage", payload[:500])), rid)
+                self._record_failed(
+                    task,
+                    str(res.get("errorType", "Runtime.Unhandled")),
+                    str(res.get("errorMessage", payload[:500])),
+                    rid,
+                )
         return failed
 
 

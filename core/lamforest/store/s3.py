@@ -167,7 +167,8 @@ class S3Store:
         out: dict[str, str] = {}
         with self._errors("LIST", prefix or None):
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self._dir(prefix) if prefix.strip("/") else "",
+                Bucket=self.bucket,
+                Prefix=self._dir(prefix) if prefix.strip("/") else "",
                 PaginationConfig={"PageSize": self.page_size},
             )
             for page in pages:

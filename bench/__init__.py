@@ -1,0 +1,1 @@
+"""Benchmarks that print comparison tables (`make bench`). Not tests: nothing here asserts a time."""

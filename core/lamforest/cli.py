@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="write a build's merged forest to a file any scikit-learn user can load")
     ex.add_argument("name")
-    ex.add_argument("path")
+    ex.add_argument("path", help="a .skops path writes the safe skops format; anything else, joblib")
     _backend_args(ex)
     return parser
 
@@ -342,12 +342,21 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_export(args: argparse.Namespace, console: Any) -> int:
+    from pathlib import Path
+
     backend = _open(args)
     try:
-        path = drv.export(backend, args.name, args.path)
+        if Path(args.path).suffix.lower() == ".skops":  # by suffix: the safe format
+            from lamforest import safe
+
+            path = safe.dump(drv.load_model(backend, args.name), args.path)
+            how = "lamforest.safe.load (refuses untrusted types)"
+        else:
+            path = drv.export(backend, args.name, args.path)
+            how = "joblib.load (pickle: only from a source you trust)"
     finally:
         backend.close()
-    console.print(f"wrote {path} ({path.stat().st_size:,} bytes): load it with joblib.load")
+    console.print(f"wrote {path} ({path.stat().st_size:,} bytes): load it with {how}")
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from typing import Any
 
 from lamforest import __version__
 from lamforest import builds as drv
+from lamforest.compute import DispatchError
 from lamforest.config import BACKENDS, ConfigError, open_backend
 from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_params
 from lamforest.store.base import StoreError
@@ -21,6 +23,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
 def _backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="where to run (default: $LAMFOREST_BACKEND or local)")
+    p.add_argument("--dispatch", choices=("sns", "invoke"), default=None,
+                   help="aws: publish to the SNS topic (default) or invoke the function directly")
     p.add_argument("--home", default=None, help="local store folder (default: $LAMFOREST_HOME or the user data dir)")
 
 
@@ -79,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("name")
     pr.add_argument("--data", default=None, help="dataset to predict (default: the build's held-out test set)")
     pr.add_argument("--json", action="store_true")
+    pr.add_argument("--distributed", action="store_true",
+                    help="one predict event per batch of groves, the rows stored once; the driver sums the votes "
+                    "(for forests too large for this machine's memory)")
+    pr.add_argument("--batch-groves", default=1, metavar="K", help="with --distributed: groves per event (default 1)")
+    pr.add_argument("--workers", type=int, default=None, help="with --distributed: local worker processes")
     _backend_args(pr)
 
     ls = sub.add_parser("builds", help="list builds in the store")
@@ -212,6 +221,8 @@ def print_prediction(console: Any, pred: drv.Prediction) -> None:
 
 
 def _open(args: argparse.Namespace):
+    if getattr(args, "dispatch", None):
+        os.environ["LAMFOREST_DISPATCH"] = args.dispatch  # read by the AWS backend's config
     return open_backend(args.backend, home=args.home)
 
 
@@ -304,6 +315,8 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, console: Any) -> int:
+    if args.distributed:
+        return cmd_predict_distributed(args, console)
     backend = _open(args)
     try:
         pred = drv.predict(backend, args.name, args.data)
@@ -313,6 +326,25 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
         print(json.dumps(pred.to_json(), default=str))
     else:
         print_prediction(console, pred)
+    return EXIT_OK
+
+
+def cmd_predict_distributed(args: argparse.Namespace, console: Any) -> int:
+    from lamforest.predict import predict_distributed
+
+    backend = _open(args)
+    try:
+        res = predict_distributed(backend, args.name, args.data, batch_groves=args.batch_groves,
+                                  workers=args.workers)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(res.to_json(), default=str))
+        return EXIT_OK
+    print_prediction(console, res.prediction)
+    est = " est." if res.cost_estimate else ""
+    console.print(f"distributed: {res.invocations} invocation(s) over {res.trees} trees, {res.wall_s:.2f} s, "
+                  f"{res.rows_per_s:,.0f} rows/s, {_fmt_usd(res.cost_usd)}{est} (predict id {res.predict_id})")
     return EXIT_OK
 
 
@@ -380,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as exc:
         err.print(f"[red]error[/] in {exc.field}: {exc.message}")
         return EXIT_USAGE
-    except (drv.BuildError, ConfigError, StoreError) as exc:
+    except (drv.BuildError, ConfigError, StoreError, DispatchError) as exc:
         err.print(f"[red]error[/]: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -223,6 +223,11 @@ class GroveTask:
     chunk: int = 5
     n_jobs: int = 1
     kind: str = "fit"
+    # kind "predict": sum the votes of groves grove..grove+batch-1 on the rows at ``input`` (job: the predict id).
+    # kind "search": fit a whole forest of ``trees`` and score it on the validation set at ``input`` (job: search id).
+    input: str = ""
+    job: str = ""
+    batch: int = 1
 
     @property
     def gid(self) -> str:
@@ -231,7 +236,8 @@ class GroveTask:
     def to_event(self) -> dict[str, Any]:
         event = {"v": EVENT_VERSION, **asdict(self)}
         if self.kind == "fit":
-            del event["kind"]
+            for key in ("kind", "input", "job", "batch"):
+                del event[key]
         return event
 
     @classmethod
@@ -263,5 +269,22 @@ class GroveTask:
             attempt=_as_int("attempt", event.get("attempt", 1), 1),
             chunk=_as_int("chunk", event.get("chunk", 5), 1),
             n_jobs=_as_int("n_jobs", event.get("n_jobs", 1), 1, 64),
-            kind=_choice("kind", event.get("kind", "fit"), ("fit",)),
+            kind=_choice("kind", event.get("kind", "fit"), EVENT_KINDS),
+            **_job_fields(event),
         )
+
+
+EVENT_KINDS = ("fit", "predict", "search")
+JOB_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def _job_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a predict or search event (input ref, job id, batch), validated; none for a fit."""
+    if event.get("kind", "fit") == "fit":
+        return {}
+    ref, job = event.get("input"), event.get("job")
+    if not isinstance(ref, str) or not re.fullmatch(r"data/[0-9a-f]{64}", ref):
+        raise SpecError("input", f"must be 'data/<sha256>', got {ref!r}")
+    if not isinstance(job, str) or not JOB_RE.match(job):
+        raise SpecError("job", f"must be an id of letters, digits, '_' and '-', got {job!r}")
+    return {"input": ref, "job": job, "batch": _as_int("batch", event.get("batch", 1), 1, MAX_GROVES)}

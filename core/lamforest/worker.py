@@ -102,6 +102,14 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
 
 def run(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
     """Run one grove to a terminal record; return that record."""
+    if task.kind == "predict":  # distributed predict: vote sums of a batch of groves
+        from lamforest.predict import run_votes
+
+        return run_votes(task, store, request_id)
+    if task.kind == "search":  # one hyperparameter combination: a whole forest, scored on validation
+        from lamforest.search import run_trial
+
+        return run_trial(task, store, request_id)
     prefix = f"builds/{task.build}"
     state = f"{prefix}/state/{task.gid}"
     cancel_key = f"{prefix}/CANCEL"

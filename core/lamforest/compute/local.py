@@ -64,6 +64,8 @@ def invoke(event: dict, store: LocalStore, memory_mb: int, init_ms: float | None
 
     rid = str(uuid.uuid4())
     log = store.root / "builds" / str(event.get("build", "_")) / "lambda.log"
+    if isinstance(event, dict) and event.get("kind") in ("predict", "search"):  # not the build's cost
+        log = log.parent / str(event["kind"]) / "lambda.log"
     append_lines(log, [format_start(rid)])
     t0 = time.perf_counter()
     status = None

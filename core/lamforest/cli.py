@@ -20,12 +20,15 @@ from lamforest.store.base import StoreError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
 
 
-def _backend_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=BACKENDS, default=None,
+def _backend_args(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # Accepted before the command (`lamforest --backend aws builds`) and after it; the
+    # subcommand's copy only overrides when given.
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--backend", choices=BACKENDS, default=default,
                    help="where to run (default: $LAMFOREST_BACKEND or local)")
-    p.add_argument("--dispatch", choices=("sns", "invoke"), default=None,
+    p.add_argument("--dispatch", choices=("sns", "invoke"), default=default,
                    help="aws: publish to the SNS topic (default) or invoke the function directly")
-    p.add_argument("--home", default=None, help="local store folder (default: $LAMFOREST_HOME or the user data dir)")
+    p.add_argument("--home", default=default, help="local store folder (default: $LAMFOREST_HOME or the user data dir)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(or local workers), merged into one scikit-learn estimator.",
     )
     parser.add_argument("--version", action="version", version=f"lamforest {__version__}")
+    _backend_args(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="fit a forest as groves, merge it, score it")
@@ -93,6 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("builds", help="list builds in the store")
     ls.add_argument("--json", action="store_true")
     _backend_args(ls)
+
+    se = sub.add_parser("search", help="hyperparameter search: one invocation per combination, a leaderboard")
+    se.add_argument("name", help="search name (shares the build namespace)")
+    se.add_argument("--data", default=None, help="dataset, as for build (default: digits)")
+    se.add_argument("--target", default=None)
+    se.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                    help="values to try for a scikit-learn parameter (repeatable): every combination")
+    se.add_argument("--random", default=None, metavar="N", help="N random combinations of the grid "
+                    "(of a default space without --grid)")
+    se.add_argument("-t", "--trees", default=50, help="trees of each trial's forest (default: 50)")
+    se.add_argument("-g", "--grove", default=10, help="trees between cancel checks; grove size when promoted")
+    se.add_argument("--model", choices=MODELS, default="rf")
+    se.add_argument("--task", choices=TASKS, default="auto")
+    se.add_argument("--seed", default=0)
+    se.add_argument("--test-size", default=0.25, help="held out and never seen by the search (default: 0.25)")
+    se.add_argument("--valid-size", default=0.25, help="validation fraction of the train set (default: 0.25)")
+    se.add_argument("--workers", type=int, default=None)
+    se.add_argument("--promote", nargs="?", const="", default=None, metavar="BUILDNAME",
+                    help="then build the best combination as BUILDNAME (default: NAME-best)")
+    se.add_argument("--promote-trees", default=None, help="trees of the promoted build (default: --trees)")
+    se.add_argument("--json", action="store_true")
+    _backend_args(se)
 
     ex = sub.add_parser("export", help="write a build's merged forest to a file any scikit-learn user can load")
     ex.add_argument("name")
@@ -392,9 +418,66 @@ def cmd_export(args: argparse.Namespace, console: Any) -> int:
     return EXIT_OK
 
 
+def leaderboard_table(lb: Any) -> Any:
+    from rich.table import Table
+
+    est = " (est.)" if lb.cost_estimate else ""
+    t = Table(title=f"search {lb.name}: {lb.done}/{len(lb.trials)} trials, {_fmt_usd(lb.cost_usd)}{est}")
+    for col in ("rank", "trial", *lb.spec.grid, lb.metric or "score", "duration s", "cost", "state"):
+        t.add_column(col, justify="left" if col == "state" else "right")
+    for rank, tr in enumerate(lb.ranked(), start=1):
+        t.add_row(
+            str(rank) if tr.score is not None else "-", str(tr.trial), *[str(tr.params.get(k)) for k in lb.spec.grid],
+            f"{tr.score:.4f}" if tr.score is not None else "-",
+            f"{tr.duration_s:.2f}" if tr.duration_s is not None else "-", _fmt_usd(tr.cost_usd),
+            tr.state if not tr.error else f"{tr.state}: {tr.error[:60]}",
+        )
+    return t
+
+
+def cmd_search(args: argparse.Namespace, console: Any) -> int:
+    from lamforest import search
+
+    backend = _open(args)
+    try:
+        asked = bool(args.grid) or args.random is not None
+        if asked or not search.exists(backend, args.name):
+            spec = search.SearchSpec(
+                name=args.name, data=args.data or "digits", target=args.target, grid=search.parse_grid(args.grid),
+                random=args.random, trees=args.trees, grove=args.grove, model=args.model, task=args.task,
+                seed=args.seed, test_size=args.test_size, valid_size=args.valid_size,
+            )
+            doc = search.create(backend, spec)
+            if not args.json:
+                console.print(f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {doc['spec'].trees} "
+                              f"trees on {backend.describe}; fit {doc['n_fit']} rows, validate {doc['n_valid']}")
+        lb = search.run(backend, args.name, workers=args.workers)
+        built = None
+        if args.promote is not None:
+            target = args.promote or f"{args.name}-best"
+            built = search.promote(backend, args.name, target, trees=args.promote_trees, workers=args.workers)
+    finally:
+        backend.close()
+    if args.json:
+        out = lb.to_json()
+        if built is not None:
+            out["promoted_build"] = built.to_json()
+        print(json.dumps(out, default=str))
+    else:
+        console.print(leaderboard_table(lb))
+        if lb.best:
+            console.print(f"best: {lb.best.params} ({lb.metric} {lb.best.score:.4f} on validation)")
+        if built is not None:
+            console.print(summary_table(built))
+    if built is not None and built.state != "done":
+        return EXIT_FAILED
+    return EXIT_OK if lb.best is not None else EXIT_FAILED
+
+
 COMMANDS = {
     "build": cmd_build, "status": cmd_status, "cancel": cmd_cancel, "finish": cmd_finish,
     "predict": cmd_predict, "builds": cmd_builds, "export": cmd_export,
+    "search": cmd_search,
 }
 
 

@@ -120,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--json", action="store_true")
     _backend_args(se)
 
+    tm = sub.add_parser("tune-memory", help="fit one grove at several memory sizes; duration, cost, best choice")
+    tm.add_argument("--data", default="digits")
+    tm.add_argument("--target", default=None)
+    tm.add_argument("-g", "--trees-per-grove", default=10)
+    tm.add_argument("--memory", default="512,1024,1769,3008", help="sizes in MB, comma separated (128-10240)")
+    tm.add_argument("--runs", default=3, help="runs per size; slow outliers are dropped (default: 3)")
+    tm.add_argument("--model", choices=MODELS, default="rf")
+    tm.add_argument("--seed", default=0)
+    tm.add_argument("--json", action="store_true")
+    _backend_args(tm)
+
     ex = sub.add_parser("export", help="write a build's merged forest to a file any scikit-learn user can load")
     ex.add_argument("name")
     ex.add_argument("path", help="a .skops path writes the safe skops format; anything else, joblib")
@@ -474,10 +485,39 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
     return EXIT_OK if lb.best is not None else EXIT_FAILED
 
 
+def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:
+    from rich.table import Table
+
+    from lamforest.tune import parse_memory, tune_memory
+
+    parse_memory(args.memory)  # before the backend is opened
+    backend = _open(args)
+    try:
+        res = tune_memory(backend, data=args.data, target=args.target, trees_per_grove=args.trees_per_grove,
+                          memory=args.memory, runs=args.runs, model=args.model, seed=args.seed)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(res.to_json(), default=str))
+        return EXIT_OK
+    sim = " [SIMULATED]" if res.simulated else ""
+    t = Table(title=f"tune-memory{sim}: one grove of {res.trees_per_grove} trees, {res.runs} run(s) per size")
+    for col in ("memory MB", "vCPUs", "n_jobs", "runs kept", "mean ms", "billed ms", "cost / grove", ""):
+        t.add_column(col, justify="right")
+    for r in res.rows:
+        tags = [x for x, row in (("cheapest", res.cheapest), ("fastest", res.fastest)) if row is r]
+        t.add_row(str(r.memory_mb), str(r.vcpus), str(r.n_jobs), f"{len(r.kept_ms)}/{len(r.durations_ms)}",
+                  f"{r.mean_ms:,.1f}", f"{r.billed_ms:,.0f}", _fmt_usd(r.cost_usd), ", ".join(tags))
+    console.print(t)
+    console.print(f"cheapest: {res.cheapest.memory_mb} MB; fastest: {res.fastest.memory_mb} MB")
+    console.print(("[yellow]" if res.simulated else "") + res.note)
+    return EXIT_OK
+
+
 COMMANDS = {
     "build": cmd_build, "status": cmd_status, "cancel": cmd_cancel, "finish": cmd_finish,
     "predict": cmd_predict, "builds": cmd_builds, "export": cmd_export,
-    "search": cmd_search,
+    "search": cmd_search, "tune-memory": cmd_tune_memory,
 }
 
 

@@ -153,3 +153,14 @@ def test_finish_on_a_done_build_is_a_no_op(home, capsys):
     first = json.loads(capsys.readouterr().out)
     again = run_json(capsys, "finish", "fin")
     assert again["_exit"] == 0 and again["test_score"] == first["test_score"]
+
+
+def test_backend_options_before_or_after_the_command(home, capsys, tmp_path):
+    other = tmp_path / "other-home"
+    assert main(["--home", str(other), "build", "x", "--data", "iris", "-t", "2", "-g", "1", "-s", "--json"]) == 0
+    capsys.readouterr()
+    assert (other / "builds" / "x" / "model.joblib").is_file()
+    assert main(["builds", "--home", str(other), "--json"]) == 0
+    assert [b["name"] for b in json.loads(capsys.readouterr().out)] == ["x"]
+    assert main(["--backend", "local", "builds", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # $LAMFOREST_HOME is empty

@@ -327,6 +327,8 @@ class Watcher:
 
     def _status(self, present: dict[str, set[str]], listing: dict[str, str]) -> BuildStatus:
         spec = self.plan.spec
+        # On AWS the function's architecture is fixed by Terraform; the spec's is only a request.
+        arch = self.backend.details.get("architecture") or spec.arch
         for row in self.rows:
             st, rec = self._row_state(row.gid, present.get(row.gid, set()))
             row.state, row.record = st, rec
@@ -337,13 +339,13 @@ class Watcher:
             row.error = f"{rec.get('error')}: {rec.get('message')}" if st == "failed" else None
             row.report = self._reports.get(row.request_id or "")
             if row.report:
-                row.cost_usd = price(row.report.billed_ms, row.report.memory_mb, spec.arch).usd
+                row.cost_usd = price(row.report.billed_ms, row.report.memory_mb, arch).usd
         reports = list(self._reports.values())
         if getattr(self.logs, "shared", False):  # one log for every build (CloudWatch): join by request id
             reports = [r for rid, r in self._reports.items() if rid in self._rids]
         billed = sum(r.billed_ms for r in reports)
         gbs = sum(r.billed_ms / 1000 * r.memory_mb / 1024 for r in reports)
-        cost = sum(price(r.billed_ms, r.memory_mb, spec.arch).usd for r in reports)
+        cost = sum(price(r.billed_ms, r.memory_mb, arch).usd for r in reports)
         if self._summary:
             state = self._summary.get("state", "done")
         elif self._cancel is not None:
@@ -571,6 +573,12 @@ def finish(
         return run(backend, name, workers=workers)
     plan = watcher.plan
     t0 = time.perf_counter()
+    # REPORT lines can trail the done records (CloudWatch ingests with a delay; a local
+    # worker logs after its handler returns): wait for them, bounded, so the cost is whole.
+    deadline = time.monotonic() + float(backend.details.get("report_wait_s", 3.0))
+    while any(r.report is None for r in st.rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        st = watcher.refresh()
     groves = [load_grove(backend, name, r.grove) for r in st.rows]
     merged = forest.merge(groves)
     t_merge = time.perf_counter() - t0

@@ -241,6 +241,7 @@ def aws_backend(*, check: bool = True) -> Backend:
             "memory_size": memory,
             "architecture": arch,
             "timeout_s": timeout_s,
+            "report_wait_s": 20.0,  # CloudWatch ingests REPORT lines a few seconds late
             "log_factory": new_log_source,
             "log_tail": tail,
         },

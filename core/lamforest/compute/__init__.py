@@ -7,6 +7,10 @@ from typing import Protocol
 from lamforest.spec import GroveTask
 
 
+class DispatchError(RuntimeError):
+    """No event of a submit could be sent; the message names the groves and why."""
+
+
 class Compute(Protocol):
     """Fire-and-forget dispatch. Results are never returned here: they land in the store."""
 

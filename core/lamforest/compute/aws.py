@@ -37,6 +37,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lamforest.compute import DispatchError
 from lamforest.logs_cloudwatch import LogTail, platform_line
 from lamforest.spec import GroveTask
 from lamforest.store.base import Store, put_json
@@ -64,8 +65,6 @@ DISPATCH_CONFIG = Config(
 )
 
 
-class DispatchError(RuntimeError):
-    """No event of a submit could be sent; the message names the groves and why."""
 
 
 def _is_throttle(parsed: dict[str, Any] | None, status: int | None) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import sklearn.ensemble  # noqa: F401  - loaded in the INIT phase, as Lambda bills and reports it
 
 from lamforest import data as datamod
 from lamforest.grove import Cancelled, fit

@@ -77,6 +77,7 @@ class BuildsScreen(Screen[None]):
         Binding("c", "cancel_build", "Cancel build", id="builds.cancel"),
         Binding("slash", "filter", "Filter", id="builds.filter"),
         Binding("r", "refresh", "Refresh", id="builds.refresh"),
+        Binding("s", "searches", "Searches", show=False, id="builds.searches"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="builds.clear_filter"),
     ]
 
@@ -190,6 +191,11 @@ class BuildsScreen(Screen[None]):
 
     def action_new_build(self) -> None:
         self.app.action_new_build()  # type: ignore[attr-defined]
+
+    def action_searches(self) -> None:
+        from lamforest_tui.screens.search import SearchScreen
+
+        self.app.push_screen(SearchScreen(self.backend))
 
     def action_open_build(self) -> None:
         row = self.current

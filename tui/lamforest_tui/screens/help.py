@@ -19,6 +19,7 @@ KEYMAP = """\
 | `enter` | open the selected build |
 | `c` | cancel the selected build (asks y/n) |
 | `/` | filter builds by name or state (`esc` clears) |
+| `s` | hyperparameter searches and their live leaderboards |
 | `r` | refresh now |
 | `?` | this help |
 | `q` / `ctrl+q` | quit (asks if a build started here is still running) |

@@ -54,6 +54,7 @@ def fields() -> list[Field]:
         Field("grove", "grove size", "input", "10", placeholder="trees per Lambda call"),
         Field("memory", "memory (MB)", "input", "1769", placeholder="128-10240; 1769 = 1 vCPU"),
         Field("arch", "architecture", "select", "x86_64", tuple((a, a) for a in ARCHITECTURES)),
+        Field("max_cost", "max cost (USD)", "input", "", placeholder="optional: cancel past this"),
         Field("max_depth", "max_depth", "input", "", placeholder="default: None (grow fully)"),
         Field("max_features", "max_features", "input", "", placeholder="default: sqrt / 1.0"),
         Field("min_samples_leaf", "min_samples_leaf", "input", "", placeholder="default: 1"),
@@ -149,6 +150,7 @@ class NewBuildScreen(ModalScreen[str | None]):
             trees=self.value("trees"), grove=self.value("grove"),  # type: ignore[arg-type]
             model=self.value("model"), task=self.value("task"), params=params,
             seed=self.value("seed"), memory=self.value("memory"), arch=self.value("arch"),  # type: ignore[arg-type]
+            max_cost=self.value("max_cost") or None,  # type: ignore[arg-type]
         )
 
     def clear_errors(self) -> None:

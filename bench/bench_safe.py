@@ -1,0 +1,55 @@
+"""Safe model files: size and load time of skops (``lamforest.safe``) against joblib (lz4, as builds store).
+
+One digits forest (fully grown trees) at a few sizes; each file is loaded
+several times and the median load time kept.
+
+Run: ``python bench/bench_safe.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+
+import joblib
+
+TREES = (10, 100, 300)
+REPEATS = 5
+
+
+def _median_load(load, blob: bytes) -> float:
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        load(blob)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    from lamforest import safe
+
+    X, y = load_digits(return_X_y=True)
+    X = X.astype(np.float32)
+    print(f"{'trees':>6} {'joblib lz4 KB':>14} {'skops KB':>10} {'size x':>7} {'joblib load ms':>15} "
+          f"{'safe.load ms':>13} {'load x':>7}")
+    for n in TREES:
+        model = RandomForestClassifier(n_estimators=n, random_state=0, n_jobs=2).fit(X, y)
+        buf = io.BytesIO()
+        joblib.dump(model, buf, compress=("lz4", 3))
+        jb = buf.getvalue()
+        sk = safe.dumps(model)
+        t_j = _median_load(lambda b: joblib.load(io.BytesIO(b)), jb)
+        t_s = _median_load(safe.load, sk)
+        assert np.array_equal(safe.load(sk).predict_proba(X), model.predict_proba(X))
+        print(f"{n:>6} {len(jb) / 1024:>14,.0f} {len(sk) / 1024:>10,.0f} {len(sk) / len(jb):>7.2f} "
+              f"{t_j * 1000:>15.1f} {t_s * 1000:>13.1f} {t_s / t_j:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()

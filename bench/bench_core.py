@@ -54,8 +54,17 @@ def sklearn_fit(X: np.ndarray, y: np.ndarray, X_te: np.ndarray, y_te: np.ndarray
 def grove_tasks(spec: BuildSpec, task: str) -> list[Any]:
     from lamforest.builds import Plan
 
-    plan = Plan(spec=spec, task=task, data_ref="data/" + "0" * 64, n_train=0, n_test=0, n_features=0,
-                classes=None, created=0.0, backend="bench")
+    plan = Plan(
+        spec=spec,
+        task=task,
+        data_ref="data/" + "0" * 64,
+        n_train=0,
+        n_test=0,
+        n_features=0,
+        classes=None,
+        created=0.0,
+        backend="bench",
+    )
     return plan.tasks()
 
 
@@ -75,8 +84,10 @@ def dask_fit(X: np.ndarray, y: np.ndarray, X_te: np.ndarray, y_te: np.ndarray, s
 
     from lamforest.forest import merge, score
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         Xf, yf = client.scatter([X, y], broadcast=True)
         futures = [client.submit(fit, t, Xf, yf, pure=False) for t in grove_tasks(spec, "classification")]
         groves = client.gather(futures)
@@ -106,8 +117,10 @@ def run_case(key: str, workers: int) -> list[tuple[str, float, float | None, str
             work = sum(r["fit_ms"] + r["load_ms"] + r["write_ms"] for r in recs) / 1000
             span = max(r["ended"] for r in recs) - min(r["started"] for r in recs)
             ideal = work / workers
-            note = (f"create {t_create:.2f}s; fit span {span:.2f}s vs ideal {ideal:.2f}s "
-                    f"({(span / ideal - 1) * 100:+.1f}%); merge {st.summary['merge_s']:.2f}s")
+            note = (
+                f"create {t_create:.2f}s; fit span {span:.2f}s vs ideal {ideal:.2f}s "
+                f"({(span / ideal - 1) * 100:+.1f}%); merge {st.summary['merge_s']:.2f}s"
+            )
             rows.append((f"lamforest local ({label} pool)", t_run, st.test_score, note))
             print(f"  lamforest {label}: {t_run:.2f} s  {note}")
     finally:

@@ -45,8 +45,9 @@ print(json.dumps({"rows": rows, "wall_s": wall, "peak_mb": hwm / 1024}))
 
 
 def _child(mode: str, home: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, home, str(BATCH)], check=True, capture_output=True,
-                         text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, home, str(BATCH)], check=True, capture_output=True, text=True, timeout=900
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -61,17 +62,23 @@ def main() -> None:
         t0 = time.perf_counter()
         builds.create(backend, BuildSpec(name="bp", data=DATA, trees=TREES, grove=GROVE))
         st = builds.run(backend, "bp", workers=2)
-        print(f"built {TREES} trees on {DATA} in {time.perf_counter() - t0:.1f} s; model "
-              f"{(st.summary or {}).get('model_bytes', 0) / 1e6:.1f} MB compressed; {st.plan.n_test} rows to predict")
+        print(
+            f"built {TREES} trees on {DATA} in {time.perf_counter() - t0:.1f} s; model "
+            f"{(st.summary or {}).get('model_bytes', 0) / 1e6:.1f} MB compressed; {st.plan.n_test} rows to predict"
+        )
     finally:
         backend.close()
     base = _child("baseline", home)
-    rows = [("merged (load model.joblib)", _child("merged", home)),
-            (f"distributed ({-(-TREES // GROVE // BATCH)} events of {BATCH} groves)", _child("distributed", home))]
+    rows = [
+        ("merged (load model.joblib)", _child("merged", home)),
+        (f"distributed ({-(-TREES // GROVE // BATCH)} events of {BATCH} groves)", _child("distributed", home)),
+    ]
     print(f"\n{'mode':<36} {'rows':>7} {'wall s':>8} {'rows/s':>10} {'driver peak MB':>15} {'above baseline':>15}")
     for label, r in rows:
-        print(f"{label:<36} {r['rows']:>7} {r['wall_s']:>8.2f} {r['rows'] / r['wall_s']:>10,.0f} "
-              f"{r['peak_mb']:>15.0f} {r['peak_mb'] - base['peak_mb']:>15.0f}")
+        print(
+            f"{label:<36} {r['rows']:>7} {r['wall_s']:>8.2f} {r['rows'] / r['wall_s']:>10,.0f} "
+            f"{r['peak_mb']:>15.0f} {r['peak_mb'] - base['peak_mb']:>15.0f}"
+        )
     print(f"{'baseline (imports, open backend)':<36} {'':>7} {'':>8} {'':>10} {base['peak_mb']:>15.0f}")
 
 

@@ -36,8 +36,10 @@ def main() -> None:
 
     X, y = load_digits(return_X_y=True)
     X = X.astype(np.float32)
-    print(f"{'trees':>6} {'joblib lz4 KB':>14} {'skops KB':>10} {'size x':>7} {'joblib load ms':>15} "
-          f"{'safe.load ms':>13} {'load x':>7}")
+    print(
+        f"{'trees':>6} {'joblib lz4 KB':>14} {'skops KB':>10} {'size x':>7} {'joblib load ms':>15} "
+        f"{'safe.load ms':>13} {'load x':>7}"
+    )
     for n in TREES:
         model = RandomForestClassifier(n_estimators=n, random_state=0, n_jobs=2).fit(X, y)
         buf = io.BytesIO()
@@ -47,8 +49,10 @@ def main() -> None:
         t_j = _median_load(lambda b: joblib.load(io.BytesIO(b)), jb)
         t_s = _median_load(safe.load, sk)
         assert np.array_equal(safe.load(sk).predict_proba(X), model.predict_proba(X))
-        print(f"{n:>6} {len(jb) / 1024:>14,.0f} {len(sk) / 1024:>10,.0f} {len(sk) / len(jb):>7.2f} "
-              f"{t_j * 1000:>15.1f} {t_s * 1000:>13.1f} {t_s / t_j:>7.2f}")
+        print(
+            f"{n:>6} {len(jb) / 1024:>14,.0f} {len(sk) / 1024:>10,.0f} {len(sk) / len(jb):>7.2f} "
+            f"{t_j * 1000:>15.1f} {t_s * 1000:>13.1f} {t_s / t_j:>7.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,15 @@ def advance(store: Store, plan: Plan, tick: int, t0: float) -> None:
     now = t0 + tick * TICK_S
     for g in range((tick - 1) * PER_TICK, min(GROVES, tick * PER_TICK)):
         if g >= 0:
-            write_grove(store, plan, g, "done", started=now - TICK_S, duration_s=TICK_S * (0.8 + 0.01 * (g % 20)),
-                        init_ms=2000.0 if g < 2 else None)
+            write_grove(
+                store,
+                plan,
+                g,
+                "done",
+                started=now - TICK_S,
+                duration_s=TICK_S * (0.8 + 0.01 * (g % 20)),
+                init_ms=2000.0 if g < 2 else None,
+            )
     for g in range(tick * PER_TICK, min(GROVES, (tick + 1) * PER_TICK)):
         write_grove(store, plan, g, "running", started=now)
 
@@ -76,7 +83,7 @@ def row(label: str, values: list[float]) -> str:
     if not values:
         return f"{label:<34}{'-':>8}"
     q = statistics.quantiles(values, n=20) if len(values) > 1 else values
-    return (f"{label:<34}{len(values):>8}{statistics.median(values):>10.2f}{q[-1]:>10.2f}{max(values):>10.2f}")
+    return f"{label:<34}{len(values):>8}{statistics.median(values):>10.2f}{q[-1]:>10.2f}{max(values):>10.2f}"
 
 
 async def run() -> tuple[Timings, float]:
@@ -113,19 +120,25 @@ def main() -> None:
     timings, wall = asyncio.run(run())
     first_apply, first_table, first_cells = timings.apply_ms[0], timings.table_ms[0], timings.cells[0]
     apply_ms, table_ms, cells = timings.apply_ms[1:], timings.table_ms[1:], timings.cells[1:]
-    print(f"lamforest-tui refresh of a {GROVES:,}-grove build at 4 Hz ({wall:.1f} s, {PER_TICK} groves start "
-          f"and {PER_TICK} end per refresh)")
+    print(
+        f"lamforest-tui refresh of a {GROVES:,}-grove build at 4 Hz ({wall:.1f} s, {PER_TICK} groves start "
+        f"and {PER_TICK} end per refresh)"
+    )
     print(f"{'UI thread, per refresh (ms)':<34}{'n':>8}{'median':>10}{'p95':>10}{'worst':>10}")
     print(row("apply_view (all widgets)", apply_ms))
     print(row("  grove table diff (update_cell)", table_ms))
     print(row("  cells updated per refresh", [float(c) for c in cells]))
-    print(f"{'first refresh (adds 1,000 rows)':<34}{1:>8}{first_apply:>10.2f}   table {first_table:.2f} ms, "
-          f"{first_cells:,} cells")
+    print(
+        f"{'first refresh (adds 1,000 rows)':<34}{1:>8}{first_apply:>10.2f}   table {first_table:.2f} ms, "
+        f"{first_cells:,} cells"
+    )
     verdict = "OK" if apply_ms and statistics.median(apply_ms) < 50 else "OVER"
     span = timings.at[-1] - timings.at[1] if len(timings.at) > 2 else 0.0
     if span:
-        print(f"refreshes applied: {(len(timings.at) - 2) / span:.1f} per second (timer: {1 / TICK_S:.0f} Hz; a "
-              "refresh is skipped while the previous one is still in its worker)")
+        print(
+            f"refreshes applied: {(len(timings.at) - 2) / span:.1f} per second (timer: {1 / TICK_S:.0f} Hz; a "
+            "refresh is skipped while the previous one is still in its worker)"
+        )
     print(f"target: median apply_view < 50 ms: {verdict}")
 
 

@@ -74,16 +74,38 @@ def test_sync_flag_runs_in_the_driver_process(home, capsys):
 def test_status_of_a_running_build_from_another_process(home):
     env = {**os.environ, "LAMFOREST_HOME": str(home)}
     driver = subprocess.Popen(
-        [sys.executable, "-m", "lamforest.cli", "build", "live", "--data", "synthetic:20000x30:3",
-         "-t", "40", "-g", "4", "--json", "--workers", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "lamforest.cli",
+            "build",
+            "live",
+            "--data",
+            "synthetic:20000x30:3",
+            "-t",
+            "40",
+            "-g",
+            "4",
+            "--json",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         seen = set()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and driver.poll() is None:
-            p = subprocess.run([sys.executable, "-m", "lamforest.cli", "status", "live", "--json"],
-                               env=env, capture_output=True, text=True, timeout=120)
+            p = subprocess.run(
+                [sys.executable, "-m", "lamforest.cli", "status", "live", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if p.returncode == 0:
                 doc = json.loads(p.stdout)
                 seen.add(doc["state"])
@@ -92,8 +114,13 @@ def test_status_of_a_running_build_from_another_process(home):
                     break
             time.sleep(0.2)
         assert "running" in seen, seen
-        cancel = subprocess.run([sys.executable, "-m", "lamforest.cli", "cancel", "live"],
-                                env=env, capture_output=True, text=True, timeout=120)
+        cancel = subprocess.run(
+            [sys.executable, "-m", "lamforest.cli", "cancel", "live"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert cancel.returncode == 0 and "cancel requested" in cancel.stdout
         out, _ = driver.communicate(timeout=300)
         assert driver.returncode == 3  # cancelled
@@ -104,8 +131,9 @@ def test_status_of_a_running_build_from_another_process(home):
 
 
 def test_budget_guard_stops_the_build_with_the_reason(home, capsys):
-    doc = run_json(capsys, "build", "cheap", "--data", "digits", "-t", "40", "-g", "5", "--workers", "2",
-                   "--max-cost", "0.0000001")
+    doc = run_json(
+        capsys, "build", "cheap", "--data", "digits", "-t", "40", "-g", "5", "--workers", "2", "--max-cost", "0.0000001"
+    )
     assert doc["_exit"] == 3
     assert doc["state"] == "cancelled"
     assert doc["cancel_reason"].startswith("budget: projected cost")

@@ -91,8 +91,11 @@ def test_cancel_from_another_process_stops_within_one_chunk(home: Path):
         wait_for(lambda: running_records(backend, "stop"), "a running grove")
         cancelled_at = time.time()
         subprocess.run(
-            [sys.executable, "-m", "lamforest.cli", "cancel", "stop"], check=True, timeout=120,
-            env={**os.environ, "LAMFOREST_HOME": str(home)}, capture_output=True,
+            [sys.executable, "-m", "lamforest.cli", "cancel", "stop"],
+            check=True,
+            timeout=120,
+            env={**os.environ, "LAMFOREST_HOME": str(home)},
+            capture_output=True,
         )
         thread.join(DEADLINE_S)
         assert "error" not in result, result.get("error")
@@ -122,14 +125,33 @@ def test_driver_killed_then_finish_resumes(home: Path):
     """Kill the driver process mid-build; `finish` dispatches what is missing and merges."""
     env = {**os.environ, "LAMFOREST_HOME": str(home)}
     driver = subprocess.Popen(
-        [sys.executable, "-m", "lamforest.cli", "build", "resume", "--data", SLOW["data"], "-t", "16", "-g", "4",
-         "--json", "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "lamforest.cli",
+            "build",
+            "resume",
+            "--data",
+            SLOW["data"],
+            "-t",
+            "16",
+            "-g",
+            "4",
+            "--json",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     backend = local_backend(home)
     try:
-        wait_for(lambda: backend.store.exists("builds/resume/spec.json") and running_records(backend, "resume"),
-                 "the driver to start a grove")
+        wait_for(
+            lambda: backend.store.exists("builds/resume/spec.json") and running_records(backend, "resume"),
+            "the driver to start a grove",
+        )
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, as a lost terminal would
         driver.wait(timeout=60)
         mid = builds.status(backend, "resume")

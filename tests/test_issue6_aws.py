@@ -26,6 +26,7 @@ def test_distributed_predict_on_aws_equals_merged(aws: Rig) -> None:  # noqa: F8
     assert np.array_equal(res.prediction.predictions, model.predict(X))
     assert res.invocations == 2 and res.trees == 9
     assert not res.cost_estimate and res.reports == 2 and res.cost_usd > 0  # from CloudWatch REPORT lines
+
     def kind(event: dict) -> str:
         if "Records" in event:
             event = json.loads(event["Records"][0]["Sns"]["Message"])
@@ -36,8 +37,12 @@ def test_distributed_predict_on_aws_equals_merged(aws: Rig) -> None:  # noqa: F8
 
 def test_search_on_aws_leaderboard_with_billed_costs(aws: Rig) -> None:  # noqa: F811
     backend = aws.backend()
-    search.create(backend, search.SearchSpec(name="sa", data="iris", grid=search.parse_grid(["max_depth=2,None"]),
-                                             trees=4, grove=2, seed=1))
+    search.create(
+        backend,
+        search.SearchSpec(
+            name="sa", data="iris", grid=search.parse_grid(["max_depth=2,None"]), trees=4, grove=2, seed=1
+        ),
+    )
     lb = search.run(backend, "sa", timeout_s=60)
     assert lb.finished and lb.done == 2 and lb.best is not None
     assert not lb.cost_estimate and all(t.cost_usd and t.cost_usd > 0 for t in lb.trials)

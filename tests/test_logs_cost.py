@@ -9,27 +9,39 @@ import pytest
 from lamforest.cost import PRICE_PER_GB_S, price
 from lamforest.logs import LocalLogSource, append_lines, format_report, parse_report
 
-TEXT = ("REPORT RequestId: 3f1c\tDuration: 1776.81 ms\tBilled Duration: 1777 ms\tMemory Size: 256 MB\t"
-        "Max Memory Used: 131 MB\tInit Duration: 1987.45 ms\t")
+TEXT = (
+    "REPORT RequestId: 3f1c\tDuration: 1776.81 ms\tBilled Duration: 1777 ms\tMemory Size: 256 MB\t"
+    "Max Memory Used: 131 MB\tInit Duration: 1987.45 ms\t"
+)
 
 
 def test_text_report_with_init():
     r = parse_report(TEXT)
     assert (r.request_id, r.duration_ms, r.billed_ms, r.memory_mb, r.max_memory_mb, r.init_ms) == (
-        "3f1c", 1776.81, 1777.0, 256.0, 131.0, 1987.45)
+        "3f1c",
+        1776.81,
+        1777.0,
+        256.0,
+        131.0,
+        1987.45,
+    )
     assert r.restore_ms is None
 
 
 def test_text_report_warm_without_init_and_with_xray_line():
-    line = ("REPORT RequestId: ab\tDuration: 12.5 ms\tBilled Duration: 13 ms\tMemory Size: 1769 MB\t"
-            "Max Memory Used: 99 MB\t\nXRAY TraceId: 1-5e1b-abc\tSegmentId: 0a\tSampled: true\t")
+    line = (
+        "REPORT RequestId: ab\tDuration: 12.5 ms\tBilled Duration: 13 ms\tMemory Size: 1769 MB\t"
+        "Max Memory Used: 99 MB\t\nXRAY TraceId: 1-5e1b-abc\tSegmentId: 0a\tSampled: true\t"
+    )
     r = parse_report(line)
     assert r.billed_ms == 13.0 and r.init_ms is None and r.memory_mb == 1769.0
 
 
 def test_text_report_with_snapstart_restore():
-    line = ("REPORT RequestId: s\tDuration: 5.00 ms\tBilled Duration: 300 ms\tMemory Size: 512 MB\t"
-            "Max Memory Used: 80 MB\tRestore Duration: 250.12 ms\tBilled Restore Duration: 295 ms\t")
+    line = (
+        "REPORT RequestId: s\tDuration: 5.00 ms\tBilled Duration: 300 ms\tMemory Size: 512 MB\t"
+        "Max Memory Used: 80 MB\tRestore Duration: 250.12 ms\tBilled Restore Duration: 295 ms\t"
+    )
     r = parse_report(line)
     assert r.restore_ms == 250.12 and r.billed_restore_ms == 295.0
 
@@ -40,19 +52,45 @@ def test_text_report_with_error_status():
 
 
 def test_json_platform_report():
-    doc = {"time": "2026-11-27T00:00:00Z", "type": "platform.report", "record": {
-        "requestId": "j1", "status": "success",
-        "metrics": {"durationMs": 100.5, "billedDurationMs": 101, "memorySizeMB": 1024,
-                    "maxMemoryUsedMB": 300, "initDurationMs": 900.25}}}
+    doc = {
+        "time": "2026-11-27T00:00:00Z",
+        "type": "platform.report",
+        "record": {
+            "requestId": "j1",
+            "status": "success",
+            "metrics": {
+                "durationMs": 100.5,
+                "billedDurationMs": 101,
+                "memorySizeMB": 1024,
+                "maxMemoryUsedMB": 300,
+                "initDurationMs": 900.25,
+            },
+        },
+    }
     r = parse_report(json.dumps(doc))
     assert (r.request_id, r.duration_ms, r.billed_ms, r.memory_mb, r.max_memory_mb, r.init_ms, r.status) == (
-        "j1", 100.5, 101.0, 1024.0, 300.0, 900.25, None)
+        "j1",
+        100.5,
+        101.0,
+        1024.0,
+        300.0,
+        900.25,
+        None,
+    )
 
 
-@pytest.mark.parametrize("line", [
-    "START RequestId: x Version: $LATEST", "END RequestId: x", "hello", "",
-    '{"type": "platform.start", "record": {"requestId": "x"}}', "REPORT RequestId: x\tDuration: 1 ms\t", "{oops",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "START RequestId: x Version: $LATEST",
+        "END RequestId: x",
+        "hello",
+        "",
+        '{"type": "platform.start", "record": {"requestId": "x"}}',
+        "REPORT RequestId: x\tDuration: 1 ms\t",
+        "{oops",
+    ],
+)
 def test_other_lines_are_not_reports(line):
     assert parse_report(line) is None
 
@@ -73,7 +111,8 @@ def test_price_per_architecture():
     assert arm.compute_usd == pytest.approx(0.0000133334)
     assert x86.request_usd == pytest.approx(0.2e-6)
     assert price(1777, 256, "x86_64", requests=3).usd == pytest.approx(
-        1.777 * 0.25 * PRICE_PER_GB_S["x86_64"] + 3 * 0.2e-6)
+        1.777 * 0.25 * PRICE_PER_GB_S["x86_64"] + 3 * 0.2e-6
+    )
 
 
 def test_price_rejects_unknown_arch():

@@ -74,8 +74,20 @@ def test_grove_votes_sum_in_tree_order() -> None:
 
 
 def test_cli_distributed_json(shared_backend, made, capsys) -> None:
-    code = main(["predict", made["digits"], "--distributed", "--batch-groves", "2", "--workers", "1",
-                 "--json", "--home", shared_backend.store.url])
+    code = main(
+        [
+            "predict",
+            made["digits"],
+            "--distributed",
+            "--batch-groves",
+            "2",
+            "--workers",
+            "1",
+            "--json",
+            "--home",
+            shared_backend.store.url,
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["distributed"] is True and doc["invocations"] == 2 and doc["trees"] == 11
     assert doc["metric"] == "accuracy" and doc["rows_per_s"] > 0
@@ -109,16 +121,32 @@ def test_cli_unknown_build_is_a_usage_error(shared_backend, capsys) -> None:
 
 
 def _event(**over):
-    ev = GroveTask(build="b", grove=0, seed=1, trees=3, data="data/" + "a" * 64, model="rf",
-                   task="classification", kind="predict", input="data/" + "b" * 64, job="p1").to_event()
+    ev = GroveTask(
+        build="b",
+        grove=0,
+        seed=1,
+        trees=3,
+        data="data/" + "a" * 64,
+        model="rf",
+        task="classification",
+        kind="predict",
+        input="data/" + "b" * 64,
+        job="p1",
+    ).to_event()
     ev.update(over)
     return ev
 
 
 @pytest.mark.parametrize(
     ("over", "field"),
-    [({"input": "../etc/passwd"}, "input"), ({"input": None}, "input"), ({"job": "a/b"}, "job"),
-     ({"job": ""}, "job"), ({"batch": 0}, "batch"), ({"kind": "train"}, "kind")],
+    [
+        ({"input": "../etc/passwd"}, "input"),
+        ({"input": None}, "input"),
+        ({"job": "a/b"}, "job"),
+        ({"job": ""}, "job"),
+        ({"batch": 0}, "batch"),
+        ({"kind": "train"}, "kind"),
+    ],
 )
 def test_predict_events_are_validated(over, field) -> None:
     with pytest.raises(SpecError) as info:
@@ -128,8 +156,20 @@ def test_predict_events_are_validated(over, field) -> None:
 
 def test_fit_events_keep_their_format_and_predict_events_round_trip() -> None:
     fit = GroveTask(build="b", grove=0, seed=1, trees=3, data="data/" + "a" * 64, model="rf", task="regression")
-    assert set(fit.to_event()) == {"v", "build", "grove", "seed", "trees", "data", "model", "task", "params",
-                                   "attempt", "chunk", "n_jobs"}
+    assert set(fit.to_event()) == {
+        "v",
+        "build",
+        "grove",
+        "seed",
+        "trees",
+        "data",
+        "model",
+        "task",
+        "params",
+        "attempt",
+        "chunk",
+        "n_jobs",
+    }
     ev = _event(batch=3)
     task = GroveTask.from_event(ev)
     assert (task.kind, task.job, task.batch) == ("predict", "p1", 3) and task.to_event() == ev

@@ -17,8 +17,10 @@ GRID = ["max_depth=1,None", "min_samples_leaf=1,3"]
 
 @pytest.fixture(scope="module")
 def done_search(shared_backend) -> search.Leaderboard:
-    search.create(shared_backend, search.SearchSpec(name="srch", data="iris", grid=search.parse_grid(GRID),
-                                                    trees=6, grove=3, seed=2))
+    search.create(
+        shared_backend,
+        search.SearchSpec(name="srch", data="iris", grid=search.parse_grid(GRID), trees=6, grove=3, seed=2),
+    )
     seen: list[int] = []
     lb = search.run(shared_backend, "srch", on_progress=lambda lb: seen.append(lb.done))
     assert seen[-1] == 4 and seen == sorted(seen)  # live progress, monotone
@@ -29,7 +31,8 @@ def test_grid_leaderboard_is_ranked_costed_and_stored(shared_backend, done_searc
     lb = done_search
     assert lb.finished and lb.done == 4 and lb.metric == "accuracy"
     assert sorted(map(json.dumps, (t.params for t in lb.trials))) == sorted(
-        map(json.dumps, [{"max_depth": d, "min_samples_leaf": m} for d in (1, None) for m in (1, 3)]))
+        map(json.dumps, [{"max_depth": d, "min_samples_leaf": m} for d in (1, None) for m in (1, 3)])
+    )
     scores = [t.score for t in lb.ranked()]
     assert scores == sorted(scores, reverse=True) and lb.best.score == scores[0]
     assert all(t.cost_usd and t.cost_usd > 0 and t.duration_s > 0 for t in lb.trials)
@@ -60,8 +63,9 @@ def test_promote_builds_the_best_params_on_the_same_split(shared_backend, done_s
 
 
 def test_random_draws_distinct_combinations_reproducibly() -> None:
-    spec = search.SearchSpec(name="r", grid=search.parse_grid(["max_depth=2,4,8", "max_features=sqrt,log2"]),
-                             random=4, seed=9).validated()
+    spec = search.SearchSpec(
+        name="r", grid=search.parse_grid(["max_depth=2,4,8", "max_features=sqrt,log2"]), random=4, seed=9
+    ).validated()
     combos = spec.combinations()
     assert len(combos) == 4 and len({json.dumps(c) for c in combos}) == 4
     assert combos == spec.combinations()
@@ -71,8 +75,24 @@ def test_random_draws_distinct_combinations_reproducibly() -> None:
 
 def test_cli_search_random_then_promote_existing(shared_backend, capsys) -> None:
     home = ["--home", shared_backend.store.url, "--workers", "1"]
-    code = main(["search", "cli-s", "--data", "wine", "--grid", "max_features=sqrt,0.5,1.0", "--random", "2",
-                 "-t", "4", "-g", "2", "--json", *home])
+    code = main(
+        [
+            "search",
+            "cli-s",
+            "--data",
+            "wine",
+            "--grid",
+            "max_features=sqrt,0.5,1.0",
+            "--random",
+            "2",
+            "-t",
+            "4",
+            "-g",
+            "2",
+            "--json",
+            *home,
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["total"] == 2 and doc["done"] == 2 and doc["finished"]
     code = main(["search", "cli-s", "--promote", "cli-s-best", *home])

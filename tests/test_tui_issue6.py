@@ -47,8 +47,10 @@ async def test_bad_max_cost_is_shown_beside_the_field_and_nothing_is_written(bac
 
 
 async def test_s_shows_a_search_leaderboard_live(backend: Backend) -> None:
-    search.create(backend, search.SearchSpec(name="ui-s", data="iris", grid=search.parse_grid(["max_depth=2,None"]),
-                                             trees=4, grove=2))
+    search.create(
+        backend,
+        search.SearchSpec(name="ui-s", data="iris", grid=search.parse_grid(["max_depth=2,None"]), trees=4, grove=2),
+    )
     app = LamforestApp(backend, workers=1)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
@@ -62,8 +64,11 @@ async def test_s_shows_a_search_leaderboard_live(backend: Backend) -> None:
         await until(pilot, lambda: screen.board is not None and screen.board.done == 2, "both trials done")
         runner.join(timeout=120)
         table = screen.query_one("#board", DataTable)
-        await until(pilot, lambda: str(table.get_cell("0", "state")) == "done"
-                    and str(table.get_cell("1", "state")) == "done", "the table shows done")
+        await until(
+            pilot,
+            lambda: str(table.get_cell("0", "state")) == "done" and str(table.get_cell("1", "state")) == "done",
+            "the table shows done",
+        )
         assert table.row_count == 2
         assert "ui-s" in str(screen.query_one("#board-title", Static).render())
         await pilot.press("escape")

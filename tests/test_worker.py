@@ -56,8 +56,19 @@ def test_bare_event_and_json_string(plan_and_backend):
         ({"v": 1, "build": "w"}, "grove"),
         ({"Records": [{"Sns": {"Message": "{not json"}}]}, "Records[0].Sns.Message"),
         ({"Records": []}, "Records"),
-        ({"v": 1, "build": "w", "grove": 0, "seed": 1, "trees": 3, "data": "/etc/passwd", "model": "rf",
-          "task": "classification"}, "data"),
+        (
+            {
+                "v": 1,
+                "build": "w",
+                "grove": 0,
+                "seed": 1,
+                "trees": 3,
+                "data": "/etc/passwd",
+                "model": "rf",
+                "task": "classification",
+            },
+            "data",
+        ),
     ],
 )
 def test_bad_events_raise_naming_the_field(plan_and_backend, event, field):

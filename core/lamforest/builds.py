@@ -71,8 +71,16 @@ class Plan:
         s = self.spec
         return [
             GroveTask(
-                build=s.name, grove=i, seed=seed, trees=trees, data=self.data_ref, model=s.model,
-                task=self.task, params=s.params, chunk=s.chunk, n_jobs=n_jobs,
+                build=s.name,
+                grove=i,
+                seed=seed,
+                trees=trees,
+                data=self.data_ref,
+                model=s.model,
+                task=self.task,
+                params=s.params,
+                chunk=s.chunk,
+                n_jobs=n_jobs,
             )
             for i, (trees, seed) in enumerate(zip(s.grove_sizes(), s.grove_seeds(), strict=True))
         ]
@@ -101,8 +109,15 @@ def create(backend: Backend, spec: BuildSpec) -> Plan:
     datamod.put_test(backend.store, spec.name, X_te, y_te)
     classes = np.unique(y_tr).tolist() if ds.task == "classification" else None
     plan = Plan(
-        spec=spec, task=ds.task, data_ref=ref, n_train=int(X_tr.shape[0]), n_test=int(X_te.shape[0]),
-        n_features=int(X_tr.shape[1]), classes=classes, created=time.time(), backend=backend.name,
+        spec=spec,
+        task=ds.task,
+        data_ref=ref,
+        n_train=int(X_tr.shape[0]),
+        n_test=int(X_te.shape[0]),
+        n_features=int(X_tr.shape[1]),
+        classes=classes,
+        created=time.time(),
+        backend=backend.name,
     )
     put_json(backend.store, f"{_prefix(spec.name)}/spec.json", plan.to_dict())
     return plan
@@ -152,9 +167,16 @@ class GroveRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "grove": self.grove, "trees": self.trees, "seed": self.seed, "state": self.state,
-            "attempt": self.attempt, "started": self.started, "ended": self.ended,
-            "duration_s": self.duration_s, "request_id": self.request_id, "error": self.error,
+            "grove": self.grove,
+            "trees": self.trees,
+            "seed": self.seed,
+            "state": self.state,
+            "attempt": self.attempt,
+            "started": self.started,
+            "ended": self.ended,
+            "duration_s": self.duration_s,
+            "request_id": self.request_id,
+            "error": self.error,
             "billed_ms": self.report.billed_ms if self.report else None,
             "init_ms": self.report.init_ms if self.report else None,
             "max_memory_mb": self.report.max_memory_mb if self.report else None,
@@ -232,9 +254,7 @@ class BuildStatus:
             "gb_seconds": round(self.gb_seconds, 6),
             "cost_usd": round(self.cost_usd, 8),
             "cost_is_estimate": self.cost_estimate,
-            "projected_cost_usd": (
-                round(self.projected_cost_usd, 8) if self.projected_cost_usd is not None else None
-            ),
+            "projected_cost_usd": (round(self.projected_cost_usd, 8) if self.projected_cost_usd is not None else None),
             "test_score": s.get("test_score"),
             "metric": s.get("metric"),
             "oob_score": s.get("oob_score"),
@@ -264,9 +284,7 @@ class Watcher:
         self.log_lines: deque[str] = deque(maxlen=LOG_LINES_KEPT)
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
-            for i, (t, s) in enumerate(
-                zip(self.plan.spec.grove_sizes(), self.plan.spec.grove_seeds(), strict=True)
-            )
+            for i, (t, s) in enumerate(zip(self.plan.spec.grove_sizes(), self.plan.spec.grove_seeds(), strict=True))
         ]
 
     def _changed(self, key: str, version: str) -> bool:
@@ -362,9 +380,18 @@ class Watcher:
             local = self.backend.store.local_path(model_key)
             model = str(local) if local else f"{self.backend.store.url}/{model_key}"
         return BuildStatus(
-            name=self.name, state=state, backend=self.backend.name, plan=self.plan, rows=self.rows,
-            billed_ms=billed, gb_seconds=gbs, cost_usd=cost, cost_estimate=self.backend.estimate,
-            reports=len(reports), summary=self._summary, dispatch=self._dispatch,
+            name=self.name,
+            state=state,
+            backend=self.backend.name,
+            plan=self.plan,
+            rows=self.rows,
+            billed_ms=billed,
+            gb_seconds=gbs,
+            cost_usd=cost,
+            cost_estimate=self.backend.estimate,
+            reports=len(reports),
+            summary=self._summary,
+            dispatch=self._dispatch,
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
         )
@@ -454,7 +481,8 @@ def run(
 
     def in_flight() -> int:
         return sum(
-            1 for g, a in dispatched.items()
+            1
+            for g, a in dispatched.items()
             if not (by_grove[g].state in ("done", "failed", "cancelled") and by_grove[g].attempt >= a)
         )
 
@@ -462,10 +490,14 @@ def run(
         projected = current.projected_cost_usd
         if spec.max_cost is None or projected is None or projected <= spec.max_cost:
             return False
-        cancel(backend, name, reason=(
-            f"budget: projected cost ${projected:.6f} would pass --max-cost ${spec.max_cost:.6f} "
-            f"(${current.cost_usd:.6f} spent on {current.trees_done} trees)"
-        ))
+        cancel(
+            backend,
+            name,
+            reason=(
+                f"budget: projected cost ${projected:.6f} would pass --max-cost ${spec.max_cost:.6f} "
+                f"(${current.cost_usd:.6f} spent on {current.trees_done} trees)"
+            ),
+        )
         return True
 
     while True:
@@ -500,8 +532,11 @@ def run(
                     backlog.append(row)
             # Every grove out of retries, not just those first seen now: the last one may have failed
             # while others were still running.
-            exhausted = [r for r in st.rows if r.state == "failed" and r.attempt > spec.retries
-                         and r.attempt >= dispatched.get(r.grove, 0)]
+            exhausted = [
+                r
+                for r in st.rows
+                if r.state == "failed" and r.attempt > spec.retries and r.attempt >= dispatched.get(r.grove, 0)
+            ]
             if exhausted and not backlog and not any(r.state in ("running", "queued") for r in st.rows):
                 return _write_failed(backend, watcher, failures, t_start)
         if should_stop():
@@ -510,9 +545,14 @@ def run(
             time.sleep(poll_s)
     if st.state == "cancelled":
         summary = {
-            "state": "cancelled", "reason": st.cancel_reason, "failures": failures,
-            "wall_s": time.time() - t_start, "trees_done": st.trees_done,
-            "billed_ms": st.billed_ms, "cost_usd": st.cost_usd, "finished": time.time(),
+            "state": "cancelled",
+            "reason": st.cancel_reason,
+            "failures": failures,
+            "wall_s": time.time() - t_start,
+            "trees_done": st.trees_done,
+            "billed_ms": st.billed_ms,
+            "cost_usd": st.cost_usd,
+            "finished": time.time(),
         }
         put_json(backend.store, f"{_prefix(name)}/summary.json", summary)
         final = watcher.refresh()
@@ -525,17 +565,19 @@ def run(
     return final
 
 
-def _write_failed(
-    backend: Backend, watcher: Watcher, failures: list[dict[str, Any]], t_start: float
-) -> BuildStatus:
+def _write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, Any]], t_start: float) -> BuildStatus:
     st = watcher.refresh()
     bad = [r for r in st.rows if r.state == "failed"]
     summary = {
         "state": "failed",
         "error": f"{len(bad)} grove(s) failed after {st.spec.retries} retries: "
         + "; ".join(f"grove {r.grove}: {r.error}" for r in bad[:5]),
-        "failures": failures, "wall_s": time.time() - t_start, "trees_done": st.trees_done,
-        "billed_ms": st.billed_ms, "cost_usd": st.cost_usd, "finished": time.time(),
+        "failures": failures,
+        "wall_s": time.time() - t_start,
+        "trees_done": st.trees_done,
+        "billed_ms": st.billed_ms,
+        "cost_usd": st.cost_usd,
+        "finished": time.time(),
     }
     put_json(backend.store, f"{_prefix(watcher.name)}/summary.json", summary)
     return watcher.refresh()
@@ -640,10 +682,14 @@ class Prediction:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "rows": self.rows, "source": self.source, "metric": self.metric, "score": self.score,
+            "rows": self.rows,
+            "source": self.source,
+            "metric": self.metric,
+            "score": self.score,
             "labels": self.labels,
             "confusion": self.confusion.tolist() if self.confusion is not None else None,
-            "errors": self.errors, "predictions": self.predictions[:1000].tolist(),
+            "errors": self.errors,
+            "predictions": self.predictions[:1000].tolist(),
         }
 
 

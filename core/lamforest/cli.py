@@ -24,10 +24,15 @@ def _backend_args(p: argparse.ArgumentParser, top: bool = False) -> None:
     # Accepted before the command (`lamforest --backend aws builds`) and after it; the
     # subcommand's copy only overrides when given.
     default = None if top else argparse.SUPPRESS
-    p.add_argument("--backend", choices=BACKENDS, default=default,
-                   help="where to run (default: $LAMFOREST_BACKEND or local)")
-    p.add_argument("--dispatch", choices=("sns", "invoke"), default=default,
-                   help="aws: publish to the SNS topic (default) or invoke the function directly")
+    p.add_argument(
+        "--backend", choices=BACKENDS, default=default, help="where to run (default: $LAMFOREST_BACKEND or local)"
+    )
+    p.add_argument(
+        "--dispatch",
+        choices=("sns", "invoke"),
+        default=default,
+        help="aws: publish to the SNS topic (default) or invoke the function directly",
+    )
     p.add_argument("--home", default=default, help="local store folder (default: $LAMFOREST_HOME or the user data dir)")
 
 
@@ -43,27 +48,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="fit a forest as groves, merge it, score it")
     b.add_argument("name", help="build name: letters, digits, '_', '-', '.'")
-    b.add_argument("--data", default="digits",
-                   help="built-in (digits, iris, wine, breast_cancer, diabetes), synthetic:ROWSxCOLS[:CLASSES], "
-                   "or a .csv/.parquet/.npz/.npy file (default: digits)")
+    b.add_argument(
+        "--data",
+        default="digits",
+        help="built-in (digits, iris, wine, breast_cancer, diabetes), synthetic:ROWSxCOLS[:CLASSES], "
+        "or a .csv/.parquet/.npz/.npy file (default: digits)",
+    )
     b.add_argument("--target", default=None, help="target column of a CSV/Parquet file (column index for .npy)")
     b.add_argument("-t", "--trees", default=100, help="trees in the forest (default: 100)")
     b.add_argument("-g", "--grove", default=10, help="trees per grove, one grove per invocation (default: 10)")
     b.add_argument("--model", choices=MODELS, default="rf", help="rf: random forest, et: extra-trees")
     b.add_argument("--task", choices=TASKS, default="auto")
-    b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="any scikit-learn parameter of the estimator, e.g. --param max_depth=12 (repeatable)")
+    b.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any scikit-learn parameter of the estimator, e.g. --param max_depth=12 (repeatable)",
+    )
     b.add_argument("--seed", default=0, help="build seed: the split and every grove's seed derive from it")
     b.add_argument("--test-size", default=0.25, help="held-out fraction, in (0, 1) (default: 0.25)")
     b.add_argument("--memory", default=1769, help="Lambda memory in MB, 128-10240 (default: 1769 = 1 vCPU)")
     b.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
     b.add_argument("--retries", default=2, help="retries of a failed grove (default: 2, as Lambda's async)")
     b.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
-    b.add_argument("--max-cost", type=float, default=None, metavar="USD",
-                   help="stop dispatching when the projected cost passes this")
+    b.add_argument(
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="stop dispatching when the projected cost passes this",
+    )
     b.add_argument("-p", "--predict", action="store_true", help="after the build, predict the held-out set")
-    b.add_argument("-s", "--sync", action="store_true",
-                   help="run groves one after another in this process (local) or synchronously (aws)")
+    b.add_argument(
+        "-s",
+        "--sync",
+        action="store_true",
+        help="run groves one after another in this process (local) or synchronously (aws)",
+    )
     b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     _backend_args(b)
 
@@ -87,9 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("name")
     pr.add_argument("--data", default=None, help="dataset to predict (default: the build's held-out test set)")
     pr.add_argument("--json", action="store_true")
-    pr.add_argument("--distributed", action="store_true",
-                    help="one predict event per batch of groves, the rows stored once; the driver sums the votes "
-                    "(for forests too large for this machine's memory)")
+    pr.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one predict event per batch of groves, the rows stored once; the driver sums the votes "
+        "(for forests too large for this machine's memory)",
+    )
     pr.add_argument("--batch-groves", default=1, metavar="K", help="with --distributed: groves per event (default 1)")
     pr.add_argument("--workers", type=int, default=None, help="with --distributed: local worker processes")
     _backend_args(pr)
@@ -102,10 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("name", help="search name (shares the build namespace)")
     se.add_argument("--data", default=None, help="dataset, as for build (default: digits)")
     se.add_argument("--target", default=None)
-    se.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                    help="values to try for a scikit-learn parameter (repeatable): every combination")
-    se.add_argument("--random", default=None, metavar="N", help="N random combinations of the grid "
-                    "(of a default space without --grid)")
+    se.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values to try for a scikit-learn parameter (repeatable): every combination",
+    )
+    se.add_argument(
+        "--random",
+        default=None,
+        metavar="N",
+        help="N random combinations of the grid (of a default space without --grid)",
+    )
     se.add_argument("-t", "--trees", default=50, help="trees of each trial's forest (default: 50)")
     se.add_argument("-g", "--grove", default=10, help="trees between cancel checks; grove size when promoted")
     se.add_argument("--model", choices=MODELS, default="rf")
@@ -114,8 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--test-size", default=0.25, help="held out and never seen by the search (default: 0.25)")
     se.add_argument("--valid-size", default=0.25, help="validation fraction of the train set (default: 0.25)")
     se.add_argument("--workers", type=int, default=None)
-    se.add_argument("--promote", nargs="?", const="", default=None, metavar="BUILDNAME",
-                    help="then build the best combination as BUILDNAME (default: NAME-best)")
+    se.add_argument(
+        "--promote",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="BUILDNAME",
+        help="then build the best combination as BUILDNAME (default: NAME-best)",
+    )
     se.add_argument("--promote-trees", default=None, help="trees of the promoted build (default: --trees)")
     se.add_argument("--json", action="store_true")
     _backend_args(se)
@@ -161,10 +201,17 @@ def grove_table(st: drv.BuildStatus) -> Any:
         rep = r.report
         style = {"failed": "red", "cancelled": "yellow", "running": "cyan"}.get(r.state)
         t.add_row(
-            str(r.grove), str(r.trees), str(r.seed), r.state, str(max(r.attempt, 1)),
+            str(r.grove),
+            str(r.trees),
+            str(r.seed),
+            r.state,
+            str(max(r.attempt, 1)),
             f"{r.duration_s:.2f}" if r.duration_s is not None else "-",
-            _fmt_ms(rep.billed_ms if rep else None), _fmt_ms(rep.init_ms if rep else None),
-            _fmt_ms(rep.max_memory_mb if rep else None), _fmt_usd(r.cost_usd), style=style,
+            _fmt_ms(rep.billed_ms if rep else None),
+            _fmt_ms(rep.init_ms if rep else None),
+            _fmt_ms(rep.max_memory_mb if rep else None),
+            _fmt_usd(r.cost_usd),
+            style=style,
         )
     return t
 
@@ -180,10 +227,15 @@ def summary_table(st: drv.BuildStatus) -> Any:
     rows = [
         ("build", f"{st.name}  [{st.state}]"),
         ("backend", st.backend),
-        ("forest", f"{st.spec.model} {st.plan.task}, {st.trees_done}/{st.spec.trees} trees in "
-                   f"{len(st.rows)} groves of {st.spec.grove}"),
-        ("data", f"{st.spec.data}: {st.plan.n_train} train rows, {st.plan.n_test} test rows, "
-                 f"{st.plan.n_features} features"),
+        (
+            "forest",
+            f"{st.spec.model} {st.plan.task}, {st.trees_done}/{st.spec.trees} trees in "
+            f"{len(st.rows)} groves of {st.spec.grove}",
+        ),
+        (
+            "data",
+            f"{st.spec.data}: {st.plan.n_train} train rows, {st.plan.n_test} test rows, {st.plan.n_features} features",
+        ),
         ("elapsed", f"{st.elapsed_s:.2f} s"),
         ("billed", f"{st.billed_ms:,.0f} ms, {st.gb_seconds:.3f} GB-s at {st.spec.memory} MB {st.spec.arch}"),
         ("cost", f"{_fmt_usd(st.cost_usd)}{est}"),
@@ -212,8 +264,13 @@ class ProgressView:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         )
         self.task = self.progress.add_task("groves", total=total, info="")
         self.trees = trees
@@ -265,9 +322,19 @@ def _open(args: argparse.Namespace):
 
 def cmd_build(args: argparse.Namespace, console: Any) -> int:
     spec = BuildSpec(
-        name=args.name, data=args.data, target=args.target, trees=args.trees, grove=args.grove,
-        model=args.model, task=args.task, params=parse_params(args.param), seed=args.seed,
-        test_size=args.test_size, memory=args.memory, arch=args.arch, retries=args.retries,
+        name=args.name,
+        data=args.data,
+        target=args.target,
+        trees=args.trees,
+        grove=args.grove,
+        model=args.model,
+        task=args.task,
+        params=parse_params(args.param),
+        seed=args.seed,
+        test_size=args.test_size,
+        memory=args.memory,
+        arch=args.arch,
+        retries=args.retries,
         max_cost=args.max_cost,
     )
     drv.validate(spec)  # cheap checks before the backend is even opened
@@ -287,8 +354,9 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
     return _report(st, args, console, pred)
 
 
-def _run(backend: Any, args: argparse.Namespace, name: str, groves: int, trees: int, console: Any,
-         sync: bool = False) -> drv.BuildStatus:
+def _run(
+    backend: Any, args: argparse.Namespace, name: str, groves: int, trees: int, console: Any, sync: bool = False
+) -> drv.BuildStatus:
     if args.json:
         return drv.run(backend, name, workers=getattr(args, "workers", None), sync=sync)
     with ProgressView(console, groves, trees) as view:
@@ -371,8 +439,7 @@ def cmd_predict_distributed(args: argparse.Namespace, console: Any) -> int:
 
     backend = _open(args)
     try:
-        res = predict_distributed(backend, args.name, args.data, batch_groves=args.batch_groves,
-                                  workers=args.workers)
+        res = predict_distributed(backend, args.name, args.data, batch_groves=args.batch_groves, workers=args.workers)
     finally:
         backend.close()
     if args.json:
@@ -380,8 +447,10 @@ def cmd_predict_distributed(args: argparse.Namespace, console: Any) -> int:
         return EXIT_OK
     print_prediction(console, res.prediction)
     est = " est." if res.cost_estimate else ""
-    console.print(f"distributed: {res.invocations} invocation(s) over {res.trees} trees, {res.wall_s:.2f} s, "
-                  f"{res.rows_per_s:,.0f} rows/s, {_fmt_usd(res.cost_usd)}{est} (predict id {res.predict_id})")
+    console.print(
+        f"distributed: {res.invocations} invocation(s) over {res.trees} trees, {res.wall_s:.2f} s, "
+        f"{res.rows_per_s:,.0f} rows/s, {_fmt_usd(res.cost_usd)}{est} (predict id {res.predict_id})"
+    )
     return EXIT_OK
 
 
@@ -402,8 +471,13 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
     for s in all_:
         j = s.to_json()
         t.add_row(
-            s.name, s.state, f"{s.trees_done}/{s.spec.trees}", str(s.count("failed")), f"{s.elapsed_s:.1f}",
-            f"{s.gb_seconds:.2f}", _fmt_usd(s.cost_usd) + (" est." if s.cost_estimate else ""),
+            s.name,
+            s.state,
+            f"{s.trees_done}/{s.spec.trees}",
+            str(s.count("failed")),
+            f"{s.elapsed_s:.1f}",
+            f"{s.gb_seconds:.2f}",
+            _fmt_usd(s.cost_usd) + (" est." if s.cost_estimate else ""),
             f"{j['test_score']:.4f}" if j["test_score"] is not None else "-",
         )
     console.print(t)
@@ -438,9 +512,12 @@ def leaderboard_table(lb: Any) -> Any:
         t.add_column(col, justify="left" if col == "state" else "right")
     for rank, tr in enumerate(lb.ranked(), start=1):
         t.add_row(
-            str(rank) if tr.score is not None else "-", str(tr.trial), *[str(tr.params.get(k)) for k in lb.spec.grid],
+            str(rank) if tr.score is not None else "-",
+            str(tr.trial),
+            *[str(tr.params.get(k)) for k in lb.spec.grid],
             f"{tr.score:.4f}" if tr.score is not None else "-",
-            f"{tr.duration_s:.2f}" if tr.duration_s is not None else "-", _fmt_usd(tr.cost_usd),
+            f"{tr.duration_s:.2f}" if tr.duration_s is not None else "-",
+            _fmt_usd(tr.cost_usd),
             tr.state if not tr.error else f"{tr.state}: {tr.error[:60]}",
         )
     return t
@@ -454,14 +531,25 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
         asked = bool(args.grid) or args.random is not None
         if asked or not search.exists(backend, args.name):
             spec = search.SearchSpec(
-                name=args.name, data=args.data or "digits", target=args.target, grid=search.parse_grid(args.grid),
-                random=args.random, trees=args.trees, grove=args.grove, model=args.model, task=args.task,
-                seed=args.seed, test_size=args.test_size, valid_size=args.valid_size,
+                name=args.name,
+                data=args.data or "digits",
+                target=args.target,
+                grid=search.parse_grid(args.grid),
+                random=args.random,
+                trees=args.trees,
+                grove=args.grove,
+                model=args.model,
+                task=args.task,
+                seed=args.seed,
+                test_size=args.test_size,
+                valid_size=args.valid_size,
             )
             doc = search.create(backend, spec)
             if not args.json:
-                console.print(f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {doc['spec'].trees} "
-                              f"trees on {backend.describe}; fit {doc['n_fit']} rows, validate {doc['n_valid']}")
+                console.print(
+                    f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {doc['spec'].trees} "
+                    f"trees on {backend.describe}; fit {doc['n_fit']} rows, validate {doc['n_valid']}"
+                )
         lb = search.run(backend, args.name, workers=args.workers)
         built = None
         if args.promote is not None:
@@ -493,8 +581,16 @@ def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:
     parse_memory(args.memory)  # before the backend is opened
     backend = _open(args)
     try:
-        res = tune_memory(backend, data=args.data, target=args.target, trees_per_grove=args.trees_per_grove,
-                          memory=args.memory, runs=args.runs, model=args.model, seed=args.seed)
+        res = tune_memory(
+            backend,
+            data=args.data,
+            target=args.target,
+            trees_per_grove=args.trees_per_grove,
+            memory=args.memory,
+            runs=args.runs,
+            model=args.model,
+            seed=args.seed,
+        )
     finally:
         backend.close()
     if args.json:
@@ -506,8 +602,16 @@ def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:
         t.add_column(col, justify="right")
     for r in res.rows:
         tags = [x for x, row in (("cheapest", res.cheapest), ("fastest", res.fastest)) if row is r]
-        t.add_row(str(r.memory_mb), str(r.vcpus), str(r.n_jobs), f"{len(r.kept_ms)}/{len(r.durations_ms)}",
-                  f"{r.mean_ms:,.1f}", f"{r.billed_ms:,.0f}", _fmt_usd(r.cost_usd), ", ".join(tags))
+        t.add_row(
+            str(r.memory_mb),
+            str(r.vcpus),
+            str(r.n_jobs),
+            f"{len(r.kept_ms)}/{len(r.durations_ms)}",
+            f"{r.mean_ms:,.1f}",
+            f"{r.billed_ms:,.0f}",
+            _fmt_usd(r.cost_usd),
+            ", ".join(tags),
+        )
     console.print(t)
     console.print(f"cheapest: {res.cheapest.memory_mb} MB; fastest: {res.fastest.memory_mb} MB")
     console.print(("[yellow]" if res.simulated else "") + res.note)
@@ -515,9 +619,15 @@ def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "status": cmd_status, "cancel": cmd_cancel, "finish": cmd_finish,
-    "predict": cmd_predict, "builds": cmd_builds, "export": cmd_export,
-    "search": cmd_search, "tune-memory": cmd_tune_memory,
+    "build": cmd_build,
+    "status": cmd_status,
+    "cancel": cmd_cancel,
+    "finish": cmd_finish,
+    "predict": cmd_predict,
+    "builds": cmd_builds,
+    "export": cmd_export,
+    "search": cmd_search,
+    "tune-memory": cmd_tune_memory,
 }
 
 
@@ -540,11 +650,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         name = getattr(args, "name", "")
-        err.print(f"\ninterrupted: the build's state is in the store; resume with `lamforest finish {name}` "
-                  f"or stop it with `lamforest cancel {name}`")
+        err.print(
+            f"\ninterrupted: the build's state is in the store; resume with `lamforest finish {name}` "
+            f"or stop it with `lamforest cancel {name}`"
+        )
         return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

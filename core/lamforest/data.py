@@ -45,10 +45,7 @@ class Dataset:
 
 
 def describe_sources() -> str:
-    return (
-        f"a built-in ({', '.join(BUILTINS)}), synthetic:ROWSxCOLS[:CLASSES], "
-        "or a .csv/.parquet/.npz/.npy file"
-    )
+    return f"a built-in ({', '.join(BUILTINS)}), synthetic:ROWSxCOLS[:CLASSES], or a .csv/.parquet/.npz/.npy file"
 
 
 def load(source: str, target: str | None = None, task: str = "auto", seed: int = 0) -> Dataset:
@@ -73,9 +70,7 @@ def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     from sklearn import datasets
 
     bunch = getattr(datasets, f"load_{name}")()
-    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [
-        f"x{i}" for i in range(bunch.data.shape[1])
-    ]
+    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [f"x{i}" for i in range(bunch.data.shape[1])]
     return np.asarray(bunch.data), np.asarray(bunch.target), names
 
 
@@ -91,7 +86,10 @@ def _synthetic(m: re.Match[str], task: str, seed: int) -> tuple[np.ndarray, np.n
     names = [f"x{i}" for i in range(cols)]
     if task == "regression" or (classes is None and task == "regression"):
         X, y = make_regression(
-            n_samples=rows, n_features=cols, n_informative=max(1, min(cols, 10)), noise=5.0,
+            n_samples=rows,
+            n_features=cols,
+            n_informative=max(1, min(cols, 10)),
+            noise=5.0,
             random_state=seed,
         )
         return X.astype(np.float32), y, names, "regression"
@@ -104,8 +102,14 @@ def _synthetic(m: re.Match[str], task: str, seed: int) -> tuple[np.ndarray, np.n
     if 2**informative < classes * 2:
         raise SpecError("data", f"{cols} columns cannot separate {classes} classes; add columns")
     X, y = make_classification(
-        n_samples=rows, n_features=cols, n_informative=informative, n_redundant=0,
-        n_classes=classes, n_clusters_per_class=2, class_sep=2.0, flip_y=0.01,
+        n_samples=rows,
+        n_features=cols,
+        n_informative=informative,
+        n_redundant=0,
+        n_classes=classes,
+        n_clusters_per_class=2,
+        class_sep=2.0,
+        flip_y=0.01,
         random_state=seed,
     )
     return X.astype(np.float32), y, names, "classification"
@@ -211,9 +215,7 @@ def _parquet(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, li
     return _columns_to_xy(header, columns, target, path.name)
 
 
-def _finish(
-    X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: str | None, source: str
-) -> Dataset:
+def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: str | None, source: str) -> Dataset:
     if X.shape[0] == 0 or y.shape[0] == 0:
         raise SpecError("data", f"{source}: the dataset is empty")
     if X.shape[0] != y.shape[0]:
@@ -265,9 +267,7 @@ def split(ds: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndar
         _, counts = np.unique(ds.y, return_counts=True)
         if counts.min() >= 2 and n_test >= len(counts) and n - n_test >= len(counts):
             stratify = ds.y
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        ds.X, ds.y, test_size=test_size, random_state=seed, stratify=stratify
-    )
+    X_tr, X_te, y_tr, y_te = train_test_split(ds.X, ds.y, test_size=test_size, random_state=seed, stratify=stratify)
     if ds.task == "classification" and len(np.unique(y_tr)) < 2:
         raise SpecError("test_size", "the train set would hold a single class; use a smaller test size")
     return np.ascontiguousarray(X_tr), np.ascontiguousarray(X_te), y_tr, y_te
@@ -293,8 +293,13 @@ def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_nam
     if not store.exists(f"{ref}/meta.json"):
         store.put_bytes(f"{ref}/X.npy", _npy_bytes(np.ascontiguousarray(X, dtype=np.float32)))
         store.put_bytes(f"{ref}/y.npy", _npy_bytes(y))
-        meta = {"rows": int(X.shape[0]), "cols": int(X.shape[1]), "task": task,
-                "features": feature_names, "y_dtype": str(y.dtype)}
+        meta = {
+            "rows": int(X.shape[0]),
+            "cols": int(X.shape[1]),
+            "task": task,
+            "features": feature_names,
+            "y_dtype": str(y.dtype),
+        }
         # meta.json last: its presence means the arrays are complete.
         store.put_bytes(f"{ref}/meta.json", json.dumps(meta).encode())
     return ref

@@ -36,8 +36,9 @@ def put_input(store: Store, X: np.ndarray) -> str:
         buf = io.BytesIO()
         np.save(buf, X, allow_pickle=False)
         store.put_bytes(f"{ref}/X.npy", buf.getvalue())
-        store.put_bytes(f"{ref}/meta.json", json.dumps({"rows": int(X.shape[0]), "cols": int(X.shape[1]),
-                                                         "kind": "input"}).encode())
+        store.put_bytes(
+            f"{ref}/meta.json", json.dumps({"rows": int(X.shape[0]), "cols": int(X.shape[1]), "kind": "input"}).encode()
+        )
     return ref
 
 
@@ -93,8 +94,9 @@ def wait_records(
             return done, failed
         if time.monotonic() > deadline:
             missing = sorted(want - set(done) - set(failed))
-            raise JobTimeout(f"no answer after {timeout_s:.0f} s from {len(missing)} invocation(s): "
-                             f"{', '.join(missing[:5])}")
+            raise JobTimeout(
+                f"no answer after {timeout_s:.0f} s from {len(missing)} invocation(s): {', '.join(missing[:5])}"
+            )
         time.sleep(poll_s)
 
 

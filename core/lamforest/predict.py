@@ -89,15 +89,24 @@ def run_votes(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
         np.save(buf, total, allow_pickle=False)
         store.put_bytes(f"{pre}/votes/{task.gid}.npy", buf.getvalue())
         record = {
-            **base, "state": "done", "trees": trees, "rows": int(X.shape[0]),
-            "load_ms": round((t_load - t0) * 1000, 2), "groves_load_ms": round(load_groves * 1000, 2),
+            **base,
+            "state": "done",
+            "trees": trees,
+            "rows": int(X.shape[0]),
+            "load_ms": round((t_load - t0) * 1000, 2),
+            "groves_load_ms": round(load_groves * 1000, 2),
             "total_ms": round((time.perf_counter() - t0) * 1000, 2),
             "max_memory_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
         put_json(store, f"{pre}/done/{task.gid}.json", record)
     except Exception as exc:
-        record = {**base, "state": "failed", "error": type(exc).__name__, "message": str(exc)[:2000],
-                  "traceback": traceback.format_exc(limit=6)[-3000:]}
+        record = {
+            **base,
+            "state": "failed",
+            "error": type(exc).__name__,
+            "message": str(exc)[:2000],
+            "traceback": traceback.format_exc(limit=6)[-3000:],
+        }
         put_json(store, f"{pre}/failed/{task.gid}.json", record)
     return record
 
@@ -125,10 +134,16 @@ class DistributedPrediction:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **self.prediction.to_json(), "distributed": True, "predict_id": self.predict_id,
-            "invocations": self.invocations, "trees": self.trees, "wall_s": round(self.wall_s, 4),
-            "rows_per_s": round(self.rows_per_s, 1), "cost_usd": self.cost_usd,
-            "cost_is_estimate": self.cost_estimate, "reports": self.reports,
+            **self.prediction.to_json(),
+            "distributed": True,
+            "predict_id": self.predict_id,
+            "invocations": self.invocations,
+            "trees": self.trees,
+            "wall_s": round(self.wall_s, 4),
+            "rows_per_s": round(self.rows_per_s, 1),
+            "cost_usd": self.cost_usd,
+            "cost_is_estimate": self.cost_estimate,
+            "reports": self.reports,
         }
 
 
@@ -185,25 +200,49 @@ def predict_distributed(
     spec = plan.spec
     sizes, seeds = spec.grove_sizes(), spec.grove_seeds()
     tasks = [
-        GroveTask(build=name, grove=g, seed=seeds[g], trees=sizes[g], data=plan.data_ref, model=spec.model,
-                  task=plan.task, params=spec.params, kind="predict", input=ref, job=pid,
-                  batch=min(batch, spec.n_groves - g))
+        GroveTask(
+            build=name,
+            grove=g,
+            seed=seeds[g],
+            trees=sizes[g],
+            data=plan.data_ref,
+            model=spec.model,
+            task=plan.task,
+            params=spec.params,
+            kind="predict",
+            input=ref,
+            job=pid,
+            batch=min(batch, spec.n_groves - g),
+        )
         for g in range(0, spec.n_groves, batch)
     ]
-    put_json(backend.store, f"{pre}/job.json", {"build": name, "input": ref, "rows": int(X.shape[0]),
-                                                "batch_groves": batch, "events": len(tasks), "source": where,
-                                                "created": time.time()})
+    put_json(
+        backend.store,
+        f"{pre}/job.json",
+        {
+            "build": name,
+            "input": ref,
+            "rows": int(X.shape[0]),
+            "batch_groves": batch,
+            "events": len(tasks),
+            "source": where,
+            "created": time.time(),
+        },
+    )
     compute = backend.make_compute(spec, workers, False)
     compute.submit(tasks)
     try:
-        done, failed = wait_records(backend.store, pre, [t.gid for t in tasks], timeout_s=timeout_s,
-                                    poll_s=poll_s, on_progress=on_progress)
+        done, failed = wait_records(
+            backend.store, pre, [t.gid for t in tasks], timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress
+        )
     except JobTimeout as exc:
         raise drv.BuildError(f"distributed predict {pid} of {name!r}: {exc}") from None
     if failed:
         first = next(iter(failed.values()))
-        raise drv.BuildError(f"distributed predict {pid} of {name!r}: {len(failed)} batch(es) failed; grove "
-                             f"{first.get('grove')}: {first.get('error')}: {first.get('message')}")
+        raise drv.BuildError(
+            f"distributed predict {pid} of {name!r}: {len(failed)} batch(es) failed; grove "
+            f"{first.get('grove')}: {first.get('error')}: {first.get('message')}"
+        )
     total = None
     for t in tasks:  # grove order
         key = f"{pre}/votes/{t.gid}.npy"
@@ -221,8 +260,15 @@ def predict_distributed(
     rids = {r["request_id"] for r in done.values() if r.get("request_id")}
     reports = reports_for(backend, name, "predict", rids, wait_s=10.0 if backend.name != "local" else 2.0)
     out = DistributedPrediction(
-        prediction=pred, values=values, predict_id=pid, invocations=len(tasks), trees=trees, wall_s=wall,
-        cost_usd=cost_of(reports, spec.arch), cost_estimate=backend.estimate, reports=len(reports),
+        prediction=pred,
+        values=values,
+        predict_id=pid,
+        invocations=len(tasks),
+        trees=trees,
+        wall_s=wall,
+        cost_usd=cost_of(reports, spec.arch),
+        cost_estimate=backend.estimate,
+        reports=len(reports),
     )
     result = {k: v for k, v in out.to_json().items() if k not in ("predictions", "confusion")}
     put_json(backend.store, f"{pre}/result.json", result)

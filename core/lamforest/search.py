@@ -110,12 +110,33 @@ class SearchSpec:
                 raise SpecError(f"grid {key}", RESERVED_PARAMS[key])
             if not isinstance(values, list) or not values:
                 raise SpecError(f"grid {key}", "needs at least one value")
-        base = BuildSpec(name=name, data=self.data, target=self.target, trees=trees, grove=min(grove, trees),
-                         model=model, task=task, seed=self.seed, test_size=self.test_size,
-                         memory=self.memory).validated()
-        out = SearchSpec(name=name, data=base.data, target=base.target, grid=grid, random=rnd, trees=trees,
-                         grove=base.grove, model=model, task=task, seed=base.seed, test_size=base.test_size,
-                         valid_size=valid, memory=base.memory)
+        base = BuildSpec(
+            name=name,
+            data=self.data,
+            target=self.target,
+            trees=trees,
+            grove=min(grove, trees),
+            model=model,
+            task=task,
+            seed=self.seed,
+            test_size=self.test_size,
+            memory=self.memory,
+        ).validated()
+        out = SearchSpec(
+            name=name,
+            data=base.data,
+            target=base.target,
+            grid=grid,
+            random=rnd,
+            trees=trees,
+            grove=base.grove,
+            model=model,
+            task=task,
+            seed=base.seed,
+            test_size=base.test_size,
+            valid_size=valid,
+            memory=base.memory,
+        )
         n = out.n_combinations
         if rnd is None and n > MAX_TRIALS:
             raise SpecError("grid", f"{n} combinations exceed {MAX_TRIALS}; use --random N")
@@ -142,11 +163,22 @@ class SearchSpec:
             out.append({k: combo[k] for k in keys})
         return out
 
-    def build_spec(self, name: str, params: dict[str, Any], trees: int | None = None,
-                   grove: int | None = None) -> BuildSpec:
-        return BuildSpec(name=name, data=self.data, target=self.target, trees=trees or self.trees,
-                         grove=grove or self.grove, model=self.model, task=self.task, params=params,
-                         seed=self.seed, test_size=self.test_size, memory=self.memory)
+    def build_spec(
+        self, name: str, params: dict[str, Any], trees: int | None = None, grove: int | None = None
+    ) -> BuildSpec:
+        return BuildSpec(
+            name=name,
+            data=self.data,
+            target=self.target,
+            trees=trees or self.trees,
+            grove=grove or self.grove,
+            model=self.model,
+            task=self.task,
+            params=params,
+            seed=self.seed,
+            test_size=self.test_size,
+            memory=self.memory,
+        )
 
 
 def _prefix(name: str) -> str:
@@ -166,8 +198,14 @@ def run_trial(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
     from lamforest.worker import load_train
 
     pre = f"{_prefix(task.build)}/trials"
-    base = {"trial": task.grove, "params": task.params, "trees": task.trees, "request_id": request_id,
-            "pid": os.getpid(), "n_jobs": task.n_jobs}
+    base = {
+        "trial": task.grove,
+        "params": task.params,
+        "trees": task.trees,
+        "request_id": request_id,
+        "pid": os.getpid(),
+        "n_jobs": task.n_jobs,
+    }
     if store.exists(f"{pre}/done/{task.gid}.json"):
         return {**base, "state": "done", "duplicate": True}
     started = time.time()
@@ -179,15 +217,27 @@ def run_trial(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
         t_fit = time.perf_counter()
         score = forest.score(grove.estimator, Xv, yv)
         record = {
-            **base, "state": "done", "score": score, "metric": forest.metric_name(grove.estimator),
-            "started": started, "ended": time.time(), "fit_ms": round((t_fit - t0) * 1000, 2),
+            **base,
+            "state": "done",
+            "score": score,
+            "metric": forest.metric_name(grove.estimator),
+            "started": started,
+            "ended": time.time(),
+            "fit_ms": round((t_fit - t0) * 1000, 2),
             "score_ms": round((time.perf_counter() - t_fit) * 1000, 2),
             "max_memory_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
         put_json(store, f"{pre}/done/{task.gid}.json", record)
     except Exception as exc:
-        record = {**base, "state": "failed", "error": type(exc).__name__, "message": str(exc)[:2000],
-                  "traceback": traceback.format_exc(limit=6)[-3000:], "started": started, "ended": time.time()}
+        record = {
+            **base,
+            "state": "failed",
+            "error": type(exc).__name__,
+            "message": str(exc)[:2000],
+            "traceback": traceback.format_exc(limit=6)[-3000:],
+            "started": started,
+            "ended": time.time(),
+        }
         put_json(store, f"{pre}/failed/{task.gid}.json", record)
     return record
 
@@ -237,10 +287,18 @@ class Leaderboard:
 
     def to_json(self) -> dict[str, Any]:
         best = self.best
-        return {"name": self.name, "metric": self.metric, "trials": [t.to_dict() for t in self.ranked()],
-                "done": self.done, "total": len(self.trials), "cost_usd": self.cost_usd,
-                "cost_is_estimate": self.cost_estimate, "finished": self.finished,
-                "best": best.to_dict() if best else None, "promoted": self.promoted}
+        return {
+            "name": self.name,
+            "metric": self.metric,
+            "trials": [t.to_dict() for t in self.ranked()],
+            "done": self.done,
+            "total": len(self.trials),
+            "cost_usd": self.cost_usd,
+            "cost_is_estimate": self.cost_estimate,
+            "finished": self.finished,
+            "best": best.to_dict() if best else None,
+            "promoted": self.promoted,
+        }
 
 
 def exists(backend: Backend, name: str) -> bool:
@@ -274,9 +332,17 @@ def create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
         raise SpecError("valid_size", exc.message) from None
     fit_ref = datamod.put_train(store, X_fit, y_fit, ds.task, ds.feature_names)
     valid_ref = datamod.put_train(store, X_val, y_val, ds.task, ds.feature_names)
-    doc = {"spec": {**asdict(spec)}, "task": ds.task, "data_ref": fit_ref, "valid_ref": valid_ref,
-           "combinations": combos, "n_fit": int(X_fit.shape[0]), "n_valid": int(X_val.shape[0]),
-           "created": time.time(), "backend": backend.name}
+    doc = {
+        "spec": {**asdict(spec)},
+        "task": ds.task,
+        "data_ref": fit_ref,
+        "valid_ref": valid_ref,
+        "combinations": combos,
+        "n_fit": int(X_fit.shape[0]),
+        "n_valid": int(X_val.shape[0]),
+        "created": time.time(),
+        "backend": backend.name,
+    }
     put_json(store, f"{_prefix(spec.name)}/search.json", doc)
     return doc
 
@@ -327,8 +393,15 @@ def leaderboard(
             rids[rid].cost_usd = price(rep.billed_ms, rep.memory_mb).usd
         total = cost_of(reports, "x86_64")
     promoted = doc.get("promoted", [])
-    lb = Leaderboard(name=name, metric=metric, trials=trials, spec=spec, cost_usd=total,
-                     cost_estimate=backend.estimate, promoted=promoted)
+    lb = Leaderboard(
+        name=name,
+        metric=metric,
+        trials=trials,
+        spec=spec,
+        cost_usd=total,
+        cost_estimate=backend.estimate,
+        promoted=promoted,
+    )
     lb.finished = backend.store.exists(f"{_prefix(name)}/leaderboard.json")
     return lb
 
@@ -349,9 +422,21 @@ def run(
     bspec = spec.build_spec(name, {})
     have = set(backend.store.list(f"{_prefix(name)}/trials/done/"))
     tasks = [
-        GroveTask(build=name, grove=i, seed=spec.seed, trees=spec.trees, data=doc["data_ref"], model=spec.model,
-                  task=doc["task"], params=combo, chunk=spec.grove, n_jobs=backend.n_jobs(bspec), kind="search",
-                  input=doc["valid_ref"], job="trial")
+        GroveTask(
+            build=name,
+            grove=i,
+            seed=spec.seed,
+            trees=spec.trees,
+            data=doc["data_ref"],
+            model=spec.model,
+            task=doc["task"],
+            params=combo,
+            chunk=spec.grove,
+            n_jobs=backend.n_jobs(bspec),
+            kind="search",
+            input=doc["valid_ref"],
+            job="trial",
+        )
         for i, combo in enumerate(doc["combinations"])
         if f"{_prefix(name)}/trials/done/{grove_id(i)}.json" not in have
     ]
@@ -363,9 +448,15 @@ def run(
             on_progress(leaderboard(backend, name, _doc=doc))
 
     try:
-        wait_records(backend.store, f"{_prefix(name)}/trials", [grove_id(i) for i in range(len(doc["combinations"]))],
-                     timeout_s=timeout_s, poll_s=poll_s,
-                     on_progress=progress, should_stop=should_stop)
+        wait_records(
+            backend.store,
+            f"{_prefix(name)}/trials",
+            [grove_id(i) for i in range(len(doc["combinations"]))],
+            timeout_s=timeout_s,
+            poll_s=poll_s,
+            on_progress=progress,
+            should_stop=should_stop,
+        )
     except JobTimeout as exc:
         raise drv.BuildError(f"search {name!r}: {exc}") from None
     lb = leaderboard(backend, name, with_costs=True, cost_wait_s=2.0 if backend.name == "local" else 10.0, _doc=doc)
@@ -378,8 +469,14 @@ def run(
 
 
 def promote(
-    backend: Backend, name: str, build_name: str, *, trees: int | None = None, grove: int | None = None,
-    workers: int | None = None, on_progress: drv.Progress | None = None,
+    backend: Backend,
+    name: str,
+    build_name: str,
+    *,
+    trees: int | None = None,
+    grove: int | None = None,
+    workers: int | None = None,
+    on_progress: drv.Progress | None = None,
 ) -> drv.BuildStatus:
     """Start a full build with the best trial's params (same data, seed and split as the search)."""
     doc = load(backend, name)

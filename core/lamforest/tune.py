@@ -54,8 +54,11 @@ def vcpus(memory_mb: int) -> int:
 def parse_memory(value: str | list[int] | tuple[int, ...]) -> list[int]:
     """``512,1024,1769`` -> [512, 1024, 1769]; SpecError("memory") naming the bad size."""
     items = value.split(",") if isinstance(value, str) else list(value)
-    sizes = [_as_int("memory", str(v).strip() if isinstance(v, str) else v, MEMORY_MIN_MB, MEMORY_MAX_MB)
-             for v in items if str(v).strip()]
+    sizes = [
+        _as_int("memory", str(v).strip() if isinstance(v, str) else v, MEMORY_MIN_MB, MEMORY_MAX_MB)
+        for v in items
+        if str(v).strip()
+    ]
     if not sizes:
         raise SpecError("memory", f"give at least one size in MB, {MEMORY_MIN_MB}-{MEMORY_MAX_MB}")
     if len(set(sizes)) != len(sizes):
@@ -187,8 +190,17 @@ def tune_memory(
                 aws.set(mem)
             compute = backend.make_compute(BuildSpec(name=name, memory=mem), 1, aws is not None)
             for _ in range(runs):
-                task = GroveTask(build=name, grove=index, seed=gseed, trees=trees, data=ref, model=model,
-                                 task=ds.task, chunk=trees, n_jobs=vcpus(mem))
+                task = GroveTask(
+                    build=name,
+                    grove=index,
+                    seed=gseed,
+                    trees=trees,
+                    data=ref,
+                    model=model,
+                    task=ds.task,
+                    chunk=trees,
+                    n_jobs=vcpus(mem),
+                )
                 compute.submit([task])
                 rec = _wait_grove(backend, name, task.gid, timeout_s)
                 rids[rec["request_id"]] = (mem, index)
@@ -217,14 +229,37 @@ def tune_memory(
         kept = drop_outliers(durations)
         mean = statistics.fmean(kept)
         billed = float(int(mean) + 1)
-        rows.append(MemoryRow(memory_mb=mem, vcpus=vcpus(mem), n_jobs=vcpus(mem), durations_ms=durations,
-                              kept_ms=kept, mean_ms=mean, billed_ms=billed, cost_usd=price(billed, mem, arch).usd))
+        rows.append(
+            MemoryRow(
+                memory_mb=mem,
+                vcpus=vcpus(mem),
+                n_jobs=vcpus(mem),
+                durations_ms=durations,
+                kept_ms=kept,
+                mean_ms=mean,
+                billed_ms=billed,
+                cost_usd=price(billed, mem, arch).usd,
+            )
+        )
     simulated = backend.name == "local"
-    note = ("SIMULATED on the local backend: local memory does not change this machine's CPU; n_jobs follows "
-            "Lambda's vCPUs for each size, durations are measured here and priced as Lambda would") if simulated \
+    note = (
+        (
+            "SIMULATED on the local backend: local memory does not change this machine's CPU; n_jobs follows "
+            "Lambda's vCPUs for each size, durations are measured here and priced as Lambda would"
+        )
+        if simulated
         else "measured on AWS Lambda: the function's memory was set for each size and restored"
-    result = TuneResult(name=name, backend=backend.name, simulated=simulated, trees_per_grove=trees, runs=runs,
-                        rows=rows, arch=arch, note=note)
+    )
+    result = TuneResult(
+        name=name,
+        backend=backend.name,
+        simulated=simulated,
+        trees_per_grove=trees,
+        runs=runs,
+        rows=rows,
+        arch=arch,
+        note=note,
+    )
     for i in range(index):
         backend.store.delete(f"builds/{name}/groves/{grove_id(i)}.joblib")
     put_json(backend.store, f"builds/{name}/tune.json", result.to_json())

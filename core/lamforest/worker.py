@@ -115,8 +115,13 @@ def run(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
     state = f"{prefix}/state/{task.gid}"
     cancel_key = f"{prefix}/CANCEL"
     base = {
-        "grove": task.grove, "trees": task.trees, "seed": task.seed, "attempt": task.attempt,
-        "request_id": request_id, "host": platform.node(), "pid": os.getpid(),
+        "grove": task.grove,
+        "trees": task.trees,
+        "seed": task.seed,
+        "attempt": task.attempt,
+        "request_id": request_id,
+        "host": platform.node(),
+        "pid": os.getpid(),
     }
     if store.exists(f"{state}.done"):
         # At-least-once delivery: a duplicate of a grove already done does nothing.
@@ -135,27 +140,43 @@ def run(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
         t_fit = time.perf_counter()
         buf = io.BytesIO()
         joblib.dump(
-            {"v": 1, "estimator": grove.estimator, "trees": grove.trees, "seed": grove.seed,
-             "oob_sum": grove.oob_sum, "oob_count": grove.oob_count},
-            buf, compress=GROVE_COMPRESS,
+            {
+                "v": 1,
+                "estimator": grove.estimator,
+                "trees": grove.trees,
+                "seed": grove.seed,
+                "oob_sum": grove.oob_sum,
+                "oob_count": grove.oob_count,
+            },
+            buf,
+            compress=GROVE_COMPRESS,
         )
         store.put_bytes(f"{prefix}/groves/{task.gid}.joblib", buf.getvalue())
         t_write = time.perf_counter()
         record = {
-            **base, "state": "done", "started": started, "ended": time.time(),
-            "load_ms": round((t_load - t0) * 1000, 2), "fit_ms": round((t_fit - t_load) * 1000, 2),
-            "write_ms": round((t_write - t_fit) * 1000, 2), "bytes": buf.tell(),
-            "max_memory_mb": _max_rss_mb(), "n_jobs": task.n_jobs,
+            **base,
+            "state": "done",
+            "started": started,
+            "ended": time.time(),
+            "load_ms": round((t_load - t0) * 1000, 2),
+            "fit_ms": round((t_fit - t_load) * 1000, 2),
+            "write_ms": round((t_write - t_fit) * 1000, 2),
+            "bytes": buf.tell(),
+            "max_memory_mb": _max_rss_mb(),
+            "n_jobs": task.n_jobs,
         }
         put_json(store, f"{state}.done", record)
     except Cancelled as exc:
-        record = {**base, "state": "cancelled", "started": started, "ended": time.time(),
-                  "message": str(exc)}
+        record = {**base, "state": "cancelled", "started": started, "ended": time.time(), "message": str(exc)}
         put_json(store, f"{state}.cancelled", record)
     except Exception as exc:
         record = {
-            **base, "state": "failed", "started": started, "ended": time.time(),
-            "error": type(exc).__name__, "message": str(exc)[:2000],
+            **base,
+            "state": "failed",
+            "started": started,
+            "ended": time.time(),
+            "error": type(exc).__name__,
+            "message": str(exc)[:2000],
             "traceback": traceback.format_exc(limit=8)[-4000:],
         }
         put_json(store, f"{state}.failed", record)

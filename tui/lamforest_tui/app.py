@@ -86,7 +86,10 @@ class LamforestApp(App[None]):
 
         try:
             return builds.run(
-                self.backend, name, workers=self.workers_per_build, on_progress=progress,
+                self.backend,
+                name,
+                workers=self.workers_per_build,
+                on_progress=progress,
                 should_stop=lambda: worker.is_cancelled or self._stop.is_set(),
             )
         finally:
@@ -165,12 +168,18 @@ class LamforestApp(App[None]):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lamforest-tui", description="Drive lamforest builds by key.")
-    parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help="where groves run and land (default: LAMFOREST_BACKEND, else local)")
-    parser.add_argument("--home", type=Path, default=None,
-                        help="local store folder (default: LAMFOREST_HOME, else the user data dir)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="local backend: worker processes per build (default: one per CPU)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="where groves run and land (default: LAMFOREST_BACKEND, else local)",
+    )
+    parser.add_argument(
+        "--home", type=Path, default=None, help="local store folder (default: LAMFOREST_HOME, else the user data dir)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="local backend: worker processes per build (default: one per CPU)"
+    )
     return parser.parse_args(argv)
 
 

@@ -41,8 +41,15 @@ def write_plan(
 ) -> Plan:
     spec = BuildSpec(name=name, data=data, trees=trees, grove=grove, memory=memory).validated()
     plan = Plan(
-        spec=spec, task="classification", data_ref=FAKE_DATA_REF, n_train=1347, n_test=450, n_features=64,
-        classes=list(range(classes)), created=created, backend="local",
+        spec=spec,
+        task="classification",
+        data_ref=FAKE_DATA_REF,
+        n_train=1347,
+        n_test=450,
+        n_features=64,
+        classes=list(range(classes)),
+        created=created,
+        backend="local",
     )
     put_json(store, f"builds/{name}/spec.json", plan.to_dict())
     return plan
@@ -78,8 +85,14 @@ def write_grove(
     trees = plan.spec.grove if grove < plan.spec.n_groves - 1 else plan.spec.grove_sizes()[-1]
     seed = _seeds(plan.spec.seed, plan.spec.trees, plan.spec.grove)[grove]
     base = {
-        "grove": grove, "trees": trees, "seed": seed, "attempt": attempt,
-        "request_id": rid, "host": platform.node(), "pid": os.getpid(), "started": started,
+        "grove": grove,
+        "trees": trees,
+        "seed": seed,
+        "attempt": attempt,
+        "request_id": rid,
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "started": started,
     }
     key = f"builds/{name}/state/{grove_id(grove)}"
     if state == "running":
@@ -89,27 +102,57 @@ def write_grove(
     ended = started + duration_s
     record = {**base, "state": state, "ended": ended}
     if state == "done":
-        record.update(fit_ms=round(duration_s * 900, 2), load_ms=1.0, write_ms=2.0, bytes=250_000,
-                      max_memory_mb=max_memory_mb, n_jobs=1)
+        record.update(
+            fit_ms=round(duration_s * 900, 2),
+            load_ms=1.0,
+            write_ms=2.0,
+            bytes=250_000,
+            max_memory_mb=max_memory_mb,
+            n_jobs=1,
+        )
     elif state == "failed":
         record.update(error="MemoryError", message="grove did not fit in memory")
     put_json(store, f"{key}.{state}", record)
     store.delete(f"{key}.running")
     status = None if state == "done" else "error"
-    _log(store, name, [
-        format_end(rid),
-        format_report(rid, duration_s * 1000, plan.spec.memory, max_memory_mb, init_ms, status),
-    ])
+    _log(
+        store,
+        name,
+        [
+            format_end(rid),
+            format_report(rid, duration_s * 1000, plan.spec.memory, max_memory_mb, init_ms, status),
+        ],
+    )
 
 
-def write_summary(store: Store, plan: Plan, *, wall_s: float, test_score: float = 0.9644, billed_ms: float = 0.0,
-                  cost_usd: float = 0.0) -> None:
-    put_json(store, f"builds/{plan.spec.name}/summary.json", {
-        "state": "done", "test_score": test_score, "metric": "accuracy", "oob_score": None,
-        "trees": plan.spec.trees, "groves": plan.spec.n_groves, "merge_s": 0.001, "wall_s": wall_s,
-        "billed_ms": billed_ms, "cost_usd": cost_usd, "cost_is_estimate": True, "failures": [],
-        "finished": plan.created + wall_s,
-    })
+def write_summary(
+    store: Store,
+    plan: Plan,
+    *,
+    wall_s: float,
+    test_score: float = 0.9644,
+    billed_ms: float = 0.0,
+    cost_usd: float = 0.0,
+) -> None:
+    put_json(
+        store,
+        f"builds/{plan.spec.name}/summary.json",
+        {
+            "state": "done",
+            "test_score": test_score,
+            "metric": "accuracy",
+            "oob_score": None,
+            "trees": plan.spec.trees,
+            "groves": plan.spec.n_groves,
+            "merge_s": 0.001,
+            "wall_s": wall_s,
+            "billed_ms": billed_ms,
+            "cost_usd": cost_usd,
+            "cost_is_estimate": True,
+            "failures": [],
+            "finished": plan.created + wall_s,
+        },
+    )
 
 
 def write_finished_build(

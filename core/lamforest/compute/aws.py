@@ -65,8 +65,6 @@ DISPATCH_CONFIG = Config(
 )
 
 
-
-
 def _is_throttle(parsed: dict[str, Any] | None, status: int | None) -> bool:
     code = str(((parsed or {}).get("Error") or {}).get("Code", ""))
     return status == 429 or code in THROTTLE_CODES

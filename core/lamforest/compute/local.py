@@ -119,8 +119,7 @@ class LocalCompute:
         self._lock = threading.Lock()
         self._start_failures = 0
         self._threads = [
-            threading.Thread(target=self._feed, name=f"lamforest-worker-{i}", daemon=True)
-            for i in range(self.workers)
+            threading.Thread(target=self._feed, name=f"lamforest-worker-{i}", daemon=True) for i in range(self.workers)
         ]
         self._live: dict[int, _Worker] = {}
         for t in self._threads:
@@ -131,9 +130,20 @@ class LocalCompute:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("LAMFOREST_BUCKET", None)  # local workers use the local store they are given
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lamforest.compute.local", str(self.store.root), str(self.memory_mb),
-             str(time.time_ns())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1, env=env,
+            [
+                sys.executable,
+                "-m",
+                "lamforest.compute.local",
+                str(self.store.root),
+                str(self.memory_mb),
+                str(time.time_ns()),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            bufsize=1,
+            env=env,
         )
         w = _Worker(proc)
         with self._lock:
@@ -194,20 +204,32 @@ class LocalCompute:
         state = f"builds/{build}/state/{gid}"
         rid = str(uuid.uuid4())
         if not self.store.exists(f"{state}.done"):
-            put_json(self.store, f"{state}.failed", {
-                "grove": event["grove"], "trees": event["trees"], "seed": event["seed"],
-                "attempt": event.get("attempt", 1), "request_id": rid, "state": "failed",
-                "error": "Runtime.ExitError", "message": f"worker process exited with {how}",
-                "ended": time.time(),
-            })
+            put_json(
+                self.store,
+                f"{state}.failed",
+                {
+                    "grove": event["grove"],
+                    "trees": event["trees"],
+                    "seed": event["seed"],
+                    "attempt": event.get("attempt", 1),
+                    "request_id": rid,
+                    "state": "failed",
+                    "error": "Runtime.ExitError",
+                    "message": f"worker process exited with {how}",
+                    "ended": time.time(),
+                },
+            )
             self.store.delete(f"{state}.running")
         log = self.store.root / "builds" / build / "lambda.log"
-        append_lines(log, [
-            format_start(rid),
-            f"[ERROR] Runtime.ExitError: worker process exited with {how}",
-            format_end(rid),
-            format_report(rid, 0.0, self.memory_mb, 0, None, "error"),
-        ])
+        append_lines(
+            log,
+            [
+                format_start(rid),
+                f"[ERROR] Runtime.ExitError: worker process exited with {how}",
+                format_end(rid),
+                format_report(rid, 0.0, self.memory_mb, 0, None, "error"),
+            ],
+        )
 
     def _stop(self, worker: _Worker) -> None:
         try:

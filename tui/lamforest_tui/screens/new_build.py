@@ -91,8 +91,10 @@ class NewBuildScreen(ModalScreen[str | None]):
                             yield Select(f.options, value=f.default, allow_blank=False, id=f"in-{f.key}", compact=True)
                         else:
                             yield Input(
-                                value=f.default or self._default(f.key), placeholder=f.placeholder,
-                                id=f"in-{f.key}", compact=True,
+                                value=f.default or self._default(f.key),
+                                placeholder=f.placeholder,
+                                id=f"in-{f.key}",
+                                compact=True,
                             )
                         yield Static("", classes="error", id=f"err-{f.key}")
             yield Static("", classes="error", id="err-general")
@@ -146,10 +148,17 @@ class NewBuildScreen(ModalScreen[str | None]):
             if text:
                 params[key] = parse_param_value(text)
         return BuildSpec(
-            name=self.value("name"), data=data, target=self.value("target") or None,
-            trees=self.value("trees"), grove=self.value("grove"),  # type: ignore[arg-type]
-            model=self.value("model"), task=self.value("task"), params=params,
-            seed=self.value("seed"), memory=self.value("memory"), arch=self.value("arch"),  # type: ignore[arg-type]
+            name=self.value("name"),
+            data=data,
+            target=self.value("target") or None,
+            trees=self.value("trees"),
+            grove=self.value("grove"),  # type: ignore[arg-type]
+            model=self.value("model"),
+            task=self.value("task"),
+            params=params,
+            seed=self.value("seed"),
+            memory=self.value("memory"),
+            arch=self.value("arch"),  # type: ignore[arg-type]
             max_cost=self.value("max_cost") or None,  # type: ignore[arg-type]
         )
 

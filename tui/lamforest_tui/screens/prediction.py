@@ -21,8 +21,9 @@ def confusion_table(pred: Prediction) -> Table:
     assert pred.confusion is not None
     for label, counts in zip(labels, pred.confusion.tolist(), strict=True):
         diag = labels.index(label)
-        table.add_row(label, *(f"[green]{n}[/]" if j == diag else (str(n) if n else "[dim]0[/]")
-                               for j, n in enumerate(counts)))
+        table.add_row(
+            label, *(f"[green]{n}[/]" if j == diag else (str(n) if n else "[dim]0[/]") for j, n in enumerate(counts))
+        )
     return table
 
 

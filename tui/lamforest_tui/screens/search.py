@@ -95,10 +95,14 @@ class SearchScreen(Screen[None]):
         with self.app.batch_update():
             for rank, t in enumerate(lb.ranked(), start=1):
                 key = str(t.trial)
-                cells = (str(rank) if t.score is not None else "-", key,
-                         ", ".join(f"{k}={v}" for k, v in t.params.items()),
-                         f"{t.score:.4f}" if t.score is not None else "-",
-                         f"{t.duration_s:.2f}" if t.duration_s is not None else "-", t.state)
+                cells = (
+                    str(rank) if t.score is not None else "-",
+                    key,
+                    ", ".join(f"{k}={v}" for k, v in t.params.items()),
+                    f"{t.score:.4f}" if t.score is not None else "-",
+                    f"{t.duration_s:.2f}" if t.duration_s is not None else "-",
+                    t.state,
+                )
                 if key not in board.rows:
                     board.add_row(*cells, key=key)
                 else:

@@ -64,6 +64,7 @@ class GroveTimeline(PlotextPlot):
             plt.yticks(ticks[::step])
         for span in shown:
             end = max(span.end, span.start + 1e-3)
-            plt.plot([span.start, end], [span.grove, span.grove], color=STATE_COLORS.get(span.state, "gray"),
-                     marker="hd")
+            plt.plot(
+                [span.start, end], [span.grove, span.grove], color=STATE_COLORS.get(span.state, "gray"), marker="hd"
+            )
         self.refresh()

@@ -94,7 +94,7 @@ def dask_fit(X: np.ndarray, y: np.ndarray, X_te: np.ndarray, y_te: np.ndarray, s
     return score(merge(groves), X_te, y_te)
 
 
-def run_case(key: str, workers: int) -> list[tuple[str, float, float | None, str]]:
+def run_case(key: str, workers: int, others: bool = True) -> list[tuple[str, float, float | None, str]]:
     source, trees, grove = CASES[key]
     print(f"\n## case ({key}): {source}, {trees} trees, groves of {grove}, {workers} workers")
     ds = data.load(source, seed=0)
@@ -126,6 +126,8 @@ def run_case(key: str, workers: int) -> list[tuple[str, float, float | None, str
     finally:
         backend.close()
 
+    if not others:
+        return rows
     spec = BuildSpec(name="x", data=source, trees=trees, grove=grove, seed=0)
     t, acc = timed(lambda: loky_fit(X_tr, y_tr, X_te, y_te, spec, workers))
     rows.append(("joblib/loky", t, acc, "includes loky worker start"))
@@ -155,9 +157,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="case (a) only")
     p.add_argument("--case", choices=sorted(CASES), action="append")
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--only-lamforest", action="store_true", help="skip loky and dask")
     args = p.parse_args(argv)
     cases = args.case or (["a"] if args.quick else ["a", "b"])
-    results = {k: run_case(k, args.workers) for k in cases}
+    results = {k: run_case(k, args.workers, not args.only_lamforest) for k in cases}
     for k, rows in results.items():
         print_table(k, rows)
 

@@ -30,7 +30,7 @@ from lamforest.store.base import get_json, put_json
 
 BUILD_STATES = ("queued", "running", "finishing", "done", "failed", "cancelled")
 GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
-MODEL_COMPRESS = ("lz4", 3)
+MODEL_COMPRESS = ("lz4", 1)  # as groves: 5x faster to write than lz4 HC, ~40% larger
 LOG_LINES_KEPT = 5000
 
 

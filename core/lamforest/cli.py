@@ -337,9 +337,12 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         retries=args.retries,
         max_cost=args.max_cost,
     )
-    drv.validate(spec)  # cheap checks before the backend is even opened
+    checked = drv.validate(spec)  # cheap checks before the backend is even opened
     backend = _open(args)
     try:
+        # Start the compute now (local: worker interpreters import scikit-learn, a cold
+        # start) so that it overlaps loading, splitting and storing the data.
+        backend.make_compute(checked, args.workers, args.sync)
         plan = drv.create(backend, spec)
         if not args.json:
             console.print(

@@ -1,8 +1,9 @@
 """The driver: create, dispatch, watch, retry, cancel, finish, predict.
 
 Everything it knows comes from the store, so any process can watch, cancel
-or finish a build that another process started. ``Watcher.refresh`` costs
-one LIST of the build's prefix, plus one GET per record that changed.
+or finish a build that another process started. This module is the public
+driver API; its parts live in ``plan`` (create), ``watch`` (status) and
+``results`` (predict, export), and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import joblib
@@ -22,404 +22,42 @@ import numpy as np
 from lamforest import data as datamod
 from lamforest import forest
 from lamforest.config import Backend
-from lamforest.cost import price
-from lamforest.grove import Grove, bootstraps, make_estimator
-from lamforest.logs import Report, parse_report
-from lamforest.spec import BuildSpec, GroveTask, SpecError, grove_id, validate_name
-from lamforest.store.base import get_json, put_json
+from lamforest.grove import Grove, bootstraps
+from lamforest.plan import BuildError, Plan, build_prefix, create, load_plan, validate
+from lamforest.results import MODEL_COMPRESS, Prediction, evaluate, export, load_model, predict
+from lamforest.spec import GroveTask, grove_id
+from lamforest.store.base import put_json
+from lamforest.watch import BUILD_STATES, GROVE_STATES, BuildStatus, GroveRow, Watcher, list_builds, status
 
-BUILD_STATES = ("queued", "running", "finishing", "done", "failed", "cancelled")
-GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
-MODEL_COMPRESS = ("lz4", 1)  # as groves: 5x faster to write than lz4 HC, ~40% larger
-LOG_LINES_KEPT = 5000
-
-
-class BuildError(RuntimeError):
-    """A build cannot do what was asked (not found, not finished, ...)."""
-
-
-def _prefix(name: str) -> str:
-    return f"builds/{name}"
-
-
-# --------------------------------------------------------------------------- create
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A created build: its spec and what the driver resolved from the data."""
-
-    spec: BuildSpec
-    task: str
-    data_ref: str
-    n_train: int
-    n_test: int
-    n_features: int
-    classes: list[Any] | None
-    created: float
-    backend: str
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["spec"] = self.spec.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Plan:
-        return cls(**{**d, "spec": BuildSpec.from_dict(d["spec"])})
-
-    def tasks(self, n_jobs: int = 1) -> list[GroveTask]:
-        s = self.spec
-        return [
-            GroveTask(
-                build=s.name,
-                grove=i,
-                seed=seed,
-                trees=trees,
-                data=self.data_ref,
-                model=s.model,
-                task=self.task,
-                params=s.params,
-                chunk=s.chunk,
-                n_jobs=n_jobs,
-            )
-            for i, (trees, seed) in enumerate(zip(s.grove_sizes(), s.grove_seeds(), strict=True))
-        ]
-
-
-def validate(spec: BuildSpec, dataset: datamod.Dataset | None = None) -> BuildSpec:
-    """Validate the spec and its params (with scikit-learn's own validation) without writing."""
-    spec = spec.validated()
-    task = dataset.task if dataset else ("classification" if spec.task == "auto" else spec.task)
-    make_estimator(spec.model, task, spec.params)
-    return spec
-
-
-def create(backend: Backend, spec: BuildSpec) -> Plan:
-    """Validate everything, then store the train set, the test set and ``spec.json``.
-
-    Nothing is written unless every check passed.
-    """
-    spec = validate(spec)
-    if backend.store.exists(f"{_prefix(spec.name)}/spec.json"):
-        raise SpecError("name", f"a build named {spec.name!r} already exists; pick another name")
-    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed)
-    make_estimator(spec.model, ds.task, spec.params)
-    X_tr, X_te, y_tr, y_te = datamod.split(ds, spec.test_size, spec.seed)
-    ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names)
-    datamod.put_test(backend.store, spec.name, X_te, y_te)
-    classes = np.unique(y_tr).tolist() if ds.task == "classification" else None
-    plan = Plan(
-        spec=spec,
-        task=ds.task,
-        data_ref=ref,
-        n_train=int(X_tr.shape[0]),
-        n_test=int(X_te.shape[0]),
-        n_features=int(X_tr.shape[1]),
-        classes=classes,
-        created=time.time(),
-        backend=backend.name,
-    )
-    put_json(backend.store, f"{_prefix(spec.name)}/spec.json", plan.to_dict())
-    return plan
-
-
-def load_plan(backend: Backend, name: str) -> Plan:
-    validate_name(name)
-    try:
-        return Plan.from_dict(get_json(backend.store, f"{_prefix(name)}/spec.json"))
-    except KeyError:
-        raise BuildError(f"no build named {name!r} in {backend.describe}") from None
-
-
-# --------------------------------------------------------------------------- watch
-
-
-@dataclass
-class GroveRow:
-    """One grove as the store and its REPORT line describe it."""
-
-    grove: int
-    trees: int
-    seed: int
-    state: str = "queued"
-    attempt: int = 0
-    started: float | None = None
-    ended: float | None = None
-    request_id: str | None = None
-    error: str | None = None
-    report: Report | None = None
-    cost_usd: float | None = None
-    record: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def gid(self) -> str:
-        return grove_id(self.grove)
-
-    @property
-    def retries(self) -> int:
-        return max(0, self.attempt - 1)
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.started is None:
-            return None
-        return (self.ended or time.time()) - self.started
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "grove": self.grove,
-            "trees": self.trees,
-            "seed": self.seed,
-            "state": self.state,
-            "attempt": self.attempt,
-            "started": self.started,
-            "ended": self.ended,
-            "duration_s": self.duration_s,
-            "request_id": self.request_id,
-            "error": self.error,
-            "billed_ms": self.report.billed_ms if self.report else None,
-            "init_ms": self.report.init_ms if self.report else None,
-            "max_memory_mb": self.report.max_memory_mb if self.report else None,
-            "cost_usd": self.cost_usd,
-        }
-
-
-@dataclass
-class BuildStatus:
-    name: str
-    state: str
-    backend: str
-    plan: Plan
-    rows: list[GroveRow]
-    billed_ms: float = 0.0
-    gb_seconds: float = 0.0
-    cost_usd: float = 0.0
-    cost_estimate: bool = True
-    reports: int = 0
-    summary: dict[str, Any] | None = None
-    cancel_reason: str | None = None
-    model: str | None = None
-    dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
-
-    @property
-    def spec(self) -> BuildSpec:
-        return self.plan.spec
-
-    def count(self, state: str) -> int:
-        return sum(1 for r in self.rows if r.state == state)
-
-    @property
-    def trees_done(self) -> int:
-        return sum(r.trees for r in self.rows if r.state == "done")
-
-    @property
-    def elapsed_s(self) -> float:
-        if self.summary and "wall_s" in self.summary:
-            return float(self.summary["wall_s"])
-        starts = [r.started for r in self.rows if r.started]
-        if not starts:
-            return 0.0
-        ends = [r.ended for r in self.rows if r.ended]
-        active = self.state in ("running", "queued", "finishing")
-        return (time.time() if active or not ends else max(ends)) - min(starts)
-
-    @property
-    def projected_cost_usd(self) -> float | None:
-        done = self.trees_done
-        if not done:
-            return None
-        return self.cost_usd / done * self.spec.trees
-
-    @property
-    def test_score(self) -> float | None:
-        return self.summary.get("test_score") if self.summary else None
-
-    def to_json(self) -> dict[str, Any]:
-        s = self.summary or {}
-        return {
-            "name": self.name,
-            "state": self.state,
-            "backend": self.backend,
-            "task": self.plan.task,
-            "model_type": self.spec.model,
-            "trees": self.spec.trees,
-            "trees_done": self.trees_done,
-            "grove_size": self.spec.grove,
-            "groves": {
-                "total": len(self.rows),
-                **{st: self.count(st) for st in GROVE_STATES},
-            },
-            "elapsed_s": round(self.elapsed_s, 3),
-            "billed_ms": self.billed_ms,
-            "gb_seconds": round(self.gb_seconds, 6),
-            "cost_usd": round(self.cost_usd, 8),
-            "cost_is_estimate": self.cost_estimate,
-            "projected_cost_usd": (round(self.projected_cost_usd, 8) if self.projected_cost_usd is not None else None),
-            "test_score": s.get("test_score"),
-            "metric": s.get("metric"),
-            "oob_score": s.get("oob_score"),
-            "model": self.model,
-            "cancel_reason": self.cancel_reason,
-            "failures": s.get("failures", []),
-            "error": s.get("error"),
-            "dispatch": self.dispatch,
-        }
-
-
-class Watcher:
-    """An incremental view of one build, kept up to date from the store and the log source."""
-
-    def __init__(self, backend: Backend, name: str, plan: Plan | None = None) -> None:
-        self.backend = backend
-        self.name = name
-        self.plan = plan or load_plan(backend, name)
-        self.logs = backend.new_log_source()
-        self._versions: dict[str, str] = {}
-        self._records: dict[str, dict[str, dict]] = {}  # gid -> state -> record
-        self._reports: dict[str, Report] = {}
-        self._summary: dict[str, Any] | None = None
-        self._cancel: dict[str, Any] | None = None
-        self._dispatch: dict[str, Any] | None = None
-        self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
-        self.log_lines: deque[str] = deque(maxlen=LOG_LINES_KEPT)
-        self.rows = [
-            GroveRow(grove=i, trees=t, seed=s)
-            for i, (t, s) in enumerate(zip(self.plan.spec.grove_sizes(), self.plan.spec.grove_seeds(), strict=True))
-        ]
-
-    def _changed(self, key: str, version: str) -> bool:
-        if self._versions.get(key) == version:
-            return False
-        self._versions[key] = version
-        return True
-
-    def refresh(self) -> BuildStatus:
-        store, pre = self.backend.store, _prefix(self.name)
-        listing = store.list(f"{pre}/")
-        present: dict[str, set[str]] = {}
-        for key, version in listing.items():
-            rel = key[len(pre) + 1 :]
-            if rel.startswith("state/"):
-                gid, _, st = rel[len("state/") :].partition(".")
-                present.setdefault(gid, set()).add(st)
-                if self._changed(key, version):
-                    try:
-                        rec = self._records.setdefault(gid, {})[st] = get_json(store, key)
-                        if rec.get("request_id"):
-                            self._rids.add(rec["request_id"])
-                    except (KeyError, ValueError):
-                        self._versions.pop(key, None)  # removed or mid-write: next refresh
-            elif rel == "dispatch.json" and self._changed(key, version):
-                self._dispatch = get_json(store, key)
-            elif rel == "summary.json" and self._changed(key, version):
-                self._summary = get_json(store, key)
-            elif rel == "CANCEL" and self._changed(key, version):
-                try:
-                    self._cancel = get_json(store, key)
-                except (KeyError, ValueError):
-                    self._cancel = {"reason": "cancelled"}
-        if f"{pre}/CANCEL" not in listing:
-            self._cancel = None
-        for line in self.logs.lines(self.name):
-            self.log_lines.append(line)
-            rep = parse_report(line)
-            if rep:
-                self._reports[rep.request_id] = rep
-        return self._status(present, listing)
-
-    def _row_state(self, gid: str, states: set[str]) -> tuple[str, dict]:
-        recs = self._records.get(gid, {})
-        if "done" in states and "done" in recs:
-            return "done", recs["done"]
-        if "running" in states and "running" in recs:
-            run = recs["running"]
-            failed = recs.get("failed") if "failed" in states else None
-            newer = failed is None or run.get("attempt", 1) > failed.get("attempt", 1)
-            if newer and not self.backend.is_stale(run):
-                return "running", run
-        if "failed" in states and "failed" in recs:
-            return "failed", recs["failed"]
-        if "cancelled" in states and "cancelled" in recs:
-            return "cancelled", recs["cancelled"]
-        return "queued", {}
-
-    def _status(self, present: dict[str, set[str]], listing: dict[str, str]) -> BuildStatus:
-        spec = self.plan.spec
-        # On AWS the function's architecture is fixed by Terraform; the spec's is only a request.
-        arch = self.backend.details.get("architecture") or spec.arch
-        for row in self.rows:
-            st, rec = self._row_state(row.gid, present.get(row.gid, set()))
-            row.state, row.record = st, rec
-            row.attempt = int(rec.get("attempt", 0)) if rec else 0
-            row.started = rec.get("started")
-            row.ended = rec.get("ended") if st in ("done", "failed", "cancelled") else None
-            row.request_id = rec.get("request_id")
-            row.error = f"{rec.get('error')}: {rec.get('message')}" if st == "failed" else None
-            row.report = self._reports.get(row.request_id or "")
-            if row.report:
-                row.cost_usd = price(row.report.billed_ms, row.report.memory_mb, arch).usd
-        reports = list(self._reports.values())
-        if getattr(self.logs, "shared", False):  # one log for every build (CloudWatch): join by request id
-            reports = [r for rid, r in self._reports.items() if rid in self._rids]
-        billed = sum(r.billed_ms for r in reports)
-        gbs = sum(r.billed_ms / 1000 * r.memory_mb / 1024 for r in reports)
-        cost = sum(price(r.billed_ms, r.memory_mb, arch).usd for r in reports)
-        if self._summary:
-            state = self._summary.get("state", "done")
-        elif self._cancel is not None:
-            state = "cancelled"
-        elif self.rows and all(r.state == "done" for r in self.rows):
-            state = "finishing"
-        elif any(r.state != "queued" for r in self.rows):
-            state = "running"
-        else:
-            state = "queued"
-        model_key = f"{_prefix(self.name)}/model.joblib"
-        model = None
-        if model_key in listing:
-            local = self.backend.store.local_path(model_key)
-            model = str(local) if local else f"{self.backend.store.url}/{model_key}"
-        return BuildStatus(
-            name=self.name,
-            state=state,
-            backend=self.backend.name,
-            plan=self.plan,
-            rows=self.rows,
-            billed_ms=billed,
-            gb_seconds=gbs,
-            cost_usd=cost,
-            cost_estimate=self.backend.estimate,
-            reports=len(reports),
-            summary=self._summary,
-            dispatch=self._dispatch,
-            cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
-            model=model,
-        )
-
-
-def status(backend: Backend, name: str) -> BuildStatus:
-    return Watcher(backend, name).refresh()
-
-
-def list_builds(backend: Backend) -> list[BuildStatus]:
-    out = []
-    for name in backend.store.children("builds/"):
-        try:
-            out.append(status(backend, name))
-        except (BuildError, SpecError):
-            continue  # a folder without spec.json: a build being created, or not ours
-    out.sort(key=lambda s: s.plan.created, reverse=True)
-    return out
-
-
-# --------------------------------------------------------------------------- run
+__all__ = [
+    "BUILD_STATES",
+    "GROVE_STATES",
+    "BuildError",
+    "BuildStatus",
+    "GroveRow",
+    "Plan",
+    "Prediction",
+    "Watcher",
+    "cancel",
+    "create",
+    "evaluate",
+    "export",
+    "finish",
+    "list_builds",
+    "load_grove",
+    "load_model",
+    "load_plan",
+    "predict",
+    "run",
+    "status",
+    "validate",
+]
 
 
 def cancel(backend: Backend, name: str, reason: str = "cancelled by user") -> None:
     """Set the cancel marker: workers stop at their next chunk; nothing more is dispatched."""
     load_plan(backend, name)
-    key = f"{_prefix(name)}/CANCEL"
+    key = f"{build_prefix(name)}/CANCEL"
     if not backend.store.exists(key):
         put_json(backend.store, key, {"reason": reason, "at": time.time()})
 
@@ -555,7 +193,7 @@ def run(
             "cost_usd": st.cost_usd,
             "finished": time.time(),
         }
-        put_json(backend.store, f"{_prefix(name)}/summary.json", summary)
+        put_json(backend.store, f"{build_prefix(name)}/summary.json", summary)
         final = watcher.refresh()
         if on_progress:
             on_progress(final)
@@ -580,7 +218,7 @@ def _write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, A
         "cost_usd": st.cost_usd,
         "finished": time.time(),
     }
-    put_json(backend.store, f"{_prefix(watcher.name)}/summary.json", summary)
+    put_json(backend.store, f"{build_prefix(watcher.name)}/summary.json", summary)
     return watcher.refresh()
 
 
@@ -588,7 +226,7 @@ def _write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, A
 
 
 def load_grove(backend: Backend, name: str, grove: int) -> Grove:
-    blob = backend.store.get_bytes(f"{_prefix(name)}/groves/{grove_id(grove)}.joblib")
+    blob = backend.store.get_bytes(f"{build_prefix(name)}/groves/{grove_id(grove)}.joblib")
     d = joblib.load(io.BytesIO(blob))
     return Grove(d["estimator"], d["trees"], d["seed"], d.get("oob_sum"), d.get("oob_count"))
 
@@ -638,7 +276,7 @@ def finish(
         oob = forest.oob_score(groves, np.asarray(y_tr), classes)
     buf = io.BytesIO()
     joblib.dump(merged, buf, compress=MODEL_COMPRESS)
-    backend.store.put_bytes(f"{_prefix(name)}/model.joblib", buf.getvalue())
+    backend.store.put_bytes(f"{build_prefix(name)}/model.joblib", buf.getvalue())
     starts = [r.started for r in st.rows if r.started]
     ends = [r.ended for r in st.rows if r.ended]
     summary = {
@@ -659,88 +297,5 @@ def finish(
         "failures": failures or [],
         "finished": time.time(),
     }
-    put_json(backend.store, f"{_prefix(name)}/summary.json", summary)
+    put_json(backend.store, f"{build_prefix(name)}/summary.json", summary)
     return watcher.refresh()
-
-
-# --------------------------------------------------------------------------- predict
-
-
-def load_model(backend: Backend, name: str) -> Any:
-    try:
-        blob = backend.store.get_bytes(f"{_prefix(name)}/model.joblib")
-    except KeyError:
-        raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`") from None
-    return joblib.load(io.BytesIO(blob))
-
-
-@dataclass
-class Prediction:
-    predictions: np.ndarray
-    metric: str | None = None
-    score: float | None = None
-    confusion: np.ndarray | None = None
-    labels: list[Any] | None = None
-    errors: dict[str, float] | None = None
-    rows: int = 0
-    source: str = "test set"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "source": self.source,
-            "metric": self.metric,
-            "score": self.score,
-            "labels": self.labels,
-            "confusion": self.confusion.tolist() if self.confusion is not None else None,
-            "errors": self.errors,
-            "predictions": self.predictions[:1000].tolist(),
-        }
-
-
-def evaluate(model: Any, X: np.ndarray, y: np.ndarray | None, source: str) -> Prediction:
-    from sklearn.metrics import confusion_matrix, mean_absolute_error, mean_squared_error
-
-    pred = model.predict(X)
-    out = Prediction(predictions=pred, rows=int(X.shape[0]), source=source)
-    if y is None:
-        return out
-    if forest.is_classifier(model):
-        labels = list(model.classes_)
-        out.metric, out.labels = "accuracy", [x.item() if hasattr(x, "item") else x for x in labels]
-        out.score = float(np.mean(pred == y))
-        out.confusion = confusion_matrix(y, pred, labels=labels)
-    else:
-        from sklearn.metrics import r2_score
-
-        out.metric, out.score = "r2", float(r2_score(y, pred))
-        err = pred - y
-        out.errors = {
-            "mae": float(mean_absolute_error(y, pred)),
-            "rmse": float(np.sqrt(mean_squared_error(y, pred))),
-            "max_abs": float(np.max(np.abs(err))),
-            "median_abs": float(np.median(np.abs(err))),
-        }
-    return out
-
-
-def predict(backend: Backend, name: str, source: str | None = None) -> Prediction:
-    """Predict with the merged forest on the held-out test set, or on another dataset."""
-    plan = load_plan(backend, name)
-    model = load_model(backend, name)
-    if source is None:
-        X, y = datamod.get_test(backend.store, name)
-        return evaluate(model, X, y, "held-out test set")
-    ds = datamod.load(source, plan.spec.target, plan.task, plan.spec.seed)
-    if ds.X.shape[1] != plan.n_features:
-        raise SpecError("data", f"{source}: {ds.X.shape[1]} features, the model expects {plan.n_features}")
-    return evaluate(model, ds.X, ds.y, source)
-
-
-def export(backend: Backend, name: str, path: Path | str) -> Path:
-    """Write the merged model to ``path`` (joblib), for any scikit-learn user to load."""
-    path = Path(path)
-    model = load_model(backend, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path, compress=MODEL_COMPRESS)
-    return path

@@ -183,17 +183,7 @@ def run(
         if not (sync and backlog):
             time.sleep(poll_s)
     if st.state == "cancelled":
-        summary = {
-            "state": "cancelled",
-            "reason": st.cancel_reason,
-            "failures": failures,
-            "wall_s": time.time() - t_start,
-            "trees_done": st.trees_done,
-            "billed_ms": st.billed_ms,
-            "cost_usd": st.cost_usd,
-            "finished": time.time(),
-        }
-        put_json(backend.store, f"{build_prefix(name)}/summary.json", summary)
+        _write_end(backend, st, "cancelled", failures, t_start, reason=st.cancel_reason)
         final = watcher.refresh()
         if on_progress:
             on_progress(final)
@@ -207,10 +197,20 @@ def run(
 def _write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, Any]], t_start: float) -> BuildStatus:
     st = watcher.refresh()
     bad = [r for r in st.rows if r.state == "failed"]
+    error = f"{len(bad)} grove(s) failed after {st.spec.retries} retries: " + "; ".join(
+        f"grove {r.grove}: {r.error}" for r in bad[:5]
+    )
+    _write_end(backend, st, "failed", failures, t_start, error=error)
+    return watcher.refresh()
+
+
+def _write_end(
+    backend: Backend, st: BuildStatus, state: str, failures: list[dict[str, Any]], t_start: float, **extra: Any
+) -> None:
+    """The summary of a build that ended without a model (cancelled or failed)."""
     summary = {
-        "state": "failed",
-        "error": f"{len(bad)} grove(s) failed after {st.spec.retries} retries: "
-        + "; ".join(f"grove {r.grove}: {r.error}" for r in bad[:5]),
+        "state": state,
+        **extra,
         "failures": failures,
         "wall_s": time.time() - t_start,
         "trees_done": st.trees_done,
@@ -218,8 +218,7 @@ def _write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, A
         "cost_usd": st.cost_usd,
         "finished": time.time(),
     }
-    put_json(backend.store, f"{build_prefix(watcher.name)}/summary.json", summary)
-    return watcher.refresh()
+    put_json(backend.store, f"{build_prefix(st.name)}/summary.json", summary)
 
 
 # --------------------------------------------------------------------------- finish

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from lamforest.config import Backend
 from lamforest.jobs import JobTimeout, cost_of, open_input, put_input, reports_for, wait_records
 from lamforest.spec import GroveTask, SpecError, _as_int, grove_id
 from lamforest.store.base import Store, put_json
+from lamforest.worker import error_fields
 
 DEFAULT_TIMEOUT_S = 900.0
 
@@ -103,9 +103,7 @@ def run_votes(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
         record = {
             **base,
             "state": "failed",
-            "error": type(exc).__name__,
-            "message": str(exc)[:2000],
-            "traceback": traceback.format_exc(limit=6)[-3000:],
+            **error_fields(exc),
         }
         put_json(store, f"{pre}/failed/{task.gid}.json", record)
     return record

@@ -19,7 +19,6 @@ import itertools
 import math
 import random
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -195,7 +194,7 @@ def run_trial(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
 
     from lamforest import forest
     from lamforest.grove import fit
-    from lamforest.worker import load_train
+    from lamforest.worker import error_fields, load_train
 
     pre = f"{_prefix(task.build)}/trials"
     base = {
@@ -232,9 +231,7 @@ def run_trial(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
         record = {
             **base,
             "state": "failed",
-            "error": type(exc).__name__,
-            "message": str(exc)[:2000],
-            "traceback": traceback.format_exc(limit=6)[-3000:],
+            **error_fields(exc),
             "started": started,
             "ended": time.time(),
         }

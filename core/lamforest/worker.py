@@ -90,6 +90,15 @@ def handler(event: Any, context: Any = None, store: Store | None = None) -> dict
     return {"request_id": request_id, "groves": [run(t, store, request_id) for t in tasks]}
 
 
+def error_fields(exc: BaseException) -> dict[str, str]:
+    """What a ``failed`` record says of an exception: its type, message and traceback tail."""
+    return {
+        "error": type(exc).__name__,
+        "message": str(exc)[:2000],
+        "traceback": traceback.format_exc(limit=8)[-4000:],
+    }
+
+
 def _max_rss_mb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -170,15 +179,7 @@ def run(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
         record = {**base, "state": "cancelled", "started": started, "ended": time.time(), "message": str(exc)}
         put_json(store, f"{state}.cancelled", record)
     except Exception as exc:
-        record = {
-            **base,
-            "state": "failed",
-            "started": started,
-            "ended": time.time(),
-            "error": type(exc).__name__,
-            "message": str(exc)[:2000],
-            "traceback": traceback.format_exc(limit=8)[-4000:],
-        }
+        record = {**base, "state": "failed", "started": started, "ended": time.time(), **error_fields(exc)}
         put_json(store, f"{state}.failed", record)
     store.delete(f"{state}.running")
     return record

@@ -19,7 +19,9 @@ from lamforest.spec import BuildSpec
 from lamforest.store.base import get_json
 
 SLOW = dict(data="synthetic:20000x30:3", trees=16, grove=4, chunk=1, seed=1)
-LONG = {**SLOW, "trees": 48}  # 12 groves: still running when a second process starts
+# 3 groves of 24 trees, a cancel check after each tree: every grove fits for seconds, so a
+# cancel sent from another process while the first two run lands mid-grove.
+LONG = {**SLOW, "trees": 72, "grove": 24}
 DEADLINE_S = 300
 
 

@@ -140,7 +140,7 @@ def run(
         return True
 
     while True:
-        if backlog and not watcher._cancel:
+        if backlog and not watcher.cancel_requested:
             room = len(backlog) if window is None else max(0, window - in_flight())
             send([backlog.popleft() for _ in range(min(room, len(backlog)))])
         st = watcher.refresh()

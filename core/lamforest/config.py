@@ -50,6 +50,11 @@ class Backend:
     n_jobs: Callable[[BuildSpec], int] = lambda spec: 1
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
+    def price_arch(self, requested: str | None = None) -> str:
+        """The architecture to price with: the deployed function's when there is one (on AWS it is
+        fixed by Terraform, a spec's is only a request), else the requested one, else x86_64."""
+        return str(self.details.get("architecture") or requested or "x86_64")
+
     def new_log_source(self) -> LogSource:
         """A fresh reader (each watcher keeps its own read position)."""
         factory = self.details.get("log_factory")

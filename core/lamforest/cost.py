@@ -7,7 +7,9 @@ in the REPORT line).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 PRICE_PER_GB_S = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 PRICE_PER_REQUEST = 0.20 / 1_000_000
@@ -26,6 +28,22 @@ class Price:
 
 def gb_seconds(billed_ms: float, memory_mb: float) -> float:
     return (billed_ms / 1000.0) * (memory_mb / 1024.0)
+
+
+class Billed(Protocol):
+    """What a REPORT line bills (``logs.Report`` has these)."""
+
+    billed_ms: float
+    memory_mb: float
+
+
+def total_usd(reports: Iterable[Billed], arch: str) -> float:
+    """What a set of invocations cost in all, each at its own memory size."""
+    return sum(price(r.billed_ms, r.memory_mb, arch).usd for r in reports)
+
+
+def total_gb_seconds(reports: Iterable[Billed]) -> float:
+    return sum(gb_seconds(r.billed_ms, r.memory_mb) for r in reports)
 
 
 def price(billed_ms: float, memory_mb: float, arch: str = "x86_64", requests: int = 1) -> Price:

@@ -17,7 +17,6 @@ import numpy as np
 
 from lamforest import data as datamod
 from lamforest.config import Backend
-from lamforest.cost import price
 from lamforest.logs import Report, parse_report
 from lamforest.store.base import Store, get_json
 
@@ -120,7 +119,3 @@ def reports_for(
         if set(found) >= request_ids or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
-
-
-def cost_of(reports: dict[str, Report], arch: str) -> float:
-    return sum(price(r.billed_ms, r.memory_mb, arch).usd for r in reports.values())

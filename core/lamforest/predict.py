@@ -34,7 +34,8 @@ import numpy as np
 from lamforest import builds as drv
 from lamforest import data as datamod
 from lamforest.config import Backend
-from lamforest.jobs import JobTimeout, cost_of, open_input, put_input, reports_for, wait_records
+from lamforest.cost import total_usd
+from lamforest.jobs import JobTimeout, open_input, put_input, reports_for, wait_records
 from lamforest.spec import GroveTask, SpecError, _as_int, grove_id
 from lamforest.store.base import Store, put_json
 from lamforest.worker import error_fields
@@ -264,7 +265,7 @@ def predict_distributed(
         invocations=len(tasks),
         trees=trees,
         wall_s=wall,
-        cost_usd=cost_of(reports, spec.arch),
+        cost_usd=total_usd(reports.values(), backend.price_arch(spec.arch)),
         cost_estimate=backend.estimate,
         reports=len(reports),
     )

@@ -27,7 +27,7 @@ from lamforest import builds as drv
 from lamforest import data as datamod
 from lamforest.config import Backend
 from lamforest.grove import make_estimator
-from lamforest.jobs import JobTimeout, cost_of, reports_for, wait_records
+from lamforest.jobs import JobTimeout, reports_for, wait_records
 from lamforest.spec import (
     MODELS,
     RESERVED_PARAMS,
@@ -383,12 +383,12 @@ def leaderboard(
             t.error = f"{rec.get('error')}: {rec.get('message')}"
     total = 0.0
     if with_costs and rids:
-        from lamforest.cost import price
+        from lamforest.cost import price, total_usd
 
         reports = reports_for(backend, name, "search", set(rids), wait_s=cost_wait_s)
         for rid, rep in reports.items():
-            rids[rid].cost_usd = price(rep.billed_ms, rep.memory_mb).usd
-        total = cost_of(reports, "x86_64")
+            rids[rid].cost_usd = price(rep.billed_ms, rep.memory_mb, backend.price_arch()).usd
+        total = total_usd(reports.values(), backend.price_arch())
     promoted = doc.get("promoted", [])
     lb = Leaderboard(
         name=name,

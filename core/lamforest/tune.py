@@ -178,7 +178,7 @@ def tune_memory(
     name = f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     aws = _AwsMemory(backend) if backend.name == "aws" else None
     ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names)
-    arch = str(backend.details.get("architecture") or "x86_64")
+    arch = backend.price_arch()
     gseed = BuildSpec(name=name, seed=seed).grove_seeds()[0]
     rids: dict[str, tuple[int, int]] = {}
     index = 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamforest.config import Backend
-from lamforest.cost import price
+from lamforest.cost import price, total_gb_seconds, total_usd
 from lamforest.logs import Report, parse_report
 from lamforest.plan import BuildError, Plan, build_prefix, load_plan
 from lamforest.spec import BuildSpec, SpecError, grove_id
@@ -182,6 +182,11 @@ class Watcher:
         self._versions[key] = version
         return True
 
+    @property
+    def cancel_requested(self) -> bool:
+        """The build's CANCEL marker was seen by the last refresh."""
+        return self._cancel is not None
+
     def refresh(self) -> BuildStatus:
         store, pre = self.backend.store, build_prefix(self.name)
         listing = store.list(f"{pre}/")
@@ -234,8 +239,7 @@ class Watcher:
 
     def _status(self, present: dict[str, set[str]], listing: dict[str, str]) -> BuildStatus:
         spec = self.plan.spec
-        # On AWS the function's architecture is fixed by Terraform; the spec's is only a request.
-        arch = self.backend.details.get("architecture") or spec.arch
+        arch = self.backend.price_arch(spec.arch)
         for row in self.rows:
             st, rec = self._row_state(row.gid, present.get(row.gid, set()))
             row.state, row.record = st, rec
@@ -251,8 +255,8 @@ class Watcher:
         if getattr(self.logs, "shared", False):  # one log for every build (CloudWatch): join by request id
             reports = [r for rid, r in self._reports.items() if rid in self._rids]
         billed = sum(r.billed_ms for r in reports)
-        gbs = sum(r.billed_ms / 1000 * r.memory_mb / 1024 for r in reports)
-        cost = sum(price(r.billed_ms, r.memory_mb, arch).usd for r in reports)
+        gbs = total_gb_seconds(reports)
+        cost = total_usd(reports, arch)
         if self._summary:
             state = self._summary.get("state", "done")
         elif self._cancel is not None:

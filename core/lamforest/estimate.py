@@ -1,0 +1,687 @@
+"""Project a build before it runs: wall time (median and p10-p90), GB-seconds, cost, memory per worker.
+
+The model extrapolates a ``Sample`` (one grove's work measured on this
+machine, see ``lamforest.sample``) with named parameters (``ModelParams``;
+each documents its default and where the default comes from):
+
+* one grove's duration = its fit (per-tree time x ``cpu_scale``, spread over
+  the vCPUs its memory size buys, in chunks as ``grove.fit`` does) + OOB sums
+  + dump + upload + the S3 requests of its records; an environment's first
+  invocation also pays the cold start (billed, as for container images) and
+  the train-set download;
+* a discrete event simulation runs the groves through dispatch (events leave
+  the driver at ``dispatch_per_s``), Lambda's scaling rule (a bucket of
+  ``scaling_burst`` new environments refilled at ``scaling_per_s``, as AWS
+  describes it), the concurrency cap, and warm reuse of idle environments;
+* the driver's part before (load, split, upload the train set) and after
+  (wait for REPORT lines, fetch, merge, score, write the model) the fits.
+
+The simulation is run ``runs`` times with stated noise (per-grove spread,
+cold-start spread, and one systematic factor on ``cpu_scale`` per run); the
+projection is the median and the p10-p90 range of those runs. Each simulated
+invocation is billed as a REPORT line bills it (``cost.billed_ms``, init
+included) and priced with ``cost.total_usd`` -- the same functions as a
+finished build's bill.
+
+``local_params`` turns the same model into one of the local pool (its worker
+count, the measured local cold start, no download, instant dispatch), which
+is how the model is checked against real builds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lamforest import cost
+from lamforest.sample import Sample, cached_sample
+from lamforest.spec import ARCHITECTURES, MEMORY_MAX_MB, MEMORY_MIN_MB, BuildSpec, SpecError
+
+S3_REQUESTS_PER_GROVE = 6  # done? CANCEL? running PUT, grove PUT, done PUT, running DELETE; + one CANCEL check a chunk
+GROVE_FETCH_THREADS = 8  # builds.finish fetches groves with 8 threads
+
+
+def _p(default: Any, unit: str, source: str) -> Any:
+    return field(default=default, metadata={"unit": unit, "source": source})
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The model's named parameters. Defaults model AWS Lambda; ``local_params`` models the local pool."""
+
+    cold_start_ms: float = _p(
+        2000.0,
+        "ms",
+        "Lambda INIT of the image: the REPORT line in the field notes (Init Duration 1,987.45 ms), rounded; "
+        "replaced by the median Init Duration of this account's REPORT lines when past builds have any",
+    )
+    cold_start_cv: float = _p(0.3, "", "assumption: INIT varies with image caching; not measured")
+    s3_download_mb_s: float = _p(
+        85.0, "MB/s", "AWS S3 performance guidelines: one request per 85-90 MB/s; the train set is one GET per worker"
+    )
+    s3_upload_mb_s: float = _p(85.0, "MB/s", "as s3_download_mb_s: one PUT per grove")
+    s3_request_ms: float = _p(25.0, "ms", "assumption: one small S3 request (records, CANCEL checks); not measured")
+    dispatch_per_s: float = _p(
+        1321.0, "events/s", "measured: PublishBatch x10, 8 threads (bench/bench_dispatch.py, README), against moto"
+    )
+    scaling_burst: int = _p(1000, "environments", "AWS Lambda docs, scaling behaviour: 1,000 per 10 s per function")
+    scaling_per_s: float = _p(
+        100.0, "environments/s", "AWS Lambda docs: the 1,000 per 10 s are refilled continuously (best effort)"
+    )
+    concurrency: int = _p(
+        1000,
+        "executions",
+        "AWS docs: the default account concurrency; --concurrency, else the function's reserved concurrency",
+    )
+    mb_per_vcpu: int = _p(1769, "MB", "AWS docs (field notes): 1,769 MB = 1 vCPU, CPU in proportion to memory")
+    max_vcpus: int = _p(6, "vCPUs", "AWS docs (field notes): up to 6 vCPUs at 10,240 MB")
+    n_jobs: int = _p(0, "threads", "0: the vCPUs of the memory size, as the AWS backend sets n_jobs; local: 1")
+    cpu_from_memory: bool = _p(True, "", "Lambda gives CPU in proportion to memory; not so on the local pool")
+    parallel_efficiency: float = _p(
+        0.9, "", "measured: n_jobs=2 fits 1.9x faster than n_jobs=1 (field notes); each extra thread adds 0.9"
+    )
+    cpu_scale: float = _p(
+        1.0,
+        "x",
+        "assumption: a Lambda vCPU fits a tree as fast as one core here; `estimate --calibrate` fits it",
+    )
+    cpu_scale_cv: float = _p(0.15, "", "assumption: the uncertainty of cpu_scale (one factor per simulated run)")
+    grove_cv: float = _p(0.05, "", "assumption: spread of one grove's duration between environments")
+    timeout_s: float = _p(900.0, "s", "AWS docs: Lambda's 15-minute limit per invocation")
+    driver_upload_mb_s: float = _p(50.0, "MB/s", "assumption: the driver's uplink (train set, model)")
+    driver_download_mb_s: float = _p(100.0, "MB/s", "assumption: the driver's downlink (groves, 8 threads)")
+    driver_cores: int = _p(
+        os.cpu_count() or 1, "cores", "this machine's CPUs: the driver scores the test set with n_jobs=-1"
+    )
+    report_wait_s: float = _p(
+        5.0, "s", "README (Cost reporting): CloudWatch ingests REPORT lines a few seconds late; finish waits"
+    )
+    poll_s: float = _p(0.1, "s", "builds.run's poll interval: the last grove is seen half a poll late on average")
+    ec2_cpu_scale: float = _p(1.0, "x", "assumption: an EC2 vCPU fits a tree as fast as one core here")
+    ec2_parallel_efficiency: float = _p(
+        0.75, "", "assumption: below the 0.9 measured here, as EC2 vCPUs are hyperthreads (two per core)"
+    )
+    ec2_startup_s: float = _p(40.0, "s", "assumption: launch to a usable instance, billed from 'running'")
+    runs: int = _p(40, "runs", "simulations per projection (fewer for very many groves)")
+    seed: int = _p(0, "", "the simulation's random seed: projections are reproducible")
+
+    def describe(self) -> list[tuple[str, Any, str, str]]:
+        """(name, value, unit, source) for every parameter, in order."""
+        return [(f.name, getattr(self, f.name), f.metadata["unit"], f.metadata["source"]) for f in fields(self)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelParams:
+        known = {f.name: f for f in fields(cls)}
+        out = {}
+        for k, v in d.items():
+            if k in known:
+                out[k] = math.inf if v is None and isinstance(known[k].default, float) else v
+        return cls(**out)
+
+
+def local_params(sample: Sample, workers: int, base: ModelParams | None = None) -> ModelParams:
+    """The same model for the local pool: ``workers`` environments started at once, the measured local
+    cold start, the train set memory-mapped in place (no download), dispatch through an in-memory queue,
+    groves written to this machine's disk, one thread per worker whatever the memory size."""
+    base = base or ModelParams()
+    return replace(
+        base,
+        cold_start_ms=sample.init_ms,
+        cold_start_cv=0.1,
+        s3_download_mb_s=math.inf,
+        s3_upload_mb_s=sample.write_mb_s,
+        s3_request_ms=0.5,
+        dispatch_per_s=math.inf,
+        scaling_burst=workers,
+        scaling_per_s=math.inf,
+        concurrency=workers,
+        n_jobs=1,
+        cpu_from_memory=False,
+        cpu_scale=1.0,
+        cpu_scale_cv=0.05,
+        driver_upload_mb_s=sample.write_mb_s,
+        driver_download_mb_s=math.inf,
+        report_wait_s=0.0,
+    )
+
+
+# --------------------------------------------------------------------------- one grove
+
+
+def speedup(threads: int, efficiency: float) -> float:
+    """How much faster ``threads`` threads fit than one: 1 + (threads - 1) x efficiency."""
+    return 1.0 + (max(1, threads) - 1) * efficiency
+
+
+def cpu_layout(memory_mb: int, params: ModelParams) -> tuple[int, float]:
+    """(threads, per-thread speed): n_jobs for the memory size, and the share of a core each thread gets."""
+    if not params.cpu_from_memory:
+        return max(1, params.n_jobs or 1), 1.0
+    capacity = min(float(params.max_vcpus), memory_mb / params.mb_per_vcpu)
+    threads = params.n_jobs or max(1, min(params.max_vcpus, round(memory_mb / params.mb_per_vcpu)))
+    return threads, min(1.0, capacity / threads)
+
+
+def trees_time(trees: int, per_tree_s: float, chunk: int, threads: int, efficiency: float) -> float:
+    """Seconds to fit ``trees`` in chunks of ``chunk`` on ``threads`` threads (full-speed threads).
+
+    scikit-learn splits each chunk's trees over min(chunk, threads) jobs, so a chunk takes
+    ceil(k / p) rounds of p trees side by side, each round p / speedup(p) tree-times.
+    """
+    total = 0.0
+    left = trees
+    while left > 0:
+        k = min(chunk, left)
+        p = min(k, threads)
+        total += math.ceil(k / p) * per_tree_s * p / speedup(p, efficiency)
+        left -= k
+    return total
+
+
+@dataclass(frozen=True)
+class GroveCost:
+    """One grove's parts, in seconds, before noise: ``cpu_s`` scales with cpu_scale, ``io_s`` does not."""
+
+    trees: int
+    cpu_s: float
+    io_s: float
+    cold_s: float  # cold start (billed INIT)
+    download_s: float  # an environment's first invocation fetches the train set
+
+    @property
+    def warm_s(self) -> float:
+        return self.cpu_s + self.io_s
+
+
+def grove_cost(sample: Sample, trees: int, memory_mb: int, chunk: int, params: ModelParams) -> GroveCost:
+    threads, speed = cpu_layout(memory_mb, params)
+    fit = trees_time(trees, sample.fit_per_tree_s, chunk, threads, params.parallel_efficiency)
+    serial = sample.fit_fixed_s + trees * (sample.oob_per_tree_s + sample.dump_s_per_tree)
+    cpu = (fit + serial) / speed * params.cpu_scale
+    upload = trees * sample.grove_bytes_per_tree / 1e6 / params.s3_upload_mb_s
+    requests = (S3_REQUESTS_PER_GROVE + math.ceil(trees / max(1, chunk))) * params.s3_request_ms / 1000.0
+    return GroveCost(
+        trees=trees,
+        cpu_s=cpu,
+        io_s=upload + requests,
+        cold_s=params.cold_start_ms / 1000.0,
+        download_s=sample.train_mb / params.s3_download_mb_s,
+    )
+
+
+def worker_peak_mb(sample: Sample, trees: int) -> float:
+    """A worker's peak RSS for a grove: imports + mapped train set + fit's working memory + the trees
+    + the compressed grove being written."""
+    return (
+        sample.worker_base_mb
+        + sample.train_mem_mb
+        + sample.fit_overhead_mb
+        + trees * (sample.tree_mem_mb + sample.grove_bytes_per_tree / 1e6)
+    )
+
+
+# --------------------------------------------------------------------------- the event simulation
+
+
+@dataclass(frozen=True)
+class SimResult:
+    starts: list[float]
+    ends: list[float]
+    cold: list[bool]
+    peak_concurrency: int
+
+    @property
+    def makespan(self) -> float:
+        return max(self.ends, default=0.0)
+
+
+def simulate(
+    warm_s: Sequence[float],
+    cold_s: Sequence[float],
+    dispatch_s: Sequence[float],
+    concurrency: int,
+    burst: float,
+    refill_per_s: float,
+) -> SimResult:
+    """Run invocations first come, first served, as Lambda's async queue does.
+
+    Invocation i arrives at ``dispatch_s[i]``; it runs on an idle warm environment when there is one,
+    else on a new one if the scaling bucket holds a token (``burst`` at most, refilled at
+    ``refill_per_s``), paying ``cold_s[i]`` more; never more than ``concurrency`` at once.
+    """
+    if concurrency < 1:
+        raise SpecError("concurrency", f"must be at least 1, got {concurrency}")
+    running: list[float] = []
+    idle = 0
+    tokens, t_tokens = float(burst), 0.0
+    starts, ends, cold = [], [], []
+    peak = 0
+    t_prev = 0.0
+    for i, warm in enumerate(warm_s):
+        t = max(dispatch_s[i], t_prev)
+        while True:
+            while running and running[0] <= t:
+                heapq.heappop(running)
+                idle += 1
+            if len(running) < concurrency:
+                if idle:
+                    idle -= 1
+                    is_cold = False
+                    break
+                if not math.isinf(refill_per_s):
+                    tokens = min(float(burst), tokens + (t - t_tokens) * refill_per_s)
+                t_tokens = t
+                if tokens >= 1.0 - 1e-9:
+                    tokens -= 1.0
+                    is_cold = True
+                    break
+                t_next = t + (1.0 - tokens) / refill_per_s if refill_per_s > 0 else math.inf
+                if running:
+                    t_next = min(t_next, running[0])
+                if math.isinf(t_next):
+                    raise SpecError("scaling_per_s", "no environment can ever start: no tokens and no refill")
+                t = t_next
+            else:
+                t = running[0]
+        duration = warm + (cold_s[i] if is_cold else 0.0)
+        heapq.heappush(running, t + duration)
+        peak = max(peak, len(running))
+        starts.append(t)
+        ends.append(t + duration)
+        cold.append(is_cold)
+        t_prev = t
+    return SimResult(starts, ends, cold, peak)
+
+
+# --------------------------------------------------------------------------- the projection
+
+
+@dataclass(frozen=True)
+class _Bill:
+    """One simulated invocation as its REPORT line would bill it (``cost.Billed``)."""
+
+    billed_ms: float
+    memory_mb: float
+
+
+@dataclass(frozen=True)
+class Projection:
+    backend: str  # "aws" or "local": which parameters
+    trees: int
+    grove: int
+    groves: int
+    memory_mb: int
+    arch: str
+    concurrency: int
+    threads: int  # n_jobs per worker
+    wall_s: float  # median of the simulated runs
+    wall_p10_s: float
+    wall_p90_s: float
+    phases: dict[str, float]  # median: prepare, upload, fit span (dispatch to last grove), finish
+    grove_s: float  # one full grove on a warm environment, before noise
+    cold_starts: int
+    peak_concurrency: int
+    billed_ms: float
+    gb_seconds: float
+    cost_usd: float  # median
+    cost_p10_usd: float
+    cost_p90_usd: float
+    requests: int
+    peak_worker_mb: float
+    memory_ok: bool
+    driver_peak_mb: float
+    warnings: list[str]
+    work_s: float  # billed seconds that scale with cpu_scale, at cpu_scale 1 (for calibrate)
+    other_s: float  # billed seconds that do not (I/O, requests, downloads)
+    params: ModelParams
+    sample_key: str
+    sample_how: str
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["params"] = self.params.to_dict()
+        return d
+
+
+def _lognormal(rng: np.random.Generator, cv: float, size: int | None = None) -> Any:
+    """Mean-one lognormal noise with coefficient of variation ``cv`` (ones when cv is 0)."""
+    if cv <= 0:
+        return np.ones(size) if size is not None else 1.0
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return rng.lognormal(-sigma * sigma / 2, sigma, size)
+
+
+def _check(trees: int, grove: int, memory_mb: int, arch: str, concurrency: int) -> None:
+    if trees < 1:
+        raise SpecError("trees", f"must be at least 1, got {trees}")
+    if not 1 <= grove <= trees:
+        raise SpecError("grove", f"must be between 1 and trees ({trees}), got {grove}")
+    if not MEMORY_MIN_MB <= memory_mb <= MEMORY_MAX_MB:
+        raise SpecError("memory", f"must be {MEMORY_MIN_MB}-{MEMORY_MAX_MB} MB, got {memory_mb}")
+    if arch not in ARCHITECTURES:
+        raise SpecError("arch", f"must be one of {', '.join(ARCHITECTURES)}; got {arch!r}")
+    if concurrency < 1:
+        raise SpecError("concurrency", f"must be at least 1, got {concurrency}")
+
+
+def project(
+    sample: Sample,
+    trees: int,
+    grove: int,
+    memory_mb: int = 1769,
+    arch: str = "x86_64",
+    concurrency: int | None = None,
+    params: ModelParams | None = None,
+    *,
+    chunk: int = 5,
+    backend: str = "aws",
+) -> Projection:
+    """Project a build of ``trees`` trees in groves of ``grove`` (see the module docstring)."""
+    params = params or ModelParams()
+    concurrency = int(concurrency or params.concurrency)
+    _check(trees, grove, memory_mb, arch, concurrency)
+    sizes = [grove] * (trees // grove) + ([trees % grove] if trees % grove else [])
+    n = len(sizes)
+    costs = {g: grove_cost(sample, g, memory_mb, chunk, params) for g in set(sizes)}
+    cpu = np.array([costs[g].cpu_s for g in sizes])
+    io = np.array([costs[g].io_s for g in sizes])
+    tree_cv = sample.tree_cv or 0.1
+    spread = np.array([math.sqrt(tree_cv**2 / g + params.grove_cv**2) for g in sizes])
+    download = sample.train_mb / params.s3_download_mb_s
+    dispatch = np.zeros(n) if math.isinf(params.dispatch_per_s) else np.arange(n) / params.dispatch_per_s
+    threads, _ = cpu_layout(memory_mb, params)
+
+    upload_s = sample.train_mb / params.driver_upload_mb_s
+    finish_s = _finish_s(sample, trees, n, params)
+    rng = np.random.default_rng(params.seed)
+    runs = max(5, min(params.runs, 400_000 // max(1, n)))
+    walls, spans, costs_usd, bills_ms, gbs, colds, peaks = [], [], [], [], [], [], []
+    for _ in range(runs):
+        scale = _lognormal(rng, params.cpu_scale_cv)
+        noise = np.exp(rng.normal(-(spread**2) / 2, spread)) if params.grove_cv or sample.tree_cv else 1.0
+        warm = cpu * scale * noise + io
+        init = params.cold_start_ms / 1000.0 * _lognormal(rng, params.cold_start_cv, n)
+        sim = simulate(warm.tolist(), (init + download).tolist(), dispatch.tolist(), concurrency, *_bucket(params))
+        bills = [_bill(warm[i], download, init[i], sim.cold[i], memory_mb) for i in range(n)]
+        walls.append(sample.prepare_s + upload_s + sim.makespan + params.poll_s / 2 + finish_s)
+        spans.append(sim.makespan)
+        costs_usd.append(cost.total_usd(bills, arch))
+        bills_ms.append(sum(b.billed_ms for b in bills))
+        gbs.append(cost.total_gb_seconds(bills))
+        colds.append(sum(sim.cold))
+        peaks.append(sim.peak_concurrency)
+    mid = int(np.argsort(walls)[len(walls) // 2])
+    peak_mb = max(worker_peak_mb(sample, g) for g in set(sizes))
+    grove_s = costs[sizes[0]].warm_s
+    warnings = _warnings(sample, sizes, memory_mb, peak_mb, grove_s, costs[sizes[0]], params, backend)
+    driver_mb = _driver_peak_mb(sample, trees, n)
+    return Projection(
+        backend=backend,
+        trees=trees,
+        grove=grove,
+        groves=n,
+        memory_mb=memory_mb,
+        arch=arch,
+        concurrency=concurrency,
+        threads=threads,
+        wall_s=float(np.median(walls)),
+        wall_p10_s=float(np.percentile(walls, 10)),
+        wall_p90_s=float(np.percentile(walls, 90)),
+        phases={
+            "prepare_s": sample.prepare_s,
+            "upload_s": upload_s,
+            "fit_span_s": float(np.median(spans)),
+            "finish_s": finish_s + params.poll_s / 2,
+        },
+        grove_s=grove_s,
+        cold_starts=int(colds[mid]),
+        peak_concurrency=int(peaks[mid]),
+        billed_ms=float(np.median(bills_ms)),
+        gb_seconds=float(np.median(gbs)),
+        cost_usd=float(np.median(costs_usd)),
+        cost_p10_usd=float(np.percentile(costs_usd, 10)),
+        cost_p90_usd=float(np.percentile(costs_usd, 90)),
+        requests=n,
+        peak_worker_mb=peak_mb,
+        memory_ok=peak_mb <= memory_mb,
+        driver_peak_mb=driver_mb,
+        warnings=warnings,
+        work_s=float(cpu.sum()) / params.cpu_scale,
+        other_s=float(io.sum()) + int(colds[mid]) * download,
+        params=params,
+        sample_key=sample.key,
+        sample_how=sample.how,
+    )
+
+
+def _bill(warm_s: float, download_s: float, init_s: float, cold: bool, memory_mb: int) -> _Bill:
+    """A REPORT line's bill: Duration (plus the download on a cold environment) and, when cold, INIT."""
+    if cold:
+        return _Bill(cost.billed_ms((warm_s + download_s) * 1000.0, init_s * 1000.0), memory_mb)
+    return _Bill(cost.billed_ms(warm_s * 1000.0), memory_mb)
+
+
+def _bucket(params: ModelParams) -> tuple[float, float]:
+    return float(params.scaling_burst), params.scaling_per_s
+
+
+def _finish_s(sample: Sample, trees: int, groves: int, params: ModelParams) -> float:
+    """The driver after the last grove: REPORT lines, fetch and load groves, OOB sums, score, write the model."""
+    grove_mb = trees * sample.grove_bytes_per_tree / 1e6
+    fetch = grove_mb / params.driver_download_mb_s
+    load = trees * sample.load_s_per_tree
+    score = trees * sample.predict_s_per_tree / speedup(params.driver_cores, params.parallel_efficiency)
+    write = trees * sample.dump_s_per_tree + grove_mb / params.driver_upload_mb_s
+    return params.report_wait_s + fetch + load + groves * sample.oob_add_s + score + write
+
+
+def _driver_peak_mb(sample: Sample, trees: int, groves: int) -> float:
+    """finish holds every grove (trees and OOB arrays) and the merged forest's trees at once."""
+    width = max(1, sample.classes)
+    oob = groves * sample.rows * (width * 8 + 8) / 1e6 if sample.oob_per_tree_s > 0 else 0.0
+    return sample.worker_base_mb + trees * sample.tree_mem_mb + oob
+
+
+def _warnings(
+    sample: Sample,
+    sizes: list[int],
+    memory_mb: int,
+    peak_mb: float,
+    grove_s: float,
+    first: GroveCost,
+    params: ModelParams,
+    backend: str,
+) -> list[str]:
+    out = []
+    if peak_mb > memory_mb:
+        per_tree = sample.tree_mem_mb + sample.grove_bytes_per_tree / 1e6
+        room = memory_mb - (peak_mb - sizes[0] * per_tree)
+        fits = max(0, int(room // per_tree)) if per_tree > 0 else 0
+        out.append(
+            f"memory: a grove of {sizes[0]} trees needs ~{peak_mb:,.0f} MB per worker, more than {memory_mb:,} MB "
+            f"(at most {fits} trees fit); raise --memory or lower --grove"
+        )
+    longest = grove_s + first.cold_s + first.download_s
+    if backend == "aws" and longest > params.timeout_s:
+        out.append(
+            f"grove: a grove of {sizes[0]} trees is projected at {longest:,.0f} s, past Lambda's "
+            f"{params.timeout_s:,.0f} s timeout; lower --grove or raise --memory"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- one EC2 instance
+
+
+@dataclass(frozen=True)
+class Ec2Projection:
+    vcpus: int
+    price_per_hour: float
+    wall_s: float
+    billed_s: float
+    cost_usd: float
+    phases: dict[str, float]
+    memory_mb: float  # the job's peak: data, every tree, fit's working memory
+    memory_ok: bool | None  # None when the instance's memory was not given
+    warnings: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ec2(
+    sample: Sample,
+    trees: int,
+    vcpus: int,
+    price_per_hour: float,
+    params: ModelParams | None = None,
+    *,
+    memory_gb: float | None = None,
+    chunk: int | None = None,
+) -> Ec2Projection:
+    """The same job on one instance of ``vcpus`` vCPUs: scikit-learn with n_jobs=vcpus, the same OOB,
+    scoring and model write; billed per second with a 60 s minimum at ``price_per_hour``."""
+    params = params or ModelParams()
+    if vcpus < 1:
+        raise SpecError("ec2_vcpus", f"must be at least 1, got {vcpus}")
+    if not price_per_hour > 0:
+        raise SpecError("ec2_price", f"must be a positive USD per hour, got {price_per_hour!r}")
+    eff = params.ec2_parallel_efficiency
+    fit = trees_time(trees, sample.fit_per_tree_s, chunk or trees, vcpus, eff) * params.ec2_cpu_scale
+    serial = (sample.fit_fixed_s + trees * (sample.oob_per_tree_s + sample.dump_s_per_tree)) * params.ec2_cpu_scale
+    score = trees * sample.predict_s_per_tree / speedup(vcpus, eff) * params.ec2_cpu_scale
+    phases = {
+        "startup_s": params.ec2_startup_s,
+        "prepare_s": sample.prepare_s,
+        "fit_s": fit,
+        "oob_and_write_s": serial,
+        "score_s": score,
+    }
+    wall = sum(phases.values())
+    billed = max(60.0, float(math.ceil(wall)))
+    mem = sample.worker_base_mb + sample.train_mem_mb + sample.fit_overhead_mb + trees * sample.tree_mem_mb
+    ok = None if memory_gb is None else mem <= memory_gb * 1024
+    warnings = []
+    if ok is False:
+        warnings.append(f"ec2: the job needs ~{mem / 1024:,.1f} GB, more than the instance's {memory_gb:,.0f} GB")
+    usd = price_per_hour * billed / 3600.0
+    return Ec2Projection(vcpus, price_per_hour, wall, billed, usd, phases, mem, ok, warnings)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A finished build: what was projected and what happened (from its summary's ``estimate`` record)."""
+
+    name: str
+    projected_wall_s: float
+    actual_wall_s: float
+    projected_usd: float
+    actual_usd: float
+    work_s: float  # projected billed seconds that scale with cpu_scale, at cpu_scale 1
+    other_s: float  # projected billed seconds that do not
+    cold_starts: int  # projected
+    actual_billed_s: float
+    init_ms: float | None = None  # median Init Duration of the build's REPORT lines, when there were any
+
+    @classmethod
+    def from_summary(cls, name: str, summary: dict[str, Any]) -> Observation | None:
+        est = summary.get("estimate")
+        if not isinstance(est, dict) or summary.get("state") != "done":
+            return None
+        try:
+            return cls(
+                name=name,
+                projected_wall_s=float(est["wall_s"]),
+                actual_wall_s=float(summary["wall_s"]),
+                projected_usd=float(est["cost_usd"]),
+                actual_usd=float(summary["cost_usd"]),
+                work_s=float(est["work_s"]),
+                other_s=float(est["other_s"]),
+                cold_starts=int(est["cold_starts"]),
+                actual_billed_s=float(summary["billed_ms"]) / 1000.0,
+                init_ms=float(summary["init_ms"]) if summary.get("init_ms") is not None else None,
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    params: ModelParams
+    builds: int
+    error_before: float  # mean |relative error| of billed seconds with the old parameters
+    error_after: float
+    note: str
+
+
+def calibrate(observations: Sequence[Observation], params: ModelParams | None = None) -> Calibration:
+    """Fit ``cpu_scale`` and ``cold_start_ms`` to past builds by least squares on billed seconds.
+
+    actual_billed = cpu_scale x work + cold_starts x cold_start + other. The cold start is the median
+    Init Duration measured in REPORT lines when any build has them; otherwise both are fitted when two
+    or more builds tell them apart, else only cpu_scale is.
+    """
+    params = params or ModelParams()
+    obs = [o for o in observations if o.work_s > 0 and o.actual_billed_s > 0]
+    if not obs:
+        raise SpecError("calibrate", "no finished build with an estimate and a bill to calibrate against")
+    work = np.array([o.work_s for o in obs])
+    cold = np.array([float(o.cold_starts) for o in obs])
+    target = np.array([o.actual_billed_s - o.other_s for o in obs])
+    inits = [o.init_ms for o in obs if o.init_ms is not None]
+    if inits:
+        cold_s = float(np.median(inits)) / 1000.0
+        scale = float(work @ (target - cold * cold_s) / (work @ work))
+        note = f"cold start from {len(inits)} builds' measured Init Durations; cpu_scale by least squares"
+    else:
+        A = np.column_stack([work, cold])
+        if len(obs) >= 2 and np.linalg.matrix_rank(A) == 2:
+            (scale, cold_s), *_ = np.linalg.lstsq(A, target, rcond=None)
+            note = "cpu_scale and cold start by least squares"
+        else:
+            cold_s = params.cold_start_ms / 1000.0
+            scale = float(work @ (target - cold * cold_s) / (work @ work))
+            note = "cpu_scale by least squares; cold start kept (one build cannot tell them apart)"
+    scale = max(0.05, float(scale))
+    cold_s = max(0.0, float(cold_s))
+
+    def err(s: float, c: float) -> float:
+        pred = s * work + cold * c + np.array([o.other_s for o in obs])
+        actual = np.array([o.actual_billed_s for o in obs])
+        return float(np.mean(np.abs(pred - actual) / actual))
+
+    before = err(params.cpu_scale, params.cold_start_ms / 1000.0)
+    new = replace(params, cpu_scale=scale, cold_start_ms=cold_s * 1000.0)
+    return Calibration(new, len(obs), before, err(scale, cold_s), note)
+
+
+# --------------------------------------------------------------------------- for the TUI
+
+
+def quick_estimate(
+    spec: BuildSpec, cache_dir: Path | str | None, params: ModelParams | None = None, concurrency: int | None = None
+) -> Projection | None:
+    """A projection from a cached sample only (no data is loaded, nothing is fitted); None without one.
+
+    Cheap enough to call as a form's fields change, off the UI thread.
+    """
+    sample = cached_sample(spec, cache_dir)
+    if sample is None:
+        return None
+    try:
+        return project(sample, spec.trees, spec.grove, spec.memory, spec.arch, concurrency, params, chunk=spec.chunk)
+    except SpecError:
+        return None

@@ -94,6 +94,7 @@ class ModelParams:
     )
     cpu_scale_cv: float = _p(0.15, "", "assumption: the uncertainty of cpu_scale (one factor per simulated run)")
     grove_cv: float = _p(0.05, "", "assumption: spread of one grove's duration between environments")
+    tree_cv: float = _p(0.1, "", "assumption, used when the sample had too few chunks to measure one tree's spread")
     timeout_s: float = _p(900.0, "s", "AWS docs: Lambda's 15-minute limit per invocation")
     driver_upload_mb_s: float = _p(50.0, "MB/s", "assumption: the driver's uplink (train set, model)")
     driver_download_mb_s: float = _p(100.0, "MB/s", "assumption: the driver's downlink (groves, 8 threads)")
@@ -167,8 +168,10 @@ def cpu_layout(memory_mb: int, params: ModelParams) -> tuple[int, float]:
     """(threads, per-thread speed): n_jobs for the memory size, and the share of a core each thread gets."""
     if not params.cpu_from_memory:
         return max(1, params.n_jobs or 1), 1.0
-    capacity = min(float(params.max_vcpus), memory_mb / params.mb_per_vcpu)
-    threads = params.n_jobs or max(1, min(params.max_vcpus, round(memory_mb / params.mb_per_vcpu)))
+    vcpus = max(1, min(params.max_vcpus, round(memory_mb / params.mb_per_vcpu)))
+    threads = params.n_jobs or vcpus
+    # Below one vCPU's worth of memory, a share of one; above, whole vCPUs (10,240 MB is 6).
+    capacity = min(1.0, memory_mb / params.mb_per_vcpu) if vcpus == 1 else float(vcpus)
     return threads, min(1.0, capacity / threads)
 
 
@@ -395,7 +398,7 @@ def project(
     costs = {g: grove_cost(sample, g, memory_mb, chunk, params) for g in set(sizes)}
     cpu = np.array([costs[g].cpu_s for g in sizes])
     io = np.array([costs[g].io_s for g in sizes])
-    tree_cv = sample.tree_cv or 0.1
+    tree_cv = sample.tree_cv or params.tree_cv
     spread = np.array([math.sqrt(tree_cv**2 / g + params.grove_cv**2) for g in sizes])
     download = sample.train_mb / params.s3_download_mb_s
     dispatch = np.zeros(n) if math.isinf(params.dispatch_per_s) else np.arange(n) / params.dispatch_per_s
@@ -408,7 +411,7 @@ def project(
     walls, spans, costs_usd, bills_ms, gbs, colds, peaks = [], [], [], [], [], [], []
     for _ in range(runs):
         scale = _lognormal(rng, params.cpu_scale_cv)
-        noise = np.exp(rng.normal(-(spread**2) / 2, spread)) if params.grove_cv or sample.tree_cv else 1.0
+        noise = np.exp(rng.normal(-(spread**2) / 2, spread)) if spread.any() else 1.0
         warm = cpu * scale * noise + io
         init = params.cold_start_ms / 1000.0 * _lognormal(rng, params.cold_start_cv, n)
         sim = simulate(warm.tolist(), (init + download).tolist(), dispatch.tolist(), concurrency, *_bucket(params))

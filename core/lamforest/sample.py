@@ -210,7 +210,10 @@ def measure_sample(
         }
         probe = _run_probe(folder, config, timeout_s, workers or _cpus())
     classes = len(np.unique(y_tr)) if ds.task == "classification" else 0
-    return _finish(spec, key, ds.task, X_tr, X_te, classes, train_bytes, prepare_s, write_s, probe, t_start)
+    sample = _finish(spec, key, ds.task, X_tr, X_te, classes, train_bytes, prepare_s, write_s, probe, t_start)
+    if cache_dir is not None:
+        _save(cache_dir, sample)
+    return sample
 
 
 def _cpus() -> int:
@@ -277,7 +280,7 @@ def _finish(
         arr = np.asarray(chunk_times)  # full chunks only: the last, maybe partial, one is not marked
         if arr.mean() > 0:
             tree_cv = float(arr.std() / arr.mean() * math.sqrt(max(1, spec.chunk)))
-    sample = Sample(
+    return Sample(
         key=key,
         data=spec.data,
         task=task,
@@ -312,7 +315,6 @@ def _finish(
             f"in a fresh worker-like process, chunks of {spec.chunk}"
         ),
     )
-    return sample
 
 
 # --------------------------------------------------------------------------- the probe process

@@ -71,6 +71,7 @@ def hand_sample(**kw: float) -> Sample:
         "fit_overhead_mb": 0.0,
         "init_ms": 0.0,
         "init_workers": 1,
+        "contention": 1.0,
         "prepare_s": 0.0,
         "write_mb_s": 1000.0,
         "measured_s": 0.0,

@@ -133,7 +133,8 @@ class ModelParams:
 def local_params(sample: Sample, workers: int, base: ModelParams | None = None) -> ModelParams:
     """The same model for the local pool: ``workers`` environments started at once, the measured local
     cold start, the train set memory-mapped in place (no download), dispatch through an in-memory queue,
-    groves written to this machine's disk, one thread per worker whatever the memory size."""
+    groves written to this machine's disk, one thread per worker whatever the memory size, and fits
+    slowed by the measured contention of that many processes fitting at once on this machine's cores."""
     base = base or ModelParams()
     return replace(
         base,
@@ -148,7 +149,7 @@ def local_params(sample: Sample, workers: int, base: ModelParams | None = None) 
         concurrency=workers,
         n_jobs=1,
         cpu_from_memory=False,
-        cpu_scale=1.0,
+        cpu_scale=sample.contention,
         cpu_scale_cv=0.05,
         driver_upload_mb_s=sample.write_mb_s,
         driver_download_mb_s=math.inf,

@@ -38,7 +38,7 @@ import numpy as np
 
 from lamforest.spec import BuildSpec, SpecError
 
-SAMPLE_VERSION = 2
+SAMPLE_VERSION = 4
 DEFAULT_BUDGET_S = 4.0
 MAX_SAMPLE_TREES = 64
 
@@ -71,6 +71,7 @@ class Sample:
     fit_overhead_mb: float  # fit's working memory beyond data and trees
     init_ms: float  # a local worker's cold start: interpreter + imports, ``init_workers`` starting at once
     init_workers: int
+    contention: float  # fit time with ``init_workers`` processes fitting at once / alone (local pool only)
     prepare_s: float  # the driver's load + split
     write_mb_s: float  # this machine's disk, writing the train set
     measured_s: float  # how long measuring took
@@ -250,7 +251,36 @@ def _run_probe(folder: Path, config: dict[str, Any], timeout_s: float, workers: 
     inits.append(probe["init_ms"])
     probe["init_ms"] = sum(inits) / len(inits)
     probe["init_workers"] = len(inits)
+    probe["contention"] = _contention(cmd, folder, {**config, "trees": probe["trees"]}, probe, workers, env, timeout_s)
     return probe
+
+
+def _contention(
+    cmd: list[str],
+    folder: Path,
+    config: dict[str, Any],
+    solo: dict[str, Any],
+    workers: int,
+    env: dict[str, str],
+    timeout_s: float,
+) -> float:
+    """How much slower the same grove fits when ``workers`` processes fit at once, as the local pool's do
+    (they share this machine's cores, its memory bandwidth and whatever else runs here)."""
+    if workers < 2:
+        return 1.0
+    started = str(time.time_ns())
+    procs = [
+        subprocess.Popen([*cmd, str(folder), json.dumps(config), started], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(workers)
+    ]
+    times = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=timeout_s)
+        if proc.returncode == 0 and out.strip():
+            times.append(json.loads(out.strip().splitlines()[-1])["fit_s"])
+    if not times or solo["fit_s"] <= 0:
+        return 1.0
+    return max(1.0, sum(times) / len(times) / solo["fit_s"])
 
 
 def _finish(
@@ -305,6 +335,7 @@ def _finish(
         fit_overhead_mb=max(0.0, probe["rss_fit_mb"] - probe["rss_data_mb"] - k * probe["tree_mem_mb"]),
         init_ms=probe["init_ms"],
         init_workers=int(probe["init_workers"]),
+        contention=float(probe["contention"]),
         prepare_s=prepare_s,
         write_mb_s=(train_bytes / 1e6) / max(write_s, 1e-4),
         measured_s=time.perf_counter() - t_start,
@@ -321,6 +352,15 @@ def _finish(
 
 
 def _rss_mb() -> float:
+    """This process's peak RSS so far. On Linux from ``VmHWM``: ``ru_maxrss`` of a process started by
+    fork + exec also counts the parent's RSS at the fork (the driver's whole dataset, here)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -366,6 +406,12 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
             chunk=int(config["chunk"]),
         )
 
+    if "trees" in config:  # a contention run: the solo run's grove again, nothing else
+        t0 = time.perf_counter()
+        fit(task(1), X, y)  # the same warm-up as the solo run
+        t0 = time.perf_counter()
+        fit(task(int(config["trees"])), X, y)
+        return {"fit_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
     fit(task(1), X, y)
     pilot_s = time.perf_counter() - t0

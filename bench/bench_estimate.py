@@ -25,7 +25,8 @@ from pathlib import Path
 from lamforest import builds
 from lamforest.compute.local import default_workers
 from lamforest.config import local_backend
-from lamforest.estimate import ModelParams, ec2, local_params, project
+from lamforest.ec2 import ec2
+from lamforest.estimate import ModelParams, local_params, project
 from lamforest.sample import Sample, measure_sample
 from lamforest.spec import BuildSpec
 

@@ -11,19 +11,18 @@ from pathlib import Path
 import pytest
 
 from lamforest import builds, cost
+from lamforest.calibrate import Observation, calibrate
 from lamforest.config import local_backend
+from lamforest.ec2 import ec2
 from lamforest.estimate import (
     ModelParams,
-    Observation,
-    calibrate,
-    ec2,
     grove_cost,
     local_params,
     project,
     quick_estimate,
-    simulate,
 )
 from lamforest.sample import Sample, cached_sample, measure_sample, sample_key
+from lamforest.simulate import simulate
 from lamforest.spec import BuildSpec, SpecError
 
 INF = math.inf
@@ -314,4 +313,4 @@ def test_local_model_predicts_the_local_pool(tmp_path: Path, data: str, trees: i
         backend.close()
     assert st.state == "done"
     assert actual / 2 <= proj.wall_s <= actual * 2, f"projected {proj.wall_s:.2f} s, actual {actual:.2f} s"
-    assert st.cost_usd / 2 <= proj.cost_usd <= st.cost_usd * 2
+    assert st.cost_usd / 2 <= proj.cost_usd <= st.cost_usd * 2, f"projected {proj.cost_usd} USD, {st.cost_usd}"

@@ -26,14 +26,15 @@ finished build's bill.
 ``local_params`` turns the same model into one of the local pool (its worker
 count, the measured local cold start, no download, instant dispatch), which
 is how the model is checked against real builds.
+
+The simulation is in ``simulate``, the EC2 comparison in ``ec2``, fitting the
+parameters to past builds in ``calibrate``.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import os
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ import numpy as np
 
 from lamforest import cost
 from lamforest.sample import Sample, cached_sample
+from lamforest.simulate import simulate
 from lamforest.spec import ARCHITECTURES, MEMORY_MAX_MB, MEMORY_MIN_MB, BuildSpec, SpecError
 
 S3_REQUESTS_PER_GROVE = 6  # done? CANCEL? running PUT, grove PUT, done PUT, running DELETE; + one CANCEL check a chunk
@@ -232,79 +234,6 @@ def worker_peak_mb(sample: Sample, trees: int) -> float:
         + sample.fit_overhead_mb
         + trees * (sample.tree_mem_mb + sample.grove_bytes_per_tree / 1e6)
     )
-
-
-# --------------------------------------------------------------------------- the event simulation
-
-
-@dataclass(frozen=True)
-class SimResult:
-    starts: list[float]
-    ends: list[float]
-    cold: list[bool]
-    peak_concurrency: int
-
-    @property
-    def makespan(self) -> float:
-        return max(self.ends, default=0.0)
-
-
-def simulate(
-    warm_s: Sequence[float],
-    cold_s: Sequence[float],
-    dispatch_s: Sequence[float],
-    concurrency: int,
-    burst: float,
-    refill_per_s: float,
-) -> SimResult:
-    """Run invocations first come, first served, as Lambda's async queue does.
-
-    Invocation i arrives at ``dispatch_s[i]``; it runs on an idle warm environment when there is one,
-    else on a new one if the scaling bucket holds a token (``burst`` at most, refilled at
-    ``refill_per_s``), paying ``cold_s[i]`` more; never more than ``concurrency`` at once.
-    """
-    if concurrency < 1:
-        raise SpecError("concurrency", f"must be at least 1, got {concurrency}")
-    running: list[float] = []
-    idle = 0
-    tokens, t_tokens = float(burst), 0.0
-    starts, ends, cold = [], [], []
-    peak = 0
-    t_prev = 0.0
-    for i, warm in enumerate(warm_s):
-        t = max(dispatch_s[i], t_prev)
-        while True:
-            while running and running[0] <= t:
-                heapq.heappop(running)
-                idle += 1
-            if len(running) < concurrency:
-                if idle:
-                    idle -= 1
-                    is_cold = False
-                    break
-                if not math.isinf(refill_per_s):
-                    tokens = min(float(burst), tokens + (t - t_tokens) * refill_per_s)
-                t_tokens = t
-                if tokens >= 1.0 - 1e-9:
-                    tokens -= 1.0
-                    is_cold = True
-                    break
-                t_next = t + (1.0 - tokens) / refill_per_s if refill_per_s > 0 else math.inf
-                if running:
-                    t_next = min(t_next, running[0])
-                if math.isinf(t_next):
-                    raise SpecError("scaling_per_s", "no environment can ever start: no tokens and no refill")
-                t = t_next
-            else:
-                t = running[0]
-        duration = warm + (cold_s[i] if is_cold else 0.0)
-        heapq.heappush(running, t + duration)
-        peak = max(peak, len(running))
-        starts.append(t)
-        ends.append(t + duration)
-        cold.append(is_cold)
-        t_prev = t
-    return SimResult(starts, ends, cold, peak)
 
 
 # --------------------------------------------------------------------------- the projection
@@ -522,154 +451,6 @@ def _warnings(
             f"{params.timeout_s:,.0f} s timeout; lower --grove or raise --memory"
         )
     return out
-
-
-# --------------------------------------------------------------------------- one EC2 instance
-
-
-@dataclass(frozen=True)
-class Ec2Projection:
-    vcpus: int
-    price_per_hour: float
-    wall_s: float
-    billed_s: float
-    cost_usd: float
-    phases: dict[str, float]
-    memory_mb: float  # the job's peak: data, every tree, fit's working memory
-    memory_ok: bool | None  # None when the instance's memory was not given
-    warnings: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def ec2(
-    sample: Sample,
-    trees: int,
-    vcpus: int,
-    price_per_hour: float,
-    params: ModelParams | None = None,
-    *,
-    memory_gb: float | None = None,
-    chunk: int | None = None,
-) -> Ec2Projection:
-    """The same job on one instance of ``vcpus`` vCPUs: scikit-learn with n_jobs=vcpus, the same OOB,
-    scoring and model write; billed per second with a 60 s minimum at ``price_per_hour``."""
-    params = params or ModelParams()
-    if vcpus < 1:
-        raise SpecError("ec2_vcpus", f"must be at least 1, got {vcpus}")
-    if not price_per_hour > 0:
-        raise SpecError("ec2_price", f"must be a positive USD per hour, got {price_per_hour!r}")
-    eff = params.ec2_parallel_efficiency
-    fit = trees_time(trees, sample.fit_per_tree_s, chunk or trees, vcpus, eff) * params.ec2_cpu_scale
-    serial = (sample.fit_fixed_s + trees * (sample.oob_per_tree_s + sample.dump_s_per_tree)) * params.ec2_cpu_scale
-    score = trees * sample.predict_s_per_tree / speedup(vcpus, eff) * params.ec2_cpu_scale
-    phases = {
-        "startup_s": params.ec2_startup_s,
-        "prepare_s": sample.prepare_s,
-        "fit_s": fit,
-        "oob_and_write_s": serial,
-        "score_s": score,
-    }
-    wall = sum(phases.values())
-    billed = max(60.0, float(math.ceil(wall)))
-    mem = sample.worker_base_mb + sample.train_mem_mb + sample.fit_overhead_mb + trees * sample.tree_mem_mb
-    ok = None if memory_gb is None else mem <= memory_gb * 1024
-    warnings = []
-    if ok is False:
-        warnings.append(f"ec2: the job needs ~{mem / 1024:,.1f} GB, more than the instance's {memory_gb:,.0f} GB")
-    usd = price_per_hour * billed / 3600.0
-    return Ec2Projection(vcpus, price_per_hour, wall, billed, usd, phases, mem, ok, warnings)
-
-
-# --------------------------------------------------------------------------- calibration
-
-
-@dataclass(frozen=True)
-class Observation:
-    """A finished build: what was projected and what happened (from its summary's ``estimate`` record)."""
-
-    name: str
-    projected_wall_s: float
-    actual_wall_s: float
-    projected_usd: float
-    actual_usd: float
-    work_s: float  # projected billed seconds that scale with cpu_scale, at cpu_scale 1
-    other_s: float  # projected billed seconds that do not
-    cold_starts: int  # projected
-    actual_billed_s: float
-    init_ms: float | None = None  # median Init Duration of the build's REPORT lines, when there were any
-
-    @classmethod
-    def from_summary(cls, name: str, summary: dict[str, Any]) -> Observation | None:
-        est = summary.get("estimate")
-        if not isinstance(est, dict) or summary.get("state") != "done":
-            return None
-        try:
-            return cls(
-                name=name,
-                projected_wall_s=float(est["wall_s"]),
-                actual_wall_s=float(summary["wall_s"]),
-                projected_usd=float(est["cost_usd"]),
-                actual_usd=float(summary["cost_usd"]),
-                work_s=float(est["work_s"]),
-                other_s=float(est["other_s"]),
-                cold_starts=int(est["cold_starts"]),
-                actual_billed_s=float(summary["billed_ms"]) / 1000.0,
-                init_ms=float(summary["init_ms"]) if summary.get("init_ms") is not None else None,
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-
-
-@dataclass(frozen=True)
-class Calibration:
-    params: ModelParams
-    builds: int
-    error_before: float  # mean |relative error| of billed seconds with the old parameters
-    error_after: float
-    note: str
-
-
-def calibrate(observations: Sequence[Observation], params: ModelParams | None = None) -> Calibration:
-    """Fit ``cpu_scale`` and ``cold_start_ms`` to past builds by least squares on billed seconds.
-
-    actual_billed = cpu_scale x work + cold_starts x cold_start + other. The cold start is the median
-    Init Duration measured in REPORT lines when any build has them; otherwise both are fitted when two
-    or more builds tell them apart, else only cpu_scale is.
-    """
-    params = params or ModelParams()
-    obs = [o for o in observations if o.work_s > 0 and o.actual_billed_s > 0]
-    if not obs:
-        raise SpecError("calibrate", "no finished build with an estimate and a bill to calibrate against")
-    work = np.array([o.work_s for o in obs])
-    cold = np.array([float(o.cold_starts) for o in obs])
-    target = np.array([o.actual_billed_s - o.other_s for o in obs])
-    inits = [o.init_ms for o in obs if o.init_ms is not None]
-    if inits:
-        cold_s = float(np.median(inits)) / 1000.0
-        scale = float(work @ (target - cold * cold_s) / (work @ work))
-        note = f"cold start from {len(inits)} builds' measured Init Durations; cpu_scale by least squares"
-    else:
-        A = np.column_stack([work, cold])
-        if len(obs) >= 2 and np.linalg.matrix_rank(A) == 2:
-            (scale, cold_s), *_ = np.linalg.lstsq(A, target, rcond=None)
-            note = "cpu_scale and cold start by least squares"
-        else:
-            cold_s = params.cold_start_ms / 1000.0
-            scale = float(work @ (target - cold * cold_s) / (work @ work))
-            note = "cpu_scale by least squares; cold start kept (one build cannot tell them apart)"
-    scale = max(0.05, float(scale))
-    cold_s = max(0.0, float(cold_s))
-
-    def err(s: float, c: float) -> float:
-        pred = s * work + cold * c + np.array([o.other_s for o in obs])
-        actual = np.array([o.actual_billed_s for o in obs])
-        return float(np.mean(np.abs(pred - actual) / actual))
-
-    before = err(params.cpu_scale, params.cold_start_ms / 1000.0)
-    new = replace(params, cpu_scale=scale, cold_start_ms=cold_s * 1000.0)
-    return Calibration(new, len(obs), before, err(scale, cold_s), note)
 
 
 # --------------------------------------------------------------------------- for the TUI

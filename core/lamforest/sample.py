@@ -37,7 +37,7 @@ import numpy as np
 
 from lamforest.spec import BuildSpec, SpecError
 
-SAMPLE_VERSION = 4
+SAMPLE_VERSION = 5
 DEFAULT_BUDGET_S = 4.0
 MAX_SAMPLE_TREES = 64
 

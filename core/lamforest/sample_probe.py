@@ -83,6 +83,10 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     t0 = time.perf_counter()
     fit(task(1), X, y)
     pilot_s = time.perf_counter() - t0
+    if pilot_s < config["budget_s"] / 5:  # cheap: time it again, warm, as a worker's later groves are
+        t0 = time.perf_counter()
+        fit(task(1), X, y)
+        pilot_s = time.perf_counter() - t0
     k = int(min(config["max_trees"], max(2, math.floor(config["budget_s"] / max(pilot_s, 1e-6)))))
     marks: list[float] = []
 

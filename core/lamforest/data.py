@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from lamforest import keys
 from lamforest.spec import SpecError
 from lamforest.store.base import Store
 
@@ -289,10 +290,10 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
 
 def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_names: list[str]) -> str:
     """Store the train set once, addressed by its content; return its ref ``data/<sha256>``."""
-    ref = f"data/{content_hash(X, y)}"
-    if not store.exists(f"{ref}/meta.json"):
-        store.put_bytes(f"{ref}/X.npy", _npy_bytes(np.ascontiguousarray(X, dtype=np.float32)))
-        store.put_bytes(f"{ref}/y.npy", _npy_bytes(y))
+    ref = keys.data_ref(content_hash(X, y))
+    if not store.exists(keys.data_file(ref, "meta.json")):
+        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(np.ascontiguousarray(X, dtype=np.float32)))
+        store.put_bytes(keys.data_file(ref, "y.npy"), _npy_bytes(y))
         meta = {
             "rows": int(X.shape[0]),
             "cols": int(X.shape[1]),
@@ -301,7 +302,20 @@ def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_nam
             "y_dtype": str(y.dtype),
         }
         # meta.json last: its presence means the arrays are complete.
-        store.put_bytes(f"{ref}/meta.json", json.dumps(meta).encode())
+        store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
+    return ref
+
+
+def put_input(store: Store, X: np.ndarray) -> str:
+    """Store rows to predict once, addressed by their content; return ``data/<sha256>``."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    h = hashlib.sha256(json.dumps(["input", str(X.dtype), list(X.shape)]).encode())
+    h.update(X.data)
+    ref = keys.data_ref(h.hexdigest())
+    if not store.exists(keys.data_file(ref, "meta.json")):
+        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
+        meta = {"rows": int(X.shape[0]), "cols": int(X.shape[1]), "kind": "input"}
+        store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
     return ref
 
 
@@ -310,28 +324,35 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LAMFOREST_CACHE", Path(tempfile.gettempdir()) / "lamforest-cache"))
 
 
+def _open_array(store: Store, ref: str, name: str) -> np.ndarray:
+    """Memory-map one stored array: in place for a local store, from the /tmp cache for S3."""
+    key = keys.data_file(ref, name)
+    path = store.local_path(key)
+    if path is None:
+        path = cache_dir() / ref / name
+        if not path.is_file():
+            store.get_file(key, path)
+    elif not path.is_file():
+        raise KeyError(key)
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
 def open_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
-    """Memory-map the train set: in place for a local store, from the /tmp cache for S3."""
-    arrays = []
-    for name in ("X.npy", "y.npy"):
-        key = f"{ref}/{name}"
-        path = store.local_path(key)
-        if path is None:
-            path = cache_dir() / ref / name
-            if not path.is_file():
-                store.get_file(key, path)
-        elif not path.is_file():
-            raise KeyError(key)
-        arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
-    return arrays[0], arrays[1]
+    """The train set (or a validation set) at ``ref``, memory-mapped."""
+    return _open_array(store, ref, "X.npy"), _open_array(store, ref, "y.npy")
+
+
+def open_input(store: Store, ref: str) -> np.ndarray:
+    """Rows stored by ``put_input``, memory-mapped."""
+    return _open_array(store, ref, "X.npy")
 
 
 def put_test(store: Store, build: str, X: np.ndarray, y: np.ndarray) -> None:
     buf = io.BytesIO()
     np.savez(buf, X=X, y=y)
-    store.put_bytes(f"builds/{build}/test.npz", buf.getvalue())
+    store.put_bytes(keys.test_set(build), buf.getvalue())
 
 
 def get_test(store: Store, build: str) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(io.BytesIO(store.get_bytes(f"builds/{build}/test.npz")), allow_pickle=False) as z:
+    with np.load(io.BytesIO(store.get_bytes(keys.test_set(build))), allow_pickle=False) as z:
         return z["X"], z["y"]

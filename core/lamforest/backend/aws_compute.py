@@ -30,16 +30,16 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lamforest.compute import DispatchError
-from lamforest.logs_cloudwatch import LogTail, platform_line
-from lamforest.spec import GroveTask
+from lamforest import keys, records
+from lamforest.backend.base import DispatchError, Event
+from lamforest.backend.cloudwatch import LogTail, platform_line
+from lamforest.events import FitEvent
 from lamforest.store.base import Store, put_json
 from lamforest.store.s3 import make_client
 
@@ -85,6 +85,7 @@ class _AwsCompute:
 
     name = "aws"
     service = ""
+    broken: str | None = None  # Lambda does not break: a failed dispatch is a failed record or DispatchError
 
     def __init__(
         self,
@@ -136,14 +137,14 @@ class _AwsCompute:
                 "undispatched": list(self.undispatched),
             }
 
-    def _send(self, tasks: list[GroveTask]) -> list[tuple[GroveTask, dict[str, Any]]]:
+    def _send(self, tasks: list[Event]) -> list[tuple[Event, dict[str, Any]]]:
         """Send a batch; return the (task, error) pairs that failed."""
         raise NotImplementedError
 
-    def _batches(self, tasks: list[GroveTask]) -> list[list[GroveTask]]:
+    def _batches(self, tasks: list[Event]) -> list[list[Event]]:
         return [[t] for t in tasks]
 
-    def submit(self, tasks: list[GroveTask]) -> None:
+    def submit(self, tasks: list[Event]) -> None:
         if not tasks:
             return
         pending, given_up = list(tasks), []
@@ -172,45 +173,46 @@ class _AwsCompute:
             ]
         self._give_up(tasks, given_up)
 
-    def _give_up(self, tasks: list[GroveTask], given_up: list[tuple[GroveTask, dict[str, Any]]]) -> None:
+    def _give_up(self, tasks: list[Event], given_up: list[tuple[Event, dict[str, Any]]]) -> None:
         build = tasks[0].build
         for task, err in given_up:
             self.undispatched.append(
-                {"grove": task.grove, "attempt": task.attempt, "error": f"{err.get('Code')}: {err.get('Message')}"}
+                {
+                    "grove": keys.grove_index(task.gid),
+                    "attempt": task.attempt if isinstance(task, FitEvent) else 1,
+                    "error": f"{err.get('Code')}: {err.get('Message')}",
+                }
             )
         if given_up and len(given_up) == len(tasks):
             self._write_stats(build)
-            detail = "; ".join(f"grove {t.grove}: {e.get('Code')}: {e.get('Message')}" for t, e in given_up[:5])
+            detail = "; ".join(
+                f"grove {keys.grove_index(t.gid)}: {e.get('Code')}: {e.get('Message')}" for t, e in given_up[:5]
+            )
             raise DispatchError(f"could not dispatch any of {len(tasks)} grove event(s) via {self.name}: {detail}")
         for task, err in given_up:
             self._record_failed(task, "DispatchError", f"{err.get('Code')}: {err.get('Message')}")
         self._write_stats(build)
 
-    def _record_failed(self, task: GroveTask, error: str, message: str, request_id: str | None = None) -> None:
-        """A grove that never ran (or died unrecorded) gets a failed record, so the driver retries it."""
-        state = f"builds/{task.build}/state/{task.gid}"
-        if self.store.exists(f"{state}.done"):
+    def _record_failed(self, task: Event, error: str, message: str, request_id: str | None = None) -> None:
+        """A grove that never ran (or died unrecorded) gets a failed record, so the driver retries it.
+        Predict and search jobs have no grove record: their driver times out on the missing answer."""
+        if not isinstance(task, FitEvent) or records.grove_done(self.store, task.build, task.gid):
             return
-        put_json(
-            self.store,
-            f"{state}.failed",
-            {
-                "grove": task.grove,
-                "trees": task.trees,
-                "seed": task.seed,
-                "attempt": task.attempt,
-                "request_id": request_id,
-                "state": "failed",
-                "error": error,
-                "message": message[:2000],
-                "started": time.time(),
-                "ended": time.time(),
-            },
+        record = records.failed_record(
+            grove=task.grove,
+            trees=task.trees,
+            seed=task.seed,
+            attempt=task.attempt,
+            request_id=request_id,
+            error=error,
+            message=message,
+            started=time.time(),
         )
+        records.write_grove(self.store, task.build, task.gid, record)
 
     def _write_stats(self, build: str) -> None:
         with contextlib.suppress(Exception):  # counters inform; never fail a dispatch over them
-            put_json(self.store, f"builds/{build}/dispatch.json", self.stats())
+            put_json(self.store, keys.dispatch(build), self.stats())
 
     def drain(self) -> int:
         """Lambda cannot recall accepted events; workers see the CANCEL marker and stop at once."""
@@ -230,11 +232,12 @@ class SnsCompute(_AwsCompute):
         super().__init__(store, **kwargs)
         self.topic_arn = topic_arn
 
-    def _batches(self, tasks: list[GroveTask]) -> list[list[GroveTask]]:
+    def _batches(self, tasks: list[Event]) -> list[list[Event]]:
         return [tasks[i : i + BATCH] for i in range(0, len(tasks), BATCH)]
 
-    def _send(self, tasks: list[GroveTask]) -> list[tuple[GroveTask, dict[str, Any]]]:
-        by_id = {f"g{t.grove}-a{t.attempt}": t for t in tasks}
+    def _send(self, tasks: list[Event]) -> list[tuple[Event, dict[str, Any]]]:
+        # Ids must be unique within one PublishBatch: a grove and its attempt, or a job's id.
+        by_id = {f"g{t.grove}-a{t.attempt}" if isinstance(t, FitEvent) else f"{t.kind}-{t.gid}": t for t in tasks}
         entries = [{"Id": i, "Message": json.dumps(t.to_event(), separators=(",", ":"))} for i, t in by_id.items()]
         try:
             resp = self.client.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
@@ -273,7 +276,7 @@ class InvokeCompute(_AwsCompute):
         super().__init__(store, **kwargs)
         self.function = function
 
-    def _send(self, tasks: list[GroveTask]) -> list[tuple[GroveTask, dict[str, Any]]]:
+    def _send(self, tasks: list[Event]) -> list[tuple[Event, dict[str, Any]]]:
         failed = []
         for task in tasks:
             try:
@@ -315,10 +318,9 @@ class SyncInvokeCompute(_AwsCompute):
         self.function = function
         self.tail = tail
         self.workers = 1
-        self.on_tail: Callable[[str, list[str]], None] | None = None
         self.last_result: dict[str, Any] | None = None
 
-    def _send(self, tasks: list[GroveTask]) -> list[tuple[GroveTask, dict[str, Any]]]:
+    def _send(self, tasks: list[Event]) -> list[tuple[Event, dict[str, Any]]]:
         failed = []
         for task in tasks:
             try:

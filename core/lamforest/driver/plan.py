@@ -12,18 +12,16 @@ from typing import Any
 import numpy as np
 
 from lamforest import data as datamod
-from lamforest.config import Backend
+from lamforest import keys
+from lamforest.backend.base import Backend
+from lamforest.events import FitEvent
 from lamforest.grove import make_estimator
-from lamforest.spec import BuildSpec, GroveTask, SpecError, validate_name
+from lamforest.spec import BuildSpec, SpecError, validate_name
 from lamforest.store.base import get_json, put_json
 
 
 class BuildError(RuntimeError):
     """A build cannot do what was asked (not found, not finished, ...)."""
-
-
-def build_prefix(name: str) -> str:
-    return f"builds/{name}"
 
 
 @dataclass(frozen=True)
@@ -49,10 +47,11 @@ class Plan:
     def from_dict(cls, d: dict[str, Any]) -> Plan:
         return cls(**{**d, "spec": BuildSpec.from_dict(d["spec"])})
 
-    def tasks(self, n_jobs: int = 1) -> list[GroveTask]:
+    def events(self, n_jobs: int = 1) -> list[FitEvent]:
+        """One fit event per grove, in grove order."""
         s = self.spec
         return [
-            GroveTask(
+            FitEvent(
                 build=s.name,
                 grove=i,
                 seed=seed,
@@ -82,7 +81,7 @@ def create(backend: Backend, spec: BuildSpec) -> Plan:
     Nothing is written unless every check passed.
     """
     spec = validate(spec)
-    if backend.store.exists(f"{build_prefix(spec.name)}/spec.json"):
+    if backend.store.exists(keys.spec(spec.name)):
         raise SpecError("name", f"a build named {spec.name!r} already exists; pick another name")
     ds = datamod.load(spec.data, spec.target, spec.task, spec.seed)
     make_estimator(spec.model, ds.task, spec.params)
@@ -101,13 +100,13 @@ def create(backend: Backend, spec: BuildSpec) -> Plan:
         created=time.time(),
         backend=backend.name,
     )
-    put_json(backend.store, f"{build_prefix(spec.name)}/spec.json", plan.to_dict())
+    put_json(backend.store, keys.spec(spec.name), plan.to_dict())
     return plan
 
 
 def load_plan(backend: Backend, name: str) -> Plan:
     validate_name(name)
     try:
-        return Plan.from_dict(get_json(backend.store, f"{build_prefix(name)}/spec.json"))
+        return Plan.from_dict(get_json(backend.store, keys.spec(name)))
     except KeyError:
         raise BuildError(f"no build named {name!r} in {backend.describe}") from None

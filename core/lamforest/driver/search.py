@@ -5,12 +5,8 @@ forest is small enough for one invocation, and one event per trial keeps the
 leaderboard a LIST of small records. The validation set is carved from the
 train set with the build's seed; the test set (the same split a build with
 this seed makes) is never seen, so a promoted build is scored on rows that no
-trial touched.
-
-    builds/<name>/search.json                  what was asked: grid, trials, data refs
-    builds/<name>/trials/done/<tid>.json       a trial's params, score, timings, request id
-    builds/<name>/trials/failed/<tid>.json     or its error
-    builds/<name>/leaderboard.json             the final table, best first
+trial touched. Keys: ``search.json`` (what was asked), ``trials/done|failed/<tid>.json``,
+``leaderboard.json`` (the final table, best first); see ``lamforest.keys``.
 """
 
 from __future__ import annotations
@@ -20,28 +16,23 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from lamforest import builds as drv
 from lamforest import data as datamod
-from lamforest.config import Backend
+from lamforest import keys
+from lamforest.backend.base import Backend
+from lamforest.cost import price, total_usd
+from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
+from lamforest.driver.plan import BuildError
+from lamforest.driver.plan import create as create_build
+from lamforest.driver.run import Progress
+from lamforest.driver.run import run as run_build
+from lamforest.driver.watch import BuildStatus
+from lamforest.events import SearchEvent
 from lamforest.grove import make_estimator
-from lamforest.jobs import JobTimeout, reports_for, wait_records
-from lamforest.spec import (
-    MODELS,
-    RESERVED_PARAMS,
-    TASKS,
-    BuildSpec,
-    GroveTask,
-    SpecError,
-    _as_int,
-    _choice,
-    grove_id,
-    parse_param_value,
-    validate_name,
-)
-from lamforest.store.base import Store, get_json, put_json
+from lamforest.spec import RESERVED_PARAMS, BuildSpec, SpecError, as_int, validate_name
+from lamforest.store.base import get_json, put_json
 
 MAX_TRIALS = 1000
 DEFAULT_SPACE: dict[str, list[Any]] = {
@@ -51,48 +42,43 @@ DEFAULT_SPACE: dict[str, list[Any]] = {
 }
 
 
-def parse_grid(items: list[str] | tuple[str, ...]) -> dict[str, list[Any]]:
-    """``KEY=V1,V2,...`` items as {key: [values]}; SpecError("grid") on bad syntax."""
-    grid: dict[str, list[Any]] = {}
-    for item in items:
-        key, sep, values = str(item).partition("=")
-        key = key.strip()
-        if not sep or not key or not values.strip():
-            raise SpecError("grid", f"expected KEY=V1,V2,..., got {item!r}")
-        parts = [v.strip() for v in values.split(",")]
-        if any(not v for v in parts):
-            raise SpecError("grid", f"{item!r} has an empty value")
-        if key in grid:
-            raise SpecError("grid", f"{key!r} is given twice")
-        grid[key] = [parse_param_value(v) for v in parts]
-    return grid
-
-
 @dataclass(frozen=True)
 class SearchSpec:
-    """A search: a grid (every combination) or ``random`` combinations drawn from it."""
+    """A search: a grid (every combination) or ``random`` combinations drawn from it.
 
-    name: str
-    data: str = "digits"
-    target: str | None = None
+    ``base`` is the build every trial is a variant of: data, target, trees (per trial), grove
+    (trees between cancel checks, and the grove size of a promoted build), model, task, seed,
+    test split and memory.
+    """
+
+    base: BuildSpec
     grid: dict[str, list[Any]] = field(default_factory=dict)
     random: int | None = None
-    trees: int = 50
-    grove: int = 10  # trees between cancel checks in a trial, and the grove size of a promoted build
-    model: str = "rf"
-    task: str = "auto"
-    seed: int = 0
-    test_size: float = 0.25
     valid_size: float = 0.25
-    memory: int = 1769
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        grid: dict[str, list[Any]] | None = None,
+        random: int | None = None,
+        valid_size: float = 0.25,
+        trees: int = 50,
+        **build: Any,
+    ) -> SearchSpec:
+        """A search from the build fields (``data``, ``grove``, ``seed``, ...) and the search's own."""
+        return cls(BuildSpec(name=name, trees=trees, **build), dict(grid or {}), random, valid_size)
+
+    @property
+    def name(self) -> str:
+        return self.base.name
 
     def validated(self) -> SearchSpec:
-        name = validate_name(self.name)
-        trees = _as_int("trees", self.trees, 1, 10_000)
-        grove = _as_int("grove", self.grove, 1)
-        model = _choice("model", self.model, MODELS)
-        task = _choice("task", self.task, TASKS)
-        rnd = None if self.random is None else _as_int("random", self.random, 1, MAX_TRIALS)
+        base = self.base
+        as_int("trees", base.trees, 1, 10_000)
+        grove = as_int("grove", base.grove, 1)
+        base = replace(base, grove=min(grove, as_int("trees", base.trees, 1))).validated()
+        rnd = None if self.random is None else as_int("random", self.random, 1, MAX_TRIALS)
         try:
             valid = float(self.valid_size)
         except (TypeError, ValueError):
@@ -109,33 +95,7 @@ class SearchSpec:
                 raise SpecError(f"grid {key}", RESERVED_PARAMS[key])
             if not isinstance(values, list) or not values:
                 raise SpecError(f"grid {key}", "needs at least one value")
-        base = BuildSpec(
-            name=name,
-            data=self.data,
-            target=self.target,
-            trees=trees,
-            grove=min(grove, trees),
-            model=model,
-            task=task,
-            seed=self.seed,
-            test_size=self.test_size,
-            memory=self.memory,
-        ).validated()
-        out = SearchSpec(
-            name=name,
-            data=base.data,
-            target=base.target,
-            grid=grid,
-            random=rnd,
-            trees=trees,
-            grove=base.grove,
-            model=model,
-            task=task,
-            seed=base.seed,
-            test_size=base.test_size,
-            valid_size=valid,
-            memory=base.memory,
-        )
+        out = SearchSpec(base=base, grid=grid, random=rnd, valid_size=valid)
         n = out.n_combinations
         if rnd is None and n > MAX_TRIALS:
             raise SpecError("grid", f"{n} combinations exceed {MAX_TRIALS}; use --random N")
@@ -147,99 +107,38 @@ class SearchSpec:
 
     def combinations(self) -> list[dict[str, Any]]:
         """Every grid combination, or ``random`` distinct ones drawn with the seed."""
-        keys = list(self.grid)
+        keys_ = list(self.grid)
         if self.random is None:
-            return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.grid.values())]
+            return [dict(zip(keys_, combo, strict=True)) for combo in itertools.product(*self.grid.values())]
         n = self.n_combinations
-        rng = random.Random(self.seed)
+        rng = random.Random(self.base.seed)
         picks = rng.sample(range(n), min(self.random, n))
         out = []
         for index in picks:
             combo = {}
-            for key in reversed(keys):
+            for key in reversed(keys_):
                 index, i = divmod(index, len(self.grid[key]))
                 combo[key] = self.grid[key][i]
-            out.append({k: combo[k] for k in keys})
+            out.append({k: combo[k] for k in keys_})
         return out
 
     def build_spec(
         self, name: str, params: dict[str, Any], trees: int | None = None, grove: int | None = None
     ) -> BuildSpec:
-        return BuildSpec(
-            name=name,
-            data=self.data,
-            target=self.target,
-            trees=trees or self.trees,
-            grove=grove or self.grove,
-            model=self.model,
-            task=self.task,
-            params=params,
-            seed=self.seed,
-            test_size=self.test_size,
-            memory=self.memory,
+        return replace(
+            self.base, name=name, params=params, trees=trees or self.base.trees, grove=grove or self.base.grove
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"base": self.base.to_dict(), "grid": self.grid, "random": self.random, "valid_size": self.valid_size}
 
-def _prefix(name: str) -> str:
-    return f"builds/{name}"
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-def run_trial(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
-    """A ``search`` event: fit the whole forest of ``task.trees`` with ``task.params``, score on validation."""
-    import os
-    import resource
-
-    from lamforest import forest
-    from lamforest.grove import fit
-    from lamforest.worker import error_fields, load_train
-
-    pre = f"{_prefix(task.build)}/trials"
-    base = {
-        "trial": task.grove,
-        "params": task.params,
-        "trees": task.trees,
-        "request_id": request_id,
-        "pid": os.getpid(),
-        "n_jobs": task.n_jobs,
-    }
-    if store.exists(f"{pre}/done/{task.gid}.json"):
-        return {**base, "state": "done", "duplicate": True}
-    started = time.time()
-    t0 = time.perf_counter()
-    try:
-        X, y = load_train(store, task.data)
-        Xv, yv = load_train(store, task.input)
-        grove = fit(task, X, y)
-        t_fit = time.perf_counter()
-        score = forest.score(grove.estimator, Xv, yv)
-        record = {
-            **base,
-            "state": "done",
-            "score": score,
-            "metric": forest.metric_name(grove.estimator),
-            "started": started,
-            "ended": time.time(),
-            "fit_ms": round((t_fit - t0) * 1000, 2),
-            "score_ms": round((time.perf_counter() - t_fit) * 1000, 2),
-            "max_memory_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        }
-        put_json(store, f"{pre}/done/{task.gid}.json", record)
-    except Exception as exc:
-        record = {
-            **base,
-            "state": "failed",
-            **error_fields(exc),
-            "started": started,
-            "ended": time.time(),
-        }
-        put_json(store, f"{pre}/failed/{task.gid}.json", record)
-    return record
-
-
-# --------------------------------------------------------------------------- driver side
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchSpec:
+        if "base" not in d:  # written before the spec kept its build fields as one BuildSpec
+            d = dict(d)
+            own = {k: d.pop(k) for k in ("grid", "random", "valid_size") if k in d}
+            return cls.of(**d, **own)
+        return cls(BuildSpec.from_dict(d["base"]), d.get("grid", {}), d.get("random"), d.get("valid_size", 0.25))
 
 
 @dataclass
@@ -299,38 +198,38 @@ class Leaderboard:
 
 
 def exists(backend: Backend, name: str) -> bool:
-    return backend.store.exists(f"{_prefix(name)}/search.json")
+    return backend.store.exists(keys.search(name))
 
 
 def list_searches(backend: Backend) -> list[str]:
-    return [n for n in backend.store.children("builds/") if exists(backend, n)]
+    return [n for n in backend.store.children(keys.BUILDS) if exists(backend, n)]
 
 
 def create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
     """Validate everything (every combination with scikit-learn's own checks), then store the data and
     ``search.json``. Nothing is written unless every check passed."""
     spec = spec.validated()
-    store = backend.store
-    if store.exists(f"{_prefix(spec.name)}/spec.json") or exists(backend, spec.name):
+    store, base = backend.store, spec.base
+    if store.exists(keys.spec(spec.name)) or exists(backend, spec.name):
         raise SpecError("name", f"a build or search named {spec.name!r} already exists; pick another name")
-    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed)
+    ds = datamod.load(base.data, base.target, base.task, base.seed)
     combos = spec.combinations()
     for combo in combos:
         try:
-            make_estimator(spec.model, ds.task, combo)
+            make_estimator(base.model, ds.task, combo)
         except SpecError as exc:
             key = exc.field.removeprefix("param").strip()
             raise SpecError(f"grid {key}".strip(), exc.message) from None
-    X_tr, _, y_tr, _ = datamod.split(ds, spec.test_size, spec.seed)  # the test set is left out here
+    X_tr, _, y_tr, _ = datamod.split(ds, base.test_size, base.seed)  # the test set is left out here
     part = datamod.Dataset(X=X_tr, y=y_tr, task=ds.task, source=ds.source, feature_names=ds.feature_names)
     try:
-        X_fit, X_val, y_fit, y_val = datamod.split(part, spec.valid_size, spec.seed)
+        X_fit, X_val, y_fit, y_val = datamod.split(part, spec.valid_size, base.seed)
     except SpecError as exc:
         raise SpecError("valid_size", exc.message) from None
     fit_ref = datamod.put_train(store, X_fit, y_fit, ds.task, ds.feature_names)
     valid_ref = datamod.put_train(store, X_val, y_val, ds.task, ds.feature_names)
     doc = {
-        "spec": {**asdict(spec)},
+        "spec": spec.to_dict(),
         "task": ds.task,
         "data_ref": fit_ref,
         "valid_ref": valid_ref,
@@ -340,34 +239,33 @@ def create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
         "created": time.time(),
         "backend": backend.name,
     }
-    put_json(store, f"{_prefix(spec.name)}/search.json", doc)
+    put_json(store, keys.search(spec.name), doc)
     return doc
 
 
 def load(backend: Backend, name: str) -> dict[str, Any]:
     validate_name(name)
     try:
-        doc = get_json(backend.store, f"{_prefix(name)}/search.json")
+        doc = get_json(backend.store, keys.search(name))
     except KeyError:
         raise SpecError("name", f"no search named {name!r} in {backend.describe}") from None
-    doc["spec"] = SearchSpec(**doc["spec"])
+    doc["spec"] = SearchSpec.from_dict(doc["spec"])
     return doc
 
 
-def leaderboard(
-    backend: Backend, name: str, *, with_costs: bool = False, cost_wait_s: float = 0.0, _doc: dict | None = None
-) -> Leaderboard:
+def leaderboard(backend: Backend, name: str, *, with_costs: bool = False, _doc: dict | None = None) -> Leaderboard:
     """The search as the store has it now: one LIST of its trials, one GET per record."""
     doc = _doc or load(backend, name)
     spec: SearchSpec = doc["spec"]
     trials = [Trial(trial=i, params=p) for i, p in enumerate(doc["combinations"])]
-    pre = f"{_prefix(name)}/trials"
+    pre = keys.trials(name)
     metric = None
     rids: dict[str, Trial] = {}
-    for key in backend.store.list(pre + "/"):
-        state, _, file = key[len(pre) + 1 :].partition("/")
-        if state not in ("done", "failed") or not file.endswith(".json"):
+    for key in backend.store.list(keys.job_file(pre, "")):
+        parsed = keys.parse_job_record(pre, key)
+        if parsed is None:
             continue
+        state = parsed[0]
         try:
             rec = get_json(backend.store, key)
         except (KeyError, ValueError):
@@ -383,9 +281,7 @@ def leaderboard(
             t.error = f"{rec.get('error')}: {rec.get('message')}"
     total = 0.0
     if with_costs and rids:
-        from lamforest.cost import price, total_usd
-
-        reports = reports_for(backend, name, "search", set(rids), wait_s=cost_wait_s)
+        reports = reports_for(backend, name, "search", set(rids))
         for rid, rep in reports.items():
             rids[rid].cost_usd = price(rep.billed_ms, rep.memory_mb, backend.price_arch()).usd
         total = total_usd(reports.values(), backend.price_arch())
@@ -399,7 +295,7 @@ def leaderboard(
         cost_estimate=backend.estimate,
         promoted=promoted,
     )
-    lb.finished = backend.store.exists(f"{_prefix(name)}/leaderboard.json")
+    lb.finished = backend.store.exists(keys.leaderboard(name))
     return lb
 
 
@@ -417,28 +313,27 @@ def run(
     doc = load(backend, name)
     spec: SearchSpec = doc["spec"]
     bspec = spec.build_spec(name, {})
-    have = set(backend.store.list(f"{_prefix(name)}/trials/done/"))
-    tasks = [
-        GroveTask(
+    pre = keys.trials(name)
+    have = set(backend.store.list(keys.job_file(pre, "done/")))
+    events = [
+        SearchEvent(
             build=name,
-            grove=i,
-            seed=spec.seed,
-            trees=spec.trees,
+            trial=i,
+            seed=bspec.seed,
+            trees=bspec.trees,
             data=doc["data_ref"],
-            model=spec.model,
+            valid=doc["valid_ref"],
+            model=bspec.model,
             task=doc["task"],
             params=combo,
-            chunk=spec.grove,
+            chunk=bspec.grove,
             n_jobs=backend.n_jobs(bspec),
-            kind="search",
-            input=doc["valid_ref"],
-            job="trial",
         )
         for i, combo in enumerate(doc["combinations"])
-        if f"{_prefix(name)}/trials/done/{grove_id(i)}.json" not in have
+        if keys.job_record(pre, "done", keys.grove_id(i)) not in have
     ]
-    if tasks:
-        backend.make_compute(bspec, workers, False).submit(tasks)
+    if events:
+        backend.make_compute(bspec, workers, False).submit(list(events))
 
     def progress(done: int, total: int) -> None:
         if on_progress:
@@ -447,18 +342,18 @@ def run(
     try:
         wait_records(
             backend.store,
-            f"{_prefix(name)}/trials",
-            [grove_id(i) for i in range(len(doc["combinations"]))],
+            pre,
+            [keys.grove_id(i) for i in range(len(doc["combinations"]))],
             timeout_s=timeout_s,
             poll_s=poll_s,
             on_progress=progress,
             should_stop=should_stop,
         )
     except JobTimeout as exc:
-        raise drv.BuildError(f"search {name!r}: {exc}") from None
-    lb = leaderboard(backend, name, with_costs=True, cost_wait_s=2.0 if backend.name == "local" else 10.0, _doc=doc)
+        raise BuildError(f"search {name!r}: {exc}") from None
+    lb = leaderboard(backend, name, with_costs=True, _doc=doc)
     if all(t.state in ("done", "failed") for t in lb.trials):
-        put_json(backend.store, f"{_prefix(name)}/leaderboard.json", lb.to_json())
+        put_json(backend.store, keys.leaderboard(name), lb.to_json())
         lb.finished = True
     if on_progress:
         on_progress(lb)
@@ -473,8 +368,8 @@ def promote(
     trees: int | None = None,
     grove: int | None = None,
     workers: int | None = None,
-    on_progress: drv.Progress | None = None,
-) -> drv.BuildStatus:
+    on_progress: Progress | None = None,
+) -> BuildStatus:
     """Start a full build with the best trial's params (same data, seed and split as the search)."""
     doc = load(backend, name)
     lb = leaderboard(backend, name, _doc=doc)
@@ -482,7 +377,7 @@ def promote(
     if best is None:
         raise SpecError("promote", f"search {name!r} has no scored trial yet")
     spec = doc["spec"].build_spec(build_name, best.params, trees=trees, grove=grove)
-    drv.create(backend, spec)
+    create_build(backend, spec)
     doc["promoted"] = [*doc.get("promoted", []), build_name]
-    put_json(backend.store, f"{_prefix(name)}/search.json", {**doc, "spec": asdict(doc["spec"])})
-    return drv.run(backend, build_name, workers=workers, on_progress=on_progress)
+    put_json(backend.store, keys.search(name), {**doc, "spec": doc["spec"].to_dict()})
+    return run_build(backend, build_name, workers=workers, on_progress=on_progress)

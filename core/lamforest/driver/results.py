@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,21 +9,19 @@ from typing import Any
 import joblib
 import numpy as np
 
+from lamforest import artifacts, forest, keys
 from lamforest import data as datamod
-from lamforest import forest
-from lamforest.config import Backend
-from lamforest.plan import BuildError, build_prefix, load_plan
+from lamforest.backend.base import Backend
+from lamforest.driver.plan import BuildError, load_plan
 from lamforest.spec import SpecError
-
-MODEL_COMPRESS = ("lz4", 1)  # as groves: 5x faster to write than lz4 HC, ~40% larger
 
 
 def load_model(backend: Backend, name: str) -> Any:
     try:
-        blob = backend.store.get_bytes(f"{build_prefix(name)}/model.joblib")
+        blob = backend.store.get_bytes(keys.model(name))
     except KeyError:
         raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`") from None
-    return joblib.load(io.BytesIO(blob))
+    return artifacts.loads_model(blob)
 
 
 @dataclass
@@ -95,5 +92,5 @@ def export(backend: Backend, name: str, path: Path | str) -> Path:
     path = Path(path)
     model = load_model(backend, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path, compress=MODEL_COMPRESS)
+    joblib.dump(model, path, compress=artifacts.COMPRESS)
     return path

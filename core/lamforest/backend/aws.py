@@ -29,14 +29,16 @@ import os
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
-from lamforest.compute import Compute
-from lamforest.config import Backend, ConfigError
-from lamforest.logs_cloudwatch import CloudWatchLogSource, LogTail
+from lamforest import keys
+from lamforest.backend.base import Backend, Compute, ConfigError
+from lamforest.backend.cloudwatch import CloudWatchLogSource, LogTail
+from lamforest.cost import MB_PER_VCPU, vcpus
 from lamforest.spec import BuildSpec
 from lamforest.store.base import StoreError, get_json
 from lamforest.store.s3 import S3Store, make_client
@@ -44,8 +46,7 @@ from lamforest.store.s3 import S3Store, make_client
 DISPATCH_MODES = ("sns", "invoke")
 DEFAULT_TIMEOUT_S = 900
 STALE_MARGIN_S = 120
-MB_PER_VCPU = 1769
-MAX_VCPUS = 6
+REPORT_WAIT_S = 20.0  # CloudWatch ingests REPORT lines a few seconds late
 
 _OUTPUT_ENV = {
     "bucket_name": "LAMFOREST_BUCKET",
@@ -77,7 +78,7 @@ def terraform_dir() -> Path:
     env = os.environ.get("LAMFOREST_TERRAFORM_DIR")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "terraform"
+    return Path(__file__).resolve().parents[3] / "terraform"
 
 
 def terraform_outputs(tf_dir: Path | None = None, timeout_s: float = 60.0) -> dict[str, Any]:
@@ -134,11 +135,6 @@ def resolve_names(outputs: dict[str, Any] | None = None) -> dict[str, Any]:
     return names
 
 
-def vcpus(memory_mb: int) -> int:
-    """Lambda's vCPUs for a memory size: 1,769 MB is one vCPU, 10,240 MB is six."""
-    return max(1, min(MAX_VCPUS, round(memory_mb / MB_PER_VCPU)))
-
-
 def _config_error(what: str, exc: BaseException, missing: str) -> ConfigError:
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return ConfigError(_NO_CREDENTIALS)
@@ -152,7 +148,42 @@ def _config_error(what: str, exc: BaseException, missing: str) -> ConfigError:
     return ConfigError(f"{what}: {exc}")
 
 
-def aws_backend(*, check: bool = True) -> Backend:
+@dataclass
+class AwsBackend(Backend):
+    """The AWS backend and the deployed resources it talks to."""
+
+    region: str | None = None
+    bucket: str = ""
+    topic_arn: str | None = None
+    function_name: str | None = None
+    log_group: str | None = None
+    dispatch: str = "sns"
+    timeout_s: int = DEFAULT_TIMEOUT_S
+    log_tail: LogTail = field(default_factory=LogTail)
+
+
+class FunctionMemory:
+    """Sets the function's memory size for tune-memory, waiting for each update; restores the original."""
+
+    def __init__(self, function: str | None, region: str | None) -> None:
+        if not function:
+            raise ConfigError("tune-memory on AWS needs the function: set LAMFOREST_FUNCTION")
+        self.client = make_client("lambda", **({"region_name": region} if region else {}))
+        self.function = function
+        self.original = int(self.client.get_function_configuration(FunctionName=function)["MemorySize"])
+
+    def set(self, memory_mb: int) -> None:
+        self.client.update_function_configuration(FunctionName=self.function, MemorySize=memory_mb)
+        # Lambda applies configuration asynchronously; invoking before it is done runs the old size.
+        self.client.get_waiter("function_updated_v2").wait(
+            FunctionName=self.function, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+
+    def restore(self) -> None:
+        self.set(self.original)
+
+
+def aws_backend(*, check: bool = True) -> AwsBackend:
     """Open the AWS backend (see the module docstring); ``check=False`` skips the probe calls."""
     names = resolve_names()
     region = names.get("region")
@@ -204,7 +235,7 @@ def aws_backend(*, check: bool = True) -> Backend:
     def since(build: str) -> float | None:
         if build not in created:
             try:
-                created[build] = float(get_json(store, f"builds/{build}/spec.json").get("created"))
+                created[build] = float(get_json(store, keys.spec(build)).get("created"))
             except (KeyError, ValueError, TypeError):
                 return None  # not created yet: ask again next time
         return created[build]
@@ -213,7 +244,7 @@ def aws_backend(*, check: bool = True) -> Backend:
         return CloudWatchLogSource(log_group, make_client("logs", **kwargs), since=since, tail=tail)
 
     def make_compute(spec: BuildSpec, workers: int | None, sync: bool) -> Compute:
-        from lamforest.compute.aws import InvokeCompute, SnsCompute, SyncInvokeCompute
+        from lamforest.backend.aws_compute import InvokeCompute, SnsCompute, SyncInvokeCompute
 
         if sync:
             if not function:
@@ -229,22 +260,25 @@ def aws_backend(*, check: bool = True) -> Backend:
         return bool(started) and time.time() - float(started) > timeout_s + STALE_MARGIN_S
 
     route = f"sns -> {function or 'function'}" if names["dispatch"] == "sns" else f"invoke {function}"
-    return Backend(
+    return AwsBackend(
         name="aws",
         store=store,
-        logs=new_log_source(),
         make_compute=make_compute,
+        log_source=new_log_source,
         estimate=False,
         describe=f"aws ({region or 'default region'}: s3://{bucket}, {route})",
-        details={
-            **names,
-            "memory_size": memory,
-            "architecture": arch,
-            "timeout_s": timeout_s,
-            "report_wait_s": 20.0,  # CloudWatch ingests REPORT lines a few seconds late
-            "log_factory": new_log_source,
-            "log_tail": tail,
-        },
+        report_wait_s=REPORT_WAIT_S,
+        function_memory_mb=memory,
+        architecture=arch,
         is_stale=is_stale,
         n_jobs=lambda spec: vcpus(memory),
+        memory_tuner=lambda: FunctionMemory(function, region),
+        region=region,
+        bucket=bucket,
+        topic_arn=topic,
+        function_name=function,
+        log_group=log_group,
+        dispatch=names["dispatch"],
+        timeout_s=timeout_s,
+        log_tail=tail,
     )

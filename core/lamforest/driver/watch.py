@@ -7,20 +7,19 @@ record that changed, so any process can watch a build another one started.
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamforest.config import Backend
+from lamforest import keys
+from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
+from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.logs import Report, parse_report
-from lamforest.plan import BuildError, Plan, build_prefix, load_plan
-from lamforest.spec import BuildSpec, SpecError, grove_id
+from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json
 
 BUILD_STATES = ("queued", "running", "finishing", "done", "failed", "cancelled")
 GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
-LOG_LINES_KEPT = 5000
 
 
 @dataclass
@@ -42,7 +41,7 @@ class GroveRow:
 
     @property
     def gid(self) -> str:
-        return grove_id(self.grove)
+        return keys.grove_id(self.grove)
 
     @property
     def retries(self) -> int:
@@ -162,7 +161,7 @@ class Watcher:
         self.backend = backend
         self.name = name
         self.plan = plan or load_plan(backend, name)
-        self.logs = backend.new_log_source()
+        self.logs = backend.log_source()
         self._versions: dict[str, str] = {}
         self._records: dict[str, dict[str, dict]] = {}  # gid -> state -> record
         self._reports: dict[str, Report] = {}
@@ -170,7 +169,6 @@ class Watcher:
         self._cancel: dict[str, Any] | None = None
         self._dispatch: dict[str, Any] | None = None
         self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
-        self.log_lines: deque[str] = deque(maxlen=LOG_LINES_KEPT)
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
             for i, (t, s) in enumerate(zip(self.plan.spec.grove_sizes(), self.plan.spec.grove_seeds(), strict=True))
@@ -188,13 +186,12 @@ class Watcher:
         return self._cancel is not None
 
     def refresh(self) -> BuildStatus:
-        store, pre = self.backend.store, build_prefix(self.name)
-        listing = store.list(f"{pre}/")
+        store = self.backend.store
+        listing = store.list(keys.build(self.name))
         present: dict[str, set[str]] = {}
         for key, version in listing.items():
-            rel = key[len(pre) + 1 :]
-            if rel.startswith("state/"):
-                gid, _, st = rel[len("state/") :].partition(".")
+            if parsed := keys.parse_state(self.name, key):
+                gid, st = parsed
                 present.setdefault(gid, set()).add(st)
                 if self._changed(key, version):
                     try:
@@ -203,19 +200,18 @@ class Watcher:
                             self._rids.add(rec["request_id"])
                     except (KeyError, ValueError):
                         self._versions.pop(key, None)  # removed or mid-write: next refresh
-            elif rel == "dispatch.json" and self._changed(key, version):
+            elif key == keys.dispatch(self.name) and self._changed(key, version):
                 self._dispatch = get_json(store, key)
-            elif rel == "summary.json" and self._changed(key, version):
+            elif key == keys.summary(self.name) and self._changed(key, version):
                 self._summary = get_json(store, key)
-            elif rel == "CANCEL" and self._changed(key, version):
+            elif key == keys.cancel(self.name) and self._changed(key, version):
                 try:
                     self._cancel = get_json(store, key)
                 except (KeyError, ValueError):
                     self._cancel = {"reason": "cancelled"}
-        if f"{pre}/CANCEL" not in listing:
+        if keys.cancel(self.name) not in listing:
             self._cancel = None
         for line in self.logs.lines(self.name):
-            self.log_lines.append(line)
             rep = parse_report(line)
             if rep:
                 self._reports[rep.request_id] = rep
@@ -252,7 +248,7 @@ class Watcher:
             if row.report:
                 row.cost_usd = price(row.report.billed_ms, row.report.memory_mb, arch).usd
         reports = list(self._reports.values())
-        if getattr(self.logs, "shared", False):  # one log for every build (CloudWatch): join by request id
+        if self.logs.shared:  # one log for every build (CloudWatch): join by request id
             reports = [r for rid, r in self._reports.items() if rid in self._rids]
         billed = sum(r.billed_ms for r in reports)
         gbs = total_gb_seconds(reports)
@@ -267,7 +263,7 @@ class Watcher:
             state = "running"
         else:
             state = "queued"
-        model_key = f"{build_prefix(self.name)}/model.joblib"
+        model_key = keys.model(self.name)
         model = None
         if model_key in listing:
             local = self.backend.store.local_path(model_key)
@@ -296,7 +292,7 @@ def status(backend: Backend, name: str) -> BuildStatus:
 
 def list_builds(backend: Backend) -> list[BuildStatus]:
     out = []
-    for name in backend.store.children("builds/"):
+    for name in backend.store.children(keys.BUILDS):
         try:
             out.append(status(backend, name))
         except (BuildError, SpecError):

@@ -13,11 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lamforest import builds as drv
-from lamforest.cliargs import build_parser
-from lamforest.compute import DispatchError
-from lamforest.config import ConfigError, open_backend
-from lamforest.render import (
+from lamforest import driver as drv
+from lamforest.backend import ConfigError, DispatchError, open_backend
+from lamforest.cli.args import build_parser
+from lamforest.cli.render import (
     ProgressView,
     fmt_usd,
     grove_table,
@@ -25,7 +24,7 @@ from lamforest.render import (
     print_prediction,
     summary_table,
 )
-from lamforest.spec import BuildSpec, SpecError, parse_params
+from lamforest.spec import BuildSpec, SpecError, parse_grid, parse_params
 from lamforest.store.base import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
@@ -158,7 +157,7 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_predict_distributed(args: argparse.Namespace, console: Any) -> int:
-    from lamforest.predict import predict_distributed
+    from lamforest.driver.distributed import predict_distributed
 
     backend = _open(args)
     try:
@@ -227,17 +226,17 @@ def cmd_export(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_search(args: argparse.Namespace, console: Any) -> int:
-    from lamforest import search
+    from lamforest.driver import search
 
     backend = _open(args)
     try:
         asked = bool(args.grid) or args.random is not None
         if asked or not search.exists(backend, args.name):
-            spec = search.SearchSpec(
-                name=args.name,
+            spec = search.SearchSpec.of(
+                args.name,
                 data=args.data or "digits",
                 target=args.target,
-                grid=search.parse_grid(args.grid),
+                grid=parse_grid(args.grid),
                 random=args.random,
                 trees=args.trees,
                 grove=args.grove,
@@ -250,7 +249,7 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
             doc = search.create(backend, spec)
             if not args.json:
                 console.print(
-                    f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {doc['spec'].trees} "
+                    f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {doc['spec'].base.trees} "
                     f"trees on {backend.describe}; fit {doc['n_fit']} rows, validate {doc['n_valid']}"
                 )
         lb = search.run(backend, args.name, workers=args.workers)
@@ -279,7 +278,7 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
 def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:
     from rich.table import Table
 
-    from lamforest.tune import parse_memory, tune_memory
+    from lamforest.driver.tune import parse_memory, tune_memory
 
     parse_memory(args.memory)  # before the backend is opened
     backend = _open(args)

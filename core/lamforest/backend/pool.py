@@ -1,7 +1,7 @@
 """Local worker processes that behave like Lambda execution environments.
 
-A persistent pool: each worker is a fresh ``python -m lamforest.compute.local``
-process, i.e. one environment. Its first call reports an ``Init Duration``
+A persistent pool: each worker is a fresh ``python -m lamforest.worker.local``
+process, i.e. one environment (see ``lamforest.worker.local``). Its first call reports an ``Init Duration``
 (interpreter start and imports), later calls are warm. Every call leaves
 Lambda-format ``START``/``END``/``REPORT`` lines in the build's log, with the
 measured duration, the configured memory size and the process's peak RSS.
@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import resource
 import subprocess
 import sys
 import threading
@@ -31,10 +30,11 @@ import time
 import uuid
 from typing import IO
 
+from lamforest import keys, records
+from lamforest.backend.base import Event
 from lamforest.logs import append_lines, format_end, format_report, format_start
-from lamforest.spec import GroveTask, grove_id
-from lamforest.store.base import put_json
 from lamforest.store.local import LocalStore
+from lamforest.worker.local import invoke, log_key
 
 MAX_START_FAILURES = 3
 
@@ -43,58 +43,6 @@ def default_workers() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
-
-
-class _Context:
-    """What Lambda passes as ``context``: the parts the handler uses."""
-
-    def __init__(self, request_id: str, memory_mb: int) -> None:
-        self.aws_request_id = request_id
-        self.memory_limit_in_mb = memory_mb
-        self.function_name = "lamforest-local"
-
-
-def _peak_rss_mb() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def invoke(event: dict, store: LocalStore, memory_mb: int, init_ms: float | None) -> str | None:
-    """Run the handler once as Lambda would, logging START/END/REPORT; return an error status or None."""
-    from lamforest.worker import handler
-
-    rid = str(uuid.uuid4())
-    log = store.root / "builds" / str(event.get("build", "_")) / "lambda.log"
-    if isinstance(event, dict) and event.get("kind") in ("predict", "search"):  # not the build's cost
-        log = log.parent / str(event["kind"]) / "lambda.log"
-    append_lines(log, [format_start(rid)])
-    t0 = time.perf_counter()
-    status = None
-    try:
-        handler(event, _Context(rid, memory_mb), store=store)
-    except Exception as exc:  # an invalid event: Lambda logs it and reports an error
-        status = "error"
-        append_lines(log, [f"[ERROR] {type(exc).__name__}: {exc}"])
-    duration = (time.perf_counter() - t0) * 1000.0
-    append_lines(log, [format_end(rid), format_report(rid, duration, memory_mb, _peak_rss_mb(), init_ms, status)])
-    return status
-
-
-def _worker_main(root: str, memory_mb: int, started_ns: int) -> None:
-    """A worker process: read events as JSON lines on stdin, answer on a private channel."""
-    # Keep stdout for the protocol; anything the handler prints goes to stderr.
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    import lamforest.worker  # noqa: F401  - the imports are the environment's INIT phase
-
-    store = LocalStore(root)
-    init_ms: float | None = (time.time_ns() - started_ns) / 1e6
-    channel.write(json.dumps({"ready": os.getpid()}) + "\n")
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        invoke(json.loads(line), store, memory_mb, init_ms)
-        init_ms = None
-        channel.write(json.dumps({"done": os.getpid()}) + "\n")
 
 
 class _Worker:
@@ -133,7 +81,7 @@ class LocalCompute:
             [
                 sys.executable,
                 "-m",
-                "lamforest.compute.local",
+                "lamforest.worker.local",
                 str(self.store.root),
                 str(self.memory_mb),
                 str(time.time_ns()),
@@ -191,7 +139,7 @@ class LocalCompute:
                 if self._start_failures >= MAX_START_FAILURES and not self.broken:
                     self.broken = (
                         f"local workers exit while starting (status {code}, {self._start_failures} times); "
-                        f"try `{sys.executable} -m lamforest.compute.local` to see why"
+                        f"try `{sys.executable} -m lamforest.worker.local` to see why"
                     )
         if worker.current is not None and not self._closed.is_set():
             self._record_exit(code, worker.current)
@@ -200,29 +148,22 @@ class LocalCompute:
     def _record_exit(self, exitcode: int | None, event: dict) -> None:
         """Lambda reports a dead environment as Runtime.ExitError; so do we."""
         how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"status {exitcode}"
-        build, gid = event["build"], grove_id(int(event["grove"]))
-        state = f"builds/{build}/state/{gid}"
         rid = str(uuid.uuid4())
-        if not self.store.exists(f"{state}.done"):
-            put_json(
-                self.store,
-                f"{state}.failed",
-                {
-                    "grove": event["grove"],
-                    "trees": event["trees"],
-                    "seed": event["seed"],
-                    "attempt": event.get("attempt", 1),
-                    "request_id": rid,
-                    "state": "failed",
-                    "error": "Runtime.ExitError",
-                    "message": f"worker process exited with {how}",
-                    "ended": time.time(),
-                },
-            )
-            self.store.delete(f"{state}.running")
-        log = self.store.root / "builds" / build / "lambda.log"
+        if event.get("kind", "fit") == "fit":  # a predict or search job times out on its missing record
+            build, gid = event["build"], keys.grove_id(int(event["grove"]))
+            if not records.grove_done(self.store, build, gid):
+                record = records.failed_record(
+                    grove=event["grove"],
+                    trees=event["trees"],
+                    seed=event["seed"],
+                    attempt=event.get("attempt", 1),
+                    request_id=rid,
+                    error="Runtime.ExitError",
+                    message=f"worker process exited with {how}",
+                )
+                records.write_grove(self.store, build, gid, record)
         append_lines(
-            log,
+            self.store.root / log_key(event),
             [
                 format_start(rid),
                 f"[ERROR] Runtime.ExitError: worker process exited with {how}",
@@ -242,21 +183,11 @@ class LocalCompute:
             self._live.pop(worker.proc.pid, None)
 
     # -- the Compute protocol
-    @property
-    def pids(self) -> list[int]:
-        with self._lock:
-            return list(self._live)
-
-    def busy(self) -> dict[int, dict]:
-        """pid -> the event each environment is running now."""
-        with self._lock:
-            return {pid: w.current for pid, w in self._live.items() if w.current is not None}
-
-    def submit(self, tasks: list[GroveTask]) -> None:
+    def submit(self, events: list[Event]) -> None:
         if self.broken:
             raise RuntimeError(self.broken)
-        for task in tasks:
-            self._queue.put(task.to_event())
+        for event in events:
+            self._queue.put(event.to_event())
 
     def drain(self) -> int:
         """Drop events not yet picked up by a worker (cancel); return how many."""
@@ -297,23 +228,19 @@ class SyncCompute:
     """``-s/--sync``: groves one after another in the driver's own process (a debugging aid)."""
 
     name = "sync"
-    broken = None
+    broken: str | None = None
 
     def __init__(self, store: LocalStore, memory_mb: int = 1769) -> None:
         self.store = store
         self.memory_mb = memory_mb
         self.workers = 1
 
-    def submit(self, tasks: list[GroveTask]) -> None:
-        for task in tasks:
-            invoke(task.to_event(), self.store, self.memory_mb, None)
+    def submit(self, events: list[Event]) -> None:
+        for event in events:
+            invoke(event.to_event(), self.store, self.memory_mb, None)
 
     def drain(self) -> int:
         return 0
 
     def close(self) -> None:
         pass
-
-
-if __name__ == "__main__":
-    _worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else time.time_ns())

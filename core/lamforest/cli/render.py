@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamforest import builds as drv
+from lamforest import driver as drv
 
 
 def fmt_usd(v: float | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lamforest import __version__
-from lamforest.config import BACKENDS
+from lamforest.backend import BACKENDS
 from lamforest.spec import ARCHITECTURES, MODELS, TASKS
 
 

@@ -7,7 +7,7 @@ record carries. Both log formats come through: text (``REPORT RequestId:
 ...``) and JSON (the whole message is a ``platform.report`` record); the
 REPORT parser in ``lamforest.logs`` reads both.
 
-Reads are ``FilterLogEvents``, paginated, from the last timestamp seen minus
+Reads are ``FilterLogEvents`` through boto3's paginator, from the last timestamp seen minus
 an overlap (CloudWatch can ingest an event after a later-stamped one from
 another stream), de-duplicated by event id. No filter pattern is sent: text
 and JSON lines cannot be matched by one pattern (and moto ignores JSON
@@ -111,7 +111,7 @@ class CloudWatchLogSource:
         created = self.since(build) if self.since else None
         return max(0, int((created or 0) * 1000) - self.overlap_ms)
 
-    def lines(self, build: str) -> list[str]:
+    def lines(self, build: str, kind: str | None = None) -> list[str]:  # one log group: kind changes nothing
         out: list[str] = []
         if self.tail is not None:
             got, self._tail_offset[build] = self.tail.read(build, self._tail_offset.get(build, 0))
@@ -133,16 +133,11 @@ class CloudWatchLogSource:
         seen = self._seen.setdefault(build, {})
         tail_seen = self._tail_seen.get(build, set())
         events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"logGroupName": self.log_group, "startTime": start}
+        pages = self.client.get_paginator("filter_log_events").paginate(logGroupName=self.log_group, startTime=start)
         try:
-            while True:
-                resp = self.client.filter_log_events(**kwargs)
+            for page in pages:
                 self.calls += 1
-                events.extend(resp.get("events", []))
-                token = resp.get("nextToken")
-                if not token:
-                    break
-                kwargs["nextToken"] = token
+                events.extend(page.get("events", []))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return []  # no invocation has logged yet: Lambda creates the group on first use

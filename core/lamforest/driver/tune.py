@@ -9,9 +9,9 @@ vCPUs of its size.
 
 On AWS the function's memory is changed (UpdateFunctionConfiguration) for
 each size, runs are synchronous invokes, and the original size is restored.
-On the local backend it is a **simulation**: the worker process is labelled
-with the memory size and given the matching ``n_jobs``, but local memory
-settings do not change this machine's CPU, so durations mostly reflect
+Where the backend cannot set the function's memory (the local backend) it is
+a **simulation**: the worker process is labelled with the memory size and
+given the matching ``n_jobs``, but local memory settings do not change this machine's CPU, so durations mostly reflect
 ``n_jobs`` against the local cores; the prices are Lambda's for those
 durations.
 """
@@ -25,37 +25,23 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lamforest import data as datamod
-from lamforest.config import Backend
-from lamforest.cost import price
+from lamforest import keys
+from lamforest.backend.base import Backend
+from lamforest.cost import price, vcpus
+from lamforest.events import FitEvent
 from lamforest.logs import Report, parse_report
-from lamforest.spec import (
-    MEMORY_MAX_MB,
-    MEMORY_MIN_MB,
-    MODELS,
-    BuildSpec,
-    GroveTask,
-    SpecError,
-    _as_int,
-    _choice,
-    grove_id,
-)
+from lamforest.spec import MEMORY_MAX_MB, MEMORY_MIN_MB, MODELS, BuildSpec, SpecError, as_int, choice
 from lamforest.store.base import get_json, put_json
 
 DEFAULT_MEMORY = (512, 1024, 1769, 3008)
-MB_PER_VCPU, MAX_VCPUS = 1769, 6
 OUTLIER_FACTOR = 1.5
-
-
-def vcpus(memory_mb: int) -> int:
-    """Lambda's vCPUs for a memory size (as ``config_aws.vcpus``, without importing botocore)."""
-    return max(1, min(MAX_VCPUS, round(memory_mb / MB_PER_VCPU)))
 
 
 def parse_memory(value: str | list[int] | tuple[int, ...]) -> list[int]:
     """``512,1024,1769`` -> [512, 1024, 1769]; SpecError("memory") naming the bad size."""
     items = value.split(",") if isinstance(value, str) else list(value)
     sizes = [
-        _as_int("memory", str(v).strip() if isinstance(v, str) else v, MEMORY_MIN_MB, MEMORY_MAX_MB)
+        as_int("memory", str(v).strip() if isinstance(v, str) else v, MEMORY_MIN_MB, MEMORY_MAX_MB)
         for v in items
         if str(v).strip()
     ]
@@ -113,41 +99,12 @@ def drop_outliers(durations: list[float]) -> list[float]:
     return kept or durations
 
 
-class _AwsMemory:
-    """Set the function's memory for each size; restore the original at the end."""
-
-    def __init__(self, backend: Backend) -> None:
-        from lamforest.store.s3 import make_client
-
-        region = backend.details.get("region")
-        self.client = make_client("lambda", **({"region_name": region} if region else {}))
-        self.function = backend.details.get("function_name")
-        if not self.function:
-            raise SpecError("backend", "tune-memory on AWS needs the function: set LAMFOREST_FUNCTION")
-        self.original = int(self.client.get_function_configuration(FunctionName=self.function)["MemorySize"])
-
-    def set(self, memory: int, timeout_s: float = 120.0) -> None:
-        self.client.update_function_configuration(FunctionName=self.function, MemorySize=memory)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            conf = self.client.get_function_configuration(FunctionName=self.function)
-            if conf.get("LastUpdateStatus", "Successful") != "InProgress" and int(conf["MemorySize"]) == memory:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"function {self.function} still updating to {memory} MB after {timeout_s} s")
-            time.sleep(0.5)
-
-    def restore(self) -> None:
-        self.set(self.original)
-
-
 def _wait_grove(backend: Backend, name: str, gid: str, timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
-    pre = f"builds/{name}/state/{gid}"
     while True:
         for st in ("done", "failed"):
-            if backend.store.exists(f"{pre}.{st}"):
-                rec = get_json(backend.store, f"{pre}.{st}")
+            if backend.store.exists(keys.state(name, gid, st)):
+                rec = get_json(backend.store, keys.state(name, gid, st))
                 if st == "failed":
                     raise RuntimeError(f"tune run {gid} failed: {rec.get('error')}: {rec.get('message')}")
                 return rec
@@ -170,19 +127,19 @@ def tune_memory(
 ) -> TuneResult:
     """Fit one grove ``runs`` times at each memory size; return durations, costs, cheapest and fastest."""
     sizes = parse_memory(memory)
-    runs = _as_int("runs", runs, 1, 20)
-    trees = _as_int("trees_per_grove", trees_per_grove, 1, 1000)
-    model = _choice("model", model, MODELS)
+    runs = as_int("runs", runs, 1, 20)
+    trees = as_int("trees_per_grove", trees_per_grove, 1, 1000)
+    model = choice("model", model, MODELS)
     ds = datamod.load(data, target, "auto", seed)  # SpecError("data") before anything is written
     X_tr, _, y_tr, _ = datamod.split(ds, 0.25, seed)
     name = f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    aws = _AwsMemory(backend) if backend.name == "aws" else None
+    aws = backend.memory_tuner() if backend.memory_tuner else None
     ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names)
     arch = backend.price_arch()
     gseed = BuildSpec(name=name, seed=seed).grove_seeds()[0]
     rids: dict[str, tuple[int, int]] = {}
     index = 0
-    log = backend.new_log_source()
+    log = backend.log_source()
     reports: dict[str, Report] = {}
     try:
         for mem in sizes:
@@ -190,7 +147,7 @@ def tune_memory(
                 aws.set(mem)
             compute = backend.make_compute(BuildSpec(name=name, memory=mem), 1, aws is not None)
             for _ in range(runs):
-                task = GroveTask(
+                task = FitEvent(
                     build=name,
                     grove=index,
                     seed=gseed,
@@ -212,7 +169,7 @@ def tune_memory(
     finally:
         if aws:
             aws.restore()
-    deadline = time.monotonic() + (2.0 if backend.name == "local" else 15.0)
+    deadline = time.monotonic() + backend.report_wait_s
     while set(reports) < set(rids) and time.monotonic() < deadline:
         time.sleep(0.2)
         for line in log.lines(name):
@@ -241,7 +198,7 @@ def tune_memory(
                 cost_usd=price(billed, mem, arch).usd,
             )
         )
-    simulated = backend.name == "local"
+    simulated = aws is None
     note = (
         (
             "SIMULATED on the local backend: local memory does not change this machine's CPU; n_jobs follows "
@@ -261,6 +218,6 @@ def tune_memory(
         note=note,
     )
     for i in range(index):
-        backend.store.delete(f"builds/{name}/groves/{grove_id(i)}.joblib")
-    put_json(backend.store, f"builds/{name}/tune.json", result.to_json())
+        backend.store.delete(keys.grove(name, keys.grove_id(i)))
+    put_json(backend.store, keys.tune(name), result.to_json())
     return result

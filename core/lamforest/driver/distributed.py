@@ -21,103 +21,34 @@ tree's votes are 0/1 (fully grown classification trees).
 from __future__ import annotations
 
 import io
-import os
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import joblib
 import numpy as np
 
-from lamforest import builds as drv
 from lamforest import data as datamod
-from lamforest.config import Backend
+from lamforest import keys
+from lamforest.backend.base import Backend
 from lamforest.cost import total_usd
-from lamforest.jobs import JobTimeout, open_input, put_input, reports_for, wait_records
-from lamforest.spec import GroveTask, SpecError, _as_int, grove_id
-from lamforest.store.base import Store, put_json
-from lamforest.worker import error_fields
+from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
+from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.driver.results import Prediction, evaluate
+from lamforest.driver.watch import status
+from lamforest.events import PredictEvent
+from lamforest.spec import SpecError, as_int
+from lamforest.store.base import put_json
 
 DEFAULT_TIMEOUT_S = 900.0
-
-
-def _prefix(name: str, pid: str) -> str:
-    return f"builds/{name}/predict/{pid}"
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-def grove_votes(estimator: Any, X: np.ndarray) -> np.ndarray:
-    """Sum over the grove's trees of predict_proba (classifier) or predict (regressor), in tree order."""
-    X = np.asarray(X, dtype=np.float32)
-    if hasattr(estimator, "classes_"):
-        total = np.zeros((X.shape[0], len(estimator.classes_)), dtype=np.float64)
-        for tree in estimator.estimators_:
-            total += tree.predict_proba(X, check_input=False)
-    else:
-        total = np.zeros(X.shape[0], dtype=np.float64)
-        for tree in estimator.estimators_:
-            total += tree.predict(X, check_input=False)
-    return total
-
-
-def run_votes(task: GroveTask, store: Store, request_id: str) -> dict[str, Any]:
-    """A ``predict`` event: the vote sums of groves ``grove..grove+batch-1`` on the stored rows."""
-    import resource
-
-    pre = _prefix(task.build, task.job)
-    base = {"grove": task.grove, "batch": task.batch, "request_id": request_id, "pid": os.getpid()}
-    if store.exists(f"{pre}/done/{task.gid}.json"):
-        return {**base, "state": "done", "duplicate": True}
-    t0 = time.perf_counter()
-    try:
-        X = open_input(store, task.input)
-        t_load = time.perf_counter()
-        total, trees, load_groves = None, 0, 0.0
-        for g in range(task.grove, task.grove + task.batch):
-            t = time.perf_counter()
-            blob = store.get_bytes(f"builds/{task.build}/groves/{grove_id(g)}.joblib")
-            est = joblib.load(io.BytesIO(blob))["estimator"]
-            load_groves += time.perf_counter() - t
-            votes = grove_votes(est, X)
-            total = votes if total is None else total + votes
-            trees += len(est.estimators_)
-            del est, blob
-        buf = io.BytesIO()
-        np.save(buf, total, allow_pickle=False)
-        store.put_bytes(f"{pre}/votes/{task.gid}.npy", buf.getvalue())
-        record = {
-            **base,
-            "state": "done",
-            "trees": trees,
-            "rows": int(X.shape[0]),
-            "load_ms": round((t_load - t0) * 1000, 2),
-            "groves_load_ms": round(load_groves * 1000, 2),
-            "total_ms": round((time.perf_counter() - t0) * 1000, 2),
-            "max_memory_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        }
-        put_json(store, f"{pre}/done/{task.gid}.json", record)
-    except Exception as exc:
-        record = {
-            **base,
-            "state": "failed",
-            **error_fields(exc),
-        }
-        put_json(store, f"{pre}/failed/{task.gid}.json", record)
-    return record
-
-
-# --------------------------------------------------------------------------- driver side
 
 
 @dataclass
 class DistributedPrediction:
     """The result of a distributed predict: the usual Prediction plus how it was computed."""
 
-    prediction: drv.Prediction
+    prediction: Prediction
     values: np.ndarray  # probabilities (classifier) or predictions (regressor)
     predict_id: str
     invocations: int
@@ -147,7 +78,7 @@ class DistributedPrediction:
 
 
 class _Precomputed:
-    """Looks like a fitted estimator to ``builds.evaluate``: predictions already made."""
+    """Looks like a fitted estimator to ``results.evaluate``: predictions already made."""
 
     def __init__(self, predictions: np.ndarray, classes: np.ndarray | None) -> None:
         self._pred = predictions
@@ -158,7 +89,7 @@ class _Precomputed:
         return self._pred
 
 
-def _rows(backend: Backend, name: str, plan: drv.Plan, source: str | None) -> tuple[np.ndarray, Any, str]:
+def _rows(backend: Backend, name: str, plan: Plan, source: str | None) -> tuple[np.ndarray, Any, str]:
     if source is None:
         X, y = datamod.get_test(backend.store, name)
         return X, y, "held-out test set"
@@ -183,41 +114,27 @@ def predict_distributed(
 
     Bad input raises SpecError naming the field before anything is written.
     """
-    batch = _as_int("batch_groves", batch_groves, 1)
+    batch = as_int("batch_groves", batch_groves, 1)
     try:
-        plan = drv.load_plan(backend, name)
-    except drv.BuildError as exc:
+        plan = load_plan(backend, name)
+    except BuildError as exc:
         raise SpecError("name", str(exc)) from None
-    st = drv.status(backend, name)
+    st = status(backend, name)
     if st.state != "done":
-        raise drv.BuildError(f"build {name!r} is {st.state}; distributed predict needs a finished build")
+        raise BuildError(f"build {name!r} is {st.state}; distributed predict needs a finished build")
     X, y, where = _rows(backend, name, plan, source)
     t0 = time.perf_counter()
-    ref = put_input(backend.store, X)
+    ref = datamod.put_input(backend.store, X)
     pid = f"p{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    pre = _prefix(name, pid)
+    pre = keys.predict_job(name, pid)
     spec = plan.spec
-    sizes, seeds = spec.grove_sizes(), spec.grove_seeds()
     tasks = [
-        GroveTask(
-            build=name,
-            grove=g,
-            seed=seeds[g],
-            trees=sizes[g],
-            data=plan.data_ref,
-            model=spec.model,
-            task=plan.task,
-            params=spec.params,
-            kind="predict",
-            input=ref,
-            job=pid,
-            batch=min(batch, spec.n_groves - g),
-        )
+        PredictEvent(build=name, job=pid, input=ref, grove=g, batch=min(batch, spec.n_groves - g))
         for g in range(0, spec.n_groves, batch)
     ]
     put_json(
         backend.store,
-        f"{pre}/job.json",
+        keys.job_file(pre, "job.json"),
         {
             "build": name,
             "input": ref,
@@ -235,29 +152,29 @@ def predict_distributed(
             backend.store, pre, [t.gid for t in tasks], timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress
         )
     except JobTimeout as exc:
-        raise drv.BuildError(f"distributed predict {pid} of {name!r}: {exc}") from None
+        raise BuildError(f"distributed predict {pid} of {name!r}: {exc}") from None
     if failed:
         first = next(iter(failed.values()))
-        raise drv.BuildError(
+        raise BuildError(
             f"distributed predict {pid} of {name!r}: {len(failed)} batch(es) failed; grove "
             f"{first.get('grove')}: {first.get('error')}: {first.get('message')}"
         )
     total = None
     for t in tasks:  # grove order
-        key = f"{pre}/votes/{t.gid}.npy"
+        key = keys.job_file(pre, f"votes/{t.gid}.npy")
         votes = np.load(io.BytesIO(backend.store.get_bytes(key)), allow_pickle=False)
         total = votes if total is None else total + votes
         backend.store.delete(key)
     trees = sum(int(r["trees"]) for r in done.values())
     if trees != spec.trees:
-        raise drv.BuildError(f"distributed predict {pid}: {trees} trees voted, the forest has {spec.trees}")
+        raise BuildError(f"distributed predict {pid}: {trees} trees voted, the forest has {spec.trees}")
     values = total / trees
     classes = np.asarray(plan.classes) if plan.task == "classification" else None
     predictions = classes.take(np.argmax(values, axis=1)) if classes is not None else values
     wall = time.perf_counter() - t0
-    pred = drv.evaluate(_Precomputed(predictions, classes), X, y, where)
+    pred = evaluate(_Precomputed(predictions, classes), X, y, where)
     rids = {r["request_id"] for r in done.values() if r.get("request_id")}
-    reports = reports_for(backend, name, "predict", rids, wait_s=10.0 if backend.name != "local" else 2.0)
+    reports = reports_for(backend, name, "predict", rids)
     out = DistributedPrediction(
         prediction=pred,
         values=values,
@@ -270,5 +187,5 @@ def predict_distributed(
         reports=len(reports),
     )
     result = {k: v for k, v in out.to_json().items() if k not in ("predictions", "confusion")}
-    put_json(backend.store, f"{pre}/result.json", result)
+    put_json(backend.store, keys.job_file(pre, "result.json"), result)
     return out

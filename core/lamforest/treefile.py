@@ -574,7 +574,8 @@ def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[An
     values = _member(members, "values", "f")
     if values.shape != (total, n_outputs, max(n_classes)):
         raise _fail(f"tree file values have shape {values.shape}, expected {(total, n_outputs, max(n_classes))}")
-    values = np.ascontiguousarray(values, dtype=np.float64)
+    if values.dtype != np.float64:
+        raise _fail(f"tree file values are {values.dtype}, expected float64")
     nodes = _nodes(members, total)
     _check_nodes(nodes, counts, n_features)
 

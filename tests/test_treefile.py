@@ -408,6 +408,11 @@ def test_header_edits_are_refused(good_blob: bytes) -> None:
     _refused(_rewrite(good_blob, dict(header, extra={"x": {"pickle": "v0"}}), members), "unknown value")
     _refused(_rewrite(good_blob, dict(header, extra={"x": {"array": "nope"}}), members), "lacks member 'nope'")
     _refused(_rewrite(good_blob, dict(header, trees=dict(header["trees"], count=4)), members), "4 trees")
+    trees = header["trees"]
+    narrower = dict(trees, attrs=dict(trees["attrs"], n_features_in_=2))
+    _refused(_rewrite(good_blob, dict(header, trees=narrower), members), "n_features_in_")
+    unchecked = dict(trees, attrs={k: v for k, v in trees["attrs"].items() if k != "n_features_in_"})
+    _refused(_rewrite(good_blob, dict(header, trees=unchecked), members), "n_features_in_")
 
 
 def test_missing_or_misshapen_records_are_refused(good_blob: bytes) -> None:

@@ -348,7 +348,7 @@ def _read_record(f: Any, budget: int) -> np.ndarray:
     return raw.view(dtype).reshape(shape)
 
 
-def _unarchive(blob: bytes) -> dict[str, np.ndarray]:
+def _unarchive(blob: bytes) -> tuple[Any, dict[str, np.ndarray]]:
     if len(blob) < _PREAMBLE.size:
         raise _fail(f"not a tree file: {len(blob)} bytes is shorter than the header")
     magic, version = _PREAMBLE.unpack_from(blob)
@@ -383,7 +383,7 @@ def _unarchive(blob: bytes) -> dict[str, np.ndarray]:
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         # lz4 reports truncation and corruption as RuntimeError/EOFError, numpy a bad record as ValueError.
         raise _fail(f"tree file is truncated or corrupt: {type(e).__name__}: {e}") from None
-    return members
+    return header, members
 
 
 def _member(members: dict[str, np.ndarray], name: Any, kinds: str = "biufU") -> np.ndarray:
@@ -504,27 +504,23 @@ def _check_nodes(nodes: np.ndarray, counts: np.ndarray, n_features: int) -> None
 
     scikit-learn's Cython walks child indices and feature numbers without
     bounds checks; children strictly after their parent also rule out cycles.
+    Tree by tree, so each tree's nodes stay in cache across the comparisons.
     """
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    local = np.arange(len(nodes)) - starts
-    size = np.repeat(counts, counts)
-    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
-    leaf = left == -1
-    internal = ~leaf
-    bad = (leaf & (right != -1)) | (
-        internal
-        & (
-            (left <= local)
-            | (left >= size)
-            | (right <= local)
-            | (right >= size)
-            | (feature < 0)
-            | (feature >= n_features)
+    index = np.arange(int(counts.max()))
+    start = 0
+    for t, n in enumerate(counts.tolist()):
+        part = nodes[start : start + n]
+        start += n
+        left, right, feature = part["left_child"], part["right_child"], part["feature"]
+        i = index[:n]
+        leaf = left == -1
+        bad = leaf != (right == -1)
+        bad |= ~leaf & (
+            (left <= i) | (left >= n) | (right <= i) | (right >= n) | (feature < 0) | (feature >= n_features)
         )
-    )
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise _fail(f"tree file node {int(local[i])} of a tree links outside its tree or to a feature outside X")
+        if bad.any():
+            node = int(np.argmax(bad))
+            raise _fail(f"tree file node {node} of tree {t} links outside its tree or to a feature outside X")
 
 
 def loads(blob: bytes) -> tuple[Any, dict[str, Any]]:
@@ -533,9 +529,8 @@ def loads(blob: bytes) -> tuple[Any, dict[str, Any]]:
     Raises ``TreeFileError`` (a ``ValueError``) with a one-line message for
     anything that is not a well-formed tree file of this format version.
     """
-    members = _unarchive(blob)
+    header, members = _unarchive(blob)
     try:
-        header = json.loads(members["header"].tobytes())
         return _rebuild(header, members)
     except TreeFileError:
         raise
@@ -580,7 +575,9 @@ def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[An
     _check_nodes(nodes, counts, n_features)
 
     tree_attrs = {k: _decode_value(v, members) for k, v in _dict(t.get("attrs"), "tree attrs").items()}
-    if tree_attrs.get("n_features_in_", n_features) != n_features:
+    # X is checked against n_features_in_ (a tree without one checks nothing), and the Cython that
+    # walks the nodes indexes X's columns unchecked: it must be there and match the nodes' bound.
+    if _int(tree_attrs.get("n_features_in_"), "trees' n_features_in_", 1) != n_features:
         raise _fail("tree file: trees' n_features_in_ disagrees with their node arrays")
     params = {k: _decode_json(v) for k, v in _dict(t.get("params"), "tree params").items()}
     per_tree = {k: _list(v) for k, v in _dict(t.get("params_per_tree"), "per-tree params").items()}

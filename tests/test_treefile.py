@@ -449,6 +449,41 @@ def test_node_links_outside_a_tree_are_refused(good_blob: bytes) -> None:
         _refused(_edit_nodes(good_blob, edit), "links outside")
 
 
+def test_nodes_that_are_not_a_tree_or_understate_its_depth_are_refused(good_blob: bytes) -> None:
+    def share(nodes: np.ndarray, n0: int) -> None:
+        # The root's right child becomes a grandchild already reached through its left child.
+        assert nodes["left_child"][1] != -1
+        nodes["right_child"][0] = nodes["right_child"][1]
+
+    _refused(_edit_nodes(good_blob, share), "do not form a tree")
+    header, members = _records(good_blob)
+    # decision_path sizes a buffer it writes without bounds checks by max_depth.
+    shallower = members["max_depth"].copy()
+    shallower[1] -= 1
+    _refused(_rewrite(good_blob, header, dict(members, max_depth=shallower)), "max_depth of tree 1")
+
+
+def test_mangled_contents_only_ever_raise_tree_file_error(good_blob: bytes) -> None:
+    """Bytes changed inside the frame (so the checksum holds): loads refuses, or the model is usable."""
+    X, _ = _classification()
+    raw = lz4.frame.decompress(good_blob[10:])
+    rng = np.random.default_rng(0)
+    loaded = 0
+    for _ in range(300):
+        mangled = bytearray(raw)
+        for pos in rng.integers(0, len(raw), size=rng.integers(1, 4)):
+            mangled[pos] = int(rng.integers(0, 256))
+        try:
+            model, _ = treefile.loads(good_blob[:10] + lz4.frame.compress(bytes(mangled)))
+        except TreeFileError as e:
+            assert "\n" not in str(e)
+            continue
+        loaded += 1  # e.g. a changed threshold: still a well-formed forest
+        with np.errstate(all="ignore"):
+            model.predict_proba(X), model.apply(X), model.decision_path(X)
+    assert 0 < loaded < 300
+
+
 def test_node_fields_are_matched_by_name(good_blob: bytes) -> None:
     header, members = _records(good_blob)
     nodes = members["nodes"]

@@ -237,7 +237,7 @@ def dumps(estimator: Any, extra: Mapping[str, Any] | None = None) -> bytes:
             raise TreeFileError(f"tree {i} disagrees with tree 0 on its fitted attributes")
         if _tree_shape(t.tree_) != shape:
             raise TreeFileError(f"tree {i} disagrees with tree 0 on n_features, n_classes or n_outputs")
-    common = {k: v for k, v in per_tree[0].items() if all(p.get(k) == v for p in per_tree)}
+    common = {k: v for k, v in per_tree[0].items() if all(_same(p.get(k), v) for p in per_tree)}
     varying = {k: [p[k] for p in per_tree] for k in per_tree[0] if k not in common}
 
     states = [t.tree_.__getstate__() for t in trees]
@@ -280,13 +280,13 @@ def dumps(estimator: Any, extra: Mapping[str, Any] | None = None) -> bytes:
     out.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION))
     # Level 1 as the joblib files had; the checksum makes a flipped bit an error, not a wrong model.
     with _lz4().LZ4FrameFile(out, "wb", compression_level=1, content_checksum=True) as f:
-        for _, dtype, rshape, chunks in records:
+        for rname, dtype, rshape, chunks in records:
             np.lib.format.write_array_header_2_0(
                 f, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": rshape}
             )
             for chunk in chunks:
                 if chunk.dtype != dtype or chunk.shape[1:] != rshape[1:]:
-                    raise TreeFileError(f"trees disagree on the dtype or shape of their {_} array")
+                    raise TreeFileError(f"trees disagree on the dtype or shape of their {rname} array")
                 f.write(np.ascontiguousarray(chunk).reshape(-1).view(np.uint8))
     return out.getvalue()
 
@@ -322,22 +322,36 @@ def _fail(message: str) -> TreeFileError:
     return TreeFileError(" ".join(message.split()))  # one line, whatever the cause printed
 
 
-def _read_record(f: Any, budget: int) -> np.ndarray:
-    """One .npy record; its size is checked against what the compressed bytes could hold before allocating."""
+def _read_record(f: Any, budget: list[int]) -> np.ndarray:
+    """One .npy record; its size is checked against what the compressed bytes could still hold before allocating.
+
+    ``budget`` is a one-item list, the bytes all further records may hold between them.
+    """
     fmt = np.lib.format
-    version = fmt.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = fmt.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, fortran, dtype = fmt.read_array_header_2_0(f)
-    else:
-        raise _fail(f"tree file holds an .npy record of version {version}")
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise _fail(f"tree file holds an .npy record of version {version}")
+    except (TreeFileError, RuntimeError, EOFError, OSError):
+        raise  # our own refusals, and the lz4 stream's: reported by _unarchive
+    except Exception as e:
+        # numpy parses the record header with ast.literal_eval; what it raises on garbage varies by
+        # numpy version (ValueError, SyntaxError, tokenize errors), and all of it means a bad file.
+        raise _fail(f"tree file has an unreadable record header: {type(e).__name__}: {e}") from None
     if dtype.hasobject or fortran or dtype.itemsize == 0:
         raise _fail(f"tree file holds a record of dtype {dtype} (fortran order {fortran}), which is never written")
     nbytes = dtype.itemsize * math.prod(shape)
-    if not 0 <= nbytes <= budget:
+    if not 0 <= nbytes <= budget[0]:
         raise _fail(f"tree file record claims {nbytes} bytes, more than its compressed size could hold")
-    raw = np.empty(nbytes, dtype=np.uint8)
+    budget[0] -= nbytes
+    try:
+        raw = np.empty(nbytes, dtype=np.uint8)
+    except MemoryError:
+        raise _fail(f"tree file record claims {nbytes} bytes, which cannot be allocated") from None
     view = memoryview(raw)
     pos = 0
     while pos < nbytes:
@@ -363,7 +377,7 @@ def _unarchive(blob: bytes) -> tuple[Any, dict[str, np.ndarray]]:
         raise _fail(f"tree file format version {version} is not supported (this lamforest reads {FORMAT_VERSION})")
     body = memoryview(blob)[_PREAMBLE.size :]
     # No record can be larger than lz4 could expand the whole body to (at most ~255x).
-    budget = 255 * len(body) + (1 << 16)
+    budget = [255 * len(body) + (1 << 16)]
     try:
         with _lz4().LZ4FrameFile(io.BytesIO(body), "rb") as f:
             header_bytes = _read_record(f, budget)
@@ -499,19 +513,45 @@ def _nodes(members: dict[str, np.ndarray], total: int) -> np.ndarray:
     return out
 
 
-def _check_nodes(nodes: np.ndarray, counts: np.ndarray, n_features: int) -> None:
-    """Refuse node links that would read outside a tree, loop, or index a feature outside X.
+def _check_outputs(attrs: dict[str, Any], n_outputs: int, n_classes: list[int], what: str) -> None:
+    """n_outputs_, n_classes_ and classes_ as the tree arrays have them: predict sizes its buffers by them."""
+    if _int(attrs.get("n_outputs_"), f"{what}.n_outputs_", 1) != n_outputs:
+        raise _fail(f"tree file: {what}.n_outputs_ disagrees with the tree arrays ({n_outputs})")
+    if what.endswith("Regressor"):
+        if "classes_" in attrs or "n_classes_" in attrs or n_classes != [1] * n_outputs:
+            raise _fail(f"tree file: {what} holds classes")
+        return
+    counts, classes = attrs.get("n_classes_"), attrs.get("classes_")
+    if n_outputs == 1:
+        counts, classes = [counts], [classes]
+    if not isinstance(counts, list | np.ndarray) or not isinstance(classes, list):
+        raise _fail(f"tree file: {what}.n_classes_/classes_ do not fit {n_outputs} outputs")
+    if len(counts) != n_outputs or [_int(c, f"{what}.n_classes_", 1) for c in counts] != n_classes:
+        raise _fail(f"tree file: {what}.n_classes_ disagrees with the tree arrays ({n_classes})")
+    if len(classes) != n_outputs or any(
+        not isinstance(c, np.ndarray) or c.shape != (n,) for c, n in zip(classes, n_classes, strict=True)
+    ):
+        raise _fail(f"tree file: {what}.classes_ disagrees with the tree arrays ({n_classes})")
 
-    scikit-learn's Cython walks child indices and feature numbers without
-    bounds checks; children strictly after their parent also rule out cycles.
-    Tree by tree, so each tree's nodes stay in cache across the comparisons.
+
+def _check_nodes(nodes: np.ndarray, counts: np.ndarray, depths: np.ndarray, n_features: int) -> None:
+    """Refuse nodes that scikit-learn's Cython could follow out of bounds.
+
+    It walks child indices and feature numbers without bounds checks, and
+    sizes decision_path's buffer by ``max_depth``: so children must lie in
+    their tree and after their parent (no cycles), features inside X, every
+    node must be reached exactly once from its root, and each tree's stored
+    ``max_depth`` must be its real depth.
     """
     index = np.arange(int(counts.max()))
     start = 0
     for t, n in enumerate(counts.tolist()):
+        # Tree by tree, on contiguous copies: each tree's links stay in cache across the passes.
         part = nodes[start : start + n]
         start += n
-        left, right, feature = part["left_child"], part["right_child"], part["feature"]
+        left = np.ascontiguousarray(part["left_child"])
+        right = np.ascontiguousarray(part["right_child"])
+        feature = part["feature"]
         i = index[:n]
         leaf = left == -1
         bad = leaf != (right == -1)
@@ -521,6 +561,19 @@ def _check_nodes(nodes: np.ndarray, counts: np.ndarray, n_features: int) -> None
         if bad.any():
             node = int(np.argmax(bad))
             raise _fail(f"tree file node {node} of tree {t} links outside its tree or to a feature outside X")
+        # Level by level from the root: how deep the tree is, and whether it is one.
+        seen = np.zeros(n, dtype=bool)
+        level, depth, visits = np.zeros(1, dtype=np.intp), -1, 0
+        while len(level):
+            depth += 1
+            visits += len(level)
+            seen[level] = True
+            level = level[~leaf[level]]
+            level = np.concatenate([left[level], right[level]])
+        if visits != n or not seen.all():
+            raise _fail(f"tree file nodes of tree {t} do not form a tree: some are shared or unreachable")
+        if depth != depths[t]:
+            raise _fail(f"tree file max_depth of tree {t} is {int(depths[t])}, its nodes are {depth} deep")
 
 
 def loads(blob: bytes) -> tuple[Any, dict[str, Any]]:
@@ -572,13 +625,14 @@ def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[An
     if values.dtype != np.float64:
         raise _fail(f"tree file values are {values.dtype}, expected float64")
     nodes = _nodes(members, total)
-    _check_nodes(nodes, counts, n_features)
+    _check_nodes(nodes, counts, depths, n_features)
 
     tree_attrs = {k: _decode_value(v, members) for k, v in _dict(t.get("attrs"), "tree attrs").items()}
     # X is checked against n_features_in_ (a tree without one checks nothing), and the Cython that
     # walks the nodes indexes X's columns unchecked: it must be there and match the nodes' bound.
     if _int(tree_attrs.get("n_features_in_"), "trees' n_features_in_", 1) != n_features:
         raise _fail("tree file: trees' n_features_in_ disagrees with their node arrays")
+    _check_outputs(tree_attrs, n_outputs, n_classes, tree_name)
     params = {k: _decode_json(v) for k, v in _dict(t.get("params"), "tree params").items()}
     per_tree = {k: _list(v) for k, v in _dict(t.get("params_per_tree"), "per-tree params").items()}
     if any(len(v) != n_trees for v in per_tree.values()):
@@ -609,6 +663,7 @@ def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[An
         # The forest checks X against its own n_features_in_, the trees do not: they must agree.
         if _int(attrs.get("n_features_in_"), "n_features_in_", 1) != n_features:
             raise _fail("tree file: the forest's n_features_in_ disagrees with its trees")
+        _check_outputs(attrs, n_outputs, n_classes, name)
         est = _build(classes[name], params, attrs, FOREST_ATTRS, name)
         est.estimator_ = clone(est.estimator)
         est.estimators_ = trees

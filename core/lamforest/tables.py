@@ -84,7 +84,7 @@ def read_columns(path: Path, head: bytes) -> Columns:
     nested = [n for n, c in zip(header, columns, strict=True) if pa.types.is_nested(c.type)]
     if nested:
         raise SpecError(
-            "data", f"{path.name}: columns {', '.join(map(repr, nested))} hold lists or structs; flatten them first"
+            "data", f"{path.name}: column {', '.join(map(repr, nested))} holds lists or structs; flatten it to numbers"
         )
     if not columns or len(columns[0]) == 0:
         raise SpecError("data", f"{path.name} is empty: it has a header but no rows")
@@ -109,6 +109,7 @@ def _read_csv(path: Path, head: bytes) -> Columns:
     convert = pacsv.ConvertOptions(true_values=[], false_values=[])
     try:
         table = pacsv.read_csv(path, convert_options=convert)
+        header = [str(n).strip() for n in table.column_names]  # decoded here: bytes not UTF-8 fail here
     except UnicodeDecodeError:
         raise SpecError("data", f"{path.name}: the header is not UTF-8 text; save the file as UTF-8") from None
     except pa.ArrowInvalid as exc:
@@ -120,7 +121,6 @@ def _read_csv(path: Path, head: bytes) -> Columns:
         raise SpecError("data", f"{path.name}: not a readable CSV file ({_short(exc)})") from None
     except (pa.ArrowException, OSError) as exc:
         raise SpecError("data", f"{path.name}: not a readable CSV file ({_short(exc)})") from None
-    header = [str(n).strip() for n in table.column_names]
     # pyarrow keeps bytes that are not UTF-8 as a binary column rather than text.
     binary = [n for n, f in zip(header, table.schema, strict=True) if pa.types.is_binary(f.type)]
     if binary:
@@ -283,6 +283,9 @@ def read_npz(path: Path, need_y: bool = True) -> tuple[np.ndarray, np.ndarray | 
                 raise SpecError("data", f"{path.name}: an .npz file needs arrays named X and y, has {names}")
             X = z["X"]
             y = z["y"] if "y" in names else None
+            if not isinstance(X, np.ndarray) or not (y is None or isinstance(y, np.ndarray)):
+                # numpy hands back the raw bytes of a member that is not an .npy array
+                raise ValueError("a member is not an .npy array")
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         if isinstance(exc, SpecError):
             raise
@@ -297,14 +300,14 @@ def read_npz(path: Path, need_y: bool = True) -> tuple[np.ndarray, np.ndarray | 
     return X, y
 
 
-def column_index(target: str, ncols: int) -> int:
+def column_index(target: str, ncols: int, where: str) -> int:
     """The target of an .npy file: a column index, negative from the end."""
     try:
         col = int(target)
     except ValueError:
-        raise SpecError("target", f"for an .npy file, the target is a column index, got {target!r}") from None
+        raise SpecError("target", f"{where}: for an .npy file, the target is a column index, got {target!r}") from None
     if not -ncols <= col < ncols:
-        raise SpecError("target", f"column {col} is out of range for {ncols} columns")
+        raise SpecError("target", f"{where}: column {col} is out of range for {ncols} columns")
     return col % ncols
 
 
@@ -325,7 +328,7 @@ def read_xy(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, lis
         arr = read_npy(path, head)
         if arr.ndim != 2 or arr.shape[1] < 2:
             raise SpecError("data", f"{path.name}: an .npy file must be 2-D with features and a target column")
-        col = arr.shape[1] - 1 if target is None else column_index(target, arr.shape[1])
+        col = arr.shape[1] - 1 if target is None else column_index(target, arr.shape[1], path.name)
         X = np.delete(arr, col, axis=1)
         return X, arr[:, col], [f"x{i}" for i in range(X.shape[1])]
     header, columns = read_columns(path, head)
@@ -368,7 +371,7 @@ def read_rows(path: Path, feature_names: list[str], target: str | None) -> tuple
             raise SpecError(
                 "data", f"{where}: {arr.shape[1]} columns; the model expects {k} features, or {k + 1} with the target"
             )
-        col = k if target is None else column_index(target, k + 1)
+        col = k if target is None else column_index(target, k + 1, where)
         return np.delete(arr, col, axis=1), arr[:, col]
     header, columns = read_columns(path, head)
     labelled = target is not None and target in header

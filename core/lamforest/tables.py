@@ -437,7 +437,10 @@ def write_predictions(
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     except OSError as exc:
-        raise SpecError("out", f"{path}: cannot write in {out.parent} ({exc.strerror or _short(exc)})") from None
+        raise SpecError(
+            "out",
+            f"{path}: cannot write in {out.parent} ({exc.strerror or _short(exc)}); choose a folder you can write to",
+        ) from None
     try:
         with os.fdopen(fd, "wb") as f:
             if suffix == ".csv":

@@ -1,4 +1,4 @@
-"""Rows to predict (data.load_rows) and predictions written out (tables.write_predictions)."""
+"""Rows to predict (data.load_rows) and predictions written out (output.write_predictions)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from lamforest import data, tables
+from lamforest import data, output
 from lamforest.spec import SpecError
 
 FEATURES = ["a", "b", "c"]
@@ -121,7 +121,7 @@ PROBA = np.array([[0.25, 0.75], [0.5, 0.5], [0.125, 0.875]])
 
 
 def test_csv_round_trip(tmp_path: Path) -> None:
-    out = tables.write_predictions(str(tmp_path / "p.csv"), PRED, PROBA, CLASSES)
+    out = output.write_predictions(str(tmp_path / "p.csv"), PRED, PROBA, CLASSES)
     table = pacsv.read_csv(out)
     assert table.column_names == ["prediction", "proba_cat", "proba_dog"]
     assert table.column("prediction").to_pylist() == list(PRED)
@@ -130,7 +130,7 @@ def test_csv_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", [".parquet", ".pq"])
 def test_parquet_round_trip(tmp_path: Path, suffix: str) -> None:
-    out = tables.write_predictions(str(tmp_path / f"p{suffix}"), PRED, PROBA, CLASSES)
+    out = output.write_predictions(str(tmp_path / f"p{suffix}"), PRED, PROBA, CLASSES)
     table = pq.read_table(out)
     assert table.column_names == ["prediction", "proba_cat", "proba_dog"]
     assert table.column("prediction").to_pylist() == list(PRED)
@@ -138,26 +138,26 @@ def test_parquet_round_trip(tmp_path: Path, suffix: str) -> None:
 
 
 def test_npy_round_trip_text_labels_as_class_index(tmp_path: Path) -> None:
-    out = tables.write_predictions(str(tmp_path / "p.npy"), PRED, PROBA, CLASSES)
+    out = output.write_predictions(str(tmp_path / "p.npy"), PRED, PROBA, CLASSES)
     arr = np.load(out, allow_pickle=False)
     assert arr.dtype == np.float64
     np.testing.assert_array_equal(arr, np.column_stack([[1, 0, 1], PROBA]))
 
 
 def test_npy_regression_and_numeric_labels(tmp_path: Path) -> None:
-    out = tables.write_predictions(str(tmp_path / "r.npy"), np.array([1.5, -2.25]), None, None)
+    out = output.write_predictions(str(tmp_path / "r.npy"), np.array([1.5, -2.25]), None, None)
     assert np.load(out).tolist() == [[1.5], [-2.25]]
-    out = tables.write_predictions(str(tmp_path / "c.npy"), np.array([3, 7]), np.array([[1.0, 0], [0, 1]]), [3, 7])
+    out = output.write_predictions(str(tmp_path / "c.npy"), np.array([3, 7]), np.array([[1.0, 0], [0, 1]]), [3, 7])
     assert np.load(out).tolist() == [[3, 1, 0], [7, 0, 1]]
 
 
 def test_regression_csv_has_only_the_prediction(tmp_path: Path) -> None:
-    out = tables.write_predictions(str(tmp_path / "r.csv"), np.array([0.1, 2.5]), None, None)
+    out = output.write_predictions(str(tmp_path / "r.csv"), np.array([0.1, 2.5]), None, None)
     assert Path(out).read_text().splitlines() == ['"prediction"', "0.1", "2.5"]
 
 
 def test_dash_writes_csv_to_stdout(capsys) -> None:
-    assert tables.write_predictions("-", PRED, PROBA, CLASSES) == "-"
+    assert output.write_predictions("-", PRED, PROBA, CLASSES) == "-"
     table = pacsv.read_csv(io.BytesIO(capsys.readouterr().out.encode()))
     assert table.column_names == ["prediction", "proba_cat", "proba_dog"] and table.num_rows == 3
 
@@ -165,23 +165,23 @@ def test_dash_writes_csv_to_stdout(capsys) -> None:
 def test_existing_file_needs_force(tmp_path: Path) -> None:
     p = tmp_path / "p.csv"
     p.write_text("keep me")
-    refused("out", "already exists", tables.write_predictions, str(p), PRED, None, None)
+    refused("out", "already exists", output.write_predictions, str(p), PRED, None, None)
     assert p.read_text() == "keep me"
-    tables.write_predictions(str(p), PRED, None, None, force=True)
+    output.write_predictions(str(p), PRED, None, None, force=True)
     assert p.read_text().splitlines()[0] == '"prediction"'
     assert [f.name for f in tmp_path.iterdir()] == ["p.csv"]  # no temporary file left
 
 
 def test_bad_output_paths(tmp_path: Path) -> None:
-    refused("out", "unknown file type '.txt'", tables.write_predictions, str(tmp_path / "p.txt"), PRED, None, None)
+    refused("out", "unknown file type '.txt'", output.write_predictions, str(tmp_path / "p.txt"), PRED, None, None)
     (tmp_path / "dir.csv").mkdir()
-    refused("out", "is a folder", tables.write_predictions, str(tmp_path / "dir.csv"), PRED, None, None)
-    refused("out", "does not exist", tables.write_predictions, str(tmp_path / "no" / "p.csv"), PRED, None, None)
+    refused("out", "is a folder", output.write_predictions, str(tmp_path / "dir.csv"), PRED, None, None)
+    refused("out", "does not exist", output.write_predictions, str(tmp_path / "no" / "p.csv"), PRED, None, None)
 
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs sysfs, where no one (root included) creates files")
 def test_unwritable_folder() -> None:
-    refused("out", "cannot write in /sys", tables.write_predictions, "/sys/p.csv", PRED, None, None)
+    refused("out", "cannot write in /sys", output.write_predictions, "/sys/p.csv", PRED, None, None)
 
 
 def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
@@ -190,5 +190,5 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(np, "save", boom)
     with pytest.raises(OSError):
-        tables.write_predictions(str(tmp_path / "p.npy"), np.array([1.0]), None, None)
+        output.write_predictions(str(tmp_path / "p.npy"), np.array([1.0]), None, None)
     assert list(tmp_path.iterdir()) == []

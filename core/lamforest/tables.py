@@ -1,4 +1,4 @@
-"""Table files: reading CSV, Parquet, NPY and NPZ, and writing predictions.
+"""Table files: reading CSV, Parquet, NPY and NPZ (``lamforest.output`` writes predictions).
 
 Every malformed file is refused with ``SpecError("data", "<file>: <what is
 wrong and what to do>")`` on one line, never a traceback. CSV and Parquet are
@@ -6,17 +6,13 @@ read with pyarrow and converted column by column to numpy.
 
 pyarrow is imported inside the functions that need it: workers import
 ``lamforest.data`` (and so this module) in the Lambda image, which has no
-pyarrow; only the driver reads or writes these files.
+pyarrow; only the driver reads these files.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
 import stat
-import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +25,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SUFFIXES = (".csv", ".parquet", ".pq", ".npz", ".npy")
-OUT_SUFFIXES = (".csv", ".parquet", ".pq", ".npy")
 NPY_MAGIC = b"\x93NUMPY"
 SNIFF_BYTES = 4096
 
@@ -37,7 +32,7 @@ SNIFF_BYTES = 4096
 Columns = tuple[list[str], list["pa.ChunkedArray"]]
 
 
-def _short(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     """A library's error message cut to one short line, to follow ours."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."
@@ -50,7 +45,7 @@ def check_file(path: Path) -> bytes:
     except FileNotFoundError:
         raise SpecError("data", f"file not found: {path}") from None
     except OSError as exc:
-        raise SpecError("data", f"{path}: cannot open it ({exc.strerror or _short(exc)})") from None
+        raise SpecError("data", f"{path}: cannot open it ({exc.strerror or one_line(exc)})") from None
     if stat.S_ISDIR(st.st_mode):
         raise SpecError("data", f"{path} is a folder; give a file ({', '.join(SUFFIXES)})")
     if not stat.S_ISREG(st.st_mode):
@@ -63,7 +58,7 @@ def check_file(path: Path) -> bytes:
             return f.read(SNIFF_BYTES)
     except OSError as exc:
         raise SpecError(
-            "data", f"{path}: cannot read it ({exc.strerror or _short(exc)}); check its permissions"
+            "data", f"{path}: cannot read it ({exc.strerror or one_line(exc)}); check its permissions"
         ) from None
 
 
@@ -117,10 +112,10 @@ def _read_csv(path: Path, head: bytes) -> Columns:
         if "Empty CSV file" in msg:
             raise SpecError("data", f"{path.name} is empty: no header row") from None
         if "Expected" in msg and "columns" in msg:
-            raise SpecError("data", _ragged(path) or f"{path.name}: rows differ in length ({_short(exc)})") from None
-        raise SpecError("data", f"{path.name}: not a readable CSV file ({_short(exc)})") from None
+            raise SpecError("data", _ragged(path) or f"{path.name}: rows differ in length ({one_line(exc)})") from None
+        raise SpecError("data", f"{path.name}: not a readable CSV file ({one_line(exc)})") from None
     except (pa.ArrowException, OSError) as exc:
-        raise SpecError("data", f"{path.name}: not a readable CSV file ({_short(exc)})") from None
+        raise SpecError("data", f"{path.name}: not a readable CSV file ({one_line(exc)})") from None
     # pyarrow keeps bytes that are not UTF-8 as a binary column rather than text.
     binary = [n for n, f in zip(header, table.schema, strict=True) if pa.types.is_binary(f.type)]
     if binary:
@@ -152,7 +147,7 @@ def _read_parquet(path: Path) -> Columns:
         table = pf.read()
     except (pa.ArrowException, OSError) as exc:
         raise SpecError(
-            "data", f"{path.name}: not a readable Parquet file, corrupt or truncated ({_short(exc)})"
+            "data", f"{path.name}: not a readable Parquet file, corrupt or truncated ({one_line(exc)})"
         ) from None
     return header, list(table.columns)
 
@@ -254,7 +249,7 @@ def _array_dtype(arr: np.ndarray, what: str, where: str, labels: bool = False) -
 def _load_error(exc: BaseException, where: str, kind: str, how: str) -> SpecError:
     if "Object arrays cannot be loaded" in str(exc):
         return SpecError("data", f"{where}: holds Python objects (dtype object), which are never unpickled; {how}")
-    return SpecError("data", f"{where}: not a readable {kind} file, corrupt or truncated ({_short(exc)}); {how}")
+    return SpecError("data", f"{where}: not a readable {kind} file, corrupt or truncated ({one_line(exc)}); {how}")
 
 
 def read_npy(path: Path, head: bytes) -> np.ndarray:
@@ -390,112 +385,3 @@ def read_rows(path: Path, feature_names: list[str], target: str | None) -> tuple
     X = columns_matrix(header, columns, feature_names, where)
     y = column_target(columns[header.index(target)], target, where) if labelled and target else None
     return X, y
-
-
-# --------------------------------------------------------------------------- writing predictions
-
-
-def write_predictions(
-    path: str,
-    predictions: np.ndarray,
-    proba: np.ndarray | None = None,
-    classes: list[Any] | None = None,
-    force: bool = False,
-) -> str:
-    """Write predictions to ``path`` by its suffix and return where they went.
-
-    Columns: ``prediction``, then for a classifier one ``proba_<class>`` column per
-    class. ``.csv``, ``.parquet``/``.pq`` and ``.npy`` are written to a temporary
-    file in the same folder and renamed into place, so a reader never sees half a
-    file; ``-`` writes CSV to stdout. An existing file is refused unless ``force``.
-
-    An ``.npy`` file is one 2-D float64 array in the same column order. Its
-    first column is the predicted label when labels are numbers; when they are
-    text (which a float array cannot hold) it is the label's index in
-    ``classes``, the order of the probability columns.
-    """
-    predictions = np.asarray(predictions)
-    if predictions.ndim != 1:
-        raise ValueError(f"predictions must be 1-D, got shape {predictions.shape}")
-    if proba is not None and (classes is None or proba.shape != (len(predictions), len(classes))):
-        raise ValueError("proba needs classes and one column per class, one row per prediction")
-    names = ["prediction"] + ([f"proba_{c}" for c in classes or []] if proba is not None else [])
-    if path == "-":
-        sys.stdout.write(_csv_text(names, predictions, proba))
-        sys.stdout.flush()
-        return "-"
-    out = Path(path).expanduser()
-    suffix = out.suffix.lower()
-    if suffix not in OUT_SUFFIXES:
-        raise SpecError("out", f"{path}: unknown file type {suffix!r}; use .csv, .parquet or .npy (or - for stdout)")
-    if out.is_dir():
-        raise SpecError("out", f"{path} is a folder; give a file name ending in {suffix or '.csv'}")
-    if not out.parent.is_dir():
-        raise SpecError("out", f"{path}: the folder {out.parent} does not exist; create it first")
-    if (out.exists() or out.is_symlink()) and not force:
-        raise SpecError("out", f"{path} already exists; choose another name or allow overwriting it (force)")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise SpecError(
-            "out",
-            f"{path}: cannot write in {out.parent} ({exc.strerror or _short(exc)}); choose a folder you can write to",
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if suffix == ".csv":
-                f.write(_csv_text(names, predictions, proba).encode())
-            elif suffix == ".npy":
-                np.save(f, _npy_matrix(predictions, proba, classes), allow_pickle=False)
-            else:
-                import pyarrow.parquet as pq
-
-                pq.write_table(_arrow_table(names, predictions, proba), f)
-        if force:
-            os.replace(tmp, out)
-        else:
-            _link_new(tmp, out, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return str(out)
-
-
-def _link_new(tmp: str, out: Path, shown: str) -> None:
-    """Rename ``tmp`` to ``out`` unless ``out`` appeared meanwhile (a hard link fails on an existing name)."""
-    try:
-        os.link(tmp, out)
-    except FileExistsError:
-        raise SpecError("out", f"{shown} already exists; choose another name or allow overwriting it (force)") from None
-    except OSError:  # a filesystem without hard links
-        os.replace(tmp, out)
-
-
-def _arrow_table(names: list[str], predictions: np.ndarray, proba: np.ndarray | None) -> pa.Table:
-    import pyarrow as pa
-
-    cols = [pa.array(predictions.astype(str) if predictions.dtype.kind in "USO" else predictions)]
-    if proba is not None:
-        cols += [pa.array(np.asarray(proba[:, j], dtype=np.float64)) for j in range(proba.shape[1])]
-    return pa.Table.from_arrays(cols, names=names)
-
-
-def _csv_text(names: list[str], predictions: np.ndarray, proba: np.ndarray | None) -> str:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(_arrow_table(names, predictions, proba), sink)
-    return sink.getvalue().to_pybytes().decode()
-
-
-def _npy_matrix(predictions: np.ndarray, proba: np.ndarray | None, classes: list[Any] | None) -> np.ndarray:
-    if predictions.dtype.kind in "biuf":
-        first = predictions.astype(np.float64)
-    elif classes is not None:
-        index = {str(c): i for i, c in enumerate(classes)}
-        first = np.array([index[str(p)] for p in predictions], dtype=np.float64)
-    else:
-        raise SpecError("out", "text labels cannot go in an .npy file without their classes; write .csv or .parquet")
-    cols = [first] if proba is None else [first, *np.asarray(proba, dtype=np.float64).T]
-    return np.column_stack(cols)

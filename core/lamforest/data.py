@@ -1,5 +1,8 @@
 """Datasets: built-ins, synthetic, files; the build's one split; the content-addressed train set.
 
+Files are read by ``lamforest.tables``; ``load`` (training) and ``load_rows``
+(rows to predict) are the entries the rest of the code calls.
+
 The driver loads and splits; only the train set is written to the store
 (``data/<sha256>/X.npy``, ``y.npy``, ``meta.json``) where workers memory-map
 it. The test set stays with the driver (``builds/<name>/test.npz``).

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lamforest import data
+from lamforest import data, tables
 from lamforest.spec import SpecError
 
 RNG_BYTES = np.random.default_rng(0).bytes(3000)
@@ -285,6 +285,18 @@ def test_unreadable_file(tmp_path: Path, suffix: str) -> None:
     refused(path, "data", "cannot read it")
 
 
+def test_unreadable_file_as_root(tmp_path: Path, monkeypatch) -> None:
+    """Where permissions cannot be made to bind (root), the read is made to fail as it would for another user."""
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tables, "open", denied, raising=False)
+    path = tmp_path / "d.csv"
+    path.write_text(GOOD_CSV)
+    refused(path, "data", "cannot read it (Permission denied); check its permissions")
+
+
 def test_unsupported_suffix(tmp_path: Path) -> None:
     path = tmp_path / "d.xlsx"
     path.write_bytes(b"PK")
@@ -302,6 +314,12 @@ def test_csv_reads_as_before(tmp_path: Path) -> None:
     assert ds.task == "classification" and list(ds.y) == ["cat", "dog", "cat", "dog"]
     assert ds.X.dtype == np.float32 and ds.X.flags.c_contiguous
     np.testing.assert_array_equal(ds.X, np.array([[1, np.nan], [3, 4.5], [np.nan, 6], [7, 8]], dtype=np.float32))
+
+
+def test_csv_quoted_line_breaks(tmp_path: Path) -> None:
+    p = tmp_path / "d.csv"
+    p.write_text('a,y\n1,"two\nlines"\n2,one\n3,one\n')
+    assert list(data.load(str(p), target="y").y) == ["two\nlines", "one", "one"]
 
 
 def test_csv_text_booleans_are_labels(tmp_path: Path) -> None:

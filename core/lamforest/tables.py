@@ -103,7 +103,15 @@ def _read_csv(path: Path, head: bytes) -> Columns:
     # No booleans: "true"/"false" stay text as they are written (labels, or a non-numeric feature).
     convert = pacsv.ConvertOptions(true_values=[], false_values=[])
     try:
-        table = pacsv.read_csv(path, convert_options=convert)
+        try:
+            table = pacsv.read_csv(path, convert_options=convert)
+        except pa.ArrowInvalid as exc:
+            if "Expected" not in str(exc) or _ragged(path):
+                raise
+            # Rows look even to Python's csv module: a quoted value holds a line break, which pyarrow
+            # only parses when told (it then reads in fewer parallel blocks, so only on this path).
+            parse = pacsv.ParseOptions(newlines_in_values=True)
+            table = pacsv.read_csv(path, parse_options=parse, convert_options=convert)
         header = [str(n).strip() for n in table.column_names]  # decoded here: bytes not UTF-8 fail here
     except UnicodeDecodeError:
         raise SpecError("data", f"{path.name}: the header is not UTF-8 text; save the file as UTF-8") from None

@@ -203,10 +203,13 @@ def column_target(column: pa.ChunkedArray, name: str, where: str) -> np.ndarray:
             return pc.cast(column, pa.float64()).to_numpy()
         except pa.ArrowInvalid:
             pass
-        floats = [_maybe_num(v) for v in column.to_pylist()]
-        if all(f is not None for f in floats):
-            return np.array(floats, dtype=np.float64)
-        return pc.fill_null(column, "").to_numpy(zero_copy_only=False).astype(str)
+        floats = []
+        for v in column.to_pylist():  # numbers as text the cast refused (e.g. "" for missing), up to a label
+            f = _maybe_num(v)
+            if f is None:
+                return pc.fill_null(column, "").to_numpy(zero_copy_only=False).astype(str)
+            floats.append(f)
+        return np.array(floats, dtype=np.float64)
     try:
         return column_floats(column, name, where)
     except SpecError:

@@ -24,6 +24,14 @@ def load_model(backend: Backend, name: str) -> Any:
     return artifacts.loads_model(blob)
 
 
+def predict_values(backend: Backend, name: str, X: np.ndarray) -> np.ndarray:
+    """The forest's probabilities (classifier: one column per class, in ``plan.classes`` order) or
+    predictions (regressor) for rows ``X``: the one entry every caller that predicts new rows uses."""
+    model = load_model(backend, name)
+    X = np.asarray(X, dtype=np.float32)
+    return model.predict_proba(X) if forest.is_classifier(model) else model.predict(X)
+
+
 @dataclass
 class Prediction:
     predictions: np.ndarray

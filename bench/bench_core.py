@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from lamforest import builds, data
-from lamforest.config import local_backend
+from lamforest import data, driver
+from lamforest.backend import local_backend
 from lamforest.grove import fit
 from lamforest.spec import BuildSpec
 
@@ -52,7 +52,7 @@ def sklearn_fit(X: np.ndarray, y: np.ndarray, X_te: np.ndarray, y_te: np.ndarray
 
 
 def grove_tasks(spec: BuildSpec, task: str) -> list[Any]:
-    from lamforest.builds import Plan
+    from lamforest.driver import Plan
 
     plan = Plan(
         spec=spec,
@@ -65,7 +65,7 @@ def grove_tasks(spec: BuildSpec, task: str) -> list[Any]:
         created=0.0,
         backend="bench",
     )
-    return plan.tasks()
+    return plan.events()
 
 
 def loky_fit(X: np.ndarray, y: np.ndarray, X_te: np.ndarray, y_te: np.ndarray, spec: BuildSpec, workers: int) -> float:
@@ -111,8 +111,8 @@ def run_case(key: str, workers: int, others: bool = True) -> list[tuple[str, flo
     try:
         for label in ("cold", "warm"):
             spec = BuildSpec(name=f"{key}-{label}", data=source, trees=trees, grove=grove, seed=0, test_size=0.2)
-            t_create, _ = timed(lambda spec=spec: builds.create(backend, spec))
-            t_run, st = timed(lambda spec=spec: builds.run(backend, spec.name, workers=workers))
+            t_create, _ = timed(lambda spec=spec: driver.create(backend, spec))
+            t_run, st = timed(lambda spec=spec: driver.run(backend, spec.name, workers=workers))
             recs = [r.record for r in st.rows]
             work = sum(r["fit_ms"] + r["load_ms"] + r["write_ms"] for r in recs) / 1000
             span = max(r["ended"] for r in recs) - min(r["started"] for r in recs)

@@ -85,7 +85,7 @@ def run(events: int = EVENTS, threads: int = 8, subscribe: bool = False) -> list
     """Start a moto server, run both ways, return one row per way."""
     import boto3
 
-    from lamforest.compute.aws import SnsCompute
+    from lamforest.backend.aws_compute import SnsCompute
     from lamforest.store.local import LocalStore
 
     port = _free_port()

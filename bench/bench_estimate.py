@@ -22,12 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from lamforest import builds
-from lamforest.compute.local import default_workers
-from lamforest.config import local_backend
+from lamforest import driver
+from lamforest.backend import local_backend
+from lamforest.backend.pool import default_workers
+from lamforest.driver.sample import measure_sample
 from lamforest.ec2 import ec2
 from lamforest.estimate import ModelParams, local_params, project
-from lamforest.sample import Sample, measure_sample
+from lamforest.sample import Sample
 from lamforest.spec import BuildSpec
 
 MNIST = "synthetic:70000x784:10"
@@ -127,8 +128,8 @@ def validate_local(workers: int) -> None:
             backend = local_backend(Path(tmp) / label.replace(" ", "-").replace(",", ""))
             try:
                 t0 = time.perf_counter()
-                builds.create(backend, spec)
-                builds.run(backend, "v", workers=workers)
+                driver.create(backend, spec)
+                driver.run(backend, "v", workers=workers)
                 actual = time.perf_counter() - t0
             finally:
                 backend.close()

@@ -1,7 +1,7 @@
 """Distributed vs merged predict: rows/s and the driver's peak memory, in the same run.
 
 One forest is built on the local backend; then two fresh driver processes
-predict its held-out rows, one by loading the merged model (``builds.predict``),
+predict its held-out rows, one by loading the merged model (``driver.predict``),
 one with ``predict.predict_distributed`` (groves stay in the workers). Each
 driver reports its own peak RSS (``VmHWM``) and the rows/s it saw; a third
 process that only imports the same modules gives the baseline.
@@ -22,14 +22,15 @@ TREES, GROVE, BATCH = 80, 10, 2
 
 CHILD = r"""
 import json, sys, time
-from lamforest import builds, predict
-from lamforest.config import local_backend
+from lamforest import driver
+from lamforest.driver import distributed as predict
+from lamforest.backend import local_backend
 mode, home = sys.argv[1], sys.argv[2]
 b = local_backend(home)
 try:
     t0 = time.perf_counter()
     if mode == "merged":
-        p = builds.predict(b, "bp")
+        p = driver.predict(b, "bp")
         rows = p.rows
     elif mode == "distributed":
         rows = predict.predict_distributed(b, "bp", batch_groves=int(sys.argv[3]), workers=2).prediction.rows
@@ -52,16 +53,16 @@ def _child(mode: str, home: str) -> dict:
 
 
 def main() -> None:
-    from lamforest import builds
-    from lamforest.config import local_backend
+    from lamforest import driver
+    from lamforest.backend import local_backend
     from lamforest.spec import BuildSpec
 
     home = tempfile.mkdtemp(prefix="bench-predict-")
     backend = local_backend(home)
     try:
         t0 = time.perf_counter()
-        builds.create(backend, BuildSpec(name="bp", data=DATA, trees=TREES, grove=GROVE))
-        st = builds.run(backend, "bp", workers=2)
+        driver.create(backend, BuildSpec(name="bp", data=DATA, trees=TREES, grove=GROVE))
+        st = driver.run(backend, "bp", workers=2)
         print(
             f"built {TREES} trees on {DATA} in {time.perf_counter() - t0:.1f} s; model "
             f"{(st.summary or {}).get('model_bytes', 0) / 1e6:.1f} MB compressed; {st.plan.n_test} rows to predict"

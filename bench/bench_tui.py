@@ -19,8 +19,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from lamforest.builds import Plan
-from lamforest.config import open_backend
+from lamforest.backend import open_backend
+from lamforest.driver import Plan
 from lamforest.store.base import Store
 from lamforest_tui.app import LamforestApp
 from lamforest_tui.screens.build import BuildScreen

@@ -70,7 +70,7 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 def shared_backend(tmp_path_factory: pytest.TempPathFactory):
     """One local backend for the session: its worker pool stays warm across builds,
     as it does for a user who runs several builds from one driver."""
-    from lamforest.config import local_backend
+    from lamforest.backend import local_backend
 
     backend = local_backend(tmp_path_factory.mktemp("shared-store"))
     yield backend

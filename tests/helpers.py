@@ -7,19 +7,19 @@ from typing import Any
 
 import numpy as np
 
-from lamforest import builds
-from lamforest.config import Backend, local_backend
+from lamforest import driver
+from lamforest.backend import Backend, local_backend
 from lamforest.spec import BuildSpec
 
 
 def build(
     where: Path | Backend, name: str, *, workers: int | None = 2, sync: bool = False, **spec: Any
-) -> builds.BuildStatus:
+) -> driver.BuildStatus:
     """Create and run a build on a backend (or a new local one rooted at a path, closed after)."""
     backend = where if isinstance(where, Backend) else local_backend(where)
     try:
-        builds.create(backend, BuildSpec(name=name, **spec))
-        return builds.run(backend, name, workers=workers, sync=sync)
+        driver.create(backend, BuildSpec(name=name, **spec))
+        return driver.run(backend, name, workers=workers, sync=sync)
     finally:
         if backend is not where:
             backend.close()

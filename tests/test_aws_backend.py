@@ -23,14 +23,17 @@ import numpy as np
 import pytest
 import requests
 
-from lamforest import builds, data
-from lamforest import worker as worker_mod
-from lamforest.compute.aws import DispatchError, SnsCompute, decode_tail
-from lamforest.config import Backend, ConfigError, local_backend, open_backend
-from lamforest.config_aws import aws_backend, resolve_names, terraform_outputs, vcpus
+from lamforest import data, driver
+from lamforest.backend import Backend, ConfigError, local_backend, open_backend
+from lamforest.backend.aws import aws_backend, resolve_names, terraform_outputs
+from lamforest.backend.aws_compute import DispatchError, SnsCompute, decode_tail
+from lamforest.backend.cloudwatch import CloudWatchLogSource
+from lamforest.cost import vcpus
+from lamforest.events import FitEvent
 from lamforest.logs import parse_report
-from lamforest.logs_cloudwatch import CloudWatchLogSource
-from lamforest.spec import BuildSpec, GroveTask
+from lamforest.spec import BuildSpec
+from lamforest.worker import entry as worker_entry
+from lamforest.worker import fit as worker_mod
 from tests.aws_lambda_standin import LambdaStandIn
 
 SPEC = {"data": "digits", "trees": 20, "grove": 5, "seed": 7}
@@ -103,7 +106,7 @@ def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     monkeypatch.setenv("LAMFOREST_TERRAFORM_DIR", str(tmp_path / "no-terraform"))
     for var in ("LAMFOREST_DISPATCH", "LAMFOREST_LOG_GROUP", "LAMFOREST_REGION", "LAMFOREST_HOME"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(worker_mod, "_STORE", None)
+    monkeypatch.setattr(worker_entry, "_STORE", None)
     try:
         yield Rig(bucket, topic, function, fn["FunctionArn"], standin, aws_env)
     finally:
@@ -115,10 +118,10 @@ def local_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The same spec built on the local backend (in-process), for bit-for-bit comparisons."""
     backend = local_backend(tmp_path_factory.mktemp("local"))
     try:
-        builds.create(backend, BuildSpec(name="ref", **SPEC))
-        st = builds.run(backend, "ref", sync=True)
+        driver.create(backend, BuildSpec(name="ref", **SPEC))
+        st = driver.run(backend, "ref", sync=True)
         assert st.state == "done"
-        return builds.load_model(backend, "ref"), data.get_test(backend.store, "ref")
+        return driver.load_model(backend, "ref"), data.get_test(backend.store, "ref")
     finally:
         backend.close()
 
@@ -136,8 +139,8 @@ def _wait_for(cond: Callable[[], bool], what: str, seconds: float = 30.0) -> Non
         time.sleep(0.02)
 
 
-def _run(backend: Backend, name: str, **kw: Any) -> builds.BuildStatus:
-    st = builds.run(backend, name, poll_s=0.02, should_stop=_deadline(), **kw)
+def _run(backend: Backend, name: str, **kw: Any) -> driver.BuildStatus:
+    st = driver.run(backend, name, poll_s=0.02, should_stop=_deadline(), **kw)
     assert st.state in ("done", "failed", "cancelled"), f"build {name} did not end in time: {st.state}"
     return st
 
@@ -150,7 +153,7 @@ def assert_same_model(model: Any, ref: Any, X: np.ndarray) -> None:
     assert np.array_equal(model.predict_proba(X), ref.predict_proba(X))
 
 
-def assert_reports_and_costs(st: builds.BuildStatus) -> None:
+def assert_reports_and_costs(st: driver.BuildStatus) -> None:
     assert st.cost_estimate is False  # a bill, not an estimate
     for row in st.rows:
         assert row.state == "done"
@@ -176,9 +179,9 @@ def test_backend_from_env_checks_resources_and_describes_itself(aws: Rig) -> Non
     backend = open_backend("aws")
     assert backend.name == "aws" and backend.estimate is False
     assert backend.store.url == f"s3://{aws.bucket}"
-    assert backend.details["topic_arn"] == aws.topic_arn
-    assert backend.details["log_group_name"] == f"/aws/lambda/{aws.function}"
-    assert backend.details["timeout_s"] == 900  # from GetFunctionConfiguration
+    assert backend.topic_arn == aws.topic_arn
+    assert backend.log_group == f"/aws/lambda/{aws.function}"
+    assert backend.timeout_s == 900  # from GetFunctionConfiguration
     assert backend.n_jobs(BuildSpec(name="x")) == 1
     assert [vcpus(m) for m in (128, 1769, 3538, 5307, 10240)] == [1, 1, 2, 3, 6]
     assert backend.is_stale({"started": time.time() - 900 - 200}) is True
@@ -217,7 +220,7 @@ def test_names_come_from_terraform_outputs_and_env_overrides(
         monkeypatch.delenv(var)
     backend = aws_backend()
     assert backend.store.url == f"s3://{aws.bucket}"
-    assert backend.details["architecture"] == "arm64" and backend.n_jobs(BuildSpec(name="x")) == 2
+    assert backend.architecture == "arm64" and backend.n_jobs(BuildSpec(name="x")) == 2
     monkeypatch.setenv("LAMFOREST_LOG_GROUP", "/custom/group")
     monkeypatch.setenv("LAMFOREST_DISPATCH", "invoke")
     names = resolve_names()
@@ -280,7 +283,7 @@ def test_digits_build_through_sns_matches_local_bit_for_bit(aws: Rig, local_mode
     ref, (X_te, _) = local_model
     aws.standin.duplicates = {0}
     backend = aws.backend()
-    builds.create(backend, BuildSpec(name="digits-sns", **SPEC))
+    driver.create(backend, BuildSpec(name="digits-sns", **SPEC))
     dropped: dict[str, list[str]] = {}
     make = backend.make_compute
 
@@ -316,12 +319,12 @@ def test_digits_build_through_sns_matches_local_bit_for_bit(aws: Rig, local_mode
     assert sorted(_grove_keys(aws, "digits-sns")) == [f"builds/digits-sns/groves/g{i:05d}.joblib" for i in range(4)]
     runs_of_0 = [i for i in aws.standin.invocations if aws.standin.grove_of(i["event"]) == 0]
     assert len(runs_of_0) == 2  # delivered twice, fitted (at most) twice, stored once
-    st = builds.status(backend, "digits-sns")  # a fresh watcher: every REPORT is in CloudWatch by now
+    st = driver.status(backend, "digits-sns")  # a fresh watcher: every REPORT is in CloudWatch by now
     assert_reports_and_costs(st)
     j = st.to_json()
     assert j["dispatch"]["mode"] == "sns" and j["dispatch"]["failed_entries"] == 2
     assert j["dispatch"]["sent"] == 4 and j["dispatch"]["undispatched"] == []
-    assert_same_model(builds.load_model(backend, "digits-sns"), ref, X_te)
+    assert_same_model(driver.load_model(backend, "digits-sns"), ref, X_te)
 
 
 def test_digits_build_through_direct_invoke_with_throttling_and_json_logs(
@@ -335,12 +338,12 @@ def test_digits_build_through_direct_invoke_with_throttling_and_json_logs(
     aws.standin.log_format = "JSON"
     aws.standin.throttle_next = 2
     backend = aws.backend()
-    builds.create(backend, BuildSpec(name="digits-invoke", **SPEC))
+    driver.create(backend, BuildSpec(name="digits-invoke", **SPEC))
     st = _run(backend, "digits-invoke")
     assert st.state == "done", st.to_json()
     aws.standin.wait_idle()
     assert aws.standin.throttled == 2
-    st = builds.status(backend, "digits-invoke")
+    st = driver.status(backend, "digits-invoke")
     assert_reports_and_costs(st)
     assert st.to_json()["dispatch"] == {
         "mode": "invoke",
@@ -350,7 +353,7 @@ def test_digits_build_through_direct_invoke_with_throttling_and_json_logs(
         "failed_entries": 0,
         "undispatched": [],
     }
-    assert_same_model(builds.load_model(backend, "digits-invoke"), ref, X_te)
+    assert_same_model(driver.load_model(backend, "digits-invoke"), ref, X_te)
 
 
 def test_sync_build_gets_reports_from_the_invoke_log_tail(aws: Rig, local_model: Any) -> None:
@@ -358,14 +361,14 @@ def test_sync_build_gets_reports_from_the_invoke_log_tail(aws: Rig, local_model:
     build is priced even when CloudWatch has nothing (here: an empty log group name)."""
     ref, (X_te, _) = local_model
     backend = aws.backend()
-    builds.create(backend, BuildSpec(name="digits-sync", **SPEC))
+    driver.create(backend, BuildSpec(name="digits-sync", **SPEC))
     # A log source that can read only the tails: CloudWatch is out of the picture.
-    tail = backend.details["log_tail"]
-    backend.details["log_factory"] = lambda: CloudWatchLogSource(None, since=None, tail=tail)
+    tail = backend.log_tail
+    backend.log_source = lambda: CloudWatchLogSource(None, since=None, tail=tail)
     st = _run(backend, "digits-sync", sync=True)
     assert st.state == "done", st.to_json()
     assert_reports_and_costs(st)
-    assert_same_model(builds.load_model(backend, "digits-sync"), ref, X_te)
+    assert_same_model(driver.load_model(backend, "digits-sync"), ref, X_te)
 
 
 def test_cancel_stops_queued_invocations_quickly(aws: Rig) -> None:
@@ -374,20 +377,20 @@ def test_cancel_stops_queued_invocations_quickly(aws: Rig) -> None:
     gate = threading.Event()
     aws.standin.before_handler = lambda event: gate.wait(timeout=30)
     backend = aws.backend()
-    builds.create(backend, BuildSpec(name="digits-cancel", data="digits", trees=16, grove=2, seed=1))
-    result: dict[str, builds.BuildStatus] = {}
-    driver = threading.Thread(target=lambda: result.update(st=_run(backend, "digits-cancel")))
-    driver.start()
+    driver.create(backend, BuildSpec(name="digits-cancel", data="digits", trees=16, grove=2, seed=1))
+    result: dict[str, driver.BuildStatus] = {}
+    thread = threading.Thread(target=lambda: result.update(st=_run(backend, "digits-cancel")))
+    thread.start()
     try:
         _wait_for(lambda: aws.standin.accepted == 8, "8 grove events queued in Lambda")
-        builds.cancel(backend, "digits-cancel", reason="test")
+        driver.cancel(backend, "digits-cancel", reason="test")
     finally:
         gate.set()
-        driver.join(timeout=DEADLINE_S)
-    assert not driver.is_alive()
+        thread.join(timeout=DEADLINE_S)
+    assert not thread.is_alive()
     assert result["st"].state == "cancelled"
     aws.standin.wait_idle()
-    st = builds.status(backend, "digits-cancel")
+    st = driver.status(backend, "digits-cancel")
     assert st.state == "cancelled" and st.cancel_reason == "test"
     assert st.count("cancelled") == 8 and st.count("done") == 0
     assert _grove_keys(aws, "digits-cancel") == []
@@ -398,7 +401,7 @@ def test_cancel_stops_queued_invocations_quickly(aws: Rig) -> None:
 def test_a_grove_that_raises_is_recorded_retried_and_reported(aws: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     real_fit = worker_mod.fit
 
-    def flaky_fit(task: GroveTask, X: Any, y: Any, **kw: Any) -> Any:
+    def flaky_fit(task: FitEvent, X: Any, y: Any, **kw: Any) -> Any:
         if task.grove == 1 and task.attempt == 1:
             raise RuntimeError("injected: the first attempt of grove 1 fails")
         if task.grove == 3:
@@ -407,10 +410,10 @@ def test_a_grove_that_raises_is_recorded_retried_and_reported(aws: Rig, monkeypa
 
     monkeypatch.setattr(worker_mod, "fit", flaky_fit)
     backend = aws.backend()
-    builds.create(backend, BuildSpec(name="digits-flaky", **SPEC, retries=1))
+    driver.create(backend, BuildSpec(name="digits-flaky", **SPEC, retries=1))
     st = _run(backend, "digits-flaky")
     aws.standin.wait_idle()
-    st = builds.status(backend, "digits-flaky")
+    st = driver.status(backend, "digits-flaky")
     assert st.state == "failed"
     j = st.to_json()
     assert "grove 3: MemoryError: injected" in j["error"]
@@ -429,9 +432,9 @@ def test_publish_batch_entries_that_sns_rejects_are_reported(aws: Rig) -> None:
     compute = SnsCompute(backend.store, topic)
     ref = "data/" + "0" * 64
     ok = [
-        GroveTask(build="rej", grove=i, seed=i, trees=1, data=ref, model="rf", task="classification") for i in range(12)
+        FitEvent(build="rej", grove=i, seed=i, trees=1, data=ref, model="rf", task="classification") for i in range(12)
     ]
-    huge = GroveTask(
+    huge = FitEvent(
         build="rej",
         grove=12,
         seed=1,
@@ -541,8 +544,8 @@ def test_cli_build_on_aws_prints_json(aws: Rig, capsys: pytest.CaptureFixture[st
 def test_sync_invoke_records_an_unhandled_function_error(aws: Rig) -> None:
     """A crash outside the handler's own error handling (here: before it runs) comes back as
     FunctionError=Unhandled; the grove gets a failed record so the driver can retry it."""
-    from lamforest.compute.aws import SyncInvokeCompute
-    from lamforest.logs_cloudwatch import LogTail
+    from lamforest.backend.aws_compute import SyncInvokeCompute
+    from lamforest.backend.cloudwatch import LogTail
 
     def crash(event: Any) -> None:
         raise RuntimeError("environment crashed")
@@ -551,7 +554,7 @@ def test_sync_invoke_records_an_unhandled_function_error(aws: Rig) -> None:
     backend = aws.backend()
     tail = LogTail()
     compute = SyncInvokeCompute(backend.store, aws.function, tail=tail, timeout_s=60)
-    task = GroveTask(
+    task = FitEvent(
         build="crash", grove=4, seed=1, trees=1, data="data/" + "0" * 64, model="rf", task="classification", attempt=2
     )
     compute.submit([task])

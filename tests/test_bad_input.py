@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lamforest import builds
+from lamforest import driver
+from lamforest.backend import local_backend
 from lamforest.cli import main
-from lamforest.config import local_backend
 from lamforest.spec import BuildSpec, SpecError
 from tests.helpers import store_files
 
@@ -24,7 +24,7 @@ def backend(home: Path):
 def refused(backend, field: str, match: str, **spec) -> SpecError:
     before = store_files(backend)
     with pytest.raises(SpecError) as info:
-        builds.create(backend, BuildSpec(**{"name": "b1", **spec}))
+        driver.create(backend, BuildSpec(**{"name": "b1", **spec}))
     assert info.value.field == field, info.value
     assert match in str(info.value)
     assert store_files(backend) == before, "a refused build wrote to the store"
@@ -73,7 +73,7 @@ def test_bad_build_name(backend, name):
 
 
 def test_existing_build_name(backend):
-    builds.create(backend, BuildSpec(name="b1", data="iris", trees=2, grove=1))
+    driver.create(backend, BuildSpec(name="b1", data="iris", trees=2, grove=1))
     err = refused(backend, "name", "already exists", data="iris", trees=2, grove=1)
     assert "b1" in str(err)
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lamforest import builds, cost
+from lamforest import cost, driver
+from lamforest.backend import local_backend
 from lamforest.calibrate import Observation, calibrate
-from lamforest.config import local_backend
+from lamforest.driver.sample import measure_sample
 from lamforest.ec2 import ec2
 from lamforest.estimate import (
     ModelParams,
@@ -21,7 +22,7 @@ from lamforest.estimate import (
     project,
     quick_estimate,
 )
-from lamforest.sample import Sample, cached_sample, measure_sample, sample_key
+from lamforest.sample import Sample, cached_sample, sample_key
 from lamforest.simulate import simulate
 from lamforest.spec import BuildSpec, SpecError
 
@@ -306,8 +307,8 @@ def test_local_model_predicts_the_local_pool(tmp_path: Path, data: str, trees: i
     backend = local_backend(tmp_path / "home")
     try:
         t0 = time.perf_counter()
-        builds.create(backend, spec)
-        st = builds.run(backend, "v", workers=WORKERS)
+        driver.create(backend, spec)
+        st = driver.run(backend, "v", workers=WORKERS)
         actual = time.perf_counter() - t0
     finally:
         backend.close()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import joblib
 
-from lamforest import builds
-from lamforest.config import local_backend
+from lamforest import driver
+from lamforest.backend import local_backend
 from lamforest.spec import BuildSpec
 from lamforest.store.base import get_json
 
@@ -49,7 +49,7 @@ def start_in_thread(backend, name: str) -> tuple[threading.Thread, dict]:
 
     def go() -> None:
         try:
-            result["status"] = builds.run(backend, name, workers=2)
+            result["status"] = driver.run(backend, name, workers=2)
         except BaseException as exc:  # surfaced by the test
             result["error"] = exc
 
@@ -61,7 +61,7 @@ def start_in_thread(backend, name: str) -> tuple[threading.Thread, dict]:
 def test_worker_killed_mid_grove_is_retried_and_leaves_no_partial_artifact(home: Path):
     backend = local_backend(home)
     try:
-        builds.create(backend, BuildSpec(name="kill", **SLOW))
+        driver.create(backend, BuildSpec(name="kill", **SLOW))
         thread, result = start_in_thread(backend, "kill")
         victim = wait_for(lambda: running_records(backend, "kill"), "a running grove")[0]
         os.kill(victim["pid"], signal.SIGKILL)
@@ -78,7 +78,7 @@ def test_worker_killed_mid_grove_is_retried_and_leaves_no_partial_artifact(home:
         assert sorted(p.name for p in groves_dir.iterdir()) == [f"g{i:05d}.joblib" for i in range(4)]
         for p in groves_dir.iterdir():
             assert joblib.load(p)["trees"] == 4  # every artifact is whole
-        assert builds.load_model(backend, "kill").n_estimators == 16
+        assert driver.load_model(backend, "kill").n_estimators == 16
         log = (home / "builds" / "kill" / "lambda.log").read_text()
         assert "Runtime.ExitError" in log and "Status: error" in log
     finally:
@@ -88,7 +88,7 @@ def test_worker_killed_mid_grove_is_retried_and_leaves_no_partial_artifact(home:
 def test_cancel_from_another_process_stops_within_one_chunk(home: Path):
     backend = local_backend(home)
     try:
-        builds.create(backend, BuildSpec(name="stop", **LONG))
+        driver.create(backend, BuildSpec(name="stop", **LONG))
         thread, result = start_in_thread(backend, "stop")
         wait_for(lambda: running_records(backend, "stop"), "a running grove")
         cancelled_at = time.time()
@@ -116,8 +116,8 @@ def test_cancel_from_another_process_stops_within_one_chunk(home: Path):
                 assert r.started < cancelled_at + 1.0
         assert st.count("done") < len(st.rows)
         # The store stays readable by every command.
-        assert builds.status(backend, "stop").state == "cancelled"
-        assert [s.name for s in builds.list_builds(backend)] == ["stop"]
+        assert driver.status(backend, "stop").state == "cancelled"
+        assert [s.name for s in driver.list_builds(backend)] == ["stop"]
         assert not list((home / "builds" / "stop" / "groves").glob(".*"))
     finally:
         backend.close()
@@ -126,7 +126,7 @@ def test_cancel_from_another_process_stops_within_one_chunk(home: Path):
 def test_driver_killed_then_finish_resumes(home: Path):
     """Kill the driver process mid-build; `finish` dispatches what is missing and merges."""
     env = {**os.environ, "LAMFOREST_HOME": str(home)}
-    driver = subprocess.Popen(
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -154,12 +154,12 @@ def test_driver_killed_then_finish_resumes(home: Path):
             lambda: backend.store.exists("builds/resume/spec.json") and running_records(backend, "resume"),
             "the driver to start a grove",
         )
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, as a lost terminal would
-        driver.wait(timeout=60)
-        mid = builds.status(backend, "resume")
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, as a lost terminal would
+        proc.wait(timeout=60)
+        mid = driver.status(backend, "resume")
         assert mid.state in ("queued", "running") and mid.count("done") < 4
-        st = builds.finish(backend, "resume", workers=2)
+        st = driver.finish(backend, "resume", workers=2)
         assert st.state == "done" and st.count("done") == 4
-        assert builds.load_model(backend, "resume").n_estimators == 16
+        assert driver.load_model(backend, "resume").n_estimators == 16
     finally:
         backend.close()

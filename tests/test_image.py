@@ -238,18 +238,18 @@ class Environment:
 
 @pytest.fixture
 def lambda_environment(tmp_path: Path) -> Iterator[Environment]:
-    from lamforest import builds
-    from lamforest.config import local_backend
+    from lamforest import driver
+    from lamforest.backend import local_backend
     from lamforest.spec import BuildSpec
 
     # A real, tiny build in a local store: its train set and spec, no groves yet.
     home = tmp_path / "store"
     backend = local_backend(home)
     try:
-        plan = builds.create(backend, BuildSpec(name="image-test", data="iris", trees=4, grove=2, seed=7))
+        plan = driver.create(backend, BuildSpec(name="image-test", data="iris", trees=4, grove=2, seed=7))
     finally:
         backend.close()
-    events = [task.to_event() for task in plan.tasks()]
+    events = [task.to_event() for task in plan.events()]
 
     # The image's layout: the package alone under the task root.
     task_root = tmp_path / "task"
@@ -369,13 +369,13 @@ def test_handler_runs_under_the_lambda_runtime_client(lambda_environment: Enviro
     for gid in gids:
         assert (build_dir / "groves" / f"{gid}.joblib").is_file()
         assert (build_dir / "state" / f"{gid}.done").is_file()
-    from lamforest import builds
-    from lamforest.config import local_backend
+    from lamforest import driver
+    from lamforest.backend import local_backend
 
     backend = local_backend(env.home)
     try:
-        status = builds.finish(backend, "image-test")
-        model = builds.load_model(backend, "image-test")
+        status = driver.finish(backend, "image-test")
+        model = driver.load_model(backend, "image-test")
     finally:
         backend.close()
     assert len(model.estimators_) == 4

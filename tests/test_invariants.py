@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from lamforest import builds, data, forest
+from lamforest import data, driver, forest
+from lamforest.events import FitEvent
 from lamforest.grove import fit
-from lamforest.spec import BuildSpec, GroveTask
+from lamforest.spec import BuildSpec
 from tests.helpers import assert_same_forest, build
 
 
@@ -18,7 +19,7 @@ def test_same_spec_gives_bit_identical_forest_across_runs_and_worker_counts(shar
     build(shared_backend, names[0], workers=1, **spec)
     build(shared_backend, names[1], workers=2, **spec)
     build(shared_backend, names[2], workers=2, **spec)
-    models = [builds.load_model(shared_backend, n) for n in names]
+    models = [driver.load_model(shared_backend, n) for n in names]
     assert models[0].n_estimators == 23
     assert_same_forest(models[0], models[1])
     assert_same_forest(models[1], models[2])
@@ -30,21 +31,21 @@ def test_sync_mode_gives_the_same_forest_as_the_pool(shared_backend, unique):
     a, b = unique("pool"), unique("sync")
     build(shared_backend, a, workers=2, data="iris", trees=12, grove=5, seed=3)
     build(shared_backend, b, sync=True, data="iris", trees=12, grove=5, seed=3)
-    assert_same_forest(builds.load_model(shared_backend, a), builds.load_model(shared_backend, b))
+    assert_same_forest(driver.load_model(shared_backend, a), driver.load_model(shared_backend, b))
 
 
 def test_different_seeds_give_different_forests(shared_backend, unique):
     a, b = unique(), unique()
     build(shared_backend, a, sync=True, data="iris", trees=5, grove=5, seed=1)
     build(shared_backend, b, sync=True, data="iris", trees=5, grove=5, seed=2)
-    ta = builds.load_model(shared_backend, a).estimators_[0].tree_.threshold
-    tb = builds.load_model(shared_backend, b).estimators_[0].tree_.threshold
+    ta = driver.load_model(shared_backend, a).estimators_[0].tree_.threshold
+    tb = driver.load_model(shared_backend, b).estimators_[0].tree_.threshold
     assert not np.array_equal(ta, tb)
 
 
 def test_chunked_fit_equals_one_fit_of_all_trees():
     ds = data.load("digits")
-    task = GroveTask(
+    task = FitEvent(
         build="b", grove=0, seed=11, trees=7, data="data/" + "0" * 64, model="rf", task="classification", chunk=2
     )
     grove = fit(task, ds.X, ds.y)
@@ -57,9 +58,9 @@ def test_merged_proba_is_the_tree_weighted_mean_of_grove_probas(shared_backend, 
     # 23 trees in groves of 5: four of 5 and one of 3 (unequal groves).
     name = unique("w")
     st = build(shared_backend, name, data="digits", trees=23, grove=5, model=model, seed=5)
-    groves = [builds.load_grove(shared_backend, name, r.grove) for r in st.rows]
+    groves = [driver.load_grove(shared_backend, name, r.grove) for r in st.rows]
     assert [g.trees for g in groves] == [5, 5, 5, 5, 3]
-    merged = builds.load_model(shared_backend, name)
+    merged = driver.load_model(shared_backend, name)
     X, _ = data.get_test(shared_backend.store, name)
     weighted = sum(g.trees * g.estimator.predict_proba(X) for g in groves) / 23
     assert np.max(np.abs(merged.predict_proba(X) - weighted)) == 0.0
@@ -85,7 +86,7 @@ def test_accuracy_matches_scikit_learn_within_noise(shared_backend, unique):
 def test_distributed_oob_equals_scikit_learn_oob_of_the_merged_forest(shared_backend, unique, dataset, extra):
     name = unique("oob")
     st = build(shared_backend, name, data=dataset, trees=25, grove=10, seed=2, params=extra)
-    merged = builds.load_model(shared_backend, name)
+    merged = driver.load_model(shared_backend, name)
     X_tr, y_tr = data.open_train(shared_backend.store, st.plan.data_ref)
     X_tr, y_tr = np.asarray(X_tr), np.asarray(y_tr)
     # scikit-learn's own OOB computation, run on the merged forest's trees.

@@ -8,19 +8,20 @@ import json
 import boto3
 import numpy as np
 
-from lamforest import builds, data, search
-from lamforest.predict import predict_distributed
-from lamforest.spec import BuildSpec
-from lamforest.tune import tune_memory
+from lamforest import data, driver
+from lamforest.driver import search
+from lamforest.driver.distributed import predict_distributed
+from lamforest.driver.tune import tune_memory
+from lamforest.spec import BuildSpec, parse_grid
 from tests.test_aws_backend import Rig, _run, aws  # noqa: F401  (aws is the fixture)
 
 
 def test_distributed_predict_on_aws_equals_merged(aws: Rig) -> None:  # noqa: F811
     backend = aws.backend()
-    builds.create(backend, BuildSpec(name="dp", data="digits", trees=9, grove=3, seed=4))
+    driver.create(backend, BuildSpec(name="dp", data="digits", trees=9, grove=3, seed=4))
     assert _run(backend, "dp").state == "done"
     res = predict_distributed(backend, "dp", batch_groves=2, timeout_s=60)
-    model = builds.load_model(backend, "dp")
+    model = driver.load_model(backend, "dp")
     X, _ = data.get_test(backend.store, "dp")
     assert np.array_equal(res.values, model.predict_proba(X))  # pure leaves: 0/1 votes, exact sums
     assert np.array_equal(res.prediction.predictions, model.predict(X))
@@ -39,9 +40,7 @@ def test_search_on_aws_leaderboard_with_billed_costs(aws: Rig) -> None:  # noqa:
     backend = aws.backend()
     search.create(
         backend,
-        search.SearchSpec(
-            name="sa", data="iris", grid=search.parse_grid(["max_depth=2,None"]), trees=4, grove=2, seed=1
-        ),
+        search.SearchSpec.of(name="sa", data="iris", grid=parse_grid(["max_depth=2,None"]), trees=4, grove=2, seed=1),
     )
     lb = search.run(backend, "sa", timeout_s=60)
     assert lb.finished and lb.done == 2 and lb.best is not None
@@ -64,7 +63,7 @@ def test_tune_memory_on_aws_sets_and_restores_the_function_memory(aws: Rig) -> N
 
 def test_budget_guard_cancels_an_aws_build(aws: Rig) -> None:  # noqa: F811
     backend = aws.backend()
-    builds.create(backend, BuildSpec(name="bud", data="digits", trees=40, grove=2, seed=3, max_cost=1e-9))
+    driver.create(backend, BuildSpec(name="bud", data="digits", trees=40, grove=2, seed=3, max_cost=1e-9))
     st = _run(backend, "bud")
     assert st.state == "cancelled"
     assert st.cancel_reason and st.cancel_reason.startswith("budget:") and "--max-cost" in st.cancel_reason

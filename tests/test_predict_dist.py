@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from lamforest import builds, data
+from lamforest import data, driver
 from lamforest.cli import main
-from lamforest.predict import grove_votes, predict_distributed
-from lamforest.spec import GroveTask, SpecError
+from lamforest.driver.distributed import predict_distributed
+from lamforest.events import FitEvent, PredictEvent, parse_event
+from lamforest.spec import SpecError
+from lamforest.worker.votes import grove_votes
 from tests.helpers import build, store_files
 
 
@@ -26,7 +28,7 @@ def made(shared_backend) -> dict[str, str]:
 
 
 def merged_values(backend, name: str, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    model = builds.load_model(backend, name)
+    model = driver.load_model(backend, name)
     values = model.predict_proba(X) if hasattr(model, "classes_") else model.predict(X)
     return values, model.predict(X)
 
@@ -46,7 +48,7 @@ def test_distributed_equals_merged(shared_backend, made, ds: str, batch: int) ->
         assert np.array_equal(res.values, values)
     assert np.array_equal(res.prediction.predictions, labels)
     assert res.invocations == -(-4 // batch) and res.trees == 11
-    assert res.prediction.score == pytest.approx(builds.status(shared_backend, name).test_score)
+    assert res.prediction.score == pytest.approx(driver.status(shared_backend, name).test_score)
     assert res.cost_usd > 0 and res.cost_estimate and res.reports == res.invocations
     pre = f"builds/{name}/predict/{res.predict_id}"
     keys = shared_backend.store.list(pre + "/")
@@ -55,13 +57,13 @@ def test_distributed_equals_merged(shared_backend, made, ds: str, batch: int) ->
 
 def test_predict_on_another_dataset_and_the_build_cost_is_untouched(shared_backend, made) -> None:
     name = made["iris"]
-    before = builds.status(shared_backend, name).cost_usd
+    before = driver.status(shared_backend, name).cost_usd
     res = predict_distributed(shared_backend, name, "iris", batch_groves=2)
     X = data.load("iris").X
     assert res.prediction.rows == 150 and res.prediction.source == "iris"
     _, labels = merged_values(shared_backend, name, X)
     assert np.array_equal(res.prediction.predictions, labels)
-    assert builds.status(shared_backend, name).cost_usd == before  # predict calls are logged apart
+    assert driver.status(shared_backend, name).cost_usd == before  # predict calls are logged apart
 
 
 def test_grove_votes_sum_in_tree_order() -> None:
@@ -121,18 +123,7 @@ def test_cli_unknown_build_is_a_usage_error(shared_backend, capsys) -> None:
 
 
 def _event(**over):
-    ev = GroveTask(
-        build="b",
-        grove=0,
-        seed=1,
-        trees=3,
-        data="data/" + "a" * 64,
-        model="rf",
-        task="classification",
-        kind="predict",
-        input="data/" + "b" * 64,
-        job="p1",
-    ).to_event()
+    ev = PredictEvent(build="b", grove=0, input="data/" + "b" * 64, job="p1").to_event()
     ev.update(over)
     return ev
 
@@ -150,12 +141,12 @@ def _event(**over):
 )
 def test_predict_events_are_validated(over, field) -> None:
     with pytest.raises(SpecError) as info:
-        GroveTask.from_event(_event(**over))
+        parse_event(_event(**over))
     assert info.value.field == field
 
 
 def test_fit_events_keep_their_format_and_predict_events_round_trip() -> None:
-    fit = GroveTask(build="b", grove=0, seed=1, trees=3, data="data/" + "a" * 64, model="rf", task="regression")
+    fit = FitEvent(build="b", grove=0, seed=1, trees=3, data="data/" + "a" * 64, model="rf", task="regression")
     assert set(fit.to_event()) == {
         "v",
         "build",
@@ -171,5 +162,5 @@ def test_fit_events_keep_their_format_and_predict_events_round_trip() -> None:
         "n_jobs",
     }
     ev = _event(batch=3)
-    task = GroveTask.from_event(ev)
+    task = parse_event(ev)
     assert (task.kind, task.job, task.batch) == ("predict", "p1", 3) and task.to_event() == ev

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lamforest import builds, data, safe
+from lamforest import data, driver, safe
 from lamforest.cli import main
 from tests.helpers import build
 
@@ -27,7 +27,7 @@ def test_export_by_suffix_writes_skops_that_loads_to_the_same_forest(shared_back
     assert "lamforest.safe.load" in capsys.readouterr().out
     loaded = safe.load(out)
     assert safe.load(out.read_bytes()).n_estimators == 6
-    ref = builds.load_model(shared_backend, iris_build)
+    ref = driver.load_model(shared_backend, iris_build)
     X, _ = data.get_test(shared_backend.store, iris_build)
     assert type(loaded) is type(ref)
     assert np.array_equal(loaded.predict_proba(X), ref.predict_proba(X))
@@ -52,7 +52,7 @@ def test_every_forest_class_needs_only_the_allowed_tree_type() -> None:
 def test_an_injected_untrusted_type_is_refused_by_name_and_nothing_runs(
     shared_backend, iris_build, tmp_path: Path
 ) -> None:
-    model = builds.load_model(shared_backend, iris_build)
+    model = driver.load_model(shared_backend, iris_build)
     marker = tmp_path / "pwned"
     model.evil_ = functools.partial(os.system, f"touch {marker}")  # what a tampered file would carry
     bad = tmp_path / "tampered.skops"

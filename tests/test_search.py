@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from lamforest import builds, data, search
+from lamforest import data, driver
 from lamforest.cli import main
-from lamforest.spec import SpecError
+from lamforest.driver import search
+from lamforest.spec import SpecError, parse_grid
 from tests.helpers import store_files
 
 GRID = ["max_depth=1,None", "min_samples_leaf=1,3"]
@@ -19,7 +20,7 @@ GRID = ["max_depth=1,None", "min_samples_leaf=1,3"]
 def done_search(shared_backend) -> search.Leaderboard:
     search.create(
         shared_backend,
-        search.SearchSpec(name="srch", data="iris", grid=search.parse_grid(GRID), trees=6, grove=3, seed=2),
+        search.SearchSpec.of(name="srch", data="iris", grid=parse_grid(GRID), trees=6, grove=3, seed=2),
     )
     seen: list[int] = []
     lb = search.run(shared_backend, "srch", on_progress=lambda lb: seen.append(lb.done))
@@ -40,7 +41,7 @@ def test_grid_leaderboard_is_ranked_costed_and_stored(shared_backend, done_searc
     stored = shared_backend.store.get_bytes("builds/srch/leaderboard.json")
     assert json.loads(stored)["best"]["score"] == lb.best.score
     assert "srch" in search.list_searches(shared_backend)
-    assert "srch" not in [b.name for b in builds.list_builds(shared_backend)]
+    assert "srch" not in [b.name for b in driver.list_builds(shared_backend)]
 
 
 def test_validation_is_carved_from_train_never_test(shared_backend, done_search) -> None:
@@ -63,13 +64,13 @@ def test_promote_builds_the_best_params_on_the_same_split(shared_backend, done_s
 
 
 def test_random_draws_distinct_combinations_reproducibly() -> None:
-    spec = search.SearchSpec(
-        name="r", grid=search.parse_grid(["max_depth=2,4,8", "max_features=sqrt,log2"]), random=4, seed=9
+    spec = search.SearchSpec.of(
+        name="r", grid=parse_grid(["max_depth=2,4,8", "max_features=sqrt,log2"]), random=4, seed=9
     ).validated()
     combos = spec.combinations()
     assert len(combos) == 4 and len({json.dumps(c) for c in combos}) == 4
     assert combos == spec.combinations()
-    default = search.SearchSpec(name="d", random=3).validated()
+    default = search.SearchSpec.of(name="d", random=3).validated()
     assert set(default.grid) == set(search.DEFAULT_SPACE) and len(default.combinations()) == 3
 
 
@@ -98,7 +99,7 @@ def test_cli_search_random_then_promote_existing(shared_backend, capsys) -> None
     code = main(["search", "cli-s", "--promote", "cli-s-best", *home])
     out = capsys.readouterr().out
     assert code == 0 and "search cli-s" in out and "best:" in out and "cli-s-best" in out
-    assert builds.status(shared_backend, "cli-s-best").state == "done"
+    assert driver.status(shared_backend, "cli-s-best").state == "done"
 
 
 # --------------------------------------------------------------------------- bad input: SpecError, nothing written
@@ -126,8 +127,8 @@ def test_cli_search_random_then_promote_existing(shared_backend, capsys) -> None
 def test_bad_input_names_the_field_and_writes_nothing(shared_backend, done_search, kwargs, field) -> None:
     before = store_files(shared_backend)
     with pytest.raises(SpecError) as info:
-        grid = search.parse_grid(kwargs.pop("grid", []))
-        search.create(shared_backend, search.SearchSpec(**{"name": "new-s", "data": "iris", **kwargs, "grid": grid}))
+        grid = parse_grid(kwargs.pop("grid", []))
+        search.create(shared_backend, search.SearchSpec.of(**{"name": "new-s", "data": "iris", **kwargs, "grid": grid}))
     assert info.value.field == field, info.value
     assert store_files(shared_backend) == before
 

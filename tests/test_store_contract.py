@@ -14,7 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lamforest.store.base import Store, StoreError, get_json, open_store, put_json
+from lamforest.store import open_store
+from lamforest.store.base import Store, StoreError, get_json, put_json
 from lamforest.store.local import LocalStore
 from lamforest.store.s3 import S3Store
 

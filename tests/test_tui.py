@@ -15,8 +15,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from lamforest import builds
-from lamforest.config import Backend, open_backend
+from lamforest import driver
+from lamforest.backend import Backend, open_backend
 from lamforest.spec import BuildSpec
 from lamforest_tui.app import LamforestApp
 from lamforest_tui.screens.build import BuildScreen
@@ -100,7 +100,7 @@ async def test_start_digits_build_from_form_watch_and_predict(backend: Backend, 
         home_screen = app.screen
         assert isinstance(home_screen, BuildsScreen)
         await until(pilot, lambda: [r.state for r in home_screen.rows] == ["done"], "the list shows it done")
-    assert builds.status(backend, "digits-ui").state == "done"
+    assert driver.status(backend, "digits-ui").state == "done"
 
 
 async def test_invalid_form_shows_error_beside_field_and_starts_nothing(backend: Backend, home: Path) -> None:
@@ -120,7 +120,7 @@ async def test_invalid_form_shows_error_beside_field_and_starts_nothing(backend:
         assert "larger than trees" in str(form.query_one("#err-grove").render())
         assert str(form.query_one("#err-trees").render()) == ""
 
-        # The data is checked by builds.create in a worker: a missing file.
+        # The data is checked by driver.create in a worker: a missing file.
         form.query_one("#in-grove", Input).value = "5"
         form.query_one("#in-dataset").value = "file"
         await pilot.pause()
@@ -137,7 +137,7 @@ async def test_invalid_form_shows_error_beside_field_and_starts_nothing(backend:
 
 
 async def test_cancel_asks_first_then_cancels(backend: Backend, home: Path) -> None:
-    builds.create(backend, BuildSpec(name="queued-one", data="iris", trees=10, grove=5))
+    driver.create(backend, BuildSpec(name="queued-one", data="iris", trees=10, grove=5))
     app = LamforestApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
@@ -194,7 +194,7 @@ async def test_quit_with_a_running_build_asks_and_leaves_it_resumable(backend: B
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
         await pilot.press("y")
-    st = builds.status(backend, "left")
+    st = driver.status(backend, "left")
     assert st.summary is None and st.state in ("running", "queued")  # not cancelled: `finish` resumes it
     assert not (home / "builds" / "left" / "CANCEL").exists()
 
@@ -210,8 +210,8 @@ async def test_build_started_elsewhere_appears_in_the_list(backend: Backend, hom
         # Another process (the CLI) with its own backend object on the same store.
         def cli() -> None:
             other = open_backend("local", home=home)
-            builds.create(other, BuildSpec(name="from-cli", data="wine", trees=10, grove=5))
-            builds.run(other, "from-cli", sync=True)
+            driver.create(other, BuildSpec(name="from-cli", data="wine", trees=10, grove=5))
+            driver.run(other, "from-cli", sync=True)
 
         thread = threading.Thread(target=cli)
         thread.start()

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-from lamforest import builds, search
-from lamforest.config import Backend, open_backend
+from lamforest import driver
+from lamforest.backend import Backend, open_backend
+from lamforest.driver import search
+from lamforest.spec import parse_grid
 from lamforest_tui.app import LamforestApp
 from lamforest_tui.screens.build import BuildScreen
 from lamforest_tui.screens.new_build import NewBuildScreen
@@ -31,7 +33,7 @@ async def test_max_cost_field_starts_a_budgeted_build_that_is_cancelled(backend:
         await app.workers.wait_for_complete()
         st = app.runs["budget-ui"].result
         assert st.state == "cancelled" and st.cancel_reason.startswith("budget:")
-    assert builds.load_plan(open_backend("local", home=home), "budget-ui").spec.max_cost == 1e-9
+    assert driver.load_plan(open_backend("local", home=home), "budget-ui").spec.max_cost == 1e-9
 
 
 async def test_bad_max_cost_is_shown_beside_the_field_and_nothing_is_written(backend: Backend, home: Path) -> None:
@@ -49,7 +51,7 @@ async def test_bad_max_cost_is_shown_beside_the_field_and_nothing_is_written(bac
 async def test_s_shows_a_search_leaderboard_live(backend: Backend) -> None:
     search.create(
         backend,
-        search.SearchSpec(name="ui-s", data="iris", grid=search.parse_grid(["max_depth=2,None"]), trees=4, grove=2),
+        search.SearchSpec.of(name="ui-s", data="iris", grid=parse_grid(["max_depth=2,None"]), trees=4, grove=2),
     )
     app = LamforestApp(backend, workers=1)
     async with app.run_test(size=SIZE) as pilot:

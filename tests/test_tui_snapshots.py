@@ -17,7 +17,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from lamforest.config import Backend, open_backend
+from lamforest.backend import Backend, open_backend
 from lamforest_tui import fmt
 from lamforest_tui.app import LamforestApp
 from lamforest_tui.screens.build import BuildScreen

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from lamforest.cli import main
+from lamforest.cost import vcpus
+from lamforest.driver.tune import drop_outliers, parse_memory, tune_memory
 from lamforest.spec import SpecError
-from lamforest.tune import drop_outliers, parse_memory, tune_memory, vcpus
 from tests.helpers import store_files
 
 

@@ -7,17 +7,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from lamforest import builds
-from lamforest.config import local_backend
+from lamforest import driver
+from lamforest.backend import local_backend
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json
-from lamforest.worker import handler, unwrap
+from lamforest.worker import handler
+from lamforest.worker.entry import unwrap
 
 
 @pytest.fixture
 def plan_and_backend(home):
     backend = local_backend(home)
-    plan = builds.create(backend, BuildSpec(name="w", data="iris", trees=6, grove=3, seed=4))
+    plan = driver.create(backend, BuildSpec(name="w", data="iris", trees=6, grove=3, seed=4))
     yield plan, backend
     backend.close()
 
@@ -32,19 +33,19 @@ def sns(*events: dict) -> dict:
 
 def test_sns_envelope_with_several_records(plan_and_backend):
     plan, backend = plan_and_backend
-    events = [t.to_event() for t in plan.tasks()]
+    events = [t.to_event() for t in plan.events()]
     out = handler(sns(*events), ctx("r-sns"), store=backend.store)
     assert [g["state"] for g in out["groves"]] == ["done", "done"]
     for gid in ("g00000", "g00001"):
         rec = get_json(backend.store, f"builds/w/state/{gid}.done")
         assert rec["request_id"] == "r-sns" and rec["trees"] == 3 and rec["fit_ms"] > 0
         assert not backend.store.exists(f"builds/w/state/{gid}.running")
-    assert builds.status(backend, "w").state == "finishing"
+    assert driver.status(backend, "w").state == "finishing"
 
 
 def test_bare_event_and_json_string(plan_and_backend):
     plan, backend = plan_and_backend
-    first, second = (t.to_event() for t in plan.tasks())
+    first, second = (t.to_event() for t in plan.events())
     assert handler(first, ctx(), store=backend.store)["groves"][0]["state"] == "done"
     assert handler(json.dumps(second), ctx(), store=backend.store)["groves"][0]["state"] == "done"
 
@@ -82,7 +83,7 @@ def test_bad_events_raise_naming_the_field(plan_and_backend, event, field):
 
 def test_a_grove_that_raises_becomes_a_failed_record(plan_and_backend):
     plan, backend = plan_and_backend
-    event = {**plan.tasks()[0].to_event(), "params": {"max_depth": "deep"}}  # sklearn rejects it in fit
+    event = {**plan.events()[0].to_event(), "params": {"max_depth": "deep"}}  # sklearn rejects it in fit
     out = handler(event, ctx("r-bad"), store=backend.store)
     rec = get_json(backend.store, "builds/w/state/g00000.failed")
     assert out["groves"][0]["state"] == "failed"
@@ -93,7 +94,7 @@ def test_a_grove_that_raises_becomes_a_failed_record(plan_and_backend):
 
 def test_duplicate_delivery_is_idempotent(plan_and_backend):
     plan, backend = plan_and_backend
-    event = plan.tasks()[0].to_event()
+    event = plan.events()[0].to_event()
     handler(event, ctx("first"), store=backend.store)
     blob = backend.store.get_bytes("builds/w/groves/g00000.joblib")
     again = handler(event, ctx("second"), store=backend.store)
@@ -105,8 +106,8 @@ def test_duplicate_delivery_is_idempotent(plan_and_backend):
 
 def test_cancel_marker_stops_before_loading_data(plan_and_backend):
     plan, backend = plan_and_backend
-    builds.cancel(backend, "w")
-    out = handler(plan.tasks()[0].to_event(), ctx(), store=backend.store)
+    driver.cancel(backend, "w")
+    out = handler(plan.events()[0].to_event(), ctx(), store=backend.store)
     assert out["groves"][0]["state"] == "cancelled"
     assert out["groves"][0]["trees_fitted"] == 0
     assert not backend.store.exists("builds/w/groves/g00000.joblib")
@@ -114,16 +115,16 @@ def test_cancel_marker_stops_before_loading_data(plan_and_backend):
 
 def test_store_from_environment(plan_and_backend, monkeypatch):
     plan, backend = plan_and_backend
-    import lamforest.worker as worker
+    import lamforest.worker.entry as worker
 
     monkeypatch.setattr(worker, "_STORE", None)
     monkeypatch.setenv("LAMFOREST_HOME", backend.store.url)
     monkeypatch.delenv("LAMFOREST_BUCKET", raising=False)
-    assert handler(plan.tasks()[1].to_event(), ctx())["groves"][0]["state"] == "done"
+    assert handler(plan.events()[1].to_event(), ctx())["groves"][0]["state"] == "done"
     monkeypatch.setattr(worker, "_STORE", None)
     monkeypatch.delenv("LAMFOREST_HOME")
     with pytest.raises(RuntimeError, match="LAMFOREST_BUCKET"):
-        handler(plan.tasks()[0].to_event(), ctx())
+        handler(plan.events()[0].to_event(), ctx())
     monkeypatch.setattr(worker, "_STORE", None)
 
 

@@ -14,6 +14,12 @@ from typing import Protocol
 
 PRICE_PER_GB_S = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 PRICE_PER_REQUEST = 0.20 / 1_000_000
+MB_PER_VCPU, MAX_VCPUS = 1769, 6  # Lambda gives CPU in proportion to memory
+
+
+def vcpus(memory_mb: int) -> int:
+    """Lambda's vCPUs for a memory size: 1,769 MB is one vCPU, 10,240 MB is six."""
+    return max(1, min(MAX_VCPUS, round(memory_mb / MB_PER_VCPU)))
 
 
 @dataclass(frozen=True)

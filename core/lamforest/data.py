@@ -1,5 +1,8 @@
 """Datasets: built-ins, synthetic, files; the build's one split; the content-addressed train set.
 
+Files are read by ``lamforest.tables``; ``load`` (training) and ``load_rows``
+(rows to predict) are the entries the rest of the code calls.
+
 The driver loads and splits; only the train set is written to the store
 (``data/<sha256>/X.npy``, ``y.npy``, ``meta.json``) where workers memory-map
 it. The test set stays with the driver (``builds/<name>/test.npz``).
@@ -7,7 +10,6 @@ it. The test set stays with the driver (``builds/<name>/test.npz``).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -17,10 +19,10 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from lamforest import keys, tables
 from lamforest.spec import SpecError
 from lamforest.store.base import Store
 
@@ -32,7 +34,7 @@ BUILTINS = {
     "diabetes": "regression",
 }
 SYNTHETIC_RE = re.compile(r"^synthetic:(\d+)x(\d+)(?::(\d+))?$")
-FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npz", ".npy")
+FILE_SUFFIXES = tables.SUFFIXES
 
 
 @dataclass
@@ -58,12 +60,16 @@ def load(source: str, target: str | None = None, task: str = "auto", seed: int =
         X, y, names, natural = _synthetic(m, task, seed)
     elif source.startswith("synthetic:"):
         raise SpecError("data", f"{source!r}: expected synthetic:ROWSxCOLS[:CLASSES], e.g. synthetic:5000x20:3")
-    elif source.lower().endswith(FILE_SUFFIXES) or os.sep in source or "/" in source:
-        X, y, names = _file(Path(source).expanduser(), target)
+    elif _is_file(source):
+        X, y, names = tables.read_xy(Path(source).expanduser(), target)
         natural = None
     else:
         raise SpecError("data", f"unknown dataset {source!r}; use {describe_sources()}")
     return _finish(X, y, names, task, natural, source)
+
+
+def _is_file(source: str) -> bool:
+    return source.lower().endswith(FILE_SUFFIXES) or os.sep in source or "/" in source
 
 
 def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -115,121 +121,14 @@ def _synthetic(m: re.Match[str], task: str, seed: int) -> tuple[np.ndarray, np.n
     return X.astype(np.float32), y, names, "classification"
 
 
-def _file(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    if not path.is_file():
-        raise SpecError("data", f"file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _csv(path, target)
-    if suffix in (".parquet", ".pq"):
-        return _parquet(path, target)
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            if "X" not in z or "y" not in z:
-                raise SpecError("data", f"{path.name}: an .npz file needs arrays named X and y, has {list(z)}")
-            X, y = z["X"], z["y"]
-        if X.ndim != 2:
-            raise SpecError("data", f"{path.name}: X must be 2-D, got shape {X.shape}")
-        return X, y, [f"x{i}" for i in range(X.shape[1])]
-    if suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
-        if arr.ndim != 2 or arr.shape[1] < 2:
-            raise SpecError("data", f"{path.name}: an .npy file must be 2-D with features and a target column")
-        col = arr.shape[1] - 1 if target is None else _column_index(target, arr.shape[1])
-        X = np.delete(arr, col, axis=1)
-        return X, arr[:, col], [f"x{i}" for i in range(X.shape[1])]
-    raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(FILE_SUFFIXES)}")
-
-
-def _column_index(target: str, ncols: int) -> int:
-    try:
-        col = int(target)
-    except ValueError:
-        raise SpecError("target", f"for an .npy file, the target is a column index, got {target!r}") from None
-    if not -ncols <= col < ncols:
-        raise SpecError("target", f"column {col} is out of range for {ncols} columns")
-    return col % ncols
-
-
-def _columns_to_xy(
-    header: list[str], columns: dict[str, list[Any]], target: str | None, where: str
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    if target is None:
-        raise SpecError("target", f"{where}: name the target column with --target (columns: {', '.join(header)})")
-    if target not in columns:
-        raise SpecError("target", f"{where}: no column {target!r}; columns are {', '.join(header)}")
-    features = [h for h in header if h != target]
-    if not features:
-        raise SpecError("data", f"{where}: no feature columns besides the target")
-    cols = []
-    for name in features:
-        try:
-            cols.append(np.array([_num(v) for v in columns[name]], dtype=np.float64))
-        except ValueError as exc:
-            raise SpecError(
-                "data", f"{where}: feature column {name!r} is not numeric ({exc}); encode it first"
-            ) from None
-    X = np.column_stack(cols) if cols and len(cols[0]) else np.empty((0, len(features)))
-    raw = columns[target]
-    try:
-        y: np.ndarray = np.array([_num(v) for v in raw], dtype=np.float64)
-    except ValueError:
-        y = np.array([("" if v is None else str(v)) for v in raw])
-    return X, y, features
-
-
-def _num(v: Any) -> float:
-    if v is None or (isinstance(v, str) and v.strip() in ("", "NA", "NaN", "nan", "null")):
-        return float("nan")
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            raise ValueError(f"value {v!r}") from None
-    return float(v)
-
-
-def _csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        raise SpecError("data", f"{path.name} is empty")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
-    columns: dict[str, list[Any]] = {h: [] for h in header}
-    for lineno, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise SpecError("data", f"{path.name} line {lineno}: {len(row)} values, header has {len(header)}")
-        for h, v in zip(header, row, strict=True):
-            columns[h].append(v)
-    return _columns_to_xy(header, columns, target, path.name)
-
-
-def _parquet(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - depends on the install
-        raise SpecError("data", "reading Parquet needs pyarrow: pip install 'lamforest[parquet]'") from None
-    table = pq.read_table(path)
-    header = [str(n) for n in table.column_names]
-    columns = {name: table.column(name).to_pylist() for name in header}
-    return _columns_to_xy(header, columns, target, path.name)
-
-
 def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: str | None, source: str) -> Dataset:
     if X.shape[0] == 0 or y.shape[0] == 0:
         raise SpecError("data", f"{source}: the dataset is empty")
     if X.shape[0] != y.shape[0]:
         raise SpecError("data", f"{source}: X has {X.shape[0]} rows but y has {y.shape[0]}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise SpecError("data", f"{source}: features must be numeric, got dtype {X.dtype}")
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if np.isinf(X).any():
-        raise SpecError("data", f"{source}: features contain infinite values")
+    X = _features(X, source)
     numeric_y = np.issubdtype(y.dtype, np.number)
-    if numeric_y and np.isnan(y.astype(np.float64)).any():
-        raise SpecError("target", f"{source}: the target has {int(np.isnan(y).sum())} missing (NaN) values")
-    if not numeric_y and (y == "").any():
-        raise SpecError("target", f"{source}: the target has empty values")
+    _target_values(y, source)
     if task == "auto":
         if natural:
             task = natural
@@ -250,8 +149,66 @@ def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: 
         else:
             y = y.astype(str)
         if len(np.unique(y)) < 2:
-            raise SpecError("target", f"{source}: the target has a single class ({y[0]!r}); need at least 2")
+            raise SpecError("target", f"{source}: the target has a single class ({y[0].item()!r}); need at least 2")
     return Dataset(X=X, y=y, task=task, source=source, feature_names=list(names))
+
+
+def _features(X: np.ndarray, source: str) -> np.ndarray:
+    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+        raise SpecError("data", f"{source}: features must be real numbers, got dtype {X.dtype}")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if np.isinf(X).any():
+        raise SpecError("data", f"{source}: features contain infinite values")
+    return X
+
+
+def _target_values(y: np.ndarray, source: str) -> None:
+    """Refuse missing or infinite target values, which no model can learn from or be scored on."""
+    if np.issubdtype(y.dtype, np.number):
+        values = y.astype(np.float64)
+        if np.isnan(values).any():
+            raise SpecError("target", f"{source}: the target has {int(np.isnan(values).sum())} missing (NaN) values")
+        if np.isinf(values).any():
+            raise SpecError("target", f"{source}: the target has {int(np.isinf(values).sum())} infinite values")
+    elif (y == "").any():
+        raise SpecError("target", f"{source}: the target has empty values")
+
+
+def load_rows(
+    source: str, feature_names: list[str], target: str | None, *, task: str = "auto", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows to predict with a fitted model: X (float32, columns in ``feature_names`` order) and y, or None.
+
+    ``source`` is a file, a built-in or a synthetic set (``task`` and ``seed`` as
+    for :func:`load`). A CSV or Parquet file must have exactly the model's columns
+    in its order, and may add the ``target`` column; missing, unknown or reordered
+    columns are refused, naming them, rather than guessed (a column silently
+    moved would predict nonsense). An .npy file needs the model's column count,
+    plus one for the target; an .npz file needs ``X``, and ``y`` is optional.
+
+    y is None when the source has no target column or it is entirely empty (a
+    file to be labelled); a partly empty target is refused. Unlike training
+    data, a single class is fine.
+    """
+    source = source.strip()
+    if _is_file(source):
+        X, y = tables.read_rows(Path(source).expanduser(), feature_names, target)
+    else:
+        ds = load(source, target, task, seed)
+        if ds.X.shape[1] != len(feature_names):
+            raise SpecError("data", f"{source}: {ds.X.shape[1]} features, the model expects {len(feature_names)}")
+        X, y = ds.X, ds.y
+    if X.shape[0] == 0:
+        raise SpecError("data", f"{source}: no rows to predict")
+    X = _features(X, source)
+    if y is not None:
+        if y.shape[0] != X.shape[0]:
+            raise SpecError("data", f"{source}: X has {X.shape[0]} rows but y has {y.shape[0]}")
+        empty = np.isnan(y.astype(np.float64)) if np.issubdtype(y.dtype, np.number) else y == ""
+        if empty.all():
+            return X, None
+        _target_values(y, source)
+    return X, y
 
 
 def split(ds: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -289,10 +246,10 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
 
 def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_names: list[str]) -> str:
     """Store the train set once, addressed by its content; return its ref ``data/<sha256>``."""
-    ref = f"data/{content_hash(X, y)}"
-    if not store.exists(f"{ref}/meta.json"):
-        store.put_bytes(f"{ref}/X.npy", _npy_bytes(np.ascontiguousarray(X, dtype=np.float32)))
-        store.put_bytes(f"{ref}/y.npy", _npy_bytes(y))
+    ref = keys.data_ref(content_hash(X, y))
+    if not store.exists(keys.data_file(ref, "meta.json")):
+        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(np.ascontiguousarray(X, dtype=np.float32)))
+        store.put_bytes(keys.data_file(ref, "y.npy"), _npy_bytes(y))
         meta = {
             "rows": int(X.shape[0]),
             "cols": int(X.shape[1]),
@@ -301,7 +258,20 @@ def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_nam
             "y_dtype": str(y.dtype),
         }
         # meta.json last: its presence means the arrays are complete.
-        store.put_bytes(f"{ref}/meta.json", json.dumps(meta).encode())
+        store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
+    return ref
+
+
+def put_input(store: Store, X: np.ndarray) -> str:
+    """Store rows to predict once, addressed by their content; return ``data/<sha256>``."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    h = hashlib.sha256(json.dumps(["input", str(X.dtype), list(X.shape)]).encode())
+    h.update(X.data)
+    ref = keys.data_ref(h.hexdigest())
+    if not store.exists(keys.data_file(ref, "meta.json")):
+        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
+        meta = {"rows": int(X.shape[0]), "cols": int(X.shape[1]), "kind": "input"}
+        store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
     return ref
 
 
@@ -310,28 +280,35 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LAMFOREST_CACHE", Path(tempfile.gettempdir()) / "lamforest-cache"))
 
 
+def _open_array(store: Store, ref: str, name: str) -> np.ndarray:
+    """Memory-map one stored array: in place for a local store, from the /tmp cache for S3."""
+    key = keys.data_file(ref, name)
+    path = store.local_path(key)
+    if path is None:
+        path = cache_dir() / ref / name
+        if not path.is_file():
+            store.get_file(key, path)
+    elif not path.is_file():
+        raise KeyError(key)
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
 def open_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
-    """Memory-map the train set: in place for a local store, from the /tmp cache for S3."""
-    arrays = []
-    for name in ("X.npy", "y.npy"):
-        key = f"{ref}/{name}"
-        path = store.local_path(key)
-        if path is None:
-            path = cache_dir() / ref / name
-            if not path.is_file():
-                store.get_file(key, path)
-        elif not path.is_file():
-            raise KeyError(key)
-        arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
-    return arrays[0], arrays[1]
+    """The train set (or a validation set) at ``ref``, memory-mapped."""
+    return _open_array(store, ref, "X.npy"), _open_array(store, ref, "y.npy")
+
+
+def open_input(store: Store, ref: str) -> np.ndarray:
+    """Rows stored by ``put_input``, memory-mapped."""
+    return _open_array(store, ref, "X.npy")
 
 
 def put_test(store: Store, build: str, X: np.ndarray, y: np.ndarray) -> None:
     buf = io.BytesIO()
     np.savez(buf, X=X, y=y)
-    store.put_bytes(f"builds/{build}/test.npz", buf.getvalue())
+    store.put_bytes(keys.test_set(build), buf.getvalue())
 
 
 def get_test(store: Store, build: str) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(io.BytesIO(store.get_bytes(f"builds/{build}/test.npz")), allow_pickle=False) as z:
+    with np.load(io.BytesIO(store.get_bytes(keys.test_set(build))), allow_pickle=False) as z:
         return z["X"], z["y"]

@@ -82,8 +82,10 @@ class ModelParams:
         "executions",
         "AWS docs: the default account concurrency; --concurrency, else the function's reserved concurrency",
     )
-    mb_per_vcpu: int = _p(1769, "MB", "AWS docs (field notes): 1,769 MB = 1 vCPU, CPU in proportion to memory")
-    max_vcpus: int = _p(6, "vCPUs", "AWS docs (field notes): up to 6 vCPUs at 10,240 MB")
+    mb_per_vcpu: int = _p(
+        cost.MB_PER_VCPU, "MB", "AWS docs (field notes): 1,769 MB = 1 vCPU, CPU in proportion to memory"
+    )
+    max_vcpus: int = _p(cost.MAX_VCPUS, "vCPUs", "AWS docs (field notes): up to 6 vCPUs at 10,240 MB")
     n_jobs: int = _p(0, "threads", "0: the vCPUs of the memory size, as the AWS backend sets n_jobs; local: 1")
     cpu_from_memory: bool = _p(True, "", "Lambda gives CPU in proportion to memory; not so on the local pool")
     parallel_efficiency: float = _p(

@@ -1,14 +1,14 @@
-"""Fit one grove: a pure function of (task, X, y). Knows nothing of stores or processes."""
+"""Fit one grove: a pure function of (job, X, y). Knows nothing of stores or processes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from lamforest.spec import GroveTask, SpecError
+from lamforest.spec import SpecError
 
 # scikit-learn is imported when a grove is fitted or validated, not when the
 # module is: `lamforest status` and `cancel` start in a fraction of a second.
@@ -24,6 +24,25 @@ def estimator_class(model: str, task: str) -> type:
     import sklearn.ensemble
 
     return getattr(sklearn.ensemble, ESTIMATORS[(model, task)])
+
+
+class FitJob(Protocol):
+    """What fitting needs to know: a fit event and a search trial both carry it."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def trees(self) -> int: ...
+    @property
+    def chunk(self) -> int: ...
+    @property
+    def n_jobs(self) -> int: ...
 
 
 class Cancelled(Exception):
@@ -68,7 +87,7 @@ def bootstraps(params: dict[str, Any], model: str) -> bool:
 
 
 def fit(
-    task: GroveTask,
+    task: FitJob,
     X: np.ndarray,
     y: np.ndarray,
     should_stop: Callable[[], bool] = lambda: False,
@@ -85,7 +104,7 @@ def fit(
     done = 0
     while done < task.trees:
         if should_stop():
-            raise Cancelled(f"grove {task.grove} cancelled after {done} trees")
+            raise Cancelled(f"cancelled after {done} trees (of {task.trees})")
         done = min(task.trees, done + task.chunk)
         est.set_params(n_estimators=done)
         est.fit(X, y)

@@ -1,5 +1,5 @@
 """Lambda platform log lines: parse REPORT (text and JSON forms), write START/END/REPORT,
-and read them from a source (local files here; CloudWatch in ``logs_cloudwatch``).
+and read them from a source (local files here; CloudWatch in ``backend.cloudwatch``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lamforest import cost
+from lamforest import cost, keys
 
 _FIELDS = {
     "Duration": "duration_ms",
@@ -125,10 +125,19 @@ def format_report(
 
 
 class LogSource(Protocol):
-    """Where a backend's platform lines for a build can be read, incrementally."""
+    """Where a backend's platform lines for a build can be read, incrementally.
 
-    def lines(self, build: str) -> list[str]:
-        """New lines of ``build`` since the last call (the first call returns all so far)."""
+    ``shared`` is True when one log holds every build's lines (CloudWatch: the
+    function's log group), so readers join REPORT lines to a build by request id.
+    """
+
+    shared: bool
+
+    def lines(self, build: str, kind: str | None = None) -> list[str]:
+        """New lines of ``build`` since the last call (the first call returns all so far).
+
+        ``kind`` ("predict", "search") asks for the lines of that build's jobs, where they are kept apart.
+        """
         ...
 
 
@@ -139,16 +148,18 @@ class LocalLogSource:
     across processes.
     """
 
+    shared = False  # one log file per build (and per job kind)
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._offsets: dict[str, int] = {}
 
-    def path(self, build: str) -> Path:
-        return self.root / "builds" / build / "lambda.log"
+    def path(self, build: str, kind: str | None = None) -> Path:
+        return self.root / keys.lambda_log(build, kind)
 
-    def lines(self, build: str) -> list[str]:
-        path = self.path(build)
-        offset = self._offsets.get(build, 0)
+    def lines(self, build: str, kind: str | None = None) -> list[str]:
+        path = self.path(build, kind)
+        offset = self._offsets.get(str(path), 0)
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
@@ -156,7 +167,7 @@ class LocalLogSource:
         except FileNotFoundError:
             return []
         end = chunk.rfind(b"\n") + 1  # only whole lines
-        self._offsets[build] = offset + end
+        self._offsets[str(path)] = offset + end
         return chunk[:end].decode("utf-8", "replace").splitlines()
 
 

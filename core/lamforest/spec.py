@@ -1,6 +1,6 @@
-"""What a build asks for (BuildSpec) and what one grove is told to do (GroveTask).
+"""What a build asks for (BuildSpec): a validated dataclass with a JSON form.
 
-Both are validated dataclasses with a JSON form. Validation happens before
+The events a worker runs live in ``events``. Validation happens before
 anything is written or dispatched, and every error names the field and the
 allowed values.
 """
@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-EVENT_VERSION = 1
 MODELS = ("rf", "et")
 TASKS = ("auto", "classification", "regression")
 ARCHITECTURES = ("x86_64", "arm64")
@@ -56,7 +55,7 @@ def validate_name(name: object) -> str:
     return name
 
 
-def _as_int(field_name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+def as_int(field_name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         whole_float = isinstance(value, float) and value.is_integer()
         if whole_float or (isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip())):
@@ -71,7 +70,7 @@ def _as_int(field_name: str, value: object, minimum: int, maximum: int | None = 
     return value
 
 
-def _choice(field_name: str, value: object, allowed: tuple[str, ...]) -> str:
+def choice(field_name: str, value: object, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SpecError(field_name, f"must be one of {', '.join(allowed)}; got {value!r}")
     return str(value)
@@ -125,25 +124,25 @@ class BuildSpec:
         name = validate_name(self.name)
         if not isinstance(self.data, str) or not self.data.strip():
             raise SpecError("data", "a dataset is required (built-in name, synthetic:..., or a file)")
-        trees = _as_int("trees", self.trees, 1)
-        grove = _as_int("grove", self.grove, 1)
+        trees = as_int("trees", self.trees, 1)
+        grove = as_int("grove", self.grove, 1)
         if grove > trees:
             raise SpecError("grove", f"grove size {grove} is larger than trees {trees}")
         if math.ceil(trees / grove) > MAX_GROVES:
             raise SpecError("grove", f"{trees} trees in groves of {grove} exceed {MAX_GROVES} groves")
-        model = _choice("model", self.model, MODELS)
-        task = _choice("task", self.task, TASKS)
-        seed = _as_int("seed", self.seed, 0, 2**32 - 1)
+        model = choice("model", self.model, MODELS)
+        task = choice("task", self.task, TASKS)
+        seed = as_int("seed", self.seed, 0, 2**32 - 1)
         try:
             test_size = float(self.test_size)
         except (TypeError, ValueError):
             raise SpecError("test_size", f"must be a number in (0, 1), got {self.test_size!r}") from None
         if not 0.0 < test_size < 1.0 or math.isnan(test_size):
             raise SpecError("test_size", f"must be in (0, 1), got {self.test_size!r}")
-        memory = _as_int("memory", self.memory, MEMORY_MIN_MB, MEMORY_MAX_MB)
-        arch = _choice("arch", self.arch, ARCHITECTURES)
-        retries = _as_int("retries", self.retries, 0, 10)
-        chunk = _as_int("chunk", self.chunk, 1)
+        memory = as_int("memory", self.memory, MEMORY_MIN_MB, MEMORY_MAX_MB)
+        arch = choice("arch", self.arch, ARCHITECTURES)
+        retries = as_int("retries", self.retries, 0, 10)
+        chunk = as_int("chunk", self.chunk, 1)
         max_cost = None
         if self.max_cost is not None:
             try:
@@ -198,93 +197,18 @@ class BuildSpec:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def grove_id(index: int) -> str:
-    """Store key of a grove: zero padded so keys sort in grove order."""
-    return f"g{index:05d}"
-
-
-def grove_index(gid: str) -> int:
-    return int(gid[1:])
-
-
-@dataclass(frozen=True)
-class GroveTask:
-    """One event: fit ``trees`` trees with ``seed`` on the train set at ``data``."""
-
-    build: str
-    grove: int
-    seed: int
-    trees: int
-    data: str
-    model: str
-    task: str
-    params: dict[str, Any] = field(default_factory=dict)
-    attempt: int = 1
-    chunk: int = 5
-    n_jobs: int = 1
-    kind: str = "fit"
-    # kind "predict": sum the votes of groves grove..grove+batch-1 on the rows at ``input`` (job: the predict id).
-    # kind "search": fit a whole forest of ``trees`` and score it on the validation set at ``input`` (job: search id).
-    input: str = ""
-    job: str = ""
-    batch: int = 1
-
-    @property
-    def gid(self) -> str:
-        return grove_id(self.grove)
-
-    def to_event(self) -> dict[str, Any]:
-        event = {"v": EVENT_VERSION, **asdict(self)}
-        if self.kind == "fit":
-            for key in ("kind", "input", "job", "batch"):
-                del event[key]
-        return event
-
-    @classmethod
-    def from_event(cls, event: object) -> GroveTask:
-        """Validate an event as a worker receives it; raise SpecError naming the field."""
-        if not isinstance(event, dict):
-            raise SpecError("event", f"must be a JSON object, got {type(event).__name__}")
-        if event.get("v") != EVENT_VERSION:
-            raise SpecError("v", f"unsupported event version {event.get('v')!r}; expected {EVENT_VERSION}")
-        for key in ("build", "grove", "seed", "trees", "data", "model", "task"):
-            if key not in event:
-                raise SpecError(key, "missing from the event")
-        validate_name(event["build"])
-        data = event["data"]
-        if not isinstance(data, str) or not re.fullmatch(r"data/[0-9a-f]{64}", data):
-            raise SpecError("data", f"must be 'data/<sha256>', got {data!r}")
-        params = event.get("params", {})
-        if not isinstance(params, dict):
-            raise SpecError("params", "must be an object")
-        return cls(
-            build=event["build"],
-            grove=_as_int("grove", event["grove"], 0),
-            seed=_as_int("seed", event["seed"], 0, 2**32 - 1),
-            trees=_as_int("trees", event["trees"], 1),
-            data=data,
-            model=_choice("model", event["model"], MODELS),
-            task=_choice("task", event["task"], ("classification", "regression")),
-            params=params,
-            attempt=_as_int("attempt", event.get("attempt", 1), 1),
-            chunk=_as_int("chunk", event.get("chunk", 5), 1),
-            n_jobs=_as_int("n_jobs", event.get("n_jobs", 1), 1, 64),
-            kind=_choice("kind", event.get("kind", "fit"), EVENT_KINDS),
-            **_job_fields(event),
-        )
-
-
-EVENT_KINDS = ("fit", "predict", "search")
-JOB_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def _job_fields(event: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a predict or search event (input ref, job id, batch), validated; none for a fit."""
-    if event.get("kind", "fit") == "fit":
-        return {}
-    ref, job = event.get("input"), event.get("job")
-    if not isinstance(ref, str) or not re.fullmatch(r"data/[0-9a-f]{64}", ref):
-        raise SpecError("input", f"must be 'data/<sha256>', got {ref!r}")
-    if not isinstance(job, str) or not JOB_RE.match(job):
-        raise SpecError("job", f"must be an id of letters, digits, '_' and '-', got {job!r}")
-    return {"input": ref, "job": job, "batch": _as_int("batch", event.get("batch", 1), 1, MAX_GROVES)}
+def parse_grid(items: list[str] | tuple[str, ...]) -> dict[str, list[Any]]:
+    """``KEY=V1,V2,...`` items as {key: [values]}; SpecError("grid") on bad syntax."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key or not values.strip():
+            raise SpecError("grid", f"expected KEY=V1,V2,..., got {item!r}")
+        parts = [v.strip() for v in values.split(",")]
+        if any(not v for v in parts):
+            raise SpecError("grid", f"{item!r} has an empty value")
+        if key in grid:
+            raise SpecError("grid", f"{key!r} is given twice")
+        grid[key] = [parse_param_value(v) for v in parts]
+    return grid

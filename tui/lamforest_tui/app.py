@@ -1,7 +1,7 @@
 """``lamforest-tui``: start, watch, cancel and predict forest builds by key.
 
 Thin on purpose: it opens the backend, composes the screens, and owns the
-builds it starts (a thread worker per build running ``builds.run``).
+builds it starts (a thread worker per build running ``driver.run``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lamforest import builds
-from lamforest.config import BACKENDS, Backend, ConfigError, open_backend
+from lamforest import driver
+from lamforest.backend import BACKENDS, Backend, ConfigError, open_backend
 from lamforest_tui import fmt
 from lamforest_tui.screens.build import BuildScreen
 from lamforest_tui.screens.builds import BuildsScreen
@@ -58,7 +58,7 @@ class LamforestApp(App[None]):
         # multiprocessing's resource tracker passes that fd to its child and the local pool
         # then fails ("bad value(s) in fds_to_keep"). Start the tracker now, with the real stderr.
         multiprocessing.resource_tracker.ensure_running()
-        self.runs: dict[str, Worker[builds.BuildStatus]] = {}
+        self.runs: dict[str, Worker[driver.BuildStatus]] = {}
         self.progress: dict[str, LamforestApp.Progress] = {}
         self._stop = threading.Event()
         self._drivers_done: dict[str, threading.Event] = {}
@@ -77,15 +77,15 @@ class LamforestApp(App[None]):
         self.runs[name] = self.run_build(name)
 
     @work(thread=True, exit_on_error=False, group="run")
-    def run_build(self, name: str) -> builds.BuildStatus:
+    def run_build(self, name: str) -> driver.BuildStatus:
         worker = get_current_worker()
         done = self._drivers_done[name]
 
-        def progress(st: builds.BuildStatus) -> None:
+        def progress(st: driver.BuildStatus) -> None:
             self.post_message(self.Progress(name, st.state, st.count("done"), len(st.rows)))
 
         try:
-            return builds.run(
+            return driver.run(
                 self.backend,
                 name,
                 workers=self.workers_per_build,
@@ -103,7 +103,7 @@ class LamforestApp(App[None]):
         if worker.group != "run" or self._stop.is_set():
             return
         if event.state == WorkerState.SUCCESS:
-            st: builds.BuildStatus = worker.result  # type: ignore[assignment]
+            st: driver.BuildStatus = worker.result  # type: ignore[assignment]
             if st.state == "done":
                 metric = (st.summary or {}).get("metric") or "score"
                 self.notify(f"{st.name} done: {metric} {fmt.score(st.test_score)}", title="Build done")

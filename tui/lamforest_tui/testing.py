@@ -9,15 +9,14 @@ request ids and durations are fixed, so screens look the same on every run.
 
 from __future__ import annotations
 
-import os
-import platform
 import uuid
 from functools import cache
 from pathlib import Path
 
-from lamforest.builds import Plan
+from lamforest import keys, records
+from lamforest.driver import Plan
 from lamforest.logs import append_lines, format_end, format_report, format_start
-from lamforest.spec import BuildSpec, grove_id
+from lamforest.spec import BuildSpec
 from lamforest.store.base import Store, put_json
 
 FIXED_CREATED = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -51,7 +50,7 @@ def write_plan(
         created=created,
         backend="local",
     )
-    put_json(store, f"builds/{name}/spec.json", plan.to_dict())
+    put_json(store, keys.spec(name), plan.to_dict())
     return plan
 
 
@@ -62,7 +61,7 @@ def _seeds(seed: int, trees: int, grove: int) -> tuple[int, ...]:
 
 
 def _log(store: Store, name: str, lines: list[str]) -> None:
-    path = store.local_path(f"builds/{name}/lambda.log")
+    path = store.local_path(keys.lambda_log(name))
     assert path is not None, "the local log format lives in a local store"
     append_lines(Path(path), lines)
 
@@ -84,36 +83,25 @@ def write_grove(
     rid = request_id(name, grove, attempt)
     trees = plan.spec.grove if grove < plan.spec.n_groves - 1 else plan.spec.grove_sizes()[-1]
     seed = _seeds(plan.spec.seed, plan.spec.trees, plan.spec.grove)[grove]
-    base = {
-        "grove": grove,
-        "trees": trees,
-        "seed": seed,
-        "attempt": attempt,
-        "request_id": rid,
-        "host": platform.node(),
-        "pid": os.getpid(),
-        "started": started,
-    }
-    key = f"builds/{name}/state/{grove_id(grove)}"
+    base = {"grove": grove, "trees": trees, "seed": seed, "attempt": attempt, "request_id": rid, "started": started}
+    gid = keys.grove_id(grove)
     if state == "running":
         _log(store, name, [format_start(rid)])
-        put_json(store, f"{key}.running", {**base, "state": "running"})
+        records.write_grove(store, name, gid, records.grove_record("running", **base))
         return
-    ended = started + duration_s
-    record = {**base, "state": state, "ended": ended}
+    extra: dict = {}
     if state == "done":
-        record.update(
-            fit_ms=round(duration_s * 900, 2),
-            load_ms=1.0,
-            write_ms=2.0,
-            bytes=250_000,
-            max_memory_mb=max_memory_mb,
-            n_jobs=1,
-        )
+        extra = {
+            "fit_ms": round(duration_s * 900, 2),
+            "load_ms": 1.0,
+            "write_ms": 2.0,
+            "bytes": 250_000,
+            "max_memory_mb": max_memory_mb,
+            "n_jobs": 1,
+        }
     elif state == "failed":
-        record.update(error="MemoryError", message="grove did not fit in memory")
-    put_json(store, f"{key}.{state}", record)
-    store.delete(f"{key}.running")
+        extra = {"error": "MemoryError", "message": "grove did not fit in memory"}
+    records.write_grove(store, name, gid, records.grove_record(state, **base, ended=started + duration_s, **extra))
     status = None if state == "done" else "error"
     _log(
         store,
@@ -136,7 +124,7 @@ def write_summary(
 ) -> None:
     put_json(
         store,
-        f"builds/{plan.spec.name}/summary.json",
+        keys.summary(plan.spec.name),
         {
             "state": "done",
             "test_score": test_score,

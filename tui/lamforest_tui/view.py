@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamforest.builds import BuildStatus, GroveRow
+from lamforest.driver import BuildStatus, GroveRow
 from lamforest.logs import parse_report
 from lamforest_tui import fmt
 

@@ -58,14 +58,3 @@ def put_json(store: Store, key: str, value: Any) -> None:
 
 def get_json(store: Store, key: str) -> Any:
     return json.loads(store.get_bytes(key))
-
-
-def open_store(url: str) -> Store:
-    """``s3://bucket`` or a folder path."""
-    if url.startswith("s3://"):
-        from lamforest.store.s3 import S3Store  # boto3 only when S3 is asked for
-
-        return S3Store(url.removeprefix("s3://").strip("/"))
-    from lamforest.store.local import LocalStore
-
-    return LocalStore(Path(url.removeprefix("file://")))

@@ -20,9 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lamforest import builds
-from lamforest.builds import Prediction
-from lamforest.config import Backend
+from lamforest import driver
+from lamforest.backend import Backend
+from lamforest.driver import Prediction
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.export import ExportScreen
 from lamforest_tui.screens.grove import GroveScreen
@@ -59,7 +59,7 @@ class BuildScreen(Screen[None]):
         self.backend = backend
         self.build_name = name
         self.view: BuildView | None = None
-        self.watcher: builds.Watcher | None = None
+        self.watcher: driver.Watcher | None = None
         self.tap: LogTap | None = None
         self.reports: dict[str, str] = {}  # request id -> REPORT line
         self._refreshing = False
@@ -94,7 +94,7 @@ class BuildScreen(Screen[None]):
     def load(self) -> None:
         try:
             if self.watcher is None:
-                watcher = builds.Watcher(self.backend, self.build_name)
+                watcher = driver.Watcher(self.backend, self.build_name)
                 self.tap = LogTap(watcher.logs)
                 watcher.logs = self.tap
                 self.watcher = watcher
@@ -152,7 +152,7 @@ class BuildScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="predict")
     def predict(self) -> None:
-        self.post_message(self.Predicted(builds.predict(self.backend, self.build_name)))
+        self.post_message(self.Predicted(driver.predict(self.backend, self.build_name)))
 
     def on_build_screen_predicted(self, message: BuildScreen.Predicted) -> None:
         self.app.push_screen(PredictionScreen(self.build_name, message.prediction))
@@ -169,7 +169,7 @@ class BuildScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
     def cancel_build(self) -> None:
-        builds.cancel(self.backend, self.build_name)
+        driver.cancel(self.backend, self.build_name)
 
     def action_export(self) -> None:
         def chosen(path: Path | None) -> None:
@@ -180,7 +180,7 @@ class BuildScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def export(self, path: Path) -> Path:
-        return builds.export(self.backend, self.build_name, path)
+        return driver.export(self.backend, self.build_name, path)
 
     def on_grove_table_grove_chosen(self, message: GroveTable.GroveChosen) -> None:
         self.show_grove(message.grove)

@@ -17,9 +17,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from lamforest import builds
-from lamforest.builds import BuildStatus
-from lamforest.config import Backend
+from lamforest import driver
+from lamforest.backend import Backend
+from lamforest.driver import BuildStatus
 from lamforest_tui import fmt
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.view import ACTIVE, state_style
@@ -73,12 +73,12 @@ def build_row(st: BuildStatus) -> BuildRow:
 
 class BuildsScreen(Screen[None]):
     BINDINGS = [
-        Binding("n", "new_build", "New build", id="builds.new"),
-        Binding("c", "cancel_build", "Cancel build", id="builds.cancel"),
-        Binding("slash", "filter", "Filter", id="builds.filter"),
-        Binding("r", "refresh", "Refresh", id="builds.refresh"),
-        Binding("s", "searches", "Searches", show=False, id="builds.searches"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="builds.clear_filter"),
+        Binding("n", "new_build", "New build", id="driver.new"),
+        Binding("c", "cancel_build", "Cancel build", id="driver.cancel"),
+        Binding("slash", "filter", "Filter", id="driver.filter"),
+        Binding("r", "refresh", "Refresh", id="driver.refresh"),
+        Binding("s", "searches", "Searches", show=False, id="driver.searches"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="driver.clear_filter"),
     ]
 
     @dataclass
@@ -121,7 +121,7 @@ class BuildsScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="list")
     def load(self) -> None:
         try:
-            self.post_message(self.Listed([build_row(st) for st in builds.list_builds(self.backend)]))
+            self.post_message(self.Listed([build_row(st) for st in driver.list_builds(self.backend)]))
         finally:
             self._listing = False
 
@@ -223,7 +223,7 @@ class BuildsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
     def cancel_build(self, name: str) -> str:
-        builds.cancel(self.backend, name)
+        driver.cancel(self.backend, name)
         return name
 
     def action_filter(self) -> None:

@@ -1,6 +1,6 @@
 """``n``: the new-build form. Validated by the core itself; errors show beside their field.
 
-Submitting runs ``builds.validate`` (no writes) at once, then ``builds.create``
+Submitting runs ``driver.validate`` (no writes) at once, then ``driver.create``
 in a thread worker (it loads the data: missing file, unknown target column).
 The form closes with the new build's name only when both passed; nothing is
 written or started before that.
@@ -20,8 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from lamforest import builds
-from lamforest.config import Backend
+from lamforest import driver
+from lamforest.backend import Backend
 from lamforest.data import BUILTINS
 from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value
 from lamforest_tui import fmt
@@ -200,7 +200,7 @@ class NewBuildScreen(ModalScreen[str | None]):
             return
         self.clear_errors()
         try:
-            spec = builds.validate(self.spec())
+            spec = driver.validate(self.spec())
         except SpecError as exc:
             self.show_error(exc)
             return
@@ -211,7 +211,7 @@ class NewBuildScreen(ModalScreen[str | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="create")
     def create(self, spec: BuildSpec) -> str:
-        return builds.create(self.backend, spec).spec.name
+        return driver.create(self.backend, spec).spec.name
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "create" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from lamforest.builds import Prediction
+from lamforest.driver import Prediction
 
 
 def confusion_table(pred: Prediction) -> Table:

@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
-from lamforest import search
-from lamforest.config import Backend
+from lamforest.backend import Backend
+from lamforest.driver import search
 
 COLUMNS = ("rank", "trial", "params", "score", "duration s", "state")
 

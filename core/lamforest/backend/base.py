@@ -1,0 +1,96 @@
+"""The driver's seams: a backend is a store, a way to dispatch events (Compute), and a log source.
+
+Everything the driver needs to know of a backend is a typed attribute or a
+method here; nothing outside the backend's own construction asks which
+backend it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lamforest.events import FitEvent, PredictEvent, SearchEvent
+from lamforest.logs import LogSource
+from lamforest.spec import BuildSpec
+from lamforest.store.base import Store
+
+Event = FitEvent | PredictEvent | SearchEvent
+
+
+class ConfigError(RuntimeError):
+    """The backend cannot be used as configured; the message says what to do."""
+
+
+class DispatchError(RuntimeError):
+    """No event of a submit could be sent; the message names the groves and why."""
+
+
+class Compute(Protocol):
+    """Fire-and-forget dispatch. Results are never returned here: they land in the store."""
+
+    name: str
+    workers: int
+    broken: str | None  # why the compute can run nothing more (a local pool whose workers die at start)
+
+    def submit(self, events: list[Event]) -> None:
+        """Send one event per item; raise only when none could be sent."""
+        ...
+
+    def drain(self) -> int:
+        """Drop events not yet started, where the backend can (cancel); return how many."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemoryTuner(Protocol):
+    """Sets the deployed function's memory (tune-memory on AWS) and puts it back."""
+
+    def set(self, memory_mb: int) -> None: ...
+
+    def restore(self) -> None: ...
+
+
+@dataclass
+class Backend:
+    """A (store, compute, log source) triple and what the driver must know of it.
+
+    Open it with ``open_backend`` and close it (or use it in a ``with``): a
+    local backend keeps its worker pool warm across builds until then.
+    """
+
+    name: str
+    store: Store
+    # (spec, workers, sync) -> a Compute for this build
+    make_compute: Callable[[BuildSpec, int | None, bool], Compute]
+    log_source: Callable[[], LogSource]  # a new reader with its own read position
+    estimate: bool  # True when costs are what Lambda would charge, not a bill
+    describe: str = ""
+    report_wait_s: float = 3.0  # how long REPORT lines may trail the records they describe
+    function_memory_mb: int | None = None  # the deployed function's memory size (AWS)
+    architecture: str | None = None  # the deployed function's architecture (AWS)
+    # Stale "running" records: a dead local worker, or older than the function timeout.
+    is_stale: Callable[[dict], bool] = lambda record: False
+    n_jobs: Callable[[BuildSpec], int] = lambda spec: 1
+    memory_tuner: Callable[[], MemoryTuner] | None = None  # None: memory cannot be set (tune simulates)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def price_arch(self, requested: str | None = None) -> str:
+        """The architecture to price with: the deployed function's when there is one (on AWS it is
+        fixed by Terraform, a spec's is only a request), else the requested one, else x86_64."""
+        return str(self.architecture or requested or "x86_64")
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,167 @@
+"""The ``lamforest`` command line: its arguments (the commands live in ``cli``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from lamforest import __version__
+from lamforest.backend import BACKENDS
+from lamforest.spec import ARCHITECTURES, MODELS, TASKS
+
+
+def _backend_args(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # Accepted before the command (`lamforest --backend aws builds`) and after it; the
+    # subcommand's copy only overrides when given.
+    default = None if top else argparse.SUPPRESS
+    p.add_argument(
+        "--backend", choices=BACKENDS, default=default, help="where to run (default: $LAMFOREST_BACKEND or local)"
+    )
+    p.add_argument(
+        "--dispatch",
+        choices=("sns", "invoke"),
+        default=default,
+        help="aws: publish to the SNS topic (default) or invoke the function directly",
+    )
+    p.add_argument("--home", default=default, help="local store folder (default: $LAMFOREST_HOME or the user data dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lamforest",
+        description="Serverless distributed decision forests: groves fitted in parallel on AWS Lambda "
+        "(or local workers), merged into one scikit-learn estimator.",
+    )
+    parser.add_argument("--version", action="version", version=f"lamforest {__version__}")
+    _backend_args(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="fit a forest as groves, merge it, score it")
+    b.add_argument("name", help="build name: letters, digits, '_', '-', '.'")
+    b.add_argument(
+        "--data",
+        default="digits",
+        help="built-in (digits, iris, wine, breast_cancer, diabetes), synthetic:ROWSxCOLS[:CLASSES], "
+        "or a .csv/.parquet/.npz/.npy file (default: digits)",
+    )
+    b.add_argument("--target", default=None, help="target column of a CSV/Parquet file (column index for .npy)")
+    b.add_argument("-t", "--trees", default=100, help="trees in the forest (default: 100)")
+    b.add_argument("-g", "--grove", default=10, help="trees per grove, one grove per invocation (default: 10)")
+    b.add_argument("--model", choices=MODELS, default="rf", help="rf: random forest, et: extra-trees")
+    b.add_argument("--task", choices=TASKS, default="auto")
+    b.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any scikit-learn parameter of the estimator, e.g. --param max_depth=12 (repeatable)",
+    )
+    b.add_argument("--seed", default=0, help="build seed: the split and every grove's seed derive from it")
+    b.add_argument("--test-size", default=0.25, help="held-out fraction, in (0, 1) (default: 0.25)")
+    b.add_argument("--memory", default=1769, help="Lambda memory in MB, 128-10240 (default: 1769 = 1 vCPU)")
+    b.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
+    b.add_argument("--retries", default=2, help="retries of a failed grove (default: 2, as Lambda's async)")
+    b.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    b.add_argument(
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="stop dispatching when the projected cost passes this",
+    )
+    b.add_argument("-p", "--predict", action="store_true", help="after the build, predict the held-out set")
+    b.add_argument(
+        "-s",
+        "--sync",
+        action="store_true",
+        help="run groves one after another in this process (local) or synchronously (aws)",
+    )
+    b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    _backend_args(b)
+
+    s = sub.add_parser("status", help="a build's progress; works while it runs, from another terminal")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--groves", action="store_true", help="also print the per-grove table")
+    _backend_args(s)
+
+    c = sub.add_parser("cancel", help="stop a build: no more groves start, running ones stop within a chunk")
+    c.add_argument("name")
+    _backend_args(c)
+
+    f = sub.add_parser("finish", help="resume and merge a build whose driver was interrupted")
+    f.add_argument("name")
+    f.add_argument("--workers", type=int, default=None)
+    f.add_argument("--json", action="store_true")
+    _backend_args(f)
+
+    pr = sub.add_parser("predict", help="predict with a build's merged forest")
+    pr.add_argument("name")
+    pr.add_argument("--data", default=None, help="dataset to predict (default: the build's held-out test set)")
+    pr.add_argument("--json", action="store_true")
+    pr.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one predict event per batch of groves, the rows stored once; the driver sums the votes "
+        "(for forests too large for this machine's memory)",
+    )
+    pr.add_argument("--batch-groves", default=1, metavar="K", help="with --distributed: groves per event (default 1)")
+    pr.add_argument("--workers", type=int, default=None, help="with --distributed: local worker processes")
+    _backend_args(pr)
+
+    ls = sub.add_parser("builds", help="list builds in the store")
+    ls.add_argument("--json", action="store_true")
+    _backend_args(ls)
+
+    se = sub.add_parser("search", help="hyperparameter search: one invocation per combination, a leaderboard")
+    se.add_argument("name", help="search name (shares the build namespace)")
+    se.add_argument("--data", default=None, help="dataset, as for build (default: digits)")
+    se.add_argument("--target", default=None)
+    se.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values to try for a scikit-learn parameter (repeatable): every combination",
+    )
+    se.add_argument(
+        "--random",
+        default=None,
+        metavar="N",
+        help="N random combinations of the grid (of a default space without --grid)",
+    )
+    se.add_argument("-t", "--trees", default=50, help="trees of each trial's forest (default: 50)")
+    se.add_argument("-g", "--grove", default=10, help="trees between cancel checks; grove size when promoted")
+    se.add_argument("--model", choices=MODELS, default="rf")
+    se.add_argument("--task", choices=TASKS, default="auto")
+    se.add_argument("--seed", default=0)
+    se.add_argument("--test-size", default=0.25, help="held out and never seen by the search (default: 0.25)")
+    se.add_argument("--valid-size", default=0.25, help="validation fraction of the train set (default: 0.25)")
+    se.add_argument("--workers", type=int, default=None)
+    se.add_argument(
+        "--promote",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="BUILDNAME",
+        help="then build the best combination as BUILDNAME (default: NAME-best)",
+    )
+    se.add_argument("--promote-trees", default=None, help="trees of the promoted build (default: --trees)")
+    se.add_argument("--json", action="store_true")
+    _backend_args(se)
+
+    tm = sub.add_parser("tune-memory", help="fit one grove at several memory sizes; duration, cost, best choice")
+    tm.add_argument("--data", default="digits")
+    tm.add_argument("--target", default=None)
+    tm.add_argument("-g", "--trees-per-grove", default=10)
+    tm.add_argument("--memory", default="512,1024,1769,3008", help="sizes in MB, comma separated (128-10240)")
+    tm.add_argument("--runs", default=3, help="runs per size; slow outliers are dropped (default: 3)")
+    tm.add_argument("--model", choices=MODELS, default="rf")
+    tm.add_argument("--seed", default=0)
+    tm.add_argument("--json", action="store_true")
+    _backend_args(tm)
+
+    ex = sub.add_parser("export", help="write a build's merged forest to a file any scikit-learn user can load")
+    ex.add_argument("name")
+    ex.add_argument("path", help="a .skops path writes the safe skops format; anything else, joblib")
+    _backend_args(ex)
+    return parser

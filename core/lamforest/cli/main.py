@@ -1,0 +1,363 @@
+"""``lamforest``: build, watch, cancel, finish, predict and export forests from a shell.
+
+Arguments are defined in ``cliargs``, terminal output in ``render``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lamforest import driver as drv
+from lamforest.backend import ConfigError, DispatchError, open_backend
+from lamforest.cli.args import build_parser
+from lamforest.cli.render import (
+    ProgressView,
+    fmt_usd,
+    grove_table,
+    leaderboard_table,
+    print_prediction,
+    summary_table,
+)
+from lamforest.spec import BuildSpec, SpecError, parse_grid, parse_params
+from lamforest.store.base import StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _open(args: argparse.Namespace):
+    if getattr(args, "dispatch", None):
+        os.environ["LAMFOREST_DISPATCH"] = args.dispatch  # read by the AWS backend's config
+    return open_backend(args.backend, home=args.home)
+
+
+def cmd_build(args: argparse.Namespace, console: Any) -> int:
+    spec = BuildSpec(
+        name=args.name,
+        data=args.data,
+        target=args.target,
+        trees=args.trees,
+        grove=args.grove,
+        model=args.model,
+        task=args.task,
+        params=parse_params(args.param),
+        seed=args.seed,
+        test_size=args.test_size,
+        memory=args.memory,
+        arch=args.arch,
+        retries=args.retries,
+        max_cost=args.max_cost,
+    )
+    checked = drv.validate(spec)  # cheap checks before the backend is even opened
+    backend = _open(args)
+    try:
+        # Start the compute now (local: worker interpreters import scikit-learn, a cold
+        # start) so that it overlaps loading, splitting and storing the data.
+        backend.make_compute(checked, args.workers, args.sync)
+        plan = drv.create(backend, spec)
+        if not args.json:
+            console.print(
+                f"[bold]{plan.spec.name}[/]: {plan.spec.trees} {plan.spec.model} trees ({plan.task}) in "
+                f"{plan.spec.n_groves} groves on {backend.describe}; "
+                f"train {plan.n_train} x {plan.n_features}, test {plan.n_test}"
+            )
+        st = _run(backend, args, plan.spec.name, plan.spec.n_groves, plan.spec.trees, console, sync=args.sync)
+        pred = drv.predict(backend, st.name) if args.predict and st.state == "done" else None
+    finally:
+        backend.close()
+    return _report(st, args, console, pred)
+
+
+def _run(
+    backend: Any, args: argparse.Namespace, name: str, groves: int, trees: int, console: Any, sync: bool = False
+) -> drv.BuildStatus:
+    if args.json:
+        return drv.run(backend, name, workers=getattr(args, "workers", None), sync=sync)
+    with ProgressView(console, groves, trees) as view:
+        return drv.run(backend, name, workers=getattr(args, "workers", None), sync=sync, on_progress=view.update)
+
+
+def _report(st: drv.BuildStatus, args: argparse.Namespace, console: Any, pred: drv.Prediction | None = None) -> int:
+    if args.json:
+        out = st.to_json()
+        if pred is not None:
+            out["prediction"] = pred.to_json()
+        print(json.dumps(out, default=str))
+    else:
+        console.print(grove_table(st))
+        console.print(summary_table(st))
+        if pred is not None:
+            print_prediction(console, pred)
+    return {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(st.state, EXIT_FAILED)
+
+
+def cmd_status(args: argparse.Namespace, console: Any) -> int:
+    backend = _open(args)
+    try:
+        st = drv.status(backend, args.name)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(st.to_json(), default=str))
+    else:
+        if args.groves:
+            console.print(grove_table(st))
+        console.print(summary_table(st))
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace, console: Any) -> int:
+    backend = _open(args)
+    try:
+        drv.cancel(backend, args.name)
+    finally:
+        backend.close()
+    console.print(f"cancel requested for [bold]{args.name}[/]: running groves stop at their next chunk of trees")
+    return EXIT_OK
+
+
+def cmd_finish(args: argparse.Namespace, console: Any) -> int:
+    backend = _open(args)
+    try:
+        st = drv.status(backend, args.name)
+        if st.state not in ("done", "finishing") and not args.json:
+            missing = len(st.rows) - st.count("done")
+            console.print(f"[bold]{args.name}[/]: {missing} grove(s) not done; dispatching them again")
+        if args.json or st.state in ("done", "finishing"):
+            st = drv.finish(backend, args.name, workers=args.workers)
+        else:
+            with ProgressView(console, len(st.rows), st.spec.trees) as view:
+                st = drv.run(backend, args.name, workers=args.workers, on_progress=view.update)
+    finally:
+        backend.close()
+    return _report(st, args, console)
+
+
+def cmd_predict(args: argparse.Namespace, console: Any) -> int:
+    if args.distributed:
+        return cmd_predict_distributed(args, console)
+    backend = _open(args)
+    try:
+        pred = drv.predict(backend, args.name, args.data)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(pred.to_json(), default=str))
+    else:
+        print_prediction(console, pred)
+    return EXIT_OK
+
+
+def cmd_predict_distributed(args: argparse.Namespace, console: Any) -> int:
+    from lamforest.driver.distributed import predict_distributed
+
+    backend = _open(args)
+    try:
+        res = predict_distributed(backend, args.name, args.data, batch_groves=args.batch_groves, workers=args.workers)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(res.to_json(), default=str))
+        return EXIT_OK
+    print_prediction(console, res.prediction)
+    est = " est." if res.cost_estimate else ""
+    console.print(
+        f"distributed: {res.invocations} invocation(s) over {res.trees} trees, {res.wall_s:.2f} s, "
+        f"{res.rows_per_s:,.0f} rows/s, {fmt_usd(res.cost_usd)}{est} (predict id {res.predict_id})"
+    )
+    return EXIT_OK
+
+
+def cmd_builds(args: argparse.Namespace, console: Any) -> int:
+    from rich.table import Table
+
+    backend = _open(args)
+    try:
+        all_ = drv.list_builds(backend)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps([s.to_json() for s in all_], default=str))
+        return EXIT_OK
+    t = Table(title=f"builds in {backend.describe}")
+    for col in ("name", "state", "trees", "groves failed", "elapsed s", "GB-s", "cost", "test score"):
+        t.add_column(col)
+    for s in all_:
+        j = s.to_json()
+        t.add_row(
+            s.name,
+            s.state,
+            f"{s.trees_done}/{s.spec.trees}",
+            str(s.count("failed")),
+            f"{s.elapsed_s:.1f}",
+            f"{s.gb_seconds:.2f}",
+            fmt_usd(s.cost_usd) + (" est." if s.cost_estimate else ""),
+            f"{j['test_score']:.4f}" if j["test_score"] is not None else "-",
+        )
+    console.print(t)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, console: Any) -> int:
+    from pathlib import Path
+
+    backend = _open(args)
+    try:
+        if Path(args.path).suffix.lower() == ".skops":  # by suffix: the safe format
+            from lamforest import safe
+
+            path = safe.dump(drv.load_model(backend, args.name), args.path)
+            how = "lamforest.safe.load (refuses untrusted types)"
+        else:
+            path = drv.export(backend, args.name, args.path)
+            how = "joblib.load (pickle: only from a source you trust)"
+    finally:
+        backend.close()
+    console.print(f"wrote {path} ({path.stat().st_size:,} bytes): load it with {how}")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, console: Any) -> int:
+    from lamforest.driver import search
+
+    backend = _open(args)
+    try:
+        asked = bool(args.grid) or args.random is not None
+        if asked or not search.exists(backend, args.name):
+            spec = search.SearchSpec.of(
+                args.name,
+                data=args.data or "digits",
+                target=args.target,
+                grid=parse_grid(args.grid),
+                random=args.random,
+                trees=args.trees,
+                grove=args.grove,
+                model=args.model,
+                task=args.task,
+                seed=args.seed,
+                test_size=args.test_size,
+                valid_size=args.valid_size,
+            )
+            doc = search.create(backend, spec)
+            if not args.json:
+                console.print(
+                    f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {doc['spec'].base.trees} "
+                    f"trees on {backend.describe}; fit {doc['n_fit']} rows, validate {doc['n_valid']}"
+                )
+        lb = search.run(backend, args.name, workers=args.workers)
+        built = None
+        if args.promote is not None:
+            target = args.promote or f"{args.name}-best"
+            built = search.promote(backend, args.name, target, trees=args.promote_trees, workers=args.workers)
+    finally:
+        backend.close()
+    if args.json:
+        out = lb.to_json()
+        if built is not None:
+            out["promoted_build"] = built.to_json()
+        print(json.dumps(out, default=str))
+    else:
+        console.print(leaderboard_table(lb))
+        if lb.best:
+            console.print(f"best: {lb.best.params} ({lb.metric} {lb.best.score:.4f} on validation)")
+        if built is not None:
+            console.print(summary_table(built))
+    if built is not None and built.state != "done":
+        return EXIT_FAILED
+    return EXIT_OK if lb.best is not None else EXIT_FAILED
+
+
+def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:
+    from rich.table import Table
+
+    from lamforest.driver.tune import parse_memory, tune_memory
+
+    parse_memory(args.memory)  # before the backend is opened
+    backend = _open(args)
+    try:
+        res = tune_memory(
+            backend,
+            data=args.data,
+            target=args.target,
+            trees_per_grove=args.trees_per_grove,
+            memory=args.memory,
+            runs=args.runs,
+            model=args.model,
+            seed=args.seed,
+        )
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(res.to_json(), default=str))
+        return EXIT_OK
+    sim = " [SIMULATED]" if res.simulated else ""
+    t = Table(title=f"tune-memory{sim}: one grove of {res.trees_per_grove} trees, {res.runs} run(s) per size")
+    for col in ("memory MB", "vCPUs", "n_jobs", "runs kept", "mean ms", "billed ms", "cost / grove", ""):
+        t.add_column(col, justify="right")
+    for r in res.rows:
+        tags = [x for x, row in (("cheapest", res.cheapest), ("fastest", res.fastest)) if row is r]
+        t.add_row(
+            str(r.memory_mb),
+            str(r.vcpus),
+            str(r.n_jobs),
+            f"{len(r.kept_ms)}/{len(r.durations_ms)}",
+            f"{r.mean_ms:,.1f}",
+            f"{r.billed_ms:,.0f}",
+            fmt_usd(r.cost_usd),
+            ", ".join(tags),
+        )
+    console.print(t)
+    console.print(f"cheapest: {res.cheapest.memory_mb} MB; fastest: {res.fastest.memory_mb} MB")
+    console.print(("[yellow]" if res.simulated else "") + res.note)
+    return EXIT_OK
+
+
+COMMANDS = {
+    "build": cmd_build,
+    "status": cmd_status,
+    "cancel": cmd_cancel,
+    "finish": cmd_finish,
+    "predict": cmd_predict,
+    "builds": cmd_builds,
+    "export": cmd_export,
+    "search": cmd_search,
+    "tune-memory": cmd_tune_memory,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rich.console import Console
+
+    args = build_parser().parse_args(argv)
+    # Piped output gets a wide console, so tables are not squeezed to 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, highlight=False)
+    # First Ctrl+C stops watching; the build keeps going and `finish` resumes it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return COMMANDS[args.command](args, console)
+    except SpecError as exc:
+        err.print(f"[red]error[/] in {exc.field}: {exc.message}")
+        return EXIT_USAGE
+    except (drv.BuildError, ConfigError, StoreError, DispatchError) as exc:
+        err.print(f"[red]error[/]: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        name = getattr(args, "name", "")
+        err.print(
+            f"\ninterrupted: the build's state is in the store; resume with `lamforest finish {name}` "
+            f"or stop it with `lamforest cancel {name}`"
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

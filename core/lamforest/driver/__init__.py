@@ -1,0 +1,40 @@
+"""The driver side: create, run, watch, finish, predict, search and tune builds.
+
+Everything runs on the user's machine and reaches compute, store and logs
+only through ``lamforest.backend.Backend``. This package's face is the public
+driver API; its parts live in ``plan`` (create), ``schedule`` + ``run``
+(dispatch, retry, cancel), ``watch`` (status), ``finish`` (merge, score),
+``results`` (predict, export), ``distributed`` (predict through workers), ``search``, ``tune``.
+"""
+
+from lamforest.driver.finish import load_grove
+from lamforest.driver.plan import BuildError, Plan, create, load_plan, validate
+from lamforest.driver.results import Prediction, evaluate, export, load_model, predict, predict_values
+from lamforest.driver.run import Progress, cancel, finish, run
+from lamforest.driver.watch import BUILD_STATES, GROVE_STATES, BuildStatus, GroveRow, Watcher, list_builds, status
+
+__all__ = [
+    "BUILD_STATES",
+    "GROVE_STATES",
+    "BuildError",
+    "BuildStatus",
+    "GroveRow",
+    "Plan",
+    "Prediction",
+    "Progress",
+    "Watcher",
+    "cancel",
+    "create",
+    "evaluate",
+    "export",
+    "finish",
+    "list_builds",
+    "load_grove",
+    "load_model",
+    "load_plan",
+    "predict",
+    "predict_values",
+    "run",
+    "status",
+    "validate",
+]

@@ -1,0 +1,180 @@
+"""What ``estimate`` reads from and writes to the store and the environment.
+
+* the sample cache: a folder of small JSON files (``LAMFOREST_ESTIMATE_CACHE``, else
+  ``estimate-cache`` in the local data dir);
+* calibrated parameters: ``estimate/params.json`` in the store (``keys.estimate_params``),
+  written by ``estimate --calibrate`` and used by every later estimate;
+* the cold start measured in this account: the median Init Duration that finished builds'
+  summaries recorded from their REPORT lines;
+* the concurrency: ``--concurrency``, else ``LAMFOREST_CONCURRENCY``, else the function's reserved
+  concurrency from the Terraform outputs, else the account default (1,000); the local pool's is its
+  worker count;
+* the ``estimate`` record a finished build's summary keeps, next to its actual time and cost.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lamforest import keys
+from lamforest.backend.base import Backend
+from lamforest.backend.local import default_home
+from lamforest.calibrate import Calibration, Observation, calibrate
+from lamforest.driver.sample import measure_sample
+from lamforest.estimate import ModelParams, Projection, local_params, project
+from lamforest.sample import Sample, cached_sample
+from lamforest.spec import BuildSpec, SpecError
+from lamforest.store.base import get_json, put_json
+
+ACCOUNT_DEFAULT_CONCURRENCY = 1000
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("LAMFOREST_ESTIMATE_CACHE")
+    return Path(env).expanduser() if env else default_home() / "estimate-cache"
+
+
+def saved_params(backend: Backend) -> ModelParams | None:
+    try:
+        return ModelParams.from_dict(get_json(backend.store, keys.estimate_params())["params"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def summaries(backend: Backend) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for name in backend.store.children(keys.BUILDS):
+        try:
+            out.append((name, get_json(backend.store, keys.summary(name))))
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+def measured_init_ms(backend: Backend) -> float | None:
+    """The median Init Duration recorded by finished builds on this backend, or None."""
+    inits = [float(s["init_ms"]) for _, s in summaries(backend) if isinstance(s.get("init_ms"), int | float)]
+    return statistics.median(inits) if inits else None
+
+
+def observations(backend: Backend) -> list[Observation]:
+    return [o for name, s in summaries(backend) if (o := Observation.from_summary(name, s)) is not None]
+
+
+def run_calibration(backend: Backend) -> Calibration:
+    """Fit the parameters to the finished builds in the store and save them for later estimates."""
+    cal = calibrate(observations(backend), saved_params(backend) or ModelParams())
+    put_json(
+        backend.store,
+        keys.estimate_params(),
+        {
+            "params": cal.params.to_dict(),
+            "builds": cal.builds,
+            "error_before": cal.error_before,
+            "error_after": cal.error_after,
+            "note": cal.note,
+        },
+    )
+    return cal
+
+
+def default_concurrency(backend: Backend) -> tuple[int, str]:
+    """(concurrency, where it came from) for Lambda on this backend."""
+    env = os.environ.get("LAMFOREST_CONCURRENCY")
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise SpecError("concurrency", f"LAMFOREST_CONCURRENCY must be a whole number, got {env!r}") from None
+        if value < 1:
+            raise SpecError("concurrency", f"LAMFOREST_CONCURRENCY must be at least 1, got {value}")
+        return value, "LAMFOREST_CONCURRENCY"
+    if backend.name == "aws":
+        from lamforest.backend.aws import terraform_outputs
+
+        reserved = terraform_outputs().get("reserved_concurrency")
+        if isinstance(reserved, int | float) and reserved >= 1:
+            return int(reserved), "the function's reserved concurrency (Terraform outputs)"
+    return ACCOUNT_DEFAULT_CONCURRENCY, "the account default (AWS docs)"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One spec's projections: on Lambda, and on this backend when it is the local pool."""
+
+    spec: BuildSpec
+    sample: Sample
+    lam: Projection
+    local: Projection | None
+    sources: dict[str, str]  # parameter -> where this estimate's value came from, when not the default
+
+    @property
+    def for_backend(self) -> Projection:
+        """What this backend will do and report: the local pool's projection there, else Lambda's."""
+        return self.local or self.lam
+
+
+def lambda_params(backend: Backend, concurrency: int | None = None) -> tuple[ModelParams, dict[str, str]]:
+    """The Lambda parameters for this backend: calibrated if saved, the account's measured cold start."""
+    sources: dict[str, str] = {}
+    params = saved_params(backend)
+    if params is not None:
+        sources["cpu_scale"] = f"calibrated ({keys.estimate_params()})"
+    params = params or ModelParams()
+    init = measured_init_ms(backend) if backend.name == "aws" else None
+    if init is not None:
+        params = replace(params, cold_start_ms=init)
+        sources["cold_start_ms"] = "median Init Duration of this account's builds"
+    if concurrency is None:
+        concurrency, sources["concurrency"] = default_concurrency(backend)
+    else:
+        sources["concurrency"] = "--concurrency"
+    return replace(params, concurrency=int(concurrency)), sources
+
+
+def estimate_spec(
+    backend: Backend,
+    spec: BuildSpec,
+    *,
+    concurrency: int | None = None,
+    workers: int | None = None,
+    measure: bool = True,
+    cache: Path | None = None,
+) -> Estimate | None:
+    """Project ``spec`` (measuring a sample unless one is cached, or None when ``measure`` is off)."""
+    spec = spec.validated()
+    cache = cache or cache_dir()
+    sample = measure_sample(spec, cache) if measure else cached_sample(spec, cache)
+    if sample is None:
+        return None
+    params, sources = lambda_params(backend, concurrency)
+    arch = backend.price_arch(spec.arch)
+    lam = project(sample, spec.trees, spec.grove, spec.memory, arch, params=params, chunk=spec.chunk)
+    local = None
+    if backend.name == "local":
+        from lamforest.backend.pool import default_workers
+
+        lp = local_params(sample, workers or default_workers())
+        local = project(sample, spec.trees, spec.grove, spec.memory, arch, params=lp, chunk=spec.chunk, backend="local")
+    return Estimate(spec, sample, lam, local, sources)
+
+
+def summary_record(projection: Projection) -> dict[str, Any]:
+    """What a finished build's summary keeps of its estimate (``Observation.from_summary`` reads it)."""
+    return {
+        "backend": projection.backend,
+        "wall_s": projection.wall_s,
+        "wall_p10_s": projection.wall_p10_s,
+        "wall_p90_s": projection.wall_p90_s,
+        "cost_usd": projection.cost_usd,
+        "gb_seconds": projection.gb_seconds,
+        "billed_ms": projection.billed_ms,
+        "work_s": projection.work_s,
+        "other_s": projection.other_s,
+        "cold_starts": projection.cold_starts,
+        "sample": projection.sample_key,
+    }

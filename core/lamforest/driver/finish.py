@@ -1,0 +1,101 @@
+"""End a build: merge its groves into one forest, score it, write the model and the summary;
+or write the summary of a build that ended without a model (cancelled, failed)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from lamforest import artifacts, forest, keys
+from lamforest import data as datamod
+from lamforest.backend.base import Backend
+from lamforest.driver.watch import BuildStatus, Watcher
+from lamforest.grove import Grove, bootstraps
+from lamforest.store.base import put_json
+
+
+def load_grove(backend: Backend, name: str, grove: int) -> Grove:
+    return artifacts.loads_grove(backend.store.get_bytes(keys.grove(name, keys.grove_id(grove))))
+
+
+def write_end(
+    backend: Backend, st: BuildStatus, state: str, failures: list[dict[str, Any]], t_start: float, **extra: Any
+) -> None:
+    """The summary of a build that ended without a model (cancelled or failed)."""
+    summary = {
+        "state": state,
+        **extra,
+        "failures": failures,
+        "wall_s": time.time() - t_start,
+        "trees_done": st.trees_done,
+        "billed_ms": st.billed_ms,
+        "cost_usd": st.cost_usd,
+        "finished": time.time(),
+    }
+    put_json(backend.store, keys.summary(st.name), summary)
+
+
+def write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, Any]], t_start: float) -> BuildStatus:
+    st = watcher.refresh()
+    bad = [r for r in st.rows if r.state == "failed"]
+    error = f"{len(bad)} grove(s) failed after {st.spec.retries} retries: " + "; ".join(
+        f"grove {r.grove}: {r.error}" for r in bad[:5]
+    )
+    write_end(backend, st, "failed", failures, t_start, error=error)
+    return watcher.refresh()
+
+
+def finalize(
+    backend: Backend, watcher: Watcher, *, failures: list[dict[str, Any]] | None, t_start: float | None
+) -> BuildStatus:
+    """Every grove is done: merge, score (test and OOB), write model.joblib and summary.json."""
+    name, plan = watcher.name, watcher.plan
+    st = watcher.refresh()
+    t0 = time.perf_counter()
+    # REPORT lines can trail the done records (CloudWatch ingests with a delay; a local
+    # worker logs after its handler returns): wait for them, bounded, so the cost is whole.
+    deadline = time.monotonic() + backend.report_wait_s
+    while any(r.report is None for r in st.rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        st = watcher.refresh()
+    # Fetch groves concurrently (S3 GETs and decompression overlap); map keeps grove order.
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(st.rows)))) as pool:
+        groves = list(pool.map(lambda r: load_grove(backend, name, r.grove), st.rows))
+    merged = forest.merge(groves)
+    t_merge = time.perf_counter() - t0
+    X_te, y_te = datamod.get_test(backend.store, name)
+    merged.n_jobs = -1  # score on every core; the saved model keeps scikit-learn's default
+    test_score = forest.score(merged, X_te, y_te)
+    merged.n_jobs = None
+    oob = None
+    if bootstraps(plan.spec.params, plan.spec.model):
+        _, y_tr = datamod.open_train(backend.store, plan.data_ref)
+        classes = np.asarray(merged.classes_) if forest.is_classifier(merged) else None
+        oob = forest.oob_score(groves, np.asarray(y_tr), classes)
+    blob = artifacts.dumps_model(merged)
+    backend.store.put_bytes(keys.model(name), blob)
+    starts = [r.started for r in st.rows if r.started]
+    ends = [r.ended for r in st.rows if r.ended]
+    summary = {
+        "state": "done",
+        "test_score": test_score,
+        "metric": forest.metric_name(merged),
+        "oob_score": oob,
+        "trees": merged.n_estimators,
+        "groves": len(groves),
+        "merge_s": t_merge,
+        "wall_s": time.time() - (t_start or (min(starts) if starts else time.time())),
+        "fit_span_s": (max(ends) - min(starts)) if starts and ends else None,
+        "billed_ms": st.billed_ms,
+        "gb_seconds": st.gb_seconds,
+        "cost_usd": st.cost_usd,
+        "cost_is_estimate": st.cost_estimate,
+        "model_bytes": len(blob),
+        "failures": failures or [],
+        "finished": time.time(),
+    }
+    put_json(backend.store, keys.summary(name), summary)
+    return watcher.refresh()

@@ -1,0 +1,112 @@
+"""Create a build: validate everything, split the data once, store the train set and the spec.
+
+Nothing is written unless every check passed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from lamforest import data as datamod
+from lamforest import keys
+from lamforest.backend.base import Backend
+from lamforest.events import FitEvent
+from lamforest.grove import make_estimator
+from lamforest.spec import BuildSpec, SpecError, validate_name
+from lamforest.store.base import get_json, put_json
+
+
+class BuildError(RuntimeError):
+    """A build cannot do what was asked (not found, not finished, ...)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A created build: its spec and what the driver resolved from the data."""
+
+    spec: BuildSpec
+    task: str
+    data_ref: str
+    n_train: int
+    n_test: int
+    n_features: int
+    classes: list[Any] | None
+    created: float
+    backend: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["spec"] = self.spec.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Plan:
+        return cls(**{**d, "spec": BuildSpec.from_dict(d["spec"])})
+
+    def events(self, n_jobs: int = 1) -> list[FitEvent]:
+        """One fit event per grove, in grove order."""
+        s = self.spec
+        return [
+            FitEvent(
+                build=s.name,
+                grove=i,
+                seed=seed,
+                trees=trees,
+                data=self.data_ref,
+                model=s.model,
+                task=self.task,
+                params=s.params,
+                chunk=s.chunk,
+                n_jobs=n_jobs,
+            )
+            for i, (trees, seed) in enumerate(zip(s.grove_sizes(), s.grove_seeds(), strict=True))
+        ]
+
+
+def validate(spec: BuildSpec, dataset: datamod.Dataset | None = None) -> BuildSpec:
+    """Validate the spec and its params (with scikit-learn's own validation) without writing."""
+    spec = spec.validated()
+    task = dataset.task if dataset else ("classification" if spec.task == "auto" else spec.task)
+    make_estimator(spec.model, task, spec.params)
+    return spec
+
+
+def create(backend: Backend, spec: BuildSpec) -> Plan:
+    """Validate everything, then store the train set, the test set and ``spec.json``.
+
+    Nothing is written unless every check passed.
+    """
+    spec = validate(spec)
+    if backend.store.exists(keys.spec(spec.name)):
+        raise SpecError("name", f"a build named {spec.name!r} already exists; pick another name")
+    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed)
+    make_estimator(spec.model, ds.task, spec.params)
+    X_tr, X_te, y_tr, y_te = datamod.split(ds, spec.test_size, spec.seed)
+    ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names)
+    datamod.put_test(backend.store, spec.name, X_te, y_te)
+    classes = np.unique(y_tr).tolist() if ds.task == "classification" else None
+    plan = Plan(
+        spec=spec,
+        task=ds.task,
+        data_ref=ref,
+        n_train=int(X_tr.shape[0]),
+        n_test=int(X_te.shape[0]),
+        n_features=int(X_tr.shape[1]),
+        classes=classes,
+        created=time.time(),
+        backend=backend.name,
+    )
+    put_json(backend.store, keys.spec(spec.name), plan.to_dict())
+    return plan
+
+
+def load_plan(backend: Backend, name: str) -> Plan:
+    validate_name(name)
+    try:
+        return Plan.from_dict(get_json(backend.store, keys.spec(name)))
+    except KeyError:
+        raise BuildError(f"no build named {name!r} in {backend.describe}") from None

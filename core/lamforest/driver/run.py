@@ -1,0 +1,125 @@
+"""Run a build: dispatch every grove not yet done, watch, retry failures, then finish; cancel.
+
+Everything the driver knows comes from the store, so any process can watch,
+cancel or finish a build that another process started. The decisions (what
+to send, when to retry, when the budget or the retries end it) are
+``schedule.Scheduler``'s; this module is the I/O loop around them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from lamforest import keys
+from lamforest.backend.base import Backend
+from lamforest.driver.finish import finalize, write_end, write_failed
+from lamforest.driver.plan import BuildError, load_plan
+from lamforest.driver.schedule import Scheduler, over_budget, window_for
+from lamforest.driver.watch import BuildStatus, Watcher
+from lamforest.store.base import put_json
+
+Progress = Callable[[BuildStatus], None]
+
+
+def cancel(backend: Backend, name: str, reason: str = "cancelled by user") -> None:
+    """Set the cancel marker: workers stop at their next chunk; nothing more is dispatched."""
+    load_plan(backend, name)
+    key = keys.cancel(name)
+    if not backend.store.exists(key):
+        put_json(backend.store, key, {"reason": reason, "at": time.time()})
+
+
+def run(
+    backend: Backend,
+    name: str,
+    *,
+    workers: int | None = None,
+    sync: bool = False,
+    on_progress: Progress | None = None,
+    poll_s: float = 0.1,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> BuildStatus:
+    """Dispatch every grove not yet done, watch, retry failures, then finish.
+
+    Also resumes a build whose driver died: groves already done are kept.
+    ``should_stop`` lets a caller (the TUI on quit) stop watching without
+    cancelling the build.
+    """
+    plan = load_plan(backend, name)
+    spec = plan.spec
+    watcher = Watcher(backend, name, plan)
+    st = watcher.refresh()
+    if st.summary:
+        return st
+    t_start = time.time()
+    compute = backend.make_compute(spec, workers, sync)
+    events = {e.grove: e for e in plan.events(backend.n_jobs(spec))}
+    sched = Scheduler.start(
+        st.rows,
+        retries=spec.retries,
+        window=window_for(sync, spec.max_cost, compute.workers),
+        cancelled=st.state == "cancelled",
+    )
+    while True:
+        if not watcher.cancel_requested:
+            batch = sched.to_send(st.rows)
+            if batch:
+                compute.submit([replace(events[g], attempt=a) for g, a in batch])
+        st = watcher.refresh()
+        if on_progress:
+            on_progress(st)
+        if compute.broken:
+            raise BuildError(f"{compute.broken}; the build's state is kept, resume with `lamforest finish {name}`")
+        if st.state not in ("cancelled", "finishing"):
+            reason = over_budget(st.projected_cost_usd, st.cost_usd, st.trees_done, spec.max_cost)
+            if reason:
+                cancel(backend, name, reason=reason)
+                continue
+        if st.state == "cancelled":
+            sched.clear()
+            compute.drain()
+            if not any(r.state == "running" for r in st.rows):
+                break
+        elif st.state == "finishing":
+            break
+        elif sched.observe(st.rows):
+            return write_failed(backend, watcher, sched.failures, t_start)
+        if should_stop():
+            return st
+        if not (sync and sched.backlog):
+            time.sleep(poll_s)
+    if st.state == "cancelled":
+        write_end(backend, st, "cancelled", sched.failures, t_start, reason=st.cancel_reason)
+        final = watcher.refresh()
+    else:
+        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start)
+    if on_progress:
+        on_progress(final)
+    return final
+
+
+def finish(
+    backend: Backend,
+    name: str,
+    *,
+    failures: list[dict[str, Any]] | None = None,
+    t_start: float | None = None,
+    watcher: Watcher | None = None,
+    workers: int | None = None,
+) -> BuildStatus:
+    """Merge the groves into one sklearn forest, score it, write model.joblib and summary.json.
+
+    If groves are missing (the driver died), they are dispatched first.
+    """
+    watcher = watcher or Watcher(backend, name)
+    st = watcher.refresh()
+    if st.summary and st.state == "done":
+        return st
+    if st.state == "cancelled":
+        raise BuildError(f"build {name!r} was cancelled ({st.cancel_reason}); nothing to finish")
+    if any(r.state != "done" for r in st.rows):
+        return run(backend, name, workers=workers)
+    return finalize(backend, watcher, failures=failures, t_start=t_start)

@@ -1,0 +1,301 @@
+"""Watch a build: its state and every grove's, rebuilt from the store and the log source.
+
+``Watcher.refresh`` costs one LIST of the build's prefix plus one GET per
+record that changed, so any process can watch a build another one started.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamforest import keys
+from lamforest.backend.base import Backend
+from lamforest.cost import price, total_gb_seconds, total_usd
+from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.logs import Report, parse_report
+from lamforest.spec import BuildSpec, SpecError
+from lamforest.store.base import get_json
+
+BUILD_STATES = ("queued", "running", "finishing", "done", "failed", "cancelled")
+GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
+
+
+@dataclass
+class GroveRow:
+    """One grove as the store and its REPORT line describe it."""
+
+    grove: int
+    trees: int
+    seed: int
+    state: str = "queued"
+    attempt: int = 0
+    started: float | None = None
+    ended: float | None = None
+    request_id: str | None = None
+    error: str | None = None
+    report: Report | None = None
+    cost_usd: float | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gid(self) -> str:
+        return keys.grove_id(self.grove)
+
+    @property
+    def retries(self) -> int:
+        return max(0, self.attempt - 1)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "grove": self.grove,
+            "trees": self.trees,
+            "seed": self.seed,
+            "state": self.state,
+            "attempt": self.attempt,
+            "started": self.started,
+            "ended": self.ended,
+            "duration_s": self.duration_s,
+            "request_id": self.request_id,
+            "error": self.error,
+            "billed_ms": self.report.billed_ms if self.report else None,
+            "init_ms": self.report.init_ms if self.report else None,
+            "max_memory_mb": self.report.max_memory_mb if self.report else None,
+            "cost_usd": self.cost_usd,
+        }
+
+
+@dataclass
+class BuildStatus:
+    name: str
+    state: str
+    backend: str
+    plan: Plan
+    rows: list[GroveRow]
+    billed_ms: float = 0.0
+    gb_seconds: float = 0.0
+    cost_usd: float = 0.0
+    cost_estimate: bool = True
+    reports: int = 0
+    summary: dict[str, Any] | None = None
+    cancel_reason: str | None = None
+    model: str | None = None
+    dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
+
+    @property
+    def spec(self) -> BuildSpec:
+        return self.plan.spec
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.rows if r.state == state)
+
+    @property
+    def trees_done(self) -> int:
+        return sum(r.trees for r in self.rows if r.state == "done")
+
+    @property
+    def elapsed_s(self) -> float:
+        if self.summary and "wall_s" in self.summary:
+            return float(self.summary["wall_s"])
+        starts = [r.started for r in self.rows if r.started]
+        if not starts:
+            return 0.0
+        ends = [r.ended for r in self.rows if r.ended]
+        active = self.state in ("running", "queued", "finishing")
+        return (time.time() if active or not ends else max(ends)) - min(starts)
+
+    @property
+    def projected_cost_usd(self) -> float | None:
+        done = self.trees_done
+        if not done:
+            return None
+        return self.cost_usd / done * self.spec.trees
+
+    @property
+    def test_score(self) -> float | None:
+        return self.summary.get("test_score") if self.summary else None
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.summary or {}
+        return {
+            "name": self.name,
+            "state": self.state,
+            "backend": self.backend,
+            "task": self.plan.task,
+            "model_type": self.spec.model,
+            "trees": self.spec.trees,
+            "trees_done": self.trees_done,
+            "grove_size": self.spec.grove,
+            "groves": {
+                "total": len(self.rows),
+                **{st: self.count(st) for st in GROVE_STATES},
+            },
+            "elapsed_s": round(self.elapsed_s, 3),
+            "billed_ms": self.billed_ms,
+            "gb_seconds": round(self.gb_seconds, 6),
+            "cost_usd": round(self.cost_usd, 8),
+            "cost_is_estimate": self.cost_estimate,
+            "projected_cost_usd": (round(self.projected_cost_usd, 8) if self.projected_cost_usd is not None else None),
+            "test_score": s.get("test_score"),
+            "metric": s.get("metric"),
+            "oob_score": s.get("oob_score"),
+            "model": self.model,
+            "cancel_reason": self.cancel_reason,
+            "failures": s.get("failures", []),
+            "error": s.get("error"),
+            "dispatch": self.dispatch,
+        }
+
+
+class Watcher:
+    """An incremental view of one build, kept up to date from the store and the log source."""
+
+    def __init__(self, backend: Backend, name: str, plan: Plan | None = None) -> None:
+        self.backend = backend
+        self.name = name
+        self.plan = plan or load_plan(backend, name)
+        self.logs = backend.log_source()
+        self._versions: dict[str, str] = {}
+        self._records: dict[str, dict[str, dict]] = {}  # gid -> state -> record
+        self._reports: dict[str, Report] = {}
+        self._summary: dict[str, Any] | None = None
+        self._cancel: dict[str, Any] | None = None
+        self._dispatch: dict[str, Any] | None = None
+        self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
+        self.rows = [
+            GroveRow(grove=i, trees=t, seed=s)
+            for i, (t, s) in enumerate(zip(self.plan.spec.grove_sizes(), self.plan.spec.grove_seeds(), strict=True))
+        ]
+
+    def _changed(self, key: str, version: str) -> bool:
+        if self._versions.get(key) == version:
+            return False
+        self._versions[key] = version
+        return True
+
+    @property
+    def cancel_requested(self) -> bool:
+        """The build's CANCEL marker was seen by the last refresh."""
+        return self._cancel is not None
+
+    def refresh(self) -> BuildStatus:
+        store = self.backend.store
+        listing = store.list(keys.build(self.name))
+        present: dict[str, set[str]] = {}
+        for key, version in listing.items():
+            if parsed := keys.parse_state(self.name, key):
+                gid, st = parsed
+                present.setdefault(gid, set()).add(st)
+                if self._changed(key, version):
+                    try:
+                        rec = self._records.setdefault(gid, {})[st] = get_json(store, key)
+                        if rec.get("request_id"):
+                            self._rids.add(rec["request_id"])
+                    except (KeyError, ValueError):
+                        self._versions.pop(key, None)  # removed or mid-write: next refresh
+            elif key == keys.dispatch(self.name) and self._changed(key, version):
+                self._dispatch = get_json(store, key)
+            elif key == keys.summary(self.name) and self._changed(key, version):
+                self._summary = get_json(store, key)
+            elif key == keys.cancel(self.name) and self._changed(key, version):
+                try:
+                    self._cancel = get_json(store, key)
+                except (KeyError, ValueError):
+                    self._cancel = {"reason": "cancelled"}
+        if keys.cancel(self.name) not in listing:
+            self._cancel = None
+        for line in self.logs.lines(self.name):
+            rep = parse_report(line)
+            if rep:
+                self._reports[rep.request_id] = rep
+        return self._status(present, listing)
+
+    def _row_state(self, gid: str, states: set[str]) -> tuple[str, dict]:
+        recs = self._records.get(gid, {})
+        if "done" in states and "done" in recs:
+            return "done", recs["done"]
+        if "running" in states and "running" in recs:
+            run = recs["running"]
+            failed = recs.get("failed") if "failed" in states else None
+            newer = failed is None or run.get("attempt", 1) > failed.get("attempt", 1)
+            if newer and not self.backend.is_stale(run):
+                return "running", run
+        if "failed" in states and "failed" in recs:
+            return "failed", recs["failed"]
+        if "cancelled" in states and "cancelled" in recs:
+            return "cancelled", recs["cancelled"]
+        return "queued", {}
+
+    def _status(self, present: dict[str, set[str]], listing: dict[str, str]) -> BuildStatus:
+        spec = self.plan.spec
+        arch = self.backend.price_arch(spec.arch)
+        for row in self.rows:
+            st, rec = self._row_state(row.gid, present.get(row.gid, set()))
+            row.state, row.record = st, rec
+            row.attempt = int(rec.get("attempt", 0)) if rec else 0
+            row.started = rec.get("started")
+            row.ended = rec.get("ended") if st in ("done", "failed", "cancelled") else None
+            row.request_id = rec.get("request_id")
+            row.error = f"{rec.get('error')}: {rec.get('message')}" if st == "failed" else None
+            row.report = self._reports.get(row.request_id or "")
+            if row.report:
+                row.cost_usd = price(row.report.billed_ms, row.report.memory_mb, arch).usd
+        reports = list(self._reports.values())
+        if self.logs.shared:  # one log for every build (CloudWatch): join by request id
+            reports = [r for rid, r in self._reports.items() if rid in self._rids]
+        billed = sum(r.billed_ms for r in reports)
+        gbs = total_gb_seconds(reports)
+        cost = total_usd(reports, arch)
+        if self._summary:
+            state = self._summary.get("state", "done")
+        elif self._cancel is not None:
+            state = "cancelled"
+        elif self.rows and all(r.state == "done" for r in self.rows):
+            state = "finishing"
+        elif any(r.state != "queued" for r in self.rows):
+            state = "running"
+        else:
+            state = "queued"
+        model_key = keys.model(self.name)
+        model = None
+        if model_key in listing:
+            local = self.backend.store.local_path(model_key)
+            model = str(local) if local else f"{self.backend.store.url}/{model_key}"
+        return BuildStatus(
+            name=self.name,
+            state=state,
+            backend=self.backend.name,
+            plan=self.plan,
+            rows=self.rows,
+            billed_ms=billed,
+            gb_seconds=gbs,
+            cost_usd=cost,
+            cost_estimate=self.backend.estimate,
+            reports=len(reports),
+            summary=self._summary,
+            dispatch=self._dispatch,
+            cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
+            model=model,
+        )
+
+
+def status(backend: Backend, name: str) -> BuildStatus:
+    return Watcher(backend, name).refresh()
+
+
+def list_builds(backend: Backend) -> list[BuildStatus]:
+    out = []
+    for name in backend.store.children(keys.BUILDS):
+        try:
+            out.append(status(backend, name))
+        except (BuildError, SpecError):
+            continue  # a folder without spec.json: a build being created, or not ours
+    out.sort(key=lambda s: s.plan.created, reverse=True)
+    return out

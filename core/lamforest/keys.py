@@ -1,0 +1,154 @@
+"""Every key of the store's layout, in one place. Nothing else formats a key.
+
+data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
+builds/<b>/spec.json                         the plan: what was asked and what the data resolved to
+builds/<b>/test.npz                          the held-out set (driver only, never in an event)
+builds/<b>/groves/<gid>.joblib               one fitted grove
+builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
+builds/<b>/CANCEL                            the cancel marker
+builds/<b>/model.joblib                      the merged forest
+builds/<b>/summary.json                      scores, timings, cost
+builds/<b>/dispatch.json                     AWS dispatch counters
+builds/<b>/lambda.log                        local REPORT lines (and <kind>/lambda.log for jobs)
+builds/<b>/predict/<id>/...                  a distributed predict job
+builds/<b>/search.json, trials/..., leaderboard.json   a hyperparameter search
+builds/<b>/tune.json                         a tune-memory result
+builds/<b>/estimate.json                     the estimate made before dispatch (its summary compares)
+estimate/params.json                         the estimate's parameters, calibrated to past builds
+"""
+
+from __future__ import annotations
+
+import re
+
+BUILDS = "builds/"
+DATA_RE = re.compile(r"^data/[0-9a-f]{64}$")
+
+
+def grove_id(index: int) -> str:
+    """A grove's (or trial's, or batch's) id: zero padded so keys sort in grove order."""
+    return f"g{index:05d}"
+
+
+def grove_index(gid: str) -> int:
+    return int(gid[1:])
+
+
+# -- content-addressed data
+def data_ref(sha256: str) -> str:
+    return f"data/{sha256}"
+
+
+def data_file(ref: str, name: str) -> str:
+    """``X.npy``, ``y.npy`` or ``meta.json`` of a stored data set."""
+    return f"{ref}/{name}"
+
+
+# -- one build
+def build(name: str) -> str:
+    """The prefix of everything of a build, with its trailing slash (what a LIST asks for)."""
+    return f"{BUILDS}{name}/"
+
+
+def build_file(name: str, file: str) -> str:
+    """A build's top-level files: spec.json, summary.json, model.joblib, CANCEL, test.npz, ..."""
+    return f"{BUILDS}{name}/{file}"
+
+
+def spec(name: str) -> str:
+    return build_file(name, "spec.json")
+
+
+def summary(name: str) -> str:
+    return build_file(name, "summary.json")
+
+
+def cancel(name: str) -> str:
+    return build_file(name, "CANCEL")
+
+
+def model(name: str) -> str:
+    return build_file(name, "model.joblib")
+
+
+def test_set(name: str) -> str:
+    return build_file(name, "test.npz")
+
+
+def dispatch(name: str) -> str:
+    return build_file(name, "dispatch.json")
+
+
+def lambda_log(name: str, kind: str | None = None) -> str:
+    """The local backend's log of a build; predict and search calls log apart (not the build's cost)."""
+    return build_file(name, f"{kind}/lambda.log" if kind else "lambda.log")
+
+
+def grove(name: str, gid: str) -> str:
+    return build_file(name, f"groves/{gid}.joblib")
+
+
+def states(name: str) -> str:
+    return build_file(name, "state/")
+
+
+def state(name: str, gid: str, st: str) -> str:
+    return build_file(name, f"state/{gid}.{st}")
+
+
+def parse_state(name: str, key: str) -> tuple[str, str] | None:
+    """``(gid, state)`` of a record key of this build, else None."""
+    pre = states(name)
+    if not key.startswith(pre):
+        return None
+    gid, _, st = key[len(pre) :].partition(".")
+    return (gid, st) if st else None
+
+
+# -- jobs: distributed predict and search trials, each a folder of done/failed records
+def predict_job(name: str, job: str) -> str:
+    return build_file(name, f"predict/{job}")
+
+
+def trials(name: str) -> str:
+    return build_file(name, "trials")
+
+
+def job_record(prefix: str, state: str, jid: str) -> str:
+    """``<prefix>/done/<id>.json`` or ``<prefix>/failed/<id>.json``."""
+    return f"{prefix}/{state}/{jid}.json"
+
+
+def parse_job_record(prefix: str, key: str) -> tuple[str, str] | None:
+    """``(state, id)`` of a job record key under ``prefix``, else None."""
+    state, _, file = key[len(prefix) + 1 :].partition("/")
+    if state not in ("done", "failed") or not file.endswith(".json"):
+        return None
+    return state, file.removesuffix(".json")
+
+
+def job_file(prefix: str, file: str) -> str:
+    """job.json, result.json, votes/<gid>.npy of a job."""
+    return f"{prefix}/{file}"
+
+
+def search(name: str) -> str:
+    return build_file(name, "search.json")
+
+
+def leaderboard(name: str) -> str:
+    return build_file(name, "leaderboard.json")
+
+
+def tune(name: str) -> str:
+    return build_file(name, "tune.json")
+
+
+def estimate(name: str) -> str:
+    """The projection a build was given before dispatch; ``finish`` sets it beside the actuals."""
+    return build_file(name, "estimate.json")
+
+
+def estimate_params() -> str:
+    """The estimate model's parameters as ``estimate --calibrate`` last fitted them."""
+    return "estimate/params.json"

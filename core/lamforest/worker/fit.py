@@ -1,0 +1,66 @@
+"""A ``fit`` event: one grove of a build.
+
+1. stop at once if the build's ``CANCEL`` marker exists;
+2. load the train set, cached for the life of the execution environment;
+3. fit the grove in chunks of trees, checking ``CANCEL`` between chunks;
+4. write the grove, then the ``done`` record.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lamforest import artifacts, keys, records
+from lamforest.events import FitEvent
+from lamforest.grove import Cancelled, fit
+from lamforest.store.base import Store
+from lamforest.worker.env import load_train, peak_memory_mb
+
+
+def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
+    """Run one grove to a terminal record; return that record."""
+    build, gid = event.build, event.gid
+    cancel_key = keys.cancel(build)
+    base = {
+        "grove": event.grove,
+        "trees": event.trees,
+        "seed": event.seed,
+        "attempt": event.attempt,
+        "request_id": request_id,
+    }
+    if records.grove_done(store, build, gid):
+        # At-least-once delivery: a duplicate of a grove already done does nothing.
+        return {**base, "state": "done", "duplicate": True}
+    if store.exists(cancel_key):
+        record = records.grove_record("cancelled", **base, trees_fitted=0)
+        records.write_grove(store, build, gid, record)
+        return record
+    started = time.time()
+    records.write_grove(store, build, gid, records.grove_record("running", **base, started=started))
+    t0 = time.perf_counter()
+    try:
+        X, y = load_train(store, event.data)
+        t_load = time.perf_counter()
+        grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key))
+        t_fit = time.perf_counter()
+        blob = artifacts.dumps_grove(grove)
+        store.put_bytes(keys.grove(build, gid), blob)
+        t_write = time.perf_counter()
+        record = records.grove_record(
+            "done",
+            **base,
+            started=started,
+            load_ms=round((t_load - t0) * 1000, 2),
+            fit_ms=round((t_fit - t_load) * 1000, 2),
+            write_ms=round((t_write - t_fit) * 1000, 2),
+            bytes=len(blob),
+            max_memory_mb=peak_memory_mb(),
+            n_jobs=event.n_jobs,
+        )
+    except Cancelled as exc:
+        record = records.grove_record("cancelled", **base, started=started, message=str(exc))
+    except Exception as exc:
+        record = records.grove_record("failed", **base, started=started, **records.error_fields(exc))
+    records.write_grove(store, build, gid, record)
+    return record

@@ -1,0 +1,81 @@
+"""A local execution environment: runs the handler as Lambda would and logs like Lambda.
+
+``python -m lamforest.worker.local ROOT MEMORY_MB STARTED_NS`` is one
+environment: its imports are the INIT phase (its first call reports an
+``Init Duration``), then it reads events as JSON lines on stdin and answers
+on a private channel. Every call leaves ``START``/``END``/``REPORT`` lines
+with the measured duration, the configured memory size and the process's own
+peak memory in the build's log. The driver's local pool starts these
+processes; ``-s/--sync`` runs ``invoke`` in the driver's own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+from lamforest import keys
+from lamforest.logs import append_lines, format_end, format_report, format_start
+from lamforest.store.local import LocalStore
+from lamforest.worker.env import peak_memory_mb
+
+
+class Context:
+    """What Lambda passes as ``context``: the parts the handler uses."""
+
+    def __init__(self, request_id: str, memory_mb: int) -> None:
+        self.aws_request_id = request_id
+        self.memory_limit_in_mb = memory_mb
+        self.function_name = "lamforest-local"
+
+
+def log_key(event: Any) -> str:
+    """The build's log; predict and search calls log apart (they are not the build's cost)."""
+    event = event if isinstance(event, dict) else {}
+    kind = event.get("kind")
+    return keys.lambda_log(str(event.get("build", "_")), kind if kind in ("predict", "search") else None)
+
+
+def invoke(event: dict, store: LocalStore, memory_mb: int, init_ms: float | None) -> str | None:
+    """Run the handler once as Lambda would, logging START/END/REPORT; return an error status or None."""
+    from lamforest.worker import handler
+
+    rid = str(uuid.uuid4())
+    log = store.root / log_key(event)
+    append_lines(log, [format_start(rid)])
+    t0 = time.perf_counter()
+    status = None
+    try:
+        handler(event, Context(rid, memory_mb), store=store)
+    except Exception as exc:  # an invalid event: Lambda logs it and reports an error
+        status = "error"
+        append_lines(log, [f"[ERROR] {type(exc).__name__}: {exc}"])
+    duration = (time.perf_counter() - t0) * 1000.0
+    append_lines(log, [format_end(rid), format_report(rid, duration, memory_mb, peak_memory_mb(), init_ms, status)])
+    return status
+
+
+def main(root: str, memory_mb: int, started_ns: int) -> None:
+    """One environment process: events as JSON lines on stdin, one reply line each on the channel."""
+    # Keep stdout for the protocol; anything the handler prints goes to stderr.
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    import lamforest.worker  # noqa: F401  - the imports are the environment's INIT phase
+
+    store = LocalStore(root)
+    init_ms: float | None = (time.time_ns() - started_ns) / 1e6
+    channel.write(json.dumps({"ready": os.getpid()}) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        invoke(json.loads(line), store, memory_mb, init_ms)
+        init_ms = None
+        channel.write(json.dumps({"done": os.getpid()}) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else time.time_ns())

@@ -1,0 +1,71 @@
+"""A ``predict`` event: the vote sums of a batch of groves on stored rows.
+
+The worker loads groves ``grove .. grove+batch-1`` one at a time, sums its
+trees' ``predict_proba`` (classifier) or ``predict`` (regressor) in tree
+order, as scikit-learn's forest does, and writes the sum and the tree count;
+the driver adds the batches in grove order.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import numpy as np
+
+from lamforest import artifacts, keys, records
+from lamforest.events import PredictEvent
+from lamforest.store.base import Store
+from lamforest.worker.env import load_input, peak_memory_mb
+
+
+def grove_votes(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """Sum over the grove's trees of predict_proba (classifier) or predict (regressor), in tree order."""
+    X = np.asarray(X, dtype=np.float32)
+    if hasattr(estimator, "classes_"):
+        total = np.zeros((X.shape[0], len(estimator.classes_)), dtype=np.float64)
+        for tree in estimator.estimators_:
+            total += tree.predict_proba(X, check_input=False)
+    else:
+        total = np.zeros(X.shape[0], dtype=np.float64)
+        for tree in estimator.estimators_:
+            total += tree.predict(X, check_input=False)
+    return total
+
+
+def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, Any]:
+    pre = keys.predict_job(event.build, event.job)
+    base = {"grove": event.grove, "batch": event.batch, "request_id": request_id}
+    if records.job_done(store, pre, event.gid):
+        return {**base, "state": "done", "duplicate": True}
+    t0 = time.perf_counter()
+    try:
+        X = load_input(store, event.input)
+        t_load = time.perf_counter()
+        total, trees, load_groves = None, 0, 0.0
+        for g in range(event.grove, event.grove + event.batch):
+            t = time.perf_counter()
+            est = artifacts.loads_grove(store.get_bytes(keys.grove(event.build, keys.grove_id(g)))).estimator
+            load_groves += time.perf_counter() - t
+            votes = grove_votes(est, X)
+            total = votes if total is None else total + votes
+            trees += len(est.estimators_)
+            del est
+        buf = io.BytesIO()
+        np.save(buf, total, allow_pickle=False)
+        store.put_bytes(keys.job_file(pre, f"votes/{event.gid}.npy"), buf.getvalue())
+        record = records.job_record(
+            "done",
+            **base,
+            trees=trees,
+            rows=int(X.shape[0]),
+            load_ms=round((t_load - t0) * 1000, 2),
+            groves_load_ms=round(load_groves * 1000, 2),
+            total_ms=round((time.perf_counter() - t0) * 1000, 2),
+            max_memory_mb=peak_memory_mb(),
+        )
+    except Exception as exc:
+        record = records.job_record("failed", **base, **records.error_fields(exc))
+    records.write_job(store, pre, event.gid, record)
+    return record

@@ -7,8 +7,8 @@
 * the cold start measured in this account: the median Init Duration that finished builds'
   summaries recorded from their REPORT lines;
 * the concurrency: ``--concurrency``, else ``LAMFOREST_CONCURRENCY``, else the function's reserved
-  concurrency from the Terraform outputs, else the account default (1,000); the local pool's is its
-  worker count;
+  concurrency from the Terraform outputs (``Backend.concurrency``), else the account default (1,000);
+  the local pool's is its worker count (``Backend.pool_workers``);
 * the ``estimate`` record a finished build's summary keeps, next to its actual time and cost.
 """
 
@@ -93,12 +93,8 @@ def default_concurrency(backend: Backend) -> tuple[int, str]:
         if value < 1:
             raise SpecError("concurrency", f"LAMFOREST_CONCURRENCY must be at least 1, got {value}")
         return value, "LAMFOREST_CONCURRENCY"
-    if backend.name == "aws":
-        from lamforest.backend.aws import terraform_outputs
-
-        reserved = terraform_outputs().get("reserved_concurrency")
-        if isinstance(reserved, int | float) and reserved >= 1:
-            return int(reserved), "the function's reserved concurrency (Terraform outputs)"
+    if backend.concurrency:
+        return backend.concurrency, "the function's reserved concurrency (Terraform outputs)"
     return ACCOUNT_DEFAULT_CONCURRENCY, "the account default (AWS docs)"
 
 
@@ -125,7 +121,7 @@ def lambda_params(backend: Backend, concurrency: int | None = None) -> tuple[Mod
     if params is not None:
         sources["cpu_scale"] = f"calibrated ({keys.estimate_params()})"
     params = params or ModelParams()
-    init = measured_init_ms(backend) if backend.name == "aws" else None
+    init = None if backend.estimate else measured_init_ms(backend)  # a bill's REPORT lines are Lambda's own
     if init is not None:
         params = replace(params, cold_start_ms=init)
         sources["cold_start_ms"] = "median Init Duration of this account's builds"
@@ -155,21 +151,81 @@ def estimate_spec(
     arch = backend.price_arch(spec.arch)
     lam = project(sample, spec.trees, spec.grove, spec.memory, arch, params=params, chunk=spec.chunk)
     local = None
-    if backend.name == "local":
-        from lamforest.backend.pool import default_workers
-
-        lp = local_params(sample, workers or default_workers())
+    if backend.pool_workers is not None:
+        lp = local_params(sample, backend.pool_workers(workers))
         local = project(sample, spec.trees, spec.grove, spec.memory, arch, params=lp, chunk=spec.chunk, backend="local")
     return Estimate(spec, sample, lam, local, sources)
 
 
+def check_budget(
+    backend: Backend, spec: BuildSpec, *, workers: int | None = None, concurrency: int | None = None
+) -> Estimate | None:
+    """Refuse a build projected above ``spec.max_cost`` before anything is written or dispatched.
+
+    Measures a sample unless one is cached. Raises SpecError("max_cost") naming the projected cost;
+    returns the estimate (None without a budget).
+    """
+    if spec.max_cost is None:
+        return None
+    est = estimate_spec(backend, spec, concurrency=concurrency, workers=workers)
+    assert est is not None  # measured
+    p = est.for_backend
+    if p.cost_usd > spec.max_cost:
+        raise SpecError(
+            "max_cost",
+            f"projected cost ${p.cost_usd:.6f} (p10-p90 ${p.cost_p10_usd:.6f}-${p.cost_p90_usd:.6f}) is above "
+            f"--max-cost ${spec.max_cost:g}; nothing was dispatched",
+        )
+    return est
+
+
+def record(backend: Backend, name: str, projection: Projection) -> None:
+    """Keep the projection a build was given before dispatch; ``finish`` sets it beside the actuals."""
+    put_json(backend.store, keys.estimate(name), summary_record(projection))
+
+
+def record_planned(backend: Backend, spec: BuildSpec, *, workers: int | None = None) -> Projection | None:
+    """Record the estimate of a created build from a cached sample, if there is one (cheap: nothing is
+    measured); return it."""
+    est = estimate_spec(backend, spec, workers=workers, measure=False)
+    if est is None:
+        return None
+    record(backend, spec.name, est.for_backend)
+    return est.for_backend
+
+
+def compare(backend: Backend, name: str, wall_s: float, cost_usd: float) -> dict[str, Any] | None:
+    """The build's recorded estimate with the actuals beside it and the relative errors, or None."""
+    try:
+        est = get_json(backend.store, keys.estimate(name))
+    except (KeyError, ValueError):
+        return None
+    out = dict(est)
+    out["actual_wall_s"], out["actual_cost_usd"] = wall_s, cost_usd
+    out["wall_error"] = (est["wall_s"] - wall_s) / wall_s if wall_s > 0 else None
+    out["cost_error"] = (est["cost_usd"] - cost_usd) / cost_usd if cost_usd > 0 else None
+    return out
+
+
+def median_init_ms(inits: list[float | None]) -> float | None:
+    """The median of the Init Durations a build's REPORT lines carried, or None."""
+    values = [float(i) for i in inits if i is not None]
+    return statistics.median(values) if values else None
+
+
 def summary_record(projection: Projection) -> dict[str, Any]:
-    """What a finished build's summary keeps of its estimate (``Observation.from_summary`` reads it)."""
+    """What a finished build's summary keeps of its estimate (``Observation.from_summary`` reads it).
+
+    ``wall_s`` is the part a build's summary measures (dispatch to summary); the driver's load,
+    split and upload before it are ``prepare_s``.
+    """
+    before = projection.phases["prepare_s"] + projection.phases["upload_s"]
     return {
         "backend": projection.backend,
-        "wall_s": projection.wall_s,
-        "wall_p10_s": projection.wall_p10_s,
-        "wall_p90_s": projection.wall_p90_s,
+        "wall_s": projection.wall_s - before,
+        "wall_p10_s": projection.wall_p10_s - before,
+        "wall_p90_s": projection.wall_p90_s - before,
+        "prepare_s": before,
         "cost_usd": projection.cost_usd,
         "gb_seconds": projection.gb_seconds,
         "billed_ms": projection.billed_ms,

@@ -48,6 +48,9 @@ def test_estimate_then_build_records_the_estimate_beside_the_actuals(home: Path,
     code, again = run_json(capsys, "estimate", "e1")  # NAME: the build's own spec, and its actuals
     assert code == 0 and again["spec_from"] == "build 'e1' in the store"
     assert again["actual"]["wall_s"] == pytest.approx(summary["wall_s"])
+    # the build's measured groves now set the pool's speed for the same data and parameters
+    assert again["sources"]["local cpu_scale"].startswith("measured groves of build 'e1' (6 groves)")
+    assert again["local"]["params"]["cpu_scale"] > 0
 
     code, cal = run_json(capsys, "estimate", "--calibrate")
     assert code == 0 and cal["builds"] == 1 and cal["cpu_scale"] > 0

@@ -44,10 +44,16 @@ def test_estimate_and_bill_on_aws_are_priced_by_the_same_code(aws: Rig, tmp_path
         obs = Observation.from_summary(SPEC.name, summary)
         assert obs is not None and obs.actual_billed_s == pytest.approx(st.billed_ms / 1000)
 
-        # later estimates on this account take the cold start from its REPORT lines
-        params, sources = est.lambda_params(backend)
-        assert params.cold_start_ms == pytest.approx(summary["init_ms"])
-        assert "Init Duration" in sources["cold_start_ms"]
+        # later estimates on this account take the cold start from its REPORT lines, and the speed of
+        # its workers from the groves this build measured
+        again = est.estimate_spec(backend, SPEC, cache=tmp_path / "cache", measure=False)
+        assert again is not None
+        assert again.lam.params.cold_start_ms == pytest.approx(summary["init_ms"])
+        assert "Init Duration" in again.sources["cold_start_ms"]
+        assert again.sources["cpu_scale"] == f"measured groves of build {SPEC.name!r} (2 groves)"
+        fit_s = sorted(r.record["fit_ms"] / 1000 for r in st.rows)
+        per_grove = again.sample.fit_fixed_s + 5 * (again.sample.fit_per_tree_s + again.sample.oob_per_tree_s)
+        assert again.lam.params.cpu_scale == pytest.approx(sum(fit_s) / 2 / per_grove)
     finally:
         backend.close()
 

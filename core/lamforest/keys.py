@@ -15,6 +15,7 @@ builds/<b>/search.json, trials/..., leaderboard.json   a hyperparameter search
 builds/<b>/tune.json                         a tune-memory result
 builds/<b>/estimate.json                     the estimate made before dispatch (its summary compares)
 estimate/params.json                         the estimate's parameters, calibrated to past builds
+estimate/groves/<work>.json                  the measured groves of the last build of that data and parameters
 """
 
 from __future__ import annotations
@@ -152,3 +153,8 @@ def estimate(name: str) -> str:
 def estimate_params() -> str:
     """The estimate model's parameters as ``estimate --calibrate`` last fitted them."""
     return "estimate/params.json"
+
+
+def measured_groves(work: str) -> str:
+    """Fit times of the groves of the last finished build whose data and parameters hash to ``work``."""
+    return f"estimate/groves/{work}.json"

@@ -95,8 +95,8 @@ def data_identity(spec: BuildSpec) -> str:
     return source
 
 
-def sample_key(spec: BuildSpec) -> str:
-    """The cache key: everything that changes one grove's work, and the machine that measured it."""
+def work_key(spec: BuildSpec) -> str:
+    """What one grove's work depends on: the data's identity, its split and the parameters (any machine)."""
     parts = {
         "data": data_identity(spec),
         "target": spec.target,
@@ -106,10 +106,14 @@ def sample_key(spec: BuildSpec) -> str:
         "model": spec.model,
         "params": spec.params,
         "chunk": spec.chunk,
-        "machine": machine_id(),
-        "v": SAMPLE_VERSION,
     }
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def sample_key(spec: BuildSpec) -> str:
+    """The cache key: the work (``work_key``) and the machine that measured it."""
+    blob = json.dumps([work_key(spec), machine_id(), SAMPLE_VERSION]).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
 
 

@@ -25,8 +25,8 @@ from lamforest.backend.base import Backend
 from lamforest.backend.local import default_home
 from lamforest.calibrate import Calibration, Observation, calibrate
 from lamforest.driver.sample import measure_sample
-from lamforest.estimate import ModelParams, Projection, local_params, project
-from lamforest.sample import Sample, cached_sample
+from lamforest.estimate import ModelParams, Projection, cpu_layout, local_params, project, trees_time
+from lamforest.sample import Sample, cached_sample, work_key
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json, put_json
 
@@ -148,13 +148,60 @@ def estimate_spec(
     if sample is None:
         return None
     params, sources = lambda_params(backend, concurrency)
+    lp = local_params(sample, backend.pool_workers(workers)) if backend.pool_workers is not None else None
+    # Groves of an earlier build of the same data and parameters, on this backend: their fit times
+    # replace the assumed speed of this backend's workers (Lambda's vCPUs, or the pool's contention).
+    scale = measured_scale(backend, spec, sample, lp or params)
+    if scale is not None:
+        if lp is not None:
+            lp = replace(lp, cpu_scale=scale[0])
+        else:
+            params = replace(params, cpu_scale=scale[0])
+        sources["cpu_scale" if lp is None else "local cpu_scale"] = scale[1]
     arch = backend.price_arch(spec.arch)
     lam = project(sample, spec.trees, spec.grove, spec.memory, arch, params=params, chunk=spec.chunk)
     local = None
-    if backend.pool_workers is not None:
-        lp = local_params(sample, backend.pool_workers(workers))
+    if lp is not None:
         local = project(sample, spec.trees, spec.grove, spec.memory, arch, params=lp, chunk=spec.chunk, backend="local")
     return Estimate(spec, sample, lam, local, sources)
+
+
+MAX_KEPT_GROVES = 200
+
+
+def keep_groves(backend: Backend, spec: BuildSpec, name: str, records: list[dict[str, Any]]) -> None:
+    """Keep the fit times of a finished build's groves (at most 200) for estimates of the same work."""
+    groves = [
+        {"trees": int(r["trees"]), "fit_ms": float(r["fit_ms"]), "n_jobs": int(r.get("n_jobs", 1))}
+        for r in records
+        if r.get("fit_ms") and r.get("trees")
+    ][:MAX_KEPT_GROVES]
+    if groves:
+        doc = {"build": name, "memory": spec.memory, "chunk": spec.chunk, "groves": groves}
+        put_json(backend.store, keys.measured_groves(work_key(spec)), doc)
+
+
+def measured_scale(backend: Backend, spec: BuildSpec, sample: Sample, params: ModelParams) -> tuple[float, str] | None:
+    """(cpu_scale, source) from the kept groves of the same work on this backend, or None.
+
+    Each grove's measured fit (trees and OOB sums) against what the sample predicts for it at
+    cpu_scale 1 with that build's threads and memory; the median ratio.
+    """
+    try:
+        doc = get_json(backend.store, keys.measured_groves(work_key(spec)))
+    except (KeyError, ValueError):
+        return None
+    _, speed = cpu_layout(int(doc.get("memory", spec.memory)), params)
+    ratios = []
+    for g in doc.get("groves", []):
+        chunk = int(doc.get("chunk", spec.chunk))
+        fit = trees_time(g["trees"], sample.fit_per_tree_s, chunk, g["n_jobs"], params.parallel_efficiency)
+        predicted = (fit + sample.fit_fixed_s + g["trees"] * sample.oob_per_tree_s) / speed
+        if predicted > 0:
+            ratios.append(g["fit_ms"] / 1000.0 / predicted)
+    if not ratios:
+        return None
+    return statistics.median(ratios), f"measured groves of build {doc.get('build')!r} ({len(ratios)} groves)"
 
 
 def check_budget(

@@ -100,5 +100,6 @@ def finalize(
         "finished": time.time(),
     }
     summary["estimate"] = estimate.compare(backend, name, summary["wall_s"], st.cost_usd)
+    estimate.keep_groves(backend, plan.spec, name, [r.record for r in st.rows])
     put_json(backend.store, keys.summary(name), summary)
     return watcher.refresh()

@@ -56,8 +56,11 @@ def test_estimate_then_build_records_the_estimate_beside_the_actuals(home: Path,
     assert code == 0 and cal["builds"] == 1 and cal["cpu_scale"] > 0
     assert (home / "estimate" / "params.json").is_file()
     code, after = run_json(capsys, "estimate", "e1")
-    assert after["sources"]["cpu_scale"].startswith("calibrated")
-    assert after["lambda"]["params"]["cpu_scale"] == pytest.approx(cal["cpu_scale"])
+    # calibrated on local builds: the pool's parameters; e1's own groves still set its speed
+    assert after["sources"]["local cold_start_ms"].startswith("calibrated")
+    assert after["local"]["params"]["cold_start_ms"] == pytest.approx(cal["cold_start_ms"])
+    assert after["sources"]["local cpu_scale"].startswith("measured groves")
+    assert "cpu_scale" not in after["sources"] and after["lambda"]["params"]["cpu_scale"] == 1.0
 
 
 def test_estimate_human_output_and_warnings(home: Path, capsys) -> None:

@@ -54,6 +54,11 @@ def test_estimate_and_bill_on_aws_are_priced_by_the_same_code(aws: Rig, tmp_path
         fit_s = sorted(r.record["fit_ms"] / 1000 for r in st.rows)
         per_grove = again.sample.fit_fixed_s + 5 * (again.sample.fit_per_tree_s + again.sample.oob_per_tree_s)
         assert again.lam.params.cpu_scale == pytest.approx(sum(fit_s) / 2 / per_grove)
+
+        cal = est.run_calibration(backend)  # on this account's builds: Lambda's parameters
+        assert cal.builds == 1
+        params, sources = est.lambda_params(backend)
+        assert sources["cpu_scale"].startswith("calibrated") and params.cpu_scale == pytest.approx(cal.params.cpu_scale)
     finally:
         backend.close()
 

@@ -66,7 +66,8 @@ def observations(backend: Backend) -> list[Observation]:
 
 
 def run_calibration(backend: Backend) -> Calibration:
-    """Fit the parameters to the finished builds in the store and save them for later estimates."""
+    """Fit the parameters to the finished builds in the store and save them for later estimates of this
+    backend's workers (Lambda's on AWS, the pool's on the local backend)."""
     cal = calibrate(observations(backend), saved_params(backend) or ModelParams())
     put_json(
         backend.store,
@@ -115,9 +116,10 @@ class Estimate:
 
 
 def lambda_params(backend: Backend, concurrency: int | None = None) -> tuple[ModelParams, dict[str, str]]:
-    """The Lambda parameters for this backend: calibrated if saved, the account's measured cold start."""
+    """The Lambda parameters for this backend: calibrated if saved (when this backend's workers are
+    Lambda's), the account's measured cold start, the concurrency."""
     sources: dict[str, str] = {}
-    params = saved_params(backend)
+    params = saved_params(backend) if backend.pool_workers is None else None
     if params is not None:
         sources["cpu_scale"] = f"calibrated ({keys.estimate_params()})"
     params = params or ModelParams()
@@ -149,6 +151,10 @@ def estimate_spec(
         return None
     params, sources = lambda_params(backend, concurrency)
     lp = local_params(sample, backend.pool_workers(workers)) if backend.pool_workers is not None else None
+    calibrated = saved_params(backend) if lp is not None else None
+    if lp is not None and calibrated is not None:  # calibrated on this store's builds: the local pool's
+        lp = replace(lp, cpu_scale=calibrated.cpu_scale, cold_start_ms=calibrated.cold_start_ms)
+        sources["local cpu_scale"] = sources["local cold_start_ms"] = f"calibrated ({keys.estimate_params()})"
     # Groves of an earlier build of the same data and parameters, on this backend: their fit times
     # replace the assumed speed of this backend's workers (Lambda's vCPUs, or the pool's contention).
     scale = measured_scale(backend, spec, sample, lp or params)

@@ -94,8 +94,6 @@ def projection_table(sample: Sample, grove: int, params: ModelParams) -> None:
             )
             cells.append(cell + (" (!)" if p.warnings else ""))
             notes += [f"{trees:,} trees at {mem:,} MB: {w}" for w in p.warnings]
-            if p.driver_peak_mb > 16_000:
-                notes.append(f"{trees:,} trees: the driver's merge needs ~{p.driver_peak_mb / 1024:,.0f} GB")
         for vcpus, usd_h, mem_gb in EC2:
             e = ec2(sample, trees, vcpus, usd_h, params, memory_gb=mem_gb)
             cells.append(f"{fmt_s(e.wall_s)}, {e.cost_usd:,.3f} USD" + (" (!)" if e.warnings else ""))

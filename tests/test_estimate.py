@@ -40,6 +40,7 @@ EXACT = ModelParams(
     driver_download_mb_s=INF,
     report_wait_s=0.0,
     poll_s=0.0,
+    driver_memory_mb=0.0,  # unknown: no warning that depends on this machine
     runs=5,
 )
 
@@ -174,6 +175,14 @@ def test_memory_warning_when_a_grove_will_not_fit() -> None:
     assert too_big.peak_worker_mb == pytest.approx(2100.0)
     assert not too_big.memory_ok
     assert too_big.warnings[0].startswith("memory:") and "at most 16 trees" in too_big.warnings[0]
+
+
+def test_driver_memory_warning_when_the_merge_will_not_fit() -> None:
+    s = hand_sample(tree_mem_mb=4.0, worker_base_mb=100.0)
+    p = project(s, 1000, 10, params=replace(EXACT, driver_memory_mb=2048.0))
+    assert p.driver_peak_mb > 4000  # 1,000 trees of 4 MB, and the groves' OOB arrays
+    assert any(w.startswith("driver:") for w in p.warnings)
+    assert not project(s, 100, 10, params=replace(EXACT, driver_memory_mb=2048.0)).warnings
 
 
 def test_timeout_warning_for_a_grove_longer_than_fifteen_minutes() -> None:

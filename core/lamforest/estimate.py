@@ -50,6 +50,13 @@ S3_REQUESTS_PER_GROVE = 6  # done? CANCEL? running PUT, grove PUT, done PUT, run
 GROVE_FETCH_THREADS = 8  # builds.finish fetches groves with 8 threads
 
 
+def _ram_mb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
 def _p(default: Any, unit: str, source: str) -> Any:
     return field(default=default, metadata={"unit": unit, "source": source})
 
@@ -104,6 +111,9 @@ class ModelParams:
     driver_download_mb_s: float = _p(100.0, "MB/s", "assumption: the driver's downlink (groves, 8 threads)")
     driver_cores: int = _p(
         os.cpu_count() or 1, "cores", "this machine's CPUs: the driver scores the test set with n_jobs=-1"
+    )
+    driver_memory_mb: float = _p(
+        _ram_mb(), "MB", "this machine's RAM (0: unknown): finish holds every grove at once to merge them"
     )
     report_wait_s: float = _p(
         5.0, "s", "README (Cost reporting): CloudWatch ingests REPORT lines a few seconds late; finish waits"
@@ -360,6 +370,11 @@ def project(
     grove_s = costs[sizes[0]].warm_s
     warnings = _warnings(sample, sizes, memory_mb, peak_mb, grove_s, costs[sizes[0]], params, backend)
     driver_mb = _driver_peak_mb(sample, trees, n)
+    if params.driver_memory_mb and driver_mb > params.driver_memory_mb:
+        warnings.append(
+            f"driver: merging {trees:,} trees needs ~{driver_mb / 1024:,.1f} GB, more than this machine's "
+            f"{params.driver_memory_mb / 1024:,.1f} GB; build fewer trees, or run the driver on a larger machine"
+        )
     return Projection(
         backend=backend,
         trees=trees,

@@ -59,12 +59,9 @@ def run(args: argparse.Namespace, backend: Any, console: Any) -> int:
         return _calibrate(args, backend, console)
     spec, source = spec_from_args(args, backend)
     spec = drv.validate(spec)
-    cache = est.cache_dir()
-    if args.refresh:
-        from lamforest.driver.sample import measure_sample
-
-        measure_sample(spec, cache, refresh=True)
-    estimate = est.estimate_spec(backend, spec, concurrency=args.concurrency, workers=args.workers, cache=cache)
+    estimate = est.estimate_spec(
+        backend, spec, concurrency=args.concurrency, workers=args.workers, refresh=args.refresh
+    )
     assert estimate is not None
     machine = ec2(estimate.sample, spec.trees, args.ec2_vcpus, args.ec2_price, memory_gb=args.ec2_memory)
     actual = _actual(backend, spec.name) if source.startswith("build") else None

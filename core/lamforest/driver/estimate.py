@@ -141,16 +141,24 @@ def estimate_spec(
     concurrency: int | None = None,
     workers: int | None = None,
     measure: bool = True,
+    refresh: bool = False,
     cache: Path | None = None,
 ) -> Estimate | None:
-    """Project ``spec`` (measuring a sample unless one is cached, or None when ``measure`` is off)."""
+    """Project ``spec`` (measuring a sample unless one is cached, or None when ``measure`` is off;
+    ``refresh`` measures anew)."""
     spec = spec.validated()
     cache = cache or cache_dir()
-    sample = measure_sample(spec, cache) if measure else cached_sample(spec, cache)
+    pool = backend.pool_workers(workers) if backend.pool_workers is not None else None
+    # On the local backend, as many probes start at once as the pool has workers (its cold start and
+    # contention); for Lambda alone, one.
+    if measure:
+        sample: Sample | None = measure_sample(spec, cache, workers=pool or 1, refresh=refresh)
+    else:
+        sample = cached_sample(spec, cache)
     if sample is None:
         return None
     params, sources = lambda_params(backend, concurrency)
-    lp = local_params(sample, backend.pool_workers(workers)) if backend.pool_workers is not None else None
+    lp = local_params(sample, pool) if pool is not None else None
     calibrated = saved_params(backend) if lp is not None else None
     if lp is not None and calibrated is not None:  # calibrated on this store's builds: the local pool's
         lp = replace(lp, cpu_scale=calibrated.cpu_scale, cold_start_ms=calibrated.cold_start_ms)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from lamforest.driver.plan import BuildError
 from lamforest.sample import (
     DEFAULT_BUDGET_S,
     MAX_SAMPLE_TREES,
@@ -123,7 +124,7 @@ def _run_probe(folder: Path, config: dict[str, Any], timeout_s: float, workers: 
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        raise RuntimeError(f"sample grove failed: {tail[0]}")
+        raise BuildError(f"the estimate's sample grove failed: {tail[0]}")
     probe = json.loads(lines[-1])
     inits.append(probe["init_ms"])
     probe["init_ms"] = sum(inits) / len(inits)

@@ -27,16 +27,14 @@ def spec_from_args(args: argparse.Namespace, backend: Any) -> tuple[BuildSpec, s
         doc = doc.get("spec", doc) if isinstance(doc, dict) else doc
         if not isinstance(doc, dict):
             raise SpecError("spec", f"{name} must hold a JSON object")
-        return BuildSpec.from_dict({"name": path.stem, **doc}), f"the spec in {path.name}"
+        return BuildSpec.from_dict({"name": "estimate", **doc}), f"the spec in {path.name}"
     if name:
         try:
             plan = drv.load_plan(backend, name)
         except drv.BuildError:
-            pass
-        except SpecError:
-            raise
+            pass  # not a build in the store: a new name for the flags' spec
         else:
-            return plan.spec, f"build {name!r} in the store"
+            return plan.spec, f"build {name!r} in the store (its spec as built; flags are ignored)"
     spec = BuildSpec(
         name=name or "estimate",
         data=args.data,

@@ -16,6 +16,7 @@ builds/<b>/tune.json                         a tune-memory result
 builds/<b>/estimate.json                     the estimate made before dispatch (its summary compares)
 estimate/params.json                         the estimate's parameters, calibrated to past builds
 estimate/groves/<work>.json                  the measured groves of the last build of that data and parameters
+estimate/inits.json                          the median Init Duration of the last finished builds
 """
 
 from __future__ import annotations
@@ -158,3 +159,8 @@ def estimate_params() -> str:
 def measured_groves(work: str) -> str:
     """Fit times of the groves of the last finished build whose data and parameters hash to ``work``."""
     return f"estimate/groves/{work}.json"
+
+
+def estimate_inits() -> str:
+    """The median Init Duration of each of the last finished builds, for the estimate's cold start."""
+    return "estimate/inits.json"

@@ -4,8 +4,11 @@
   ``estimate-cache`` in the local data dir);
 * calibrated parameters: ``estimate/params.json`` in the store (``keys.estimate_params``),
   written by ``estimate --calibrate`` and used by every later estimate;
-* the cold start measured in this account: the median Init Duration that finished builds'
-  summaries recorded from their REPORT lines;
+* the cold start measured in this account: the median of the Init Durations the last finished
+  builds' REPORT lines carried (``keys.estimate_inits``, kept by ``finish``);
+* the workers' speed measured on this backend: the fit times of the last finished build of the same
+  data and parameters (``keys.measured_groves``, kept by ``finish``);
+* the budget check of ``build --max-cost``, before anything is written or dispatched;
 * the concurrency: ``--concurrency``, else ``LAMFOREST_CONCURRENCY``, else the function's reserved
   concurrency from the Terraform outputs (``Backend.concurrency``), else the account default (1,000);
   the local pool's is its worker count (``Backend.pool_workers``);
@@ -56,9 +59,29 @@ def summaries(backend: Backend) -> list[tuple[str, dict[str, Any]]]:
 
 
 def measured_init_ms(backend: Backend) -> float | None:
-    """The median Init Duration recorded by finished builds on this backend, or None."""
-    inits = [float(s["init_ms"]) for _, s in summaries(backend) if isinstance(s.get("init_ms"), int | float)]
+    """The median of the Init Durations the last finished builds on this backend measured, or None
+    (one GET: ``finish`` keeps them in ``keys.estimate_inits()``)."""
+    try:
+        inits = list(get_json(backend.store, keys.estimate_inits()).values())
+    except (KeyError, ValueError, AttributeError):
+        return None
     return statistics.median(inits) if inits else None
+
+
+KEPT_INITS = 50
+
+
+def keep_init(backend: Backend, name: str, init_ms: float | None) -> None:
+    """Add a finished build's median Init Duration to the last ``KEPT_INITS`` kept."""
+    if init_ms is None:
+        return
+    try:
+        kept = dict(get_json(backend.store, keys.estimate_inits()))
+    except (KeyError, ValueError, TypeError):
+        kept = {}
+    kept.pop(name, None)
+    kept[name] = float(init_ms)
+    put_json(backend.store, keys.estimate_inits(), dict(list(kept.items())[-KEPT_INITS:]))
 
 
 def observations(backend: Backend) -> list[Observation]:

@@ -101,5 +101,6 @@ def finalize(
     }
     summary["estimate"] = estimate.compare(backend, name, summary["wall_s"], st.cost_usd)
     estimate.keep_groves(backend, plan.spec, name, [r.record for r in st.rows])
+    estimate.keep_init(backend, name, summary["init_ms"])
     put_json(backend.store, keys.summary(name), summary)
     return watcher.refresh()

@@ -1,7 +1,7 @@
 """What ``estimate`` reads from and writes to the store and the environment.
 
-* the sample cache: a folder of small JSON files (``LAMFOREST_ESTIMATE_CACHE``, else
-  ``estimate-cache`` in the local data dir);
+* the sample cache: a folder of small JSON files (``LAMFOREST_ESTIMATE_CACHE``, else ``samples``
+  in this user's cache dir);
 * calibrated parameters: ``estimate/params.json`` in the store (``keys.estimate_params``),
   written by ``estimate --calibrate`` and used by every later estimate;
 * the cold start measured in this account: the median of the Init Durations the last finished
@@ -25,7 +25,6 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
-from lamforest.backend.local import default_home
 from lamforest.calibrate import Calibration, Observation, calibrate
 from lamforest.driver.sample import measure_sample
 from lamforest.estimate import ModelParams, Projection, cpu_layout, local_params, project, trees_time
@@ -37,8 +36,14 @@ ACCOUNT_DEFAULT_CONCURRENCY = 1000
 
 
 def cache_dir() -> Path:
+    """Where samples are cached: ``LAMFOREST_ESTIMATE_CACHE``, else this user's cache dir (not the store:
+    a sample describes this machine)."""
     env = os.environ.get("LAMFOREST_ESTIMATE_CACHE")
-    return Path(env).expanduser() if env else default_home() / "estimate-cache"
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("lamforest", appauthor=False)) / "samples"
 
 
 def saved_params(backend: Backend) -> ModelParams | None:

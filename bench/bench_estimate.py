@@ -27,7 +27,8 @@ from lamforest.backend import local_backend
 from lamforest.backend.pool import default_workers
 from lamforest.driver.sample import measure_sample
 from lamforest.ec2 import ec2
-from lamforest.estimate import ModelParams, local_params, project
+from lamforest.estimate import project
+from lamforest.estimate_params import ModelParams, local_params
 from lamforest.sample import Sample
 from lamforest.spec import BuildSpec
 

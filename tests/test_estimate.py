@@ -15,13 +15,8 @@ from lamforest.backend import local_backend
 from lamforest.calibrate import Observation, calibrate
 from lamforest.driver.sample import measure_sample
 from lamforest.ec2 import ec2
-from lamforest.estimate import (
-    ModelParams,
-    grove_cost,
-    local_params,
-    project,
-    quick_estimate,
-)
+from lamforest.estimate import grove_cost, project, quick_estimate
+from lamforest.estimate_params import ModelParams, local_params
 from lamforest.sample import Sample, cached_sample, sample_key
 from lamforest.simulate import simulate
 from lamforest.spec import BuildSpec, SpecError

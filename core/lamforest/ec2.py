@@ -11,7 +11,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lamforest.estimate import ModelParams, speedup, trees_time
+from lamforest.estimate import speedup, trees_time
+from lamforest.estimate_params import ModelParams
 from lamforest.sample import Sample
 from lamforest.spec import SpecError
 

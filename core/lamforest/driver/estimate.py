@@ -27,7 +27,8 @@ from lamforest import keys
 from lamforest.backend.base import Backend
 from lamforest.calibrate import Calibration, Observation, calibrate
 from lamforest.driver.sample import measure_sample
-from lamforest.estimate import ModelParams, Projection, cpu_layout, local_params, project, trees_time
+from lamforest.estimate import Projection, cpu_layout, project, trees_time
+from lamforest.estimate_params import ModelParams, local_params
 from lamforest.sample import Sample, cached_sample, work_key
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json, put_json

@@ -25,6 +25,7 @@ from lamforest.cli.render import (
     summary_table,
 )
 from lamforest.driver import estimate
+from lamforest.sample import cached_sample
 from lamforest.spec import BuildSpec, SpecError, parse_grid, parse_params
 from lamforest.store.base import StoreError
 
@@ -61,6 +62,8 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
     backend = _open(args)
     try:
         # A budget is checked against the estimate before anything is written or dispatched.
+        if checked.max_cost is not None and not args.json and cached_sample(checked, estimate.cache_dir()) is None:
+            console.print("checking --max-cost: fitting a sample grove here to estimate the build ...")
         budgeted = estimate.check_budget(backend, checked, workers=args.workers)
         # Start the compute now (local: worker interpreters import scikit-learn, a cold
         # start) so that it overlaps loading, splitting and storing the data.

@@ -133,21 +133,21 @@ def test_get_file_writes_whole_file(store: Store, tmp_path: Path) -> None:
 def test_no_partial_objects_under_concurrent_rewrites(store: Store) -> None:
     """A reader sees the whole old object or the whole new one, never a mix or a prefix."""
     a, b = b"A" * 200_000, b"B" * 150_000
-    store.put_bytes("builds/c/model.joblib", a)
+    store.put_bytes("builds/c/model.tree", a)
     stop = threading.Event()
     errors: list[Any] = []
 
     def writer() -> None:
         i = 0
         while not stop.is_set() and i < 200:
-            store.put_bytes("builds/c/model.joblib", b if i % 2 == 0 else a)
+            store.put_bytes("builds/c/model.tree", b if i % 2 == 0 else a)
             i += 1
 
     t = threading.Thread(target=writer)
     t.start()
     try:
         for _ in range(40):
-            got = store.get_bytes("builds/c/model.joblib")
+            got = store.get_bytes("builds/c/model.tree")
             if got not in (a, b):
                 errors.append(len(got))
     finally:

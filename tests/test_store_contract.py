@@ -157,6 +157,42 @@ def test_no_partial_objects_under_concurrent_rewrites(store: Store) -> None:
     assert errors == []
 
 
+def test_create_writes_only_a_new_key(store: Store) -> None:
+    assert store.create("builds/n/claim.json", b"first") is True
+    assert store.create("builds/n/claim.json", b"second, longer") is False
+    assert store.get_bytes("builds/n/claim.json") == b"first"  # the loser changed nothing
+    assert list(store.list("builds/n/")) == ["builds/n/claim.json"]  # and left no temp file
+    store.delete("builds/n/claim.json")
+    assert store.create("builds/n/claim.json", b"again") is True  # a freed name can be taken again
+    assert store.get_bytes("builds/n/claim.json") == b"again"
+
+
+def test_create_is_exclusive_among_concurrent_writers(store: Store) -> None:
+    """Eight threads race for each of five keys: exactly one wins each, and its content is what is stored."""
+    start = threading.Barrier(8)
+    wins: dict[str, list[int]] = {}
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        start.wait(timeout=30)
+        for k in range(5):
+            key = f"builds/race{k}/claim.json"
+            if store.create(key, f"writer {i} ".encode() * 5000):
+                with lock:
+                    wins.setdefault(key, []).append(i)
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(wins) == [f"builds/race{k}/claim.json" for k in range(5)]
+    for key, winners in wins.items():
+        assert len(winners) == 1, (key, winners)
+        assert store.get_bytes(key) == f"writer {winners[0]} ".encode() * 5000
+    assert sorted(store.list("builds/")) == sorted(wins)  # no temp files left by the losers
+
+
 def test_local_path_is_only_for_folders(store: Store) -> None:
     store.put_bytes("data/z/X.npy", b"1")
     path = store.local_path("data/z/X.npy")

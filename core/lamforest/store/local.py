@@ -35,6 +35,22 @@ class LocalStore:
     def put_bytes(self, key: str, data: bytes) -> None:
         self._atomic_write(self._path(key), lambda f: f.write(data))
 
+    def create(self, key: str, data: bytes) -> bool:
+        """Write a temp file, then hard-link it to the key: ``link`` fails if the name exists (exclusive),
+        and the file it names is already whole."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return True
+
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()

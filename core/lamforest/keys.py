@@ -1,6 +1,7 @@
 """Every key of the store's layout, in one place. Nothing else formats a key.
 
 data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
+builds/<b>/claim.json                        the name taken (an exclusive create), before anything else is written
 builds/<b>/spec.json                         the plan: what was asked and what the data resolved to
 builds/<b>/test.npz                          the held-out set (driver only, never in an event)
 builds/<b>/groves/<gid>.tree                 one fitted grove (a tree file: no pickle)
@@ -55,6 +56,11 @@ def build(name: str) -> str:
 def build_file(name: str, file: str) -> str:
     """A build's top-level files: spec.json, summary.json, model.tree, CANCEL, test.npz, ..."""
     return f"{BUILDS}{name}/{file}"
+
+
+def claim(name: str) -> str:
+    """Written once, exclusively, by whoever creates the build or search ``name``: the name is theirs."""
+    return build_file(name, "claim.json")
 
 
 def spec(name: str) -> str:

@@ -9,15 +9,18 @@ build and the file, and never merged, voted or predicted with.
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pytest
 
-from lamforest import artifacts, driver, keys, records
+from lamforest import artifacts, data, driver, keys, records
 from lamforest.backend import local_backend
 from lamforest.driver.distributed import predict_distributed
+from lamforest.spec import BuildSpec
 from lamforest.store.base import get_json, put_json
 from tests.helpers import assert_same_forest, build
 
@@ -152,3 +155,77 @@ def test_the_done_record_and_summary_carry_the_files_hashes(backend) -> None:
     model = backend.store.get_bytes(keys.model("h"))
     assert summary["model_sha256"] == artifacts.digest(model) and summary["model_bytes"] == len(model)
     assert not [k for k in backend.store.list("builds/h/") if k.endswith(".joblib")]
+
+
+# ---------------------------------------------------------------- train sets
+
+
+def _spoil(store, key: str, how: str) -> None:
+    blob = store.get_bytes(key)
+    if how == "truncated":
+        store.put_bytes(key, blob[: len(blob) - 100])
+    else:  # one value changed: the file still opens, only its hash tells
+        changed = bytearray(blob)
+        changed[-5] ^= 0x01
+        store.put_bytes(key, bytes(changed))
+
+
+def _train(rows: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(rows, 4)).astype(np.float32), rng.integers(0, 2, rows)
+
+
+@pytest.mark.parametrize("how", ["truncated", "altered"])
+@pytest.mark.parametrize("name", ["X.npy", "y.npy"])
+def test_put_train_checks_a_stored_copy_before_reusing_it(backend, how: str, name: str) -> None:
+    X, y = _train()
+    ref = data.put_train(backend.store, X, y, "classification", ["a", "b", "c", "d"])
+    key = keys.data_file(ref, name)
+    good = backend.store.get_bytes(key)
+    _spoil(backend.store, key, how)
+    assert backend.store.get_bytes(key) != good
+    assert data.put_train(backend.store, X, y, "classification", ["a", "b", "c", "d"]) == ref
+    assert backend.store.get_bytes(key) == good  # written again with the content its address names
+    Xs, ys = data.open_train(backend.store, ref)
+    data.check_train(ref, Xs, ys)
+
+
+@pytest.mark.parametrize("how", ["truncated", "altered"])
+def test_a_spoiled_train_set_fails_the_groves_and_is_never_fitted(backend, how: str) -> None:
+    plan = driver.create(backend, BuildSpec(name="d", data="iris", trees=4, grove=2, seed=3, retries=0))
+    _spoil(backend.store, keys.data_file(plan.data_ref, "X.npy"), how)
+    st = driver.run(backend, "d", workers=1)
+    assert st.state == "failed"
+    error = _one_line_str(st.summary["error"])
+    assert "DataIntegrityError" in error and plan.data_ref in error and "not used" in error
+    assert not [k for k in backend.store.list("builds/d/") if "/groves/" in k]  # nothing fitted on it
+
+
+def _one_line_str(msg: str) -> str:
+    assert "\n" not in msg
+    return msg
+
+
+@pytest.mark.parametrize("how", ["truncated", "altered"])
+def test_a_worker_checks_a_downloaded_train_set_once_and_drops_a_bad_copy(
+    aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    import boto3
+
+    from lamforest.store.s3 import S3Store
+    from lamforest.worker import env
+
+    monkeypatch.setenv("LAMFOREST_CACHE", str(tmp_path / "cache"))
+    bucket = f"lf-trust-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    store = S3Store(bucket)
+    X, y = _train()
+    ref = data.put_train(store, X, y, "classification", ["a", "b", "c", "d"])
+    _spoil(store, keys.data_file(ref, "X.npy"), how)
+    with pytest.raises(data.DataIntegrityError) as exc:
+        env.load_train(store, ref)
+    assert ref in str(exc.value) and "\n" not in str(exc.value)
+    assert not (tmp_path / "cache" / ref / "X.npy").exists()  # the bad download is not kept
+    data.put_train(store, X, y, "classification", ["a", "b", "c", "d"])  # any new build stores it again
+    Xs, ys = env.load_train(store, ref)
+    assert np.array_equal(Xs, X) and np.array_equal(ys, y)

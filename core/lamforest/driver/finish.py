@@ -121,7 +121,11 @@ def finalize(
     merged.n_jobs = None
     oob = None
     if bootstraps(plan.spec.params, plan.spec.model):
-        _, y_tr = datamod.open_train(backend.store, plan.data_ref)
+        try:
+            X_tr, y_tr = datamod.open_train(backend.store, plan.data_ref)
+            datamod.check_train(plan.data_ref, X_tr, y_tr)  # OOB scores only against the rows the groves saw
+        except (ValueError, OSError, EOFError) as exc:  # DataIntegrityError, or a .npy too short to open
+            raise BuildError(f"build {name!r}: {' '.join(str(exc).split())}") from None
         classes = np.asarray(merged.classes_) if forest.is_classifier(merged) else None
         oob = forest.oob_score(groves, np.asarray(y_tr), classes)
     blob = artifacts.dumps_model(merged)

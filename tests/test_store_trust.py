@@ -229,3 +229,18 @@ def test_a_worker_checks_a_downloaded_train_set_once_and_drops_a_bad_copy(
     data.put_train(store, X, y, "classification", ["a", "b", "c", "d"])  # any new build stores it again
     Xs, ys = env.load_train(store, ref)
     assert np.array_equal(Xs, X) and np.array_equal(ys, y)
+
+
+def test_finish_rebuilds_a_done_build_whose_files_are_gone(backend) -> None:
+    """A build stored before groves and models were tree files has none under the new names: finish fits
+    the groves again (deterministic) and merges them, rather than report a model that is not there."""
+    assert build(backend, "old", **SMALL).state == "done"
+    before = driver.load_model(backend, "old")
+    for key in list(backend.store.list("builds/old/")):
+        if key.endswith(".tree"):
+            backend.store.delete(key)
+    with pytest.raises(driver.BuildError, match="no model yet"):
+        driver.load_model(backend, "old")
+    st = driver.finish(backend, "old", workers=1)
+    assert st.state == "done" and st.model is not None
+    assert_same_forest(driver.load_model(backend, "old"), before)

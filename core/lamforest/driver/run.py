@@ -119,7 +119,11 @@ def finish(
     watcher = watcher or Watcher(backend, name)
     st = watcher.refresh()
     if st.summary and st.state == "done":
-        return st
+        if st.model is not None:
+            return st
+        # Done, but the model is gone (deleted, or the build predates tree files): merge again.
+        backend.store.delete(keys.summary(name))
+        st = watcher.refresh()
     if st.state == "cancelled":
         raise BuildError(f"build {name!r} was cancelled ({st.cancel_reason}); nothing to finish")
     if any(r.state != "done" for r in st.rows):

@@ -157,3 +157,10 @@ def test_builds_and_searches_share_names(backend: Backend) -> None:
     with pytest.raises(SpecError) as exc:
         search.create(backend, spec)
     assert exc.value.field == "name" and "already exists" in exc.value.message
+
+
+def test_a_search_name_is_refused_to_a_build(backend: Backend) -> None:
+    search.create(backend, search.SearchSpec.of("s1", grid={"max_depth": [2, 3]}, data="iris", trees=2, grove=1))
+    with pytest.raises(SpecError) as exc:
+        driver.create(backend, BuildSpec(name="s1", data="iris", trees=2, grove=1))
+    assert exc.value.field == "name" and "a search named 's1' already exists" in exc.value.message

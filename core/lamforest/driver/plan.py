@@ -1,6 +1,7 @@
-"""Create a build: validate everything, split the data once, store the train set and the spec.
+"""Create a build: validate everything, take the name, split the data once, store the train set and the spec.
 
-Nothing is written unless every check passed.
+Nothing is written unless the cheap checks passed; the name is then taken
+with one exclusive create, and given back if anything after fails.
 """
 
 from __future__ import annotations
@@ -80,8 +81,16 @@ def validate(spec: BuildSpec, dataset: datamod.Dataset | None = None) -> BuildSp
     return spec
 
 
-def _taken(name: str, why: str = "") -> SpecError:
-    return SpecError("name", f"a build named {name!r} already exists{why}; pick another name")
+def _taken(name: str, why: str = "", what: str = "build") -> SpecError:
+    return SpecError("name", f"a {what} named {name!r} already exists{why}; pick another name")
+
+
+def _existing(backend: Backend, name: str) -> SpecError | None:
+    if backend.store.exists(keys.spec(name)):
+        return _taken(name)
+    if backend.store.exists(keys.search(name)):
+        return _taken(name, what="search")
+    return None
 
 
 @contextmanager
@@ -92,17 +101,17 @@ def claimed(backend: Backend, name: str, *, written: tuple[str, ...] = ()) -> It
     (``Store.create``): of two creators racing for a name, on any hosts,
     exactly one wins. If the body raises (bad data, Ctrl+C), the claim and the
     build's own ``written`` keys are removed, so the name stays free and
-    nothing is left. A claim without ``spec.json``/``search.json`` is a
+    nothing of the build is left (a content-addressed train set stays: other
+    builds may share it). A claim without ``spec.json``/``search.json`` is a
     creation in progress, or one whose process stopped: the name stays taken.
     """
     store = backend.store
-    if store.exists(keys.spec(name)) or store.exists(keys.search(name)):
-        raise _taken(name)
+    taken = _existing(backend, name)
+    if taken:
+        raise taken
     mine = json.dumps({"name": name, "at": time.time(), "host": platform.node(), "pid": os.getpid()}).encode()
     if not store.create(keys.claim(name), mine):
-        if store.exists(keys.spec(name)) or store.exists(keys.search(name)):
-            raise _taken(name)
-        raise _taken(
+        raise _existing(backend, name) or _taken(
             name,
             f" (being created, or its creator stopped before writing its spec: "
             f"delete {keys.claim(name)} if no one is creating it)",

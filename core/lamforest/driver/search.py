@@ -207,7 +207,8 @@ def list_searches(backend: Backend) -> list[str]:
 
 def create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
     """Validate everything (every combination with scikit-learn's own checks), then store the data and
-    ``search.json``. Nothing is written unless every check passed."""
+    ``search.json``. The name is taken (shared with builds) after the cheap checks, and given back if
+    loading the data or a combination's check fails."""
     spec = spec.validated()
     with claimed(backend, spec.name):
         return _create(backend, spec)

@@ -167,6 +167,15 @@ def test_create_writes_only_a_new_key(store: Store) -> None:
     assert store.get_bytes("builds/n/claim.json") == b"again"
 
 
+def test_deleting_the_last_key_of_a_folder_leaves_no_folder(store: Store) -> None:
+    store.put_bytes("builds/keep/spec.json", b"1")
+    store.put_bytes("builds/gone/state/g00000.running", b"1")
+    store.delete("builds/gone/state/g00000.running")
+    assert store.children("builds/") == ["keep"]  # as in a bucket, where folders are only key prefixes
+    store.put_bytes("builds/gone/state/g00000.done", b"2")  # and writing there again works
+    assert store.get_bytes("builds/gone/state/g00000.done") == b"2"
+
+
 def test_create_is_exclusive_among_concurrent_writers(store: Store) -> None:
     """Eight threads race for each of five keys: exactly one wins each, and its content is what is stored."""
     start = threading.Barrier(8)

@@ -1,4 +1,4 @@
-"""Safe model files: size and load time of skops (``lamforest.safe``) against joblib (lz4, as builds store).
+"""Safe model files: size and load time of skops (``lamforest.safe``) against joblib (lz4, as exported).
 
 One digits forest (fully grown trees) at a few sizes; each file is loaded
 several times and the median load time kept.

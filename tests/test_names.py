@@ -132,6 +132,70 @@ def test_two_cli_builds_racing_for_a_name(tmp_path: Path) -> None:
         backend.close()
 
 
+_CREATE = """
+import sys, time
+from pathlib import Path
+from lamforest import driver
+from lamforest.backend.aws import aws_backend
+from lamforest.spec import BuildSpec, SpecError
+
+go = Path(sys.argv[1])
+spec = BuildSpec(name="same", data=sys.argv[2], target="y", trees=4, grove=2, seed=int(sys.argv[3]))
+backend = aws_backend(check=False)
+while not go.exists():  # both processes start creating at the same moment
+    time.sleep(0.01)
+try:
+    driver.create(backend, spec)
+except SpecError as exc:
+    print(f"error in {exc.field}: {exc.message}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+def test_two_processes_racing_for_a_name_on_s3(aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes create the same build on one bucket (moto server, over HTTP): one wins, one is refused."""
+    from lamforest.backend.aws import aws_backend
+
+    bucket = f"lf-race-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("LAMFOREST_BUCKET", bucket)
+    monkeypatch.setenv("LAMFOREST_DISPATCH", "invoke")
+    monkeypatch.setenv("LAMFOREST_FUNCTION", "lamforest-race")
+    csv = _csv(tmp_path / "big.csv")
+    go = tmp_path / "go"
+    procs = {
+        seed: subprocess.Popen(
+            [sys.executable, "-c", _CREATE, str(go), str(csv), str(seed)],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (21, 22)
+    }
+    go.touch()
+    out = {seed: p.communicate(timeout=300) for seed, p in procs.items()}
+    codes = {seed: p.returncode for seed, p in procs.items()}
+    assert sorted(codes.values()) == [0, 2], (codes, out)
+    winner = next(s for s, c in codes.items() if c == 0)
+    loser = next(s for s, c in codes.items() if c == 2)
+    assert "error in name: a build named 'same' already exists" in out[loser][1]
+
+    backend = aws_backend(check=False)
+    try:
+        assert driver.load_plan(backend, "same").spec.seed == winner
+        _assert_test_set_of(backend, "same", csv, winner)
+        claim = json.loads(backend.store.get_bytes(keys.claim("same")))
+        assert claim["pid"] == procs[winner].pid  # the claim is the winner's too
+        assert set(backend.store.list(keys.build("same"))) == {
+            keys.claim("same"),
+            keys.spec("same"),
+            keys.test_set("same"),
+        }
+    finally:
+        backend.close()
+
+
 def test_a_failed_creation_gives_the_name_back(backend: Backend, tmp_path: Path) -> None:
     with pytest.raises(SpecError) as exc:
         driver.create(backend, BuildSpec(name="free", data=str(tmp_path / "missing.csv"), target="y"))

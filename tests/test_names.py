@@ -215,6 +215,22 @@ def test_a_claim_without_a_spec_keeps_the_name_and_says_why(backend: Backend) ->
     assert [s.name for s in driver.list_builds(backend)] == []  # not a build
 
 
+def test_a_build_whose_spec_is_lost_is_not_adopted(backend: Backend) -> None:
+    """An earlier build (stored before names were claimed) lost its spec: its model is not taken over."""
+    driver.create(backend, BuildSpec(name="old", data="iris", trees=2, grove=1, seed=1))
+    model = b"an earlier build's merged forest"
+    backend.store.put_bytes(keys.model("old"), model)
+    for key in (keys.spec("old"), keys.claim("old")):
+        backend.store.delete(key)
+    with pytest.raises(SpecError) as exc:
+        driver.create(backend, BuildSpec(name="old", data="iris", trees=2, grove=1, seed=2))
+    assert exc.value.field == "name" and "has no spec" in exc.value.message and "not adopted" in exc.value.message
+    assert not backend.store.exists(keys.spec("old")) and not backend.store.exists(keys.claim("old"))
+    assert backend.store.get_bytes(keys.model("old")) == model
+    # A name that merely starts the same is free.
+    assert driver.create(backend, BuildSpec(name="ol", data="iris", trees=2, grove=1)).spec.name == "ol"
+
+
 def test_builds_and_searches_share_names(backend: Backend) -> None:
     driver.create(backend, BuildSpec(name="both", data="iris", trees=2, grove=1))
     spec = search.SearchSpec.of("both", grid={"max_depth": [2, 3]}, data="iris", trees=2, grove=1)

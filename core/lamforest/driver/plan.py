@@ -90,6 +90,15 @@ def _existing(backend: Backend, name: str) -> SpecError | None:
         return _taken(name)
     if backend.store.exists(keys.search(name)):
         return _taken(name, what="search")
+    # Files of an earlier build whose spec was lost (and which predates claims): a new build must not adopt
+    # its groves or model, so the name stays taken until someone deletes them.
+    left = [k for k in backend.store.list(keys.build(name)) if k != keys.claim(name)]
+    if left and not backend.store.exists(keys.claim(name)):
+        return _taken(
+            name,
+            f" (it has no spec but holds {len(left)} file(s), e.g. {min(left)}; they are not adopted: "
+            f"delete {keys.build(name)} if it is not wanted)",
+        )
     return None
 
 

@@ -51,12 +51,17 @@ tui: $(STAMP)
 
 test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check core tui tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(MAKE) test-floor
 
 lint: $(STAMP)
 	$(BIN)/ruff check core tui tests bench
 	$(BIN)/ruff format --check core tui tests bench
+
+# Types of core/ and tui/ (configured in pyproject.toml; part of `make test`).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -31,7 +31,9 @@ $(TOOLS_STAMP):
 # invariant and tree-file tests import: the floor is tested, not hoped for.
 FLOOR       := .venv-floor
 FLOOR_STAMP := $(FLOOR)/.installed
-FLOOR_PINS  := scikit-learn==1.6.1 numpy==1.26.4 scipy joblib lz4 pyarrow platformdirs rich boto3 pytest
+# numpy 1.26 has no wheels past Python 3.12; there the lowest numpy that runs is 2.1.
+FLOOR_NUMPY := $(shell $(PYTHON) -c 'import sys; print("2.1.3" if sys.version_info >= (3, 13) else "1.26.4")')
+FLOOR_PINS  := scikit-learn==1.6.1 numpy==$(FLOOR_NUMPY) scipy joblib lz4 pyarrow platformdirs rich boto3 pytest
 
 $(FLOOR_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(FLOOR)

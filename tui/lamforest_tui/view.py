@@ -29,6 +29,8 @@ GROVE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("retries", "retry", 5),
 )
 ACTIVE = ("queued", "running", "finishing")
+FINAL = ("done", "failed", "cancelled")
+INTERRUPTED = "interrupted"  # no driver holds the build any more: not running, no clock; resumable
 
 
 def grove_cells(row: GroveRow, origin: float) -> tuple[str, ...]:
@@ -117,6 +119,10 @@ class BuildView:
         )
         if self.reason:
             line2 += f"  ·  [i]{self.reason}[/i]"
+        elif self.state == "queued":
+            line2 += "  ·  [i]waiting for the first grove to start: workers are starting (a cold start)[/i]"
+        elif self.state == INTERRUPTED:
+            line2 += "  ·  [i]no driver is running it: [b]r[/b] resumes it here[/i]"
         if self.error:
             line2 += f"\n[red]{self.error}[/red]"
         return line1, line2
@@ -129,7 +135,16 @@ def state_style(state: str) -> str:
         "finishing": "cyan",
         "failed": "red",
         "cancelled": "magenta",
+        INTERRUPTED: "bold red",
     }.get(state, "dim")
+
+
+def elapsed(status: BuildStatus) -> float:
+    """Seconds since the build was created: counting (on the screen's clock) while a driver works on
+    it, the core's fixed figure once it ended or was interrupted."""
+    if status.state in ACTIVE:
+        return max(0.0, fmt.now() - status.plan.created)
+    return status.elapsed_s
 
 
 def build_view(status: BuildStatus, new_lines: list[str] | None = None) -> BuildView:
@@ -153,7 +168,7 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None) -> Build
         counts={st: status.count(st) for st in ("queued", "running", "done", "failed", "cancelled")},
         trees_done=status.trees_done,
         trees_total=status.spec.trees,
-        elapsed_s=status.elapsed_s,
+        elapsed_s=elapsed(status),
         billed_ms=status.billed_ms,
         gb_seconds=status.gb_seconds,
         cost_usd=status.cost_usd,

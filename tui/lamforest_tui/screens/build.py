@@ -17,7 +17,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from lamforest import driver
@@ -27,9 +26,10 @@ from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.export import ExportScreen
 from lamforest_tui.screens.grove import GroveScreen
 from lamforest_tui.screens.prediction import PredictionScreen
-from lamforest_tui.view import BuildView, LogTap, build_view, report_request_id
+from lamforest_tui.view import FINAL, INTERRUPTED, BuildView, LogTap, build_view, report_request_id
 from lamforest_tui.widgets.build_header import BuildHeader
 from lamforest_tui.widgets.charts import DurationHistogram, GroveTimeline
+from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.grove_table import GroveTable
 from lamforest_tui.widgets.log_pane import LogPane
 
@@ -41,9 +41,10 @@ class BuildScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="build.back"),
         Binding("p", "predict", "Predict", id="build.predict"),
-        Binding("c", "cancel_build", "Cancel build", id="build.cancel"),
+        Binding("c", "cancel_build", "Cancel", id="build.cancel"),
         Binding("e", "export", "Export", id="build.export"),
-        Binding("r", "refresh", "Refresh", show=False, id="build.refresh"),
+        Binding("r", "resume_build", "Resume", id="build.resume"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="build.refresh"),
     ]
 
     @dataclass
@@ -75,7 +76,7 @@ class BuildScreen(Screen[None]):
                 yield DurationHistogram(id="histogram")
                 yield GroveTimeline(id="timeline")
         yield LogPane(id="log")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.build_name
@@ -86,6 +87,8 @@ class BuildScreen(Screen[None]):
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
+        if self.view is not None and self.view.state in FINAL and self.build_name not in self.app.running:  # type: ignore[attr-defined]
+            return  # a finished build was read once; nothing can change it, so no request per tick
         if not self._refreshing:
             self._refreshing = True
             self.load()
@@ -94,7 +97,8 @@ class BuildScreen(Screen[None]):
     def load(self) -> None:
         try:
             if self.watcher is None:
-                watcher = driver.Watcher(self.backend, self.build_name)
+                # Logs through the backend's one shared reader (one read per interval for every watcher).
+                watcher = driver.Watcher(self.backend, self.build_name, logs=self.backend.shared_log_source())
                 self.tap = LogTap(watcher.logs)
                 watcher.logs = self.tap
                 self.watcher = watcher
@@ -137,8 +141,14 @@ class BuildScreen(Screen[None]):
         if action in ("predict", "export"):
             return True if state == "done" else None
         if action == "cancel_build":
-            return True if state in ("queued", "running") else None
+            return True if state in ("queued", "running", INTERRUPTED) else None
+        if action == "resume_build":
+            return state == INTERRUPTED  # False hides it: rare, and room is short
         return True
+
+    def action_resume_build(self) -> None:
+        if self.view and self.view.state == INTERRUPTED:
+            self.app.resume_build(self.build_name)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from lamforest_tui.widgets.footer import KeysFooter
 
 
 class GroveScreen(ModalScreen[None]):
@@ -34,7 +36,7 @@ class GroveScreen(ModalScreen[None]):
             yield Static("[b]REPORT[/b]", classes="section")
             report = (self.report_line or "no REPORT line yet").replace("\t", "\n  ")
             yield Static(report, id="grove-report", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

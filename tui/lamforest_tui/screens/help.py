@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Markdown
+from textual.widgets import Markdown
+
+from lamforest_tui.widgets.footer import KeysFooter
 
 KEYMAP = """\
 # lamforest-tui keys
@@ -54,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body", classes="dialog"):
             yield Markdown(KEYMAP)
-        yield Footer()
+        yield KeysFooter()
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

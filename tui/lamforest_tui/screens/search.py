@@ -15,11 +15,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from lamforest.backend import Backend
 from lamforest.driver import search
+from lamforest_tui.widgets.footer import KeysFooter
 
 COLUMNS = ("rank", "trial", "params", "score", "duration s", "state")
 
@@ -52,7 +53,7 @@ class SearchScreen(Screen[None]):
             yield DataTable(id="searches", cursor_type="row")
             yield Static("", id="board-title")
             yield DataTable(id="board", cursor_type="row")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#searches", DataTable).add_columns("search")

@@ -17,7 +17,7 @@ class BuildHeader(Vertical):
     BuildHeader .bars Label:first-child { padding: 0 1 0 0; }
     BuildHeader ProgressBar { width: 1fr; }
     BuildHeader ProgressBar Bar { width: 1fr; }
-    BuildHeader ProgressBar PercentageStatus { width: 6; }
+    BuildHeader ProgressBar PercentageStatus { width: 6; min-width: 6; }
     """
 
     def compose(self) -> ComposeResult:

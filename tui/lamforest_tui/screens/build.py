@@ -26,15 +26,15 @@ from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.export import ExportScreen
 from lamforest_tui.screens.grove import GroveScreen
 from lamforest_tui.screens.prediction import PredictionScreen
-from lamforest_tui.view import FINAL, INTERRUPTED, BuildView, LogTap, build_view, report_request_id
+from lamforest_tui.view import FINAL, INTERRUPTED, BuildView, CellCache, LogTap, build_view, report_request_id
 from lamforest_tui.widgets.build_header import BuildHeader
 from lamforest_tui.widgets.charts import DurationHistogram, GroveTimeline
 from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.grove_table import GroveTable
 from lamforest_tui.widgets.log_pane import LogPane
 
-REFRESH_S = 0.25
-CHART_MIN_S = 1.0  # charts redraw at most this often while a build runs
+REFRESH_S = 0.5  # the store is read twice a second while the build is active; never once it ended
+CHART_MIN_S = 3.0  # charts redraw at most this often while a build runs (plotext draws everything each time)
 
 
 class BuildScreen(Screen[None]):
@@ -67,6 +67,7 @@ class BuildScreen(Screen[None]):
         self._chart_key: tuple[int, ...] | None = None
         self._chart_at = 0.0
         self._last_error = ""
+        self._cells: CellCache = {}  # formatted rows, kept between refreshes (worker thread only)
 
     def compose(self) -> ComposeResult:
         yield BuildHeader(id="build-header")
@@ -78,6 +79,10 @@ class BuildScreen(Screen[None]):
         yield LogPane(id="log")
         yield KeysFooter()
 
+    def on_screen_resume(self) -> None:
+        if self.view is not None:
+            self.poll()
+
     def on_mount(self) -> None:
         self.sub_title = self.build_name
         self.query_one(GroveTable).focus()
@@ -87,6 +92,8 @@ class BuildScreen(Screen[None]):
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
+        if self.app.screen is not self and self.view is not None:
+            return  # covered by another screen (a grove's detail, help): read again when back
         if self.view is not None and self.view.state in FINAL and self.build_name not in self.app.running:  # type: ignore[attr-defined]
             return  # a finished build was read once; nothing can change it, so no request per tick
         if not self._refreshing:
@@ -105,7 +112,7 @@ class BuildScreen(Screen[None]):
             assert self.tap is not None
             status = self.watcher.refresh()
             if not get_current_worker().is_cancelled:
-                self.post_message(self.Refreshed(build_view(status, self.tap.take())))
+                self.post_message(self.Refreshed(build_view(status, self.tap.take(), self._cells)))
         finally:
             self._refreshing = False
 

@@ -116,6 +116,7 @@ class BuildsScreen(Screen[None]):
         self._filter = ""
         self._listing = False
         self._columns: list[tuple[str, str, int]] = []
+        self._shown_for: tuple[str, int] | None = None  # (filter, builds) the table was last drawn for
         self.view = driver.BuildsView(backend)  # kept across refreshes: that is what makes them cheap
 
     def compose(self) -> ComposeResult:
@@ -134,6 +135,10 @@ class BuildsScreen(Screen[None]):
         self.poll()
         self.set_interval(LIST_S, self.poll)
 
+    def on_screen_resume(self) -> None:
+        if self.loaded:
+            self.poll()
+
     def on_resize(self, event: events.Resize) -> None:
         self.lay_out(event.size.width)
 
@@ -148,11 +153,14 @@ class BuildsScreen(Screen[None]):
         for key, label, w in cols:
             table.add_column(label, key=key, width=w)
         self._shown = []
+        self._shown_for = None
         self.show_rows()
 
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
+        if self.app.screen is not self and self.loaded:
+            return  # another screen is on top: no reading what nobody sees; read again when back
         if not self._listing:
             self._listing = True
             self.load()
@@ -182,6 +190,9 @@ class BuildsScreen(Screen[None]):
         rows = [r for r in self.rows if r.matches(self._filter)]
         keys = [key for key, _l, _w in BUILD_COLUMNS]
         shown = {key for key, _l, _w in self._columns}
+        if rows == self._shown and self._shown_for == (self._filter, len(self.rows)):
+            return  # nothing changed: no widget touched, nothing re-rendered
+        self._shown_for = (self._filter, len(self.rows))
         with self.app.batch_update():
             if [r.name for r in rows] == [r.name for r in self._shown]:
                 for new, old in zip(rows, self._shown, strict=True):

@@ -102,6 +102,29 @@ def measure(pid: int, seconds: float) -> tuple[float, float, float]:
     return (cpu_ticks(pid) - a) / hz / seconds * 100, rss0, rss_mb(pid)
 
 
+CURSOR = "48;5;32m"  # the row cursor's background, as tmux reports it (both tables use Textual's block cursor)
+
+
+def cursor_line(session: str) -> int:
+    lines = tmux("capture-pane", "-t", session, "-p", "-e").splitlines()
+    return next((i for i, line in enumerate(lines) if CURSOR in line), -1)
+
+
+def cursor_latency(session: str, n: int = 20) -> list[float]:
+    """``down`` then ``up``, each timed until the cursor's line moved on the pane."""
+    out = []
+    for i in range(n):
+        before = cursor_line(session)
+        key = "Down" if i % 2 == 0 else "Up"
+        t0 = time.perf_counter()
+        tmux("send-keys", "-t", session, key)
+        while cursor_line(session) == before and time.perf_counter() - t0 < 5:
+            time.sleep(0.002)
+        out.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.2)
+    return out
+
+
 def latency(session: str, n: int = 20) -> list[float]:
     out = []
     for _ in range(n):
@@ -111,6 +134,10 @@ def latency(session: str, n: int = 20) -> list[float]:
         wait_for(session, "lamforest-tui keys", gone=True)
         time.sleep(0.2)
     return out
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
 
 
 def main() -> None:
@@ -125,7 +152,17 @@ def main() -> None:
                 write_finished_build(backend.store, f"done-{i:02d}", groves=100, created=FIXED_CREATED + i)
         pid = start("lf-bench-idle", home)
         time.sleep(3)
-        rows.append(("idle: list of 50 finished builds", *measure(pid, seconds), latency("lf-bench-idle", 10)))
+        cpu, rss0, rss1 = measure(pid, seconds)
+        rows.append(
+            (
+                "idle: list of 50 finished builds",
+                cpu,
+                rss0,
+                rss1,
+                cursor_latency("lf-bench-idle", 10),
+                latency("lf-bench-idle", 10),
+            )
+        )
         tmux("kill-session", "-t", "lf-bench-idle")
 
     with tempfile.TemporaryDirectory() as home:
@@ -140,17 +177,18 @@ def main() -> None:
         try:
             time.sleep(2)
             cpu, rss0, rss1 = measure(pid, seconds)
+            cur = cursor_latency("lf-bench-watch", 20)
             lat = latency("lf-bench-watch", 20)
         finally:
             writer.kill()
             tmux("kill-session", "-t", "lf-bench-watch")
-        rows.append((f"watching a running {GROVES:,}-grove build", cpu, rss0, rss1, lat))
+        rows.append((f"watching a running {GROVES:,}-grove build", cpu, rss0, rss1, cur, lat))
 
-    print(f"lamforest-tui in tmux 160x45, {seconds:.0f} s per scenario")
-    print(f"{'scenario':<40}{'CPU % of a core':>16}{'RSS MB start/end':>20}{'key ms median':>15}{'p90':>8}")
-    for label, cpu, rss0, rss1, lat in rows:
-        p90 = statistics.quantiles(lat, n=10)[-1] if len(lat) > 1 else lat[0]
-        print(f"{label:<40}{cpu:>16.1f}{f'{rss0:.0f} / {rss1:.0f}':>20}{statistics.median(lat):>15.1f}{p90:>8.1f}")
+    print(f"lamforest-tui in tmux 160x45, {seconds:.0f} s per scenario; key-to-screen ms as median / p90")
+    print(f"{'scenario':<40}{'CPU % of a core':>16}{'RSS MB start/end':>18}{'down/up':>14}{'? (help)':>14}")
+    for label, cpu, rss0, rss1, cur, lat in rows:
+        keys = [f"{statistics.median(v):.0f} / {p90(v):.0f}" for v in (cur, lat)]
+        print(f"{label:<40}{cpu:>16.1f}{f'{rss0:.0f} / {rss1:.0f}':>18}{keys[0]:>14}{keys[1]:>14}")
     print("targets: idle < 3 %, watching < 15 %, key median < 50 ms")
 
 

@@ -210,3 +210,39 @@ def test_builds_columns_shrink_by_priority_and_the_name_takes_the_room() -> None
     keys = [k for k, _l, _w in narrow]
     assert keys[:3] == ["name", "state", "trees"] and "created" not in keys and "billed" not in keys
     assert sum(w + 2 for _k, _l, w in narrow) + 2 <= 80
+
+
+async def test_searches_list_state_trials_best_cost_and_promote(backend: Backend) -> None:
+    from lamforest.driver import search
+    from lamforest.spec import parse_grid
+    from lamforest_tui.screens.search import SearchScreen
+
+    search.create(
+        backend,
+        search.SearchSpec.of(name="sx", data="iris", grid=parse_grid(["max_depth=2,None"]), trees=4, grove=2),
+    )
+    app = LamforestApp(backend, workers=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search screen")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await until(pilot, lambda: screen.rows, "the list")
+        # Created but never run (as after a crashed CLI call): unfinished, never "running".
+        assert screen.rows[0].cells[:3] == ("sx", "unfinished", "0/2")
+        assert screen.check_action("promote", ()) is None
+        runner = threading.Thread(target=search.run, args=(backend, "sx"), kwargs={"workers": 1, "timeout_s": 120})
+        runner.start()
+        runner.join(timeout=120)
+        screen.action_refresh()
+        await until(pilot, lambda: screen.rows and screen.rows[0].state == "done", "finished")
+        _name, state, trials, best, cost = screen.rows[0].cells
+        assert (state, trials) == ("done", "2/2") and best.startswith("accuracy") and cost.startswith("est. $")
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen), "the promoted build, opened")
+        assert app.screen.build_name == "sx-best"
+        await until(pilot, lambda: not app.running, "the promoted build to end", tries=1200)
+    assert driver.status(backend, "sx-best").state == "done"
+    assert search.load(backend, "sx")["promoted"] == ["sx-best"]

@@ -246,3 +246,19 @@ async def test_searches_list_state_trials_best_cost_and_promote(backend: Backend
         await until(pilot, lambda: not app.running, "the promoted build to end", tries=1200)
     assert driver.status(backend, "sx-best").state == "done"
     assert search.load(backend, "sx")["promoted"] == ["sx-best"]
+
+
+def test_grove_record_times_are_dates_not_epoch_floats(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from lamforest_tui.screens.grove import readable
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        shown = readable({"state": "done", "started": FIXED_CREATED + 2.0415, "ended": FIXED_CREATED + 3.5})
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert shown["started"] == "2026-01-01 00:00:02.041" and shown["ended"] == "2026-01-01 00:00:03.500"
+    assert shown["started_epoch"] == FIXED_CREATED + 2.0415 and shown["state"] == "done"

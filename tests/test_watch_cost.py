@@ -109,3 +109,14 @@ def test_backend_shares_one_reader_among_its_watchers(tmp_path):
     with local_backend(tmp_path) as backend:
         c1, c2 = backend.shared_log_source(), backend.shared_log_source()
         assert c1 is not c2 and c1.hub is c2.hub
+
+
+def test_the_shared_reader_keeps_a_bounded_tail():
+    log = SharedLog()
+    hub = LogHub(log, keep=3)
+    early, late = hub.cursor(), hub.cursor()
+    log.pending = [f"START RequestId: {i}" for i in range(5)]
+    assert early.lines("b") == [f"START RequestId: {i}" for i in range(5)]  # all it fetched, once
+    log.pending = ["START RequestId: 5"]
+    assert late.lines("b") == [f"START RequestId: {i}" for i in (2, 3, 4, 5)]  # the kept tail, then new
+    assert early.lines("b") == ["START RequestId: 5"]

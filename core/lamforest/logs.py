@@ -197,11 +197,13 @@ class LogHub:
     request id, so equal text is the same line).
     """
 
-    def __init__(self, source: LogSource) -> None:
+    def __init__(self, source: LogSource, keep: int = 50_000) -> None:
         self.source = source
         self.shared = bool(source.shared)
+        self.keep = keep  # lines kept per buffer: an all-day session must not grow without bound
         self._lock = threading.Lock()
-        self._lines: dict[str, list[str]] = {}  # build (or "" for a shared log) -> every line fetched
+        self._lines: dict[str, list[str]] = {}  # build (or "" for a shared log) -> the last lines fetched
+        self._base: dict[str, int] = {}  # buffer -> how many lines were dropped from its front
         self._anchor: str | None = None
         self._caught_up: set[str] = set()
         self._seen: set[str] = set()
@@ -231,9 +233,18 @@ class LogHub:
         return ""
 
     def read(self, build: str, kind: str | None, offset: int) -> tuple[list[str], int]:
+        """Lines from ``offset`` (a position in everything ever fetched) on, and the next position.
+        A cursor so far behind that its lines were dropped resumes at the oldest kept line."""
         with self._lock:
-            buf = self._lines.get(self._pull(build, kind), [])
-            return buf[offset:], len(buf)
+            key = self._pull(build, kind)
+            buf = self._lines.get(key, [])
+            base = self._base.get(key, 0)
+            out, end = buf[max(0, offset - base) :], base + len(buf)
+            if len(buf) > self.keep:  # after reading: this reader got everything it fetched
+                drop = len(buf) - self.keep
+                del buf[:drop]
+                self._base[key] = base + drop
+            return out, end
 
 
 class LogCursor:

@@ -29,7 +29,7 @@ from lamforest_tui.screens.new_build import NewBuildScreen, fields
 from lamforest_tui.testing import FIXED_CREATED, write_finished_build
 
 SIZE = (160, 48)
-KEY_CHARS = {"backspace": "\x7f", "left": None, "end": None, "minus": "-"}
+KEY_CHARS = {"backspace": "\x7f", "left": None, "end": None, "minus": "-", "tab": "\t", "shift+tab": None}
 
 
 async def until(pilot: Pilot, cond: Callable[[], object], what: str, tries: int = 600) -> None:
@@ -79,6 +79,17 @@ async def test_fast_typing_into_every_form_field_loses_nothing(backend: Backend)
             assert box.region.height > 0 and form.query_one("#new-build").scrollable_content_region.contains(
                 box.region.x, box.region.y
             ), f"{key} is focused but out of view"
+
+
+async def test_tab_then_typing_fast_types_into_the_next_field(backend: Backend) -> None:
+    app = LamforestApp(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        seed, trees = form.query_one("#in-seed", Input), form.query_one("#in-trees", Input)
+        seed.focus()
+        await pilot.pause()
+        burst(app, ["end", "7", "tab", "end", "5", "shift+tab", "end", "1"])
+        await until(pilot, lambda: (seed.value, trees.value) == ("071", "1005"), f"{seed.value!r} {trees.value!r}", 40)
 
 
 async def test_every_error_shows_at_once_beside_its_field(backend: Backend, home: Path) -> None:
@@ -262,3 +273,15 @@ def test_grove_record_times_are_dates_not_epoch_floats(monkeypatch: pytest.Monke
         time.tzset()
     assert shown["started"] == "2026-01-01 00:00:02.041" and shown["ended"] == "2026-01-01 00:00:03.500"
     assert shown["started_epoch"] == FIXED_CREATED + 2.0415 and shown["state"] == "done"
+
+
+async def test_slash_then_typing_fast_filters(backend: Backend) -> None:
+    write_finished_build(backend.store, "alpha", groves=2, created=FIXED_CREATED)
+    write_finished_build(backend.store, "beta", groves=2, created=FIXED_CREATED + 1)
+    app = LamforestApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: isinstance(screen, BuildsScreen) and len(screen.rows) == 2, "the list")
+        burst(app, ["slash", "b", "e", "t"])
+        await until(pilot, lambda: screen.query_one("#filter", Input).value == "bet", "the filter typed", 40)
+        assert [r.name for r in screen._shown] == ["beta"] and not app.screen_stack[-1].is_modal

@@ -39,6 +39,11 @@ class LamforestApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.ctrl_quit"),
+        # Focus keys act where the app receives them (priority), before it hands the next keys on:
+        # as plain bindings they made a round trip through the focused widget's queue, and the keys
+        # typed right after a tab were already handed to the field being left.
+        Binding("tab", "focus_next", "Next field", show=False, priority=True, id="app.focus_next"),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True, id="app.focus_previous"),
     ]
 
     @dataclass

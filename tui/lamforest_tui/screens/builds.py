@@ -97,7 +97,9 @@ class BuildsScreen(Screen[None]):
         Binding("n", "new_build", "New", id="driver.new"),
         Binding("c", "cancel_build", "Cancel", id="driver.cancel"),
         Binding("r", "resume_build", "Resume", id="driver.resume"),
-        Binding("slash", "filter", "Filter", id="driver.filter"),
+        # Priority: the filter box takes the focus before the next keys are handed on (typed fast,
+        # "/abc" must filter by "abc", not send "c" to the table as cancel).
+        Binding("slash", "filter", "Filter", priority=True, id="driver.filter"),
         Binding("s", "searches", "Searches", id="driver.searches"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="driver.refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="driver.clear_filter"),
@@ -292,14 +294,14 @@ class BuildsScreen(Screen[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now: widget.focus() defers, and the keys typed next would go to the table
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
         box.display = False
         self._filter = ""
-        self.query_one("#builds", DataTable).focus()
+        self.set_focus(self.query_one("#builds", DataTable))
         self.show_rows()
 
     @on(Input.Changed, "#filter")
@@ -310,7 +312,7 @@ class BuildsScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def filter_done(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#builds", DataTable).focus()
+        self.set_focus(self.query_one("#builds", DataTable))
 
     def action_refresh(self) -> None:
         self.poll()

@@ -161,7 +161,9 @@ class LamforestApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            if not self.is_screen_installed("help"):
+                self.install_screen(HelpScreen(), "help")  # composed once, kept: it opens at once after
+            self.push_screen("help")
 
     def quit_question(self, running: list[str]) -> str:
         """What quitting does to the builds this app drives, said plainly."""

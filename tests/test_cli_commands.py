@@ -56,6 +56,14 @@ def test_build(at_home, capsys, as_json, unique):
 
 
 @pytest.mark.parametrize("as_json", FORMS)
+def test_estimate(at_home, capsys, as_json, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path / "estimate-cache"))
+    code, out = run(capsys, as_json, "estimate", "est", "--data", "iris", "-t", "10", "-g", "5", "--workers", "1")
+    assert code == 0
+    assert json.loads(out)["lambda"]["groves"] == 2 if as_json else "est" in out
+
+
+@pytest.mark.parametrize("as_json", FORMS)
 def test_status(at_home, capsys, as_json):
     code, out = run(capsys, as_json, "status", "base")
     assert code == 0

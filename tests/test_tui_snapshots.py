@@ -109,3 +109,15 @@ def test_new_build_form_80x24_scrolled_to_the_last_field(backend: Backend, snap_
         await until(pilot, lambda: pilot.app.screen.query_one("#new-build").scroll_y > 0)
 
     assert snap_compare(LamforestApp(backend), terminal_size=SMALL, run_before=ready)
+
+
+def test_build_screen_80x24(backend: Backend, snap_compare) -> None:
+    """The header and the grove table first; no charts where they do not fit; a shorter log."""
+
+    async def ready(pilot: Pilot) -> None:
+        await until(pilot, lambda: builds_listed(pilot))
+        await pilot.press("down")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, BuildScreen) and pilot.app.screen.view is not None)
+
+    assert snap_compare(LamforestApp(backend), terminal_size=SMALL, run_before=ready)

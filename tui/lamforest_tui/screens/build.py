@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -34,6 +34,7 @@ from lamforest_tui.widgets.grove_table import GroveTable
 from lamforest_tui.widgets.log_pane import LogPane
 
 REFRESH_S = 0.5  # the store is read twice a second while the build is active; never once it ended
+CHARTS_MIN_WIDTH = 36  # columns the charts need beside the grove table to be readable
 CHART_MIN_S = 3.0  # charts redraw at most this often while a build runs (plotext draws everything each time)
 
 
@@ -82,6 +83,14 @@ class BuildScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         if self.view is not None:
             self.poll()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Small terminals: the grove table and the header first; charts only where they fit beside the
+        table, and a shorter log below 32 lines (at 80x24 the table keeps ~11 rows)."""
+        table_width = self.query_one(GroveTable).styles.width
+        room = event.size.width - (int(table_width.value) if table_width is not None else 110)
+        self.query_one("#charts").display = room >= CHARTS_MIN_WIDTH
+        self.query_one(LogPane).styles.height = 8 if event.size.height >= 32 else 4
 
     def on_mount(self) -> None:
         self.sub_title = self.build_name

@@ -285,3 +285,26 @@ async def test_slash_then_typing_fast_filters(backend: Backend) -> None:
         burst(app, ["slash", "b", "e", "t"])
         await until(pilot, lambda: screen.query_one("#filter", Input).value == "bet", "the filter typed", 40)
         assert [r.name for r in screen._shown] == ["beta"] and not app.screen_stack[-1].is_modal
+
+
+async def test_build_screen_says_what_it_waits_for_and_offers_resume_when_interrupted(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lamforest_tui.testing import write_plan
+
+    write_plan(backend.store, "waiting", trees=20, grove=5, created=FIXED_CREATED)
+    write_plan(backend.store, "halted", trees=20, grove=5, created=FIXED_CREATED + 1)
+    Lease(monkeypatch, "halted")
+    app = LamforestApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        for name, says, resumable in (
+            ("waiting", "workers are starting", None),
+            ("halted", "no driver is running it", True),
+        ):
+            app.open_build(name)
+            await until(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen.view is not None, name)
+            screen = app.screen
+            assert says in screen.view.header_lines()[1]
+            assert screen.check_action("resume_build", ()) is (resumable or False)
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, BuildsScreen), "back")

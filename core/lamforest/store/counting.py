@@ -9,6 +9,7 @@ watching tests read these counts; on S3 one counted call is one request
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections import Counter
 from pathlib import Path
@@ -61,7 +62,7 @@ class CountingStore:
         self._count("delete")
         self.inner.delete(key)
 
-    def children(self, prefix: str) -> list[str]:
+    def children(self, prefix: str) -> builtins.list[str]:  # `list` here is the method above
         self._count("list")
         return self.inner.children(prefix)
 

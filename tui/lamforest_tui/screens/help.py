@@ -6,7 +6,7 @@ widget per block and took ~110 ms to open; this opens in a few.
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -62,7 +62,7 @@ NOTE = (
 
 
 def keymap() -> Group:
-    parts: list[object] = [Text(TITLE, style="bold")]
+    parts: list[RenderableType] = [Text(TITLE, style="bold")]
     for title, rows in SECTIONS:
         table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None)
         table.add_column(style="bold cyan", no_wrap=True)

@@ -170,14 +170,14 @@ class NewBuildScreen(ModalScreen[str | None]):
             name=value("name"),
             data=data,
             target=value("target") or None,
-            trees=value("trees"),
+            trees=value("trees"),  # type: ignore[arg-type]  # strings: BuildSpec validates and converts
             grove=value("grove"),  # type: ignore[arg-type]
             model=value("model"),
             task=value("task"),
             params=params,
-            seed=value("seed"),
-            memory=value("memory"),
-            arch=value("arch"),  # type: ignore[arg-type]
+            seed=value("seed"),  # type: ignore[arg-type]
+            memory=value("memory"),  # type: ignore[arg-type]
+            arch=value("arch"),
             max_cost=value("max_cost") or None,  # type: ignore[arg-type]
         )
 

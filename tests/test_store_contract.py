@@ -176,6 +176,17 @@ def test_deleting_the_last_key_of_a_folder_leaves_no_folder(store: Store) -> Non
     assert store.get_bytes("builds/gone/state/g00000.done") == b"2"
 
 
+def test_a_counting_store_creates_through_and_counts_a_put(store: Store) -> None:
+    from lamforest.store.counting import CountingStore
+
+    counting = CountingStore(store)
+    assert isinstance(counting, Store)
+    assert counting.create("builds/cs/claim.json", b"1") is True
+    assert counting.create("builds/cs/claim.json", b"2") is False
+    assert counting.take() == {"put": 2}
+    assert store.get_bytes("builds/cs/claim.json") == b"1"
+
+
 def test_create_is_exclusive_among_concurrent_writers(store: Store) -> None:
     """Eight threads race for each of five keys: exactly one wins each, and its content is what is stored."""
     start = threading.Barrier(8)

@@ -2,7 +2,7 @@
 
 It wraps any ``Store`` and forwards every call, counting them by kind
 (``get`` for ``get_bytes``/``get_file``/``exists``, ``list`` for
-``list``/``children``, ``put``, ``delete``). The TUI's benchmark and the
+``list``/``children``, ``put`` (and ``create``), ``delete``). The TUI's benchmark and the
 watching tests read these counts; on S3 one counted call is one request
 (or one per 1,000 keys for a list).
 """
@@ -37,6 +37,10 @@ class CountingStore:
     def put_bytes(self, key: str, data: bytes) -> None:
         self._count("put")
         self.inner.put_bytes(key, data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        self._count("put")  # a conditional PUT on S3, priced as a PUT
+        return self.inner.create(key, data)
 
     def get_bytes(self, key: str) -> bytes:
         self._count("get")

@@ -7,6 +7,7 @@ builds/<b>/groves/<gid>.joblib               one fitted grove
 builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
 builds/<b>/CANCEL                            the cancel marker
 builds/<b>/model.joblib                      the merged forest
+builds/<b>/oob.npy                           the forest's OOB decision (or prediction) per train row
 builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
 builds/<b>/lambda.log                        local REPORT lines (and <kind>/lambda.log for jobs)
@@ -67,6 +68,11 @@ def cancel(name: str) -> str:
 
 def model(name: str) -> str:
     return build_file(name, "model.joblib")
+
+
+def oob(name: str) -> str:
+    """The OOB decision function (classifier) or OOB prediction (regressor) of a bootstrapped forest."""
+    return build_file(name, "oob.npy")
 
 
 def test_set(name: str) -> str:

@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or a .csv/.parquet/.npz/.npy file (default: digits)",
     )
     b.add_argument("--target", default=None, help="target column of a CSV/Parquet file (column index for .npy)")
+    b.add_argument(
+        "--weight",
+        default=None,
+        metavar="COL",
+        help="column of per-row sample weights in the data file (column index for .npy, array name for .npz); "
+        "every grove fits with them",
+    )
     b.add_argument("-t", "--trees", default=100, help="trees in the forest (default: 100)")
     b.add_argument("-g", "--grove", default=10, help="trees per grove, one grove per invocation (default: 10)")
     b.add_argument("--model", choices=MODELS, default="rf", help="rf: random forest, et: extra-trees")
@@ -56,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="any scikit-learn parameter of the estimator, e.g. --param max_depth=12 (repeatable)",
     )
     b.add_argument("--seed", default=0, help="build seed: the split and every grove's seed derive from it")
-    b.add_argument("--test-size", default=0.25, help="held-out fraction, in (0, 1) (default: 0.25)")
+    b.add_argument(
+        "--test-size",
+        default=0.25,
+        help="held-out fraction, in [0, 1); 0 trains on every row, in file order (default: 0.25)",
+    )
     b.add_argument("--memory", default=1769, help="Lambda memory in MB, 128-10240 (default: 1769 = 1 vCPU)")
     b.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
     b.add_argument("--retries", default=2, help="retries of a failed grove (default: 2, as Lambda's async)")

@@ -3,6 +3,7 @@ or write the summary of a build that ended without a model (cancelled, failed)."
 
 from __future__ import annotations
 
+import io
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,7 +15,22 @@ from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
-from lamforest.store.base import put_json
+from lamforest.store.base import Store, put_json
+
+
+def put_array(store: Store, key: str, arr: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    store.put_bytes(key, buf.getvalue())
+
+
+def get_oob(backend: Backend, name: str) -> np.ndarray | None:
+    """The OOB decision (classifier) or prediction (regressor) ``finalize`` stored, or None."""
+    try:
+        blob = backend.store.get_bytes(keys.oob(name))
+    except KeyError:
+        return None
+    return np.load(io.BytesIO(blob), allow_pickle=False)
 
 
 def load_grove(backend: Backend, name: str, grove: int) -> Grove:
@@ -66,15 +82,20 @@ def finalize(
         groves = list(pool.map(lambda r: load_grove(backend, name, r.grove), st.rows))
     merged = forest.merge(groves)
     t_merge = time.perf_counter() - t0
-    X_te, y_te = datamod.get_test(backend.store, name)
-    merged.n_jobs = -1  # score on every core; the saved model keeps scikit-learn's default
-    test_score = forest.score(merged, X_te, y_te)
-    merged.n_jobs = None
+    test_score = None
+    if plan.n_test:  # a build that trains on every row (test size 0) has no held-out score
+        X_te, y_te = datamod.get_test(backend.store, name)
+        merged.n_jobs = -1  # score on every core; the saved model keeps scikit-learn's default
+        test_score = forest.score(merged, X_te, y_te)
+        merged.n_jobs = None
     oob = None
     if bootstraps(plan.spec.params, plan.spec.model):
         _, y_tr = datamod.open_train(backend.store, plan.data_ref)
         classes = np.asarray(merged.classes_) if forest.is_classifier(merged) else None
-        oob = forest.oob_score(groves, np.asarray(y_tr), classes)
+        decision = forest.oob_decision(groves, np.asarray(y_tr), classes)
+        if decision is not None:
+            oob = decision[1]
+            put_array(backend.store, keys.oob(name), decision[0])
     blob = artifacts.dumps_model(merged)
     backend.store.put_bytes(keys.model(name), blob)
     starts = [r.started for r in st.rows if r.started]

@@ -10,14 +10,16 @@ from lamforest import data as datamod
 from lamforest.store.base import Store
 
 # Data sets already opened by this execution environment, by (store, ref).
-_TRAIN: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+_TRAIN: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
 _INPUTS: dict[tuple[str, str], np.ndarray] = {}
 
 
-def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
+def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """X, y and the sample weights (None when the set has none) at ``ref``, opened once per environment."""
     key = (store.url, ref)
     if key not in _TRAIN:
-        _TRAIN[key] = datamod.open_train(store, ref)
+        X, y = datamod.open_train(store, ref)
+        _TRAIN[key] = (X, y, datamod.open_weight(store, ref))
     return _TRAIN[key]
 
 

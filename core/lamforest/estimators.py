@@ -1,0 +1,1020 @@
+"""Drop-in scikit-learn estimators whose ``fit`` is a lamforest build.
+
+``lamforest.RandomForestClassifier`` takes every parameter of
+``sklearn.ensemble.RandomForestClassifier`` with the same default and meaning
+(likewise ``RandomForestRegressor``, ``ExtraTreesClassifier`` and
+``ExtraTreesRegressor``), plus lamforest's own: where to fit (``backend``),
+how many trees per invocation (``grove_size``), the build's ``name``, local
+``workers``, Lambda ``memory`` and ``arch``, a ``max_cost`` and a
+``progress`` bar. ``fit`` stores the rows once, fits the groves on the
+backend's workers and merges them; the fitted object then predicts, scores
+and pickles as scikit-learn's forest does.
+
+A forest too large to merge (above the merge limit) is never held whole:
+``predict`` goes through ``driver.predict_values``, which streams the groves,
+and ``estimators_`` says why it is absent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+import numbers
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from lamforest import driver
+from lamforest.backend.base import Backend
+from lamforest.backend.shared import shared
+from lamforest.driver.finish import get_oob
+from lamforest.driver.plan import BuildError, Plan
+from lamforest.driver.watch import BuildStatus
+from lamforest.spec import BuildSpec
+
+# Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
+_OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
+_LAMFOREST_PARAMS = ("backend", "grove_size", "name", "workers", "memory", "arch", "max_cost", "progress")
+_NAMES = itertools.count(1)
+
+# Checks of scikit-learn's suite (``parametrize_with_checks``) these estimators are expected to fail,
+# each with why; the same reasons scikit-learn gives for its own forests, and lamforest's.
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
+    "RandomForestClassifier": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "bootstrap draws rows by weight: sample_weight is not equivalent to removing/repeating samples"
+        ),
+    },
+    "RandomForestRegressor": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "bootstrap draws rows by weight: sample_weight is not equivalent to removing/repeating samples"
+        ),
+    },
+    "ExtraTreesClassifier": {},
+    "ExtraTreesRegressor": {},
+}
+
+
+def _jsonable(value: Any, param: str) -> Any:
+    """A parameter's value as JSON can carry it to a worker (numpy scalars and arrays become Python)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    elif isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [_jsonable(v, param) for v in value]
+    elif isinstance(value, dict):
+        value = {str(k): _jsonable(v, param) for k, v in value.items()}
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{param}={value!r} cannot be sent to a worker (not a number, string or list)") from None
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a`` is ``b``'s default: same type and value (so 1 and 1.0, or True and 1, are told apart)."""
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _search_position() -> tuple[int, int] | None:
+    """(candidate, fold) when called from a scikit-learn search's fit of one candidate on one fold.
+
+    Read from the ``_fit_and_score`` frame scikit-learn's searches call, which
+    carries both as ``candidate_progress`` and ``split_progress``; None elsewhere.
+    """
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == "_fit_and_score" and "sklearn" in code.co_filename:
+                split = frame.f_locals.get("split_progress")
+                cand = frame.f_locals.get("candidate_progress")
+                if split is not None:
+                    return (int(cand[0]) if cand else 0), int(split[0])
+                return None
+            frame = frame.f_back
+        return None
+    finally:
+        del frame
+
+
+class _Progress:
+    """A rich progress bar of a build's trees, in a terminal or a Jupyter notebook; silent elsewhere."""
+
+    def __init__(self, enabled: bool, name: str, trees: int, groves: int) -> None:
+        self.name, self.trees, self.groves = name, trees, groves
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            if console.is_terminal or console.is_jupyter:
+                from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+                self._bar = Progress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    TaskProgressColumn(),
+                    TextColumn("{task.fields[detail]}"),
+                    TimeElapsedColumn(),
+                    console=console,
+                )
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+            self._task = self._bar.add_task(self.name, total=self.trees, detail="queued")
+        return self
+
+    def update(self, st: BuildStatus) -> None:
+        if self._bar is None:
+            return
+        est = " est." if st.cost_estimate else ""
+        detail = (
+            f"{st.count('done')}/{self.groves} groves, {st.count('running')} running, "
+            f"{st.count('failed')} failed, ${st.cost_usd:.2e}{est}  {st.state}"
+        )
+        self._bar.update(self._task, completed=st.trees_done, detail=detail)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+class _LamforestForest(BaseEstimator):
+    """What the four estimators share: fit as a build, predict through the merged forest or its groves."""
+
+    _model_code = "rf"
+    _task = "classification"
+
+    # ------------------------------------------------------------------ parameters
+
+    @classmethod
+    def _sklearn_class(cls) -> type:
+        from lamforest.grove import estimator_class
+
+        return estimator_class(cls._model_code, cls._task)
+
+    def _sklearn_params(self) -> dict[str, Any]:
+        """This estimator's scikit-learn parameters (without lamforest's own)."""
+        names = self._sklearn_class()().get_params(deep=False)
+        return {k: getattr(self, k) for k in names}
+
+    def _grove_params(self, classes_weight: bool) -> dict[str, Any]:
+        """The parameters every grove is fitted with: the non-default ones, as JSON; a dict (or list)
+        ``class_weight`` is folded into the sample weights instead (JSON would turn its labels into text)."""
+        defaults = self._sklearn_class()().get_params(deep=False)
+        out = {}
+        for key, value in self._sklearn_params().items():
+            if key in _OWNED or _same(value, defaults[key]):
+                continue
+            if key == "class_weight" and classes_weight:
+                continue
+            out[key] = _jsonable(value, key)
+        return out
+
+    def _check_lamforest_params(self) -> None:
+        if self.warm_start:
+            raise ValueError(
+                "warm_start=True is not supported: each fit is a new build; fit again with the full n_estimators"
+            )
+        if self.oob_score and not self.bootstrap:
+            raise ValueError("Out of bag estimation only available if bootstrap=True")
+        if not isinstance(self.backend, str):
+            raise ValueError(f"backend must be 'local' or 'aws', got {self.backend!r}")
+        if (
+            isinstance(self.grove_size, bool)
+            or not isinstance(self.grove_size, numbers.Integral)
+            or self.grove_size < 1
+        ):
+            raise ValueError(f"grove_size must be a whole number >= 1, got {self.grove_size!r}")
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, numbers.Integral) or self.workers < 1
+        ):
+            raise ValueError(f"workers must be None or a whole number >= 1, got {self.workers!r}")
+        # scikit-learn's own validation of its parameters, with its own messages.
+        sk = self._sklearn_class()(**self._sklearn_params())
+        sk._validate_params()
+
+    def _seed(self) -> int:
+        """The build's seed: ``random_state`` when an int, else drawn (from it when a RandomState)."""
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(np.iinfo(np.int32).max))
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and 0 <= rs < 2**32:
+            return int(rs)
+        raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {rs!r}")
+
+    def _workers(self) -> int | None:
+        if self.workers is not None:
+            return int(self.workers)
+        if self.n_jobs is None:
+            return None
+        from lamforest.backend.pool import default_workers
+
+        cores = default_workers()
+        n = int(self.n_jobs)
+        return max(1, n if n > 0 else cores + 1 + n)
+
+    def _build_name(self, backend: Backend) -> str:
+        """The build's name: ``name`` (or a generated one), with ``-c<candidate>-f<fold>`` inside a
+        scikit-learn search, and ``-2``, ``-3``, ... when a build of that name exists already."""
+        base = self.name or f"{self._model_code}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        where = _search_position()
+        if where is not None:
+            base = f"{base}-c{where[0]}-f{where[1]}"
+        base = base[:90]
+        name, n = base, 1
+        while _exists(backend, name):
+            n += 1
+            name = f"{base}-{n}"
+        return name
+
+    def _backend(self) -> Backend:
+        return shared(self.backend)
+
+    # ------------------------------------------------------------------ fit
+
+    def _validate_fit(
+        self, X: Any, y: Any, sample_weight: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        from scipy.sparse import issparse
+
+        if issparse(X):
+            raise TypeError(
+                "lamforest stores the train set as a dense array and does not accept sparse input; "
+                "pass X.toarray() if it fits in memory"
+            )
+        allow_nan = self.__sklearn_tags__().input_tags.allow_nan
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float32,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            y_numeric=self._task == "regression",
+        )
+        X = np.ascontiguousarray(X)
+        if sample_weight is not None:
+            from sklearn.utils.validation import _check_sample_weight
+
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        return X, y, sample_weight, None
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _LamforestForest:
+        """Fit the forest as a lamforest build: the rows are stored once, the groves fitted by the
+        backend's workers (or Lambda) and merged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training rows: a NumPy array, a pandas or polars DataFrame (its
+            column names are kept as ``feature_names_in_``). Sparse matrices are
+            refused: the store holds dense rows.
+        y : array-like of shape (n_samples,)
+            Class labels (classifiers) or target values (regressors). One target
+            per row: multi-output is not supported.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, stored with the train set and used by every
+            grove. None gives every row weight 1.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._check_lamforest_params()
+        X, y, sample_weight, _ = self._validate_fit(X, y, sample_weight)
+        y_core = self._encode_target(y)
+        class_weight = getattr(self, "class_weight", None)
+        fold_weights = isinstance(class_weight, (dict, list))
+        if fold_weights:
+            from sklearn.utils.class_weight import compute_sample_weight
+
+            expanded = compute_sample_weight(class_weight, y)
+            sample_weight = expanded if sample_weight is None else sample_weight * expanded
+        seed = self._seed()
+        backend = self._backend()
+        name = self._build_name(backend)
+        trees = int(self.n_estimators)
+        spec = BuildSpec(
+            name=name,
+            data=f"arrays:{X.shape[0]}x{X.shape[1]}",
+            trees=trees,
+            grove=min(int(self.grove_size), trees),
+            model=self._model_code,
+            task=self._task,
+            params=self._grove_params(fold_weights),
+            seed=seed,
+            test_size=0.0,
+            memory=self.memory,
+            arch=self.arch,
+            max_cost=self.max_cost,
+        )
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        plan = driver.create_from_arrays(backend, spec, X, y_core, sample_weight, names)
+        st = self._run(backend, plan)
+        if st.state != "done":
+            error = (st.summary or {}).get("error") or st.cancel_reason or st.state
+            raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
+        self._adopt(backend, plan, st, y)
+        return self
+
+    def _encode_target(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.float64)
+
+    def _run(self, backend: Backend, plan: Plan) -> BuildStatus:
+        name = plan.spec.name
+        # Listing a folder costs nothing; an S3 LIST is billed, so a remote store is polled less often.
+        poll_s = 0.02 if backend.name == "local" else 0.25
+        try:
+            with _Progress(bool(self.progress), name, plan.spec.trees, plan.spec.n_groves) as bar:
+                return driver.run(backend, name, workers=self._workers(), on_progress=bar.update, poll_s=poll_s)
+        except KeyboardInterrupt:
+            # Ctrl+C (or Jupyter's interrupt): cancel the build, let running groves stop at their next chunk
+            # (bounded), leave its summary saying so, then let the interrupt go on.
+            driver.cancel(backend, name, reason="interrupted (KeyboardInterrupt)")
+            end = time.monotonic() + 60.0
+            driver.run(backend, name, poll_s=poll_s, should_stop=lambda: time.monotonic() > end)
+            raise
+
+    def _adopt(self, backend: Backend, plan: Plan, st: BuildStatus, y: np.ndarray | None) -> None:
+        """Set the fitted attributes from a finished build (``y``: the train target, for a callable oob_score)."""
+        self.build_name_ = plan.spec.name
+        self.seed_ = plan.spec.seed
+        self.n_outputs_ = 1
+        self.n_features_in_ = plan.n_features
+        if plan.feature_names is not None:
+            self.feature_names_in_ = np.asarray(plan.feature_names, dtype=object)
+        try:
+            self._model = driver.load_model(backend, plan.spec.name)
+        except BuildError:
+            self._model = None  # above the merge limit: predict streams the groves
+        self._n_groves = plan.spec.n_groves
+        if self._task == "classification":
+            if not hasattr(self, "classes_"):
+                self.classes_ = (
+                    np.asarray(self._model.classes_) if self._model is not None else np.asarray(plan.classes)
+                )
+            self.n_classes_ = len(self.classes_)
+            if len(plan.classes or []) != self.n_classes_:
+                raise BuildError(f"build {plan.spec.name!r} has classes {plan.classes}, expected {self.classes_}")
+        if self.oob_score:
+            self._set_oob(backend, st, y)
+
+    def _set_oob(self, backend: Backend, st: BuildStatus, y: np.ndarray | None) -> None:
+        decision = get_oob(backend, st.name)
+        if decision is None:
+            return
+        if self._task == "classification":
+            self.oob_decision_function_ = decision
+            pred = np.argmax(decision, axis=1)
+            target = np.searchsorted(self.classes_, y) if y is not None else None
+        else:
+            self.oob_prediction_ = decision
+            pred, target = decision, y
+        if callable(self.oob_score) and target is not None:
+            self.oob_score_ = self.oob_score(target, pred)
+        else:
+            self.oob_score_ = (st.summary or {}).get("oob_score")
+
+    # ------------------------------------------------------------------ fitted state
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "build_name_")
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        from sklearn.utils import get_tags
+
+        sk = self._sklearn_class()(criterion=self.criterion)
+        tags.input_tags.allow_nan = get_tags(sk).input_tags.allow_nan
+        tags.input_tags.sparse = False  # the store holds dense rows
+        tags.target_tags.multi_output = False  # one target per build
+        return tags
+
+    def _why_not_merged(self) -> str:
+        return (
+            f"estimators_ is not available: build {self.build_name_!r} has no merged forest "
+            f"({self.n_estimators} trees in {self._n_groves} groves, above the merge limit), so its trees "
+            "stay in the store as groves and predict streams them; load one with "
+            "lamforest.driver.load_grove(backend, name, i)"
+        )
+
+    @property
+    def estimators_(self) -> list[Any]:
+        """The fitted trees, when the forest was merged (see the class docstring)."""
+        check_is_fitted(self)
+        if self._model is None:
+            raise AttributeError(self._why_not_merged())
+        return self._model.estimators_
+
+    @property
+    def estimator_(self) -> Any:
+        """The tree template the forest's trees were cloned from."""
+        check_is_fitted(self)
+        if self._model is None:
+            raise AttributeError(self._why_not_merged())
+        return self._model.estimator_
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Impurity-based feature importances, as scikit-learn's forest computes them (over the groves'
+        trees when the forest was not merged)."""
+        check_is_fitted(self)
+        if self._model is not None:
+            return self._model.feature_importances_
+        per_tree = [
+            tree.feature_importances_
+            for g in self._groves()
+            for tree in g.estimator.estimators_
+            if tree.tree_.node_count > 1
+        ]
+        if not per_tree:
+            return np.zeros(self.n_features_in_, dtype=np.float64)
+        mean = np.mean(per_tree, axis=0, dtype=np.float64)
+        return mean / np.sum(mean)
+
+    def _groves(self) -> Any:
+        backend = self._backend()
+        for i in range(self._n_groves):
+            yield driver.load_grove(backend, self.build_name_, i)
+
+    # ------------------------------------------------------------------ predict
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        from scipy.sparse import issparse
+
+        if issparse(X):
+            raise TypeError("lamforest predicts dense rows and does not accept sparse input; pass X.toarray()")
+        allow_nan = self.__sklearn_tags__().input_tags.allow_nan
+        return validate_data(
+            self, X, reset=False, dtype=np.float32, ensure_all_finite="allow-nan" if allow_nan else True
+        )
+
+    def _values(self, X: Any) -> np.ndarray:
+        """Class probabilities (classifier) or predictions (regressor) of rows ``X``."""
+        X = self._check_X(X)
+        if self._model is not None:
+            return self._model.predict_proba(X) if self._task == "classification" else self._model.predict(X)
+        return driver.predict_values(self._backend(), self.build_name_, X)
+
+    def apply(self, X: Any) -> np.ndarray:
+        """The index of the leaf each row ends in, in every tree.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        X_leaves : ndarray of shape (n_samples, n_estimators)
+            Column ``i`` is the leaf of tree ``i`` each row reaches.
+        """
+        X = self._check_X(X)
+        if self._model is not None:
+            return self._model.apply(X)
+        return np.hstack([g.estimator.apply(X) for g in self._groves()])
+
+    def decision_path(self, X: Any) -> tuple[Any, np.ndarray]:
+        """The nodes each row passes through, in every tree.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        indicator : sparse matrix of shape (n_samples, n_nodes)
+            Non-zero where a row goes through a node (nodes of all trees, side by side).
+        n_nodes_ptr : ndarray of shape (n_estimators + 1,)
+            Where each tree's nodes start in ``indicator``'s columns.
+        """
+        X = self._check_X(X)
+        if self._model is not None:
+            return self._model.decision_path(X)
+        from scipy.sparse import hstack
+
+        parts = [g.estimator.decision_path(X) for g in self._groves()]
+        counts = np.concatenate([np.diff(ptr) for _, ptr in parts])
+        return hstack([ind for ind, _ in parts]).tocsr(), np.concatenate([[0], np.cumsum(counts)])
+
+
+def _exists(backend: Backend, name: str) -> bool:
+    from lamforest import keys
+
+    return backend.store.exists(keys.spec(name))
+
+
+class _Classifier(ClassifierMixin, _LamforestForest):
+    _task = "classification"
+
+    def _encode_target(self, y: np.ndarray) -> np.ndarray:
+        """Labels as the store keeps them (numbers or text), sorted as ``classes_``."""
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(y)
+        y = np.asarray(y)
+        if y.dtype == object:
+            if all(isinstance(v, str) for v in y):
+                y = y.astype(str)
+            else:
+                converted = np.asarray(y.tolist())
+                if converted.dtype == object or converted.dtype.kind in "US":
+                    raise ValueError("class labels must be all numbers or all strings")
+                y = converted
+        self.classes_ = np.unique(y)
+        return y
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities: the mean over the trees of each tree's leaf class fractions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        p : ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in the order of ``classes_``.
+        """
+        return self._values(X)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """The logarithm of ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        p : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of ``classes_``.
+        """
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class with the highest mean probability over the trees.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        return self.classes_.take(np.argmax(self.predict_proba(X), axis=1), axis=0)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class _Regressor(RegressorMixin, _LamforestForest):
+    _task = "regression"
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The mean of the trees' predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted values.
+        """
+        return self._values(X)
+
+
+_DOC = """{summary}
+
+    Every parameter of :class:`sklearn.ensemble.{cls}` is accepted with the same
+    default and meaning; the forest is fitted by lamforest as groves of
+    ``grove_size`` trees, one invocation each, on the ``backend``'s workers (or
+    AWS Lambda), and merged. With the same ``random_state``, a CLI build of the
+    same spec on the same rows grows the same trees, bit for bit.
+
+    Parameters
+    ----------
+    n_estimators : int, default=100
+        The number of trees in the forest.
+    criterion : str, default="{criterion}"
+        The function measuring the quality of a split, as in scikit-learn.
+    max_depth : int, default=None
+        The maximum depth of a tree; None grows until leaves are pure or
+        smaller than ``min_samples_split``.
+    min_samples_split : int or float, default=2
+        The minimum number (or fraction) of rows needed to split a node.
+    min_samples_leaf : int or float, default=1
+        The minimum number (or fraction) of rows in a leaf.
+    min_weight_fraction_leaf : float, default=0.0
+        The minimum weighted fraction of all rows' weight in a leaf.
+    max_features : {{"sqrt", "log2", None}}, int or float, default={max_features}
+        The number of features considered at each split.
+    max_leaf_nodes : int, default=None
+        Grow trees best-first with at most this many leaves.
+    min_impurity_decrease : float, default=0.0
+        Split a node only if the impurity decreases by at least this much.
+    bootstrap : bool, default={bootstrap}
+        Whether each tree draws a bootstrap sample of the rows (weighted by
+        ``sample_weight`` when given).
+    oob_score : bool or callable, default=False
+        Score the forest on the rows each tree left out of its bootstrap;
+        needs ``bootstrap=True``. A callable is called as ``oob_score(y, pred)``.
+    n_jobs : int, default=None
+        The number of local worker processes (the local backend's workers);
+        None: one per core; -1: every core. ``workers`` takes precedence.
+    random_state : int, RandomState instance or None, default=None
+        The build's seed: every grove's seed derives from it. None draws a
+        seed, recorded as ``seed_`` and in the build.
+    verbose : int, default=0
+        scikit-learn's verbosity inside each grove's fit (worker output).
+    warm_start : bool, default=False
+        Not supported (each fit is a new build); True is refused at ``fit``.
+{class_weight}    ccp_alpha : non-negative float, default=0.0
+        Complexity parameter of minimal cost-complexity pruning.
+    max_samples : int or float, default=None
+        With bootstrap, the number (or fraction) of rows each tree draws.
+    monotonic_cst : array-like of int of shape (n_features,), default=None
+        Monotonicity constraint per feature: 1 increasing, -1 decreasing, 0 none.
+    backend : {{"local", "aws"}}, default="local"
+        Where groves are fitted and stored: local worker processes and a
+        folder (``LAMFOREST_HOME``), or AWS Lambda and S3 as deployed. The
+        backend stays open (a warm pool) for the rest of the session.
+    grove_size : int, default=10
+        Trees per grove, i.e. per invocation; the last grove takes the rest.
+    name : str, default=None
+        The build's name; None generates ``{code}-<date>-<time>-<hex>``. Inside
+        a scikit-learn search each fit is its own build, named
+        ``<name>-c<candidate>-f<fold>``; a name already taken gets ``-2``, ``-3``.
+    workers : int, default=None
+        Local worker processes (AWS: dispatch threads); None: ``n_jobs``.
+    memory : int, default=1769
+        Lambda memory in MB (128-10240; 1769 MB is one vCPU), for the function
+        and the cost model.
+    arch : {{"x86_64", "arm64"}}, default="x86_64"
+        Lambda architecture, for the cost model.
+    max_cost : float, default=None
+        Stop dispatching groves when the projected cost in USD passes this;
+        the fit then raises.
+    progress : bool, default=True
+        Show a progress bar of the groves (in a terminal or a notebook).
+        Interrupting the fit (Ctrl+C) cancels the build.
+
+    Attributes
+    ----------
+{classes}    n_features_in_ : int
+        The number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names of a DataFrame given to ``fit``.
+    n_outputs_ : int
+        The number of targets (always 1).
+    estimators_ : list of {tree}
+        The fitted trees, when the forest was merged; above the merge limit
+        the trees stay in the store and reading this raises AttributeError
+        saying why.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Impurity-based feature importances.
+    oob_score_ : float
+        The out-of-bag score (when ``oob_score`` is set).
+{oob}    build_name_ : str
+        The name of the build ``fit`` created.
+    seed_ : int
+        The build's seed (``random_state`` or the one drawn).
+
+    See Also
+    --------
+    lamforest.load : the fitted estimator of an existing build.
+    lamforest.builds : the builds in a store.
+
+    Examples
+    --------
+    >>> from lamforest import {cls}
+    >>> from sklearn.datasets import {dataset}
+    >>> X, y = {dataset}(return_X_y=True)
+    >>> model = {cls}(n_estimators=50, random_state=0, progress=False).fit(X, y)
+    >>> model.predict(X[:3]).shape
+    (3,)
+"""
+
+_CLASS_WEIGHT_DOC = """    class_weight : {"balanced", "balanced_subsample"}, dict or list of dicts, default=None
+        Weights of the classes. A dict is applied as sample weights (the same
+        arithmetic scikit-learn does), so its labels need not survive JSON.
+"""
+_CLASSES_DOC = """    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_classes_ : int
+        The number of classes.
+"""
+_OOB_CLF = """    oob_decision_function_ : ndarray of shape (n_samples, n_classes)
+        Class probabilities of each training row from the trees that left it out.
+"""
+_OOB_REG = """    oob_prediction_ : ndarray of shape (n_samples,)
+        The prediction of each training row from the trees that left it out.
+"""
+
+
+def _doc(cls: str, code: str, classifier: bool, extra: bool) -> str:
+    return _DOC.format(
+        summary=(
+            f"A {'random forest' if code == 'rf' else 'forest of extremely randomized trees'} "
+            f"{'classifier' if classifier else 'regressor'}, fitted as a lamforest build."
+        ),
+        cls=cls,
+        code=code,
+        criterion="gini" if classifier else "squared_error",
+        max_features='"sqrt"' if classifier else "1.0",
+        bootstrap=str(code == "rf"),
+        class_weight=_CLASS_WEIGHT_DOC if classifier else "",
+        classes=_CLASSES_DOC if classifier else "",
+        tree=("ExtraTree" if extra else "DecisionTree") + ("Classifier" if classifier else "Regressor"),
+        oob=_OOB_CLF if classifier else _OOB_REG,
+        dataset="load_iris" if classifier else "load_diabetes",
+    )
+
+
+class RandomForestClassifier(_Classifier):
+    __doc__ = _doc("RandomForestClassifier", "rf", True, False)
+    _model_code = "rf"
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        *,
+        criterion: str = "gini",
+        max_depth: int | None = None,
+        min_samples_split: int | float = 2,
+        min_samples_leaf: int | float = 1,
+        min_weight_fraction_leaf: float = 0.0,
+        max_features: str | int | float | None = "sqrt",
+        max_leaf_nodes: int | None = None,
+        min_impurity_decrease: float = 0.0,
+        bootstrap: bool = True,
+        oob_score: Any = False,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        class_weight: Any = None,
+        ccp_alpha: float = 0.0,
+        max_samples: int | float | None = None,
+        monotonic_cst: Any = None,
+        backend: str = "local",
+        grove_size: int = 10,
+        name: str | None = None,
+        workers: int | None = None,
+        memory: int = 1769,
+        arch: str = "x86_64",
+        max_cost: float | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.backend = backend
+        self.grove_size = grove_size
+        self.name = name
+        self.workers = workers
+        self.memory = memory
+        self.arch = arch
+        self.max_cost = max_cost
+        self.progress = progress
+
+
+class ExtraTreesClassifier(_Classifier):
+    __doc__ = _doc("ExtraTreesClassifier", "et", True, True)
+    _model_code = "et"
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        *,
+        criterion: str = "gini",
+        max_depth: int | None = None,
+        min_samples_split: int | float = 2,
+        min_samples_leaf: int | float = 1,
+        min_weight_fraction_leaf: float = 0.0,
+        max_features: str | int | float | None = "sqrt",
+        max_leaf_nodes: int | None = None,
+        min_impurity_decrease: float = 0.0,
+        bootstrap: bool = False,
+        oob_score: Any = False,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        class_weight: Any = None,
+        ccp_alpha: float = 0.0,
+        max_samples: int | float | None = None,
+        monotonic_cst: Any = None,
+        backend: str = "local",
+        grove_size: int = 10,
+        name: str | None = None,
+        workers: int | None = None,
+        memory: int = 1769,
+        arch: str = "x86_64",
+        max_cost: float | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.backend = backend
+        self.grove_size = grove_size
+        self.name = name
+        self.workers = workers
+        self.memory = memory
+        self.arch = arch
+        self.max_cost = max_cost
+        self.progress = progress
+
+
+class RandomForestRegressor(_Regressor):
+    __doc__ = _doc("RandomForestRegressor", "rf", False, False)
+    _model_code = "rf"
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        *,
+        criterion: str = "squared_error",
+        max_depth: int | None = None,
+        min_samples_split: int | float = 2,
+        min_samples_leaf: int | float = 1,
+        min_weight_fraction_leaf: float = 0.0,
+        max_features: str | int | float | None = 1.0,
+        max_leaf_nodes: int | None = None,
+        min_impurity_decrease: float = 0.0,
+        bootstrap: bool = True,
+        oob_score: Any = False,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        ccp_alpha: float = 0.0,
+        max_samples: int | float | None = None,
+        monotonic_cst: Any = None,
+        backend: str = "local",
+        grove_size: int = 10,
+        name: str | None = None,
+        workers: int | None = None,
+        memory: int = 1769,
+        arch: str = "x86_64",
+        max_cost: float | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.backend = backend
+        self.grove_size = grove_size
+        self.name = name
+        self.workers = workers
+        self.memory = memory
+        self.arch = arch
+        self.max_cost = max_cost
+        self.progress = progress
+
+
+class ExtraTreesRegressor(_Regressor):
+    __doc__ = _doc("ExtraTreesRegressor", "et", False, True)
+    _model_code = "et"
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        *,
+        criterion: str = "squared_error",
+        max_depth: int | None = None,
+        min_samples_split: int | float = 2,
+        min_samples_leaf: int | float = 1,
+        min_weight_fraction_leaf: float = 0.0,
+        max_features: str | int | float | None = 1.0,
+        max_leaf_nodes: int | None = None,
+        min_impurity_decrease: float = 0.0,
+        bootstrap: bool = False,
+        oob_score: Any = False,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        ccp_alpha: float = 0.0,
+        max_samples: int | float | None = None,
+        monotonic_cst: Any = None,
+        backend: str = "local",
+        grove_size: int = 10,
+        name: str | None = None,
+        workers: int | None = None,
+        memory: int = 1769,
+        arch: str = "x86_64",
+        max_cost: float | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.backend = backend
+        self.grove_size = grove_size
+        self.name = name
+        self.workers = workers
+        self.memory = memory
+        self.arch = arch
+        self.max_cost = max_cost
+        self.progress = progress
+
+
+ESTIMATORS: dict[tuple[str, str], type[_LamforestForest]] = {
+    ("rf", "classification"): RandomForestClassifier,
+    ("rf", "regression"): RandomForestRegressor,
+    ("et", "classification"): ExtraTreesClassifier,
+    ("et", "regression"): ExtraTreesRegressor,
+}

@@ -198,7 +198,10 @@ def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: 
         else:
             y = y.astype(str)
         if len(np.unique(y)) < 2:
-            raise SpecError("target", f"{source}: the target has a single class ({y[0].item()!r}); need at least 2")
+            raise SpecError(
+                "target",
+                f"{source}: the target has a single class ({y[0].item()!r}); one class cannot be learned; need 2",
+            )
     return Dataset(X=X, y=y, task=task, source=source, feature_names=list(names))
 
 

@@ -586,7 +586,8 @@ class _Classifier(ClassifierMixin, _LamforestForest):
         y : ndarray of shape (n_samples,)
             Predicted class labels.
         """
-        return self.classes_.take(np.argmax(self.predict_proba(X), axis=1), axis=0)
+        proba = self.predict_proba(X)
+        return self.classes_.take(np.argmax(proba, axis=1), axis=0)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -19,6 +19,9 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     key = (store.url, ref)
     if key not in _TRAIN:
         X, y = datamod.open_train(store, ref)
+        if np.isnan(X).any():
+            # scikit-learn's splitter for missing values needs a writable X; a memory map is read-only.
+            X = np.array(X)
         _TRAIN[key] = (X, y, datamod.open_weight(store, ref))
     return _TRAIN[key]
 

@@ -329,3 +329,17 @@ def test_importing_lamforest_loads_no_driver_until_an_estimator_is_asked_for() -
     assert "lamforest.estimators" in after and module == "lamforest.estimators"
     with pytest.raises(AttributeError):
         lamforest.NoSuchThing  # noqa: B018
+
+
+def test_a_progress_bar_in_a_terminal_and_none_when_piped(
+    home: Path, iris: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, y = iris
+    RandomForestClassifier(n_estimators=6, grove_size=3, random_state=0, name="quiet", workers=2).fit(X, y)
+    assert capsys.readouterr().err == ""  # not a terminal, not a notebook: nothing drawn
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: treat the output as a terminal
+    RandomForestClassifier(n_estimators=6, grove_size=3, random_state=0, name="bar", workers=2).fit(X, y)
+    err = capsys.readouterr().err
+    assert "bar" in err and "2/2 groves" in err and "100%" in err and "done" in err
+    RandomForestClassifier(n_estimators=6, grove_size=3, random_state=0, name="off", progress=False).fit(X, y)
+    assert capsys.readouterr().err == ""

@@ -1,6 +1,7 @@
 """Every key of the store's layout, in one place. Nothing else formats a key.
 
 data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
+data/<sha256>/w.npy                          its sample weights, when it has them
 builds/<b>/spec.json                         the plan: what was asked and what the data resolved to
 builds/<b>/test.npz                          the held-out set (driver only, never in an event)
 builds/<b>/groves/<gid>.joblib               one fitted grove
@@ -39,7 +40,7 @@ def data_ref(sha256: str) -> str:
 
 
 def data_file(ref: str, name: str) -> str:
-    """``X.npy``, ``y.npy`` or ``meta.json`` of a stored data set."""
+    """``X.npy``, ``y.npy``, ``w.npy`` or ``meta.json`` of a stored data set."""
     return f"{ref}/{name}"
 
 

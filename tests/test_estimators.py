@@ -343,3 +343,31 @@ def test_a_progress_bar_in_a_terminal_and_none_when_piped(
     assert "bar" in err and "2/2 groves" in err and "100%" in err and "done" in err
     RandomForestClassifier(n_estimators=6, grove_size=3, random_state=0, name="off", progress=False).fit(X, y)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("weights", "weight", "data", "match"),
+    [
+        (None, "w", "iris", "from a column of a data file"),
+        ([1.0] * 6, "nope", None, "no column 'nope'"),
+        ([1.0] * 6, "y", None, "is the target"),
+        ([1.0, -1.0, 1.0, 1.0, 1.0, 1.0], "w", None, "non-negative"),
+        ([0.0] * 6, "w", None, "sum to zero"),
+        ([1.0, float("nan"), 1.0, 1.0, 1.0, 1.0], "w", None, "finite"),
+    ],
+)
+def test_bad_weight_columns_are_refused_before_anything_is_written(
+    tmp_path: Path, weights: list[float] | None, weight: str, data: str | None, match: str
+) -> None:
+    from lamforest.backend import local_backend
+    from lamforest.spec import SpecError
+
+    csv = tmp_path / "d.csv"
+    rows = ["a,b,w,y"] + [f"{i},{i * 2},{w},{i % 2}" for i, w in enumerate(weights or [1.0] * 6)]
+    csv.write_text("\n".join(rows) + "\n")
+    with local_backend(tmp_path / "store") as backend:
+        spec = BuildSpec(name="weighted", data=data or str(csv), target="y", weight=weight, test_size=0)
+        with pytest.raises(SpecError, match=match) as info:
+            driver.create(backend, spec)
+        assert info.value.field == "weight"
+        assert not backend.store.list("")

@@ -292,7 +292,7 @@ def test_a_forest_without_a_merged_model_explains_and_streams_its_groves(home: P
         big.estimators_  # noqa: B018
     assert not hasattr(big, "estimators_")
     assert np.array_equal(big.apply(X), est.apply(X))
-    assert np.allclose(big.feature_importances_, est.feature_importances_, rtol=1e-12)
+    assert np.array_equal(big.feature_importances_, est.feature_importances_)  # the same sums, in tree order
     assert big.classes_.tolist() == [0, 1, 2]
 
 

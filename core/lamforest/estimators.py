@@ -249,9 +249,7 @@ class _LamforestForest(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def _validate_fit(
-        self, X: Any, y: Any, sample_weight: Any
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def _validate_fit(self, X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         from scipy.sparse import issparse
 
         if issparse(X):
@@ -273,7 +271,7 @@ class _LamforestForest(BaseEstimator):
             from sklearn.utils.validation import _check_sample_weight
 
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        return X, y, sample_weight, None
+        return X, y, sample_weight
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _LamforestForest:
         """Fit the forest as a lamforest build: the rows are stored once, the groves fitted by the
@@ -298,7 +296,7 @@ class _LamforestForest(BaseEstimator):
             The fitted estimator.
         """
         self._check_lamforest_params()
-        X, y, sample_weight, _ = self._validate_fit(X, y, sample_weight)
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight)
         y_core = self._encode_target(y)
         class_weight = getattr(self, "class_weight", None)
         fold_weights = isinstance(class_weight, (dict, list))

@@ -371,3 +371,15 @@ def test_bad_weight_columns_are_refused_before_anything_is_written(
             driver.create(backend, spec)
         assert info.value.field == "weight"
         assert not backend.store.list("")
+
+
+def test_n_jobs_is_the_number_of_local_workers_and_workers_wins() -> None:
+    from lamforest.backend.pool import default_workers
+
+    assert RandomForestClassifier()._workers() is None  # the backend's default: one per core
+    assert RandomForestClassifier(n_jobs=1)._workers() == 1
+    assert RandomForestClassifier(n_jobs=-1)._workers() == default_workers()
+    assert RandomForestClassifier(n_jobs=-2)._workers() == max(1, default_workers() - 1)
+    assert RandomForestClassifier(n_jobs=-1, workers=3)._workers() == 3
+    with pytest.raises(ValueError, match="backend must be 'local' or 'aws'"):
+        RandomForestClassifier(backend="gcp").fit([[0.0], [1.0]], [0, 1])

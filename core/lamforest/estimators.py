@@ -192,7 +192,7 @@ class _LamforestForest(BaseEstimator):
             )
         if self.oob_score and not self.bootstrap:
             raise ValueError("Out of bag estimation only available if bootstrap=True")
-        if not isinstance(self.backend, str):
+        if self.backend not in ("local", "aws"):
             raise ValueError(f"backend must be 'local' or 'aws', got {self.backend!r}")
         if (
             isinstance(self.grove_size, bool)

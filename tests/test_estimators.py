@@ -297,7 +297,7 @@ def test_a_forest_without_a_merged_model_explains_and_streams_its_groves(home: P
 
 
 def test_keyboard_interrupt_cancels_the_build(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lamforest import estimators
+    from lamforest.estimators import progress
 
     X, y = load_diabetes(return_X_y=True)
     seen: list[str] = []
@@ -306,7 +306,7 @@ def test_keyboard_interrupt_cancels_the_build(home: Path, monkeypatch: pytest.Mo
         seen.append(st.state)
         raise KeyboardInterrupt  # what Ctrl+C (or a notebook's interrupt) raises in the watch loop
 
-    monkeypatch.setattr(estimators._Progress, "update", interrupt)
+    monkeypatch.setattr(progress.BuildProgress, "update", interrupt)
     est = RandomForestRegressor(n_estimators=400, grove_size=5, random_state=0, name="interrupted", **QUIET)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X, y)

@@ -383,3 +383,31 @@ def test_n_jobs_is_the_number_of_local_workers_and_workers_wins() -> None:
     assert RandomForestClassifier(n_jobs=-1, workers=3)._workers() == 3
     with pytest.raises(ValueError, match="backend must be 'local' or 'aws'"):
         RandomForestClassifier(backend="gcp").fit([[0.0], [1.0]], [0, 1])
+
+
+def test_create_from_arrays_keeps_every_row_in_order_and_refuses_bad_shapes(tmp_path: Path) -> None:
+    from lamforest import data
+    from lamforest.backend import local_backend
+    from lamforest.spec import SpecError
+
+    X, y = load_iris(return_X_y=True)
+    w = np.linspace(0.5, 2.0, len(y))
+    with local_backend(tmp_path / "store") as backend:
+        for bad, field in (
+            ({"X": X[:, 0]}, "data"),
+            ({"y": np.c_[y, y]}, "target"),
+            ({"feature_names": ["a"]}, "data"),
+            ({"sample_weight": w[:-1]}, "weight"),
+        ):
+            args = {"X": X, "y": y, "sample_weight": None, "feature_names": None, **bad}
+            with pytest.raises(SpecError) as info:
+                driver.create_from_arrays(backend, BuildSpec(name="arr", trees=2, grove=1), **args)
+            assert info.value.field == field
+        assert not backend.store.list("")
+        plan = driver.create_from_arrays(backend, BuildSpec(name="arr", trees=2, grove=1), X, y, w, list("abcd"))
+        assert (plan.n_train, plan.n_test, plan.weighted, plan.feature_names) == (150, 0, True, list("abcd"))
+        X_tr, y_tr = data.open_train(backend.store, plan.data_ref)
+        assert np.array_equal(X_tr, X.astype(np.float32)) and np.array_equal(y_tr, y)  # every row, in order
+        assert np.array_equal(data.open_weight(backend.store, plan.data_ref), w)
+        assert plan.data_ref != data.put_train(backend.store, X_tr, y_tr, plan.task, list("abcd"))  # w is hashed
+        assert driver.run(backend, "arr", sync=True).summary["test_score"] is None

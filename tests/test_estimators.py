@@ -411,3 +411,13 @@ def test_create_from_arrays_keeps_every_row_in_order_and_refuses_bad_shapes(tmp_
         assert np.array_equal(data.open_weight(backend.store, plan.data_ref), w)
         assert plan.data_ref != data.put_train(backend.store, X_tr, y_tr, plan.task, list("abcd"))  # w is hashed
         assert driver.run(backend, "arr", sync=True).summary["test_score"] is None
+
+
+def test_a_class_weight_dict_grows_scikit_learns_trees(home: Path, iris: Any) -> None:
+    """A dict's int labels would turn into text in JSON: it travels as sample weights, with the same arithmetic."""
+    X, y = iris
+    cw = {0: 1.0, 1: 5.0, 2: 0.5}
+    ours = RandomForestClassifier(n_estimators=5, grove_size=5, random_state=6, class_weight=cw, **QUIET).fit(X, y)
+    ref = sklearn.ensemble.RandomForestClassifier(n_estimators=5, random_state=grove_seed(6), class_weight=cw)
+    same_trees(ours, ref.fit(X.astype(np.float32), y))
+    assert "class_weight" not in driver.load_plan(shared("local"), ours.build_name_).spec.params

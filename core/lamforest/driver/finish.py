@@ -3,7 +3,6 @@ or write the summary of a build that ended without a model (cancelled, failed)."
 
 from __future__ import annotations
 
-import io
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,24 +12,10 @@ import numpy as np
 from lamforest import artifacts, forest, keys
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
+from lamforest.driver.oob import write_oob
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
-from lamforest.store.base import Store, put_json
-
-
-def put_array(store: Store, key: str, arr: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    store.put_bytes(key, buf.getvalue())
-
-
-def get_oob(backend: Backend, name: str) -> np.ndarray | None:
-    """The OOB decision (classifier) or prediction (regressor) ``finalize`` stored, or None."""
-    try:
-        blob = backend.store.get_bytes(keys.oob(name))
-    except KeyError:
-        return None
-    return np.load(io.BytesIO(blob), allow_pickle=False)
+from lamforest.store.base import put_json
 
 
 def load_grove(backend: Backend, name: str, grove: int) -> Grove:
@@ -95,7 +80,7 @@ def finalize(
         decision = forest.oob_decision(groves, np.asarray(y_tr), classes)
         if decision is not None:
             oob = decision[1]
-            put_array(backend.store, keys.oob(name), decision[0])
+            write_oob(backend, name, decision[0])
     blob = artifacts.dumps_model(merged)
     backend.store.put_bytes(keys.model(name), blob)
     starts = [r.started for r in st.rows if r.started]

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from lamforest import driver
 from lamforest.backend.base import Backend
 from lamforest.backend.shared import shared
-from lamforest.driver.finish import get_oob
+from lamforest.driver.oob import read_oob
 from lamforest.driver.plan import BuildError, Plan
 from lamforest.driver.watch import BuildStatus
 from lamforest.estimators.params import build_exists, jsonable, same, search_position
@@ -247,7 +247,7 @@ class LamforestForest(BaseEstimator):
             self._set_oob(backend, st, y)
 
     def _set_oob(self, backend: Backend, st: BuildStatus, y: np.ndarray | None) -> None:
-        decision = get_oob(backend, st.name)
+        decision = read_oob(backend, st.name)
         if decision is None:
             return
         if self._task == "classification":

@@ -169,6 +169,11 @@ def test_grid_search_over_max_depth_names_each_fit_after_the_search_and_fold(hom
     assert search.best_estimator_.build_name_ == "irisdepth"  # the refit on every row
     spec = driver.load_plan(shared("local"), "irisdepth-c1-f2").spec
     assert spec.params == {"max_depth": 4} and spec.seed == 0
+    # Without a name, the fits are named after the search object: one prefix, a candidate and a fold each.
+    unnamed = GridSearchCV(clone(base).set_params(name=None), {"min_samples_leaf": [1, 5]}, cv=2).fit(X, y)
+    prefix = f"rf-gridsearchcv-{id(unnamed) & 0xFFFFFF:06x}"
+    names = {b["name"] for b in lamforest.builds(as_frame=False)}
+    assert {f"{prefix}-c{c}-f{f}" for c in range(2) for f in range(2)} <= names
 
 
 def test_pipeline_cross_val_score_clone_and_pickle(home: Path, iris: Any) -> None:

@@ -104,11 +104,17 @@ class LamforestForest(BaseEstimator):
 
     def _build_name(self, backend: Backend) -> str:
         """The build's name: ``name`` (or a generated one), with ``-c<candidate>-f<fold>`` inside a
-        scikit-learn search, and ``-2``, ``-3``, ... when a build of that name exists already."""
-        base = self.name or f"{self._model_code}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        scikit-learn search (without a ``name``, the search's: ``rf-gridsearchcv-<id>-c0-f1``), and
+        ``-2``, ``-3``, ... when a build of that name exists already."""
         where = search_position()
+        if self.name:
+            base = self.name
+        elif where is not None and where.search:
+            base = f"{self._model_code}-{where.search}"
+        else:
+            base = f"{self._model_code}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         if where is not None:
-            base = f"{base}-c{where[0]}-f{where[1]}"
+            base = f"{base}-{where.suffix()}"
         base = base[:90]
         name, n = base, 1
         while build_exists(backend, name):

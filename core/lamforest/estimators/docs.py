@@ -62,7 +62,8 @@ _DOC = """{summary}
     name : str, default=None
         The build's name; None generates ``{code}-<date>-<time>-<hex>``. Inside
         a scikit-learn search each fit is its own build, named
-        ``<name>-c<candidate>-f<fold>``; a name already taken gets ``-2``, ``-3``.
+        ``<name>-c<candidate>-f<fold>`` (without a name, after the search:
+        ``{code}-gridsearchcv-<id>-c0-f1``); a name already taken gets ``-2``, ``-3``.
     workers : int, default=None
         Local worker processes (AWS: dispatch threads); None: ``n_jobs``.
     memory : int, default=1769

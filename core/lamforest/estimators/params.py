@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,11 +40,24 @@ def same(a: Any, b: Any) -> bool:
         return False
 
 
-def search_position() -> tuple[int, int] | None:
-    """(candidate, fold) when called from a scikit-learn search's fit of one candidate on one fold.
+@dataclass(frozen=True)
+class SearchPosition:
+    """Where a fit sits in a scikit-learn search: its candidate, its fold, and which search."""
+
+    candidate: int
+    fold: int
+    search: str | None  # e.g. "gridsearchcv-3fa2c1": the search's class and a short id of the object
+
+    def suffix(self) -> str:
+        return f"c{self.candidate}-f{self.fold}"
+
+
+def search_position() -> SearchPosition | None:
+    """Where this fit sits when called from a scikit-learn search's fit of one candidate on one fold.
 
     Read from the ``_fit_and_score`` frame scikit-learn's searches call, which
-    carries both as ``candidate_progress`` and ``split_progress``; None elsewhere.
+    carries ``candidate_progress``, ``split_progress`` and the search as
+    ``caller``; None elsewhere (a plain fit, ``cross_val_score``, a refit).
     """
     frame = inspect.currentframe()
     try:
@@ -52,9 +66,11 @@ def search_position() -> tuple[int, int] | None:
             if code.co_name == "_fit_and_score" and "sklearn" in code.co_filename:
                 split = frame.f_locals.get("split_progress")
                 cand = frame.f_locals.get("candidate_progress")
-                if split is not None:
-                    return (int(cand[0]) if cand else 0), int(split[0])
-                return None
+                caller = frame.f_locals.get("caller")
+                if split is None:
+                    return None
+                search = f"{type(caller).__name__.lower()}-{id(caller) & 0xFFFFFF:06x}" if caller is not None else None
+                return SearchPosition(int(cand[0]) if cand else 0, int(split[0]), search)
             frame = frame.f_back
         return None
     finally:

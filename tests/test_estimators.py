@@ -233,6 +233,8 @@ def test_every_scikit_learn_parameter_with_the_same_default() -> None:
             assert ours[name].default == p.default, f"{cls.__name__}.{name}"
         extra = [n for n in ours if n not in theirs]
         assert extra == ["backend", "grove_size", "name", "workers", "memory", "arch", "max_cost", "progress"]
+        documented = [line.split(" : ")[0].strip() for line in cls.__doc__.splitlines() if " : " in line]
+        assert [n for n in ours if n not in documented] == [], f"{cls.__name__}: undocumented parameters"
 
 
 def test_random_state_none_draws_a_seed_and_records_it(home: Path, iris: Any) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lamforest import keys, tables
+from lamforest import keys, tables, weights
 from lamforest.spec import SpecError
 from lamforest.store.base import Store
 
@@ -80,7 +80,7 @@ def load(
         if weight is None:
             X, y, names = tables.read_xy(path, target)
         else:
-            X, y, names, w = tables.read_xyw(path, target, weight)
+            X, y, names, w = weights.read_xyw(path, target, weight)
         named = path.suffix.lower() not in (".npy", ".npz")
         natural = None
     else:
@@ -88,25 +88,8 @@ def load(
     ds = _finish(X, y, names, task, natural, source)
     ds.named = named
     if w is not None:
-        ds.weight = check_weight(w, X.shape[0], source)
+        ds.weight = weights.check_weight(w, X.shape[0], source)
     return ds
-
-
-def check_weight(w: object, n_rows: int, source: str = "sample_weight") -> np.ndarray:
-    """Sample weights as float64, one per row, finite and non-negative with a positive sum."""
-    arr = np.asarray(w)
-    if arr.ndim != 1 or arr.shape[0] != n_rows:
-        raise SpecError("weight", f"{source}: need one weight per row ({n_rows}), got shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
-        raise SpecError("weight", f"{source}: weights must be real numbers, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        raise SpecError("weight", f"{source}: weights must be finite (no NaN or infinity)")
-    if (arr < 0).any():
-        raise SpecError("weight", f"{source}: weights must be non-negative")
-    if not arr.sum() > 0:
-        raise SpecError("weight", f"{source}: weights sum to zero; at least one row needs a positive weight")
-    return arr
 
 
 def _is_file(source: str) -> bool:

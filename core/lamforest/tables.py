@@ -350,59 +350,6 @@ def read_xy(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, lis
     return X, column_target(columns[header.index(target)], target, where), features
 
 
-def read_xyw(path: Path, target: str | None, weight: str) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
-    """``read_xy`` plus a column of sample weights, which is neither a feature nor the target.
-
-    ``weight`` is a column name (CSV, Parquet), a column index (.npy) or an array name (.npz).
-    """
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(SUFFIXES)}")
-    head = check_file(path)
-    where = path.name
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            names = list(z.files)
-            if weight not in names:
-                raise SpecError("weight", f"{where}: no array named {weight!r}; arrays are {', '.join(names)}")
-            w = z[weight]
-        X, y = read_npz(path)
-        assert y is not None
-        _array_dtype(w, "the weights", where)
-        return X, y, [f"x{i}" for i in range(X.shape[1])], w
-    if suffix == ".npy":
-        arr = read_npy(path, head)
-        if arr.ndim != 2 or arr.shape[1] < 3:
-            raise SpecError("data", f"{where}: with weights, an .npy file needs features, a target and a weight column")
-        ycol = arr.shape[1] - 1 if target is None else column_index(target, arr.shape[1], where)
-        try:
-            wcol = column_index(weight, arr.shape[1], where)
-        except SpecError as exc:
-            raise SpecError("weight", exc.message) from None
-        if wcol == ycol:
-            raise SpecError("weight", f"{where}: column {wcol} is the target; weights need a column of their own")
-        X = np.delete(arr, [ycol, wcol], axis=1)
-        return X, arr[:, ycol], [f"x{i}" for i in range(X.shape[1])], arr[:, wcol]
-    header, columns = read_columns(path, head)
-    if weight not in header:
-        raise SpecError("weight", f"{where}: no column {weight!r}; columns are {', '.join(header)}")
-    if weight == target:
-        raise SpecError("weight", f"{where}: {weight!r} is the target; weights need a column of their own")
-    if target is None:
-        raise SpecError("target", f"{where}: name the target column with --target (columns: {', '.join(header)})")
-    if target not in header:
-        raise SpecError("target", f"{where}: no column {target!r}; columns are {', '.join(header)}")
-    features = [h for h in header if h not in (target, weight)]
-    if not features:
-        raise SpecError("data", f"{where}: no feature columns besides the target and the weights")
-    X = columns_matrix(header, columns, features, where)
-    try:
-        w = column_floats(columns[header.index(weight)], weight, where)
-    except SpecError as exc:
-        raise SpecError("weight", exc.message) from None
-    return X, column_target(columns[header.index(target)], target, where), features, w
-
-
 def _listed(names: list[str], limit: int = 8) -> str:
     shown = ", ".join(map(repr, names[:limit]))
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lamforest import data as datamod
-from lamforest import keys
+from lamforest import keys, weights
 from lamforest.backend.base import Backend
 from lamforest.events import FitEvent
 from lamforest.grove import make_estimator
@@ -119,7 +119,7 @@ def create_from_arrays(
         raise SpecError("data", f"{len(names)} feature names for {X.shape[1]} columns")
     ds = datamod.from_arrays(X, y, names, spec.task, spec.data)
     if sample_weight is not None:
-        ds.weight = datamod.check_weight(sample_weight, X.shape[0])
+        ds.weight = weights.check_weight(sample_weight, X.shape[0])
     return _store(backend, spec, ds)
 
 

@@ -428,3 +428,12 @@ def test_a_class_weight_dict_grows_scikit_learns_trees(home: Path, iris: Any) ->
     ref = sklearn.ensemble.RandomForestClassifier(n_estimators=5, random_state=grove_seed(6), class_weight=cw)
     same_trees(ours, ref.fit(X.astype(np.float32), y))
     assert "class_weight" not in driver.load_plan(shared("local"), ours.build_name_).spec.params
+
+
+def test_max_cost_stops_the_build_and_fit_says_why(home: Path) -> None:
+    X, y = load_diabetes(return_X_y=True)
+    est = RandomForestRegressor(n_estimators=200, grove_size=2, max_cost=1e-12, name="thrifty", **QUIET)
+    with pytest.raises(RuntimeError, match="ended cancelled: budget"):
+        est.fit(X, y)
+    st = driver.status(shared("local"), "thrifty")
+    assert st.state == "cancelled" and st.trees_done < 200

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamforest.estimators.base import ForestClassifierBase, ForestRegressorBase, LamforestForest
+from lamforest.estimators.base import LamforestForest
 from lamforest.estimators.docs import doc
+from lamforest.estimators.tasks import ForestClassifierBase, ForestRegressorBase
 
 __all__ = [
     "ESTIMATORS",

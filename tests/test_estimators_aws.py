@@ -1,5 +1,5 @@
 """An estimator with ``backend="aws"``: rows to S3, groves through SNS to (our handler behind) Lambda, all in
-moto's server; see ``tests/test_aws_backend.py`` for the ``aws`` fixture."""
+moto's server; see ``tests/aws_fixtures.py`` for the ``aws`` fixture."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import lamforest
 from lamforest import driver
 from lamforest.backend.shared import close_shared, shared
 from lamforest.spec import BuildSpec
-from tests.test_aws_backend import Rig, aws  # noqa: F401  (the fixture)
+from tests.aws_fixtures import Rig
 
 
-def test_an_aws_estimator_fits_predicts_and_loads(aws: Rig) -> None:  # noqa: F811
+def test_an_aws_estimator_fits_predicts_and_loads(aws: Rig) -> None:
     X, y = load_iris(return_X_y=True)
     w = np.random.default_rng(2).uniform(0.5, 2.0, size=len(y))
     try:

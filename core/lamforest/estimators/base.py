@@ -87,7 +87,7 @@ class LamforestForest(BaseEstimator):
             return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
         if isinstance(rs, np.random.RandomState):
             return int(rs.randint(np.iinfo(np.int32).max))
-        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and 0 <= rs < 2**32:
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and 0 <= int(rs) < 2**32:
             return int(rs)
         raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {rs!r}")
 
@@ -323,7 +323,7 @@ class LamforestForest(BaseEstimator):
         if not per_tree:
             return np.zeros(self.n_features_in_, dtype=np.float64)
         mean = np.mean(per_tree, axis=0, dtype=np.float64)
-        return mean / np.sum(mean)
+        return np.asarray(mean / np.sum(mean))
 
     def _groves(self) -> Any:
         backend = self._backend()

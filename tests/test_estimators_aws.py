@@ -10,6 +10,7 @@ from sklearn.datasets import load_iris
 
 import lamforest
 from lamforest import driver
+from lamforest import keys as lfkeys
 from lamforest.backend.shared import close_shared, shared
 from lamforest.spec import BuildSpec
 from tests.aws_fixtures import Rig
@@ -25,7 +26,7 @@ def test_an_aws_estimator_fits_predicts_and_loads(aws: Rig) -> None:
         assert est.build_name_ == "aws-iris"
         keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=aws.bucket)["Contents"]]
         assert any(k.endswith("/w.npy") for k in keys)  # the weights went to S3 with the rows
-        assert "builds/aws-iris/groves/g00001.joblib" in keys
+        assert lfkeys.grove("aws-iris", "g00001") in keys
         assert len(aws.standin.invocations) >= 2  # the groves ran behind Lambda, not locally
         st = driver.status(shared("aws"), "aws-iris")
         assert st.state == "done" and st.cost_estimate is False

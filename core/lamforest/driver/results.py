@@ -14,14 +14,29 @@ from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver.plan import BuildError, load_plan
 from lamforest.spec import SpecError
+from lamforest.store.base import get_json
 
 
 def load_model(backend: Backend, name: str) -> Any:
+    """The merged forest, checked against the sha256 its summary recorded, read as a tree file (never a pickle)."""
     try:
         blob = backend.store.get_bytes(keys.model(name))
     except KeyError:
         raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`") from None
-    return artifacts.loads_model(blob)
+    try:
+        summary = get_json(backend.store, keys.summary(name))
+    except KeyError:
+        summary = None
+    expect = {"sha256": summary["model_sha256"]} if isinstance(summary, dict) and "model_sha256" in summary else None
+    if expect is not None and isinstance(summary, dict) and "model_bytes" in summary:
+        expect["bytes"] = summary["model_bytes"]
+    why = artifacts.mismatch(blob, expect)
+    if why:
+        raise BuildError(artifacts.model_error(name, why))
+    try:
+        return artifacts.loads_model(blob)
+    except artifacts.TreeFileError as exc:
+        raise BuildError(artifacts.model_error(name, str(exc))) from None
 
 
 def predict_values(backend: Backend, name: str, X: np.ndarray) -> np.ndarray:
@@ -98,9 +113,12 @@ def predict(backend: Backend, name: str, source: str | None = None) -> Predictio
 
 
 def export(backend: Backend, name: str, path: Path | str) -> Path:
-    """Write the merged model to ``path`` (joblib), for any scikit-learn user to load."""
+    """Write the merged model to ``path`` (joblib), for any scikit-learn user to load.
+
+    The store holds a tree file; the exported file is plain scikit-learn (a pickle: the user's own).
+    """
     path = Path(path)
     model = load_model(backend, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path, compress=artifacts.COMPRESS)
+    joblib.dump(model, path, compress=artifacts.EXPORT_COMPRESS)
     return path

@@ -78,4 +78,5 @@ def search_position() -> SearchPosition | None:
 
 
 def build_exists(backend: Backend, name: str) -> bool:
-    return backend.store.exists(keys.spec(name))
+    """Whether the name is taken: a build's spec, a claim being created, or a search (they share names)."""
+    return any(backend.store.exists(k) for k in (keys.spec(name), keys.claim(name), keys.search(name)))

@@ -437,3 +437,19 @@ def test_max_cost_stops_the_build_and_fit_says_why(home: Path) -> None:
         est.fit(X, y)
     st = driver.status(shared("local"), "thrifty")
     assert st.state == "cancelled" and st.trees_done < 200
+
+
+def test_an_altered_weight_file_is_caught_by_the_integrity_check(tmp_path: Path) -> None:
+    from lamforest import data
+    from lamforest.store.local import LocalStore
+    from lamforest.worker import env
+
+    store = LocalStore(tmp_path)
+    X, y = load_iris(return_X_y=True)
+    w = np.linspace(0.5, 2.0, len(y))
+    ref = data.put_train(store, X, y, "classification", list("abcd"), w)
+    np.save(store.local_path(keys.data_file(ref, "w.npy")), w[::-1].copy())  # same shape, other weights
+    with pytest.raises(data.DataIntegrityError, match="does not match its content address"):
+        env.load_train(store, ref)
+    assert data.put_train(store, X, y, "classification", list("abcd"), w) == ref  # stored again, rightly
+    assert np.array_equal(env.load_train(store, ref)[2], w)

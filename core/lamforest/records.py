@@ -6,7 +6,8 @@ Grove records live at ``builds/<b>/state/<gid>.<state>``; a grove moves
 same base fields, whoever writes it (the worker, a local pool that saw its
 worker die, an AWS dispatcher that could not send the event, a test fixture):
 
-    grove, trees, seed, attempt, request_id, state, started, ended, host, pid
+    grove, trees, seed, attempt, request_id, state, started, ended, host, pid,
+    boot_id, pid_start
 
 plus, for ``done``: timings, bytes, max_memory_mb, n_jobs; for ``failed``:
 error, message, traceback.
@@ -22,6 +23,7 @@ import platform
 import time
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lamforest import keys
@@ -40,6 +42,32 @@ def error_fields(exc: BaseException) -> dict[str, str]:
     }
 
 
+def boot_id() -> str | None:
+    """This machine's boot id (Linux): a pid and a start time only mean something within one boot."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def pid_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22).
+
+    A pid is reused once its process ends; the pair (pid, start) names one process for the
+    life of a boot, so a record's writer can be told from a later process that got its pid.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])  # field 22 overall; fields[0] here is field 3
+    except (IndexError, ValueError):
+        return None
+
+
 def grove_record(
     state: str,
     *,
@@ -54,7 +82,12 @@ def grove_record(
     pid: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A grove record of ``state``; ``ended`` defaults to now for a terminal state."""
+    """A grove record of ``state``; ``ended`` defaults to now for a terminal state.
+
+    Written by the process itself (no ``pid`` given), it also says which process that is
+    (``boot_id``, ``pid_start``), so that a watcher can tell it from a later one that
+    reuses the pid.
+    """
     if state not in GROVE_STATES:
         raise ValueError(f"unknown grove state {state!r}")
     if state in TERMINAL and ended is None:
@@ -70,6 +103,7 @@ def grove_record(
         "ended": ended,
         "host": platform.node() if host is None else host,
         "pid": os.getpid() if pid is None else pid,
+        **({"boot_id": boot_id(), "pid_start": pid_start(os.getpid())} if pid is None else {}),
         **extra,
     }
 

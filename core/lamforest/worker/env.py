@@ -7,6 +7,7 @@ import resource
 import numpy as np
 
 from lamforest import data as datamod
+from lamforest.grove import needs_writable
 from lamforest.store.base import Store
 
 # Data sets already opened by this execution environment, by (store, ref).
@@ -15,9 +16,12 @@ _INPUTS: dict[tuple[str, str], np.ndarray] = {}
 
 
 def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
+    """The train set at ``ref``, memory-mapped; copied into memory only when fitting needs a
+    writable X (``grove.needs_writable``), once per environment."""
     key = (store.url, ref)
     if key not in _TRAIN:
-        _TRAIN[key] = datamod.open_train(store, ref)
+        X, y = datamod.open_train(store, ref)
+        _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y
     return _TRAIN[key]
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -37,9 +38,11 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         records.write_grove(store, build, gid, record)
         return record
     started = time.time()
-    records.write_grove(store, build, gid, records.grove_record("running", **base, started=started))
     t0 = time.perf_counter()
     try:
+        # Inside the try: a store that cannot take even the running record (a full disk)
+        # still ends in a failed record, if that one fits.
+        records.write_grove(store, build, gid, records.grove_record("running", **base, started=started))
         X, y = load_train(store, event.data)
         t_load = time.perf_counter()
         grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key))
@@ -62,5 +65,50 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         record = records.grove_record("cancelled", **base, started=started, message=str(exc))
     except Exception as exc:
         record = records.grove_record("failed", **base, started=started, **records.error_fields(exc))
-    records.write_grove(store, build, gid, record)
+    try:
+        records.write_grove(store, build, gid, record)
+    except Exception as exc:
+        if record["state"] == "done":
+            # The grove is whole but its record is not: say so in a failed record.
+            record = records.grove_record("failed", **base, started=started, **records.error_fields(exc))
+        write_last_resort(store, build, gid, base, started, record, exc)
     return record
+
+
+def write_last_resort(
+    store: Store,
+    build: str,
+    gid: str,
+    base: dict[str, Any],
+    started: float,
+    record: dict[str, Any],
+    exc: Exception,
+) -> None:
+    """The terminal record could not be written: try a short failed one, else raise.
+
+    A full disk may still take a few hundred bytes where a traceback did not fit. When
+    nothing can be written the ``running`` record is removed (unlinking needs no space)
+    and the error is raised, so that whoever ran the handler records the grove instead
+    (the local pool) or the driver sees the invocation's failure; never a grove that
+    looks like it is still running.
+    """
+    # The grove's own error when it failed, else why its record could not be written.
+    failed = record["state"] == "failed"
+    short = records.failed_record(
+        **base,
+        started=started,
+        error=record["error"] if failed else type(exc).__name__,
+        message=(record["message"] if failed else str(exc))[:500],
+    )
+    try:
+        records.write_grove(store, build, gid, short)
+        return
+    except Exception:
+        pass
+    with contextlib.suppress(Exception):
+        store.delete(keys.state(build, gid, "running"))
+    raise GroveNotRecorded(f"grove {gid} of {build}: cannot write its record: {exc}") from exc
+
+
+class GroveNotRecorded(RuntimeError):
+    """Neither the grove's terminal record nor a short failed one could be written."""

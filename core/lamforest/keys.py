@@ -6,6 +6,7 @@ builds/<b>/test.npz                          the held-out set (driver only, neve
 builds/<b>/groves/<gid>.joblib               one fitted grove
 builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
 builds/<b>/CANCEL                            the cancel marker
+builds/<b>/lease.json                        the driver's lease, renewed while a driver runs the build
 builds/<b>/model.joblib                      the merged forest
 builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
@@ -63,6 +64,10 @@ def summary(name: str) -> str:
 
 def cancel(name: str) -> str:
     return build_file(name, "CANCEL")
+
+
+def lease(name: str) -> str:
+    return build_file(name, "lease.json")
 
 
 def model(name: str) -> str:

@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamforest import keys
+from lamforest import spec as specmod
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
-from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.driver import lease as leasemod
+from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan
 from lamforest.logs import Report, parse_report
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json
 
-BUILD_STATES = ("queued", "running", "finishing", "done", "failed", "cancelled")
+# interrupted: no summary and the driver's lease has lapsed (`lamforest finish NAME` resumes it);
+# broken: the build's spec.json cannot be read (only ``list_builds`` reports it).
+BUILD_STATES = ("queued", "running", "finishing", "interrupted", "done", "failed", "cancelled", "broken")
 GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
 
 
@@ -88,6 +92,18 @@ class BuildStatus:
     cancel_reason: str | None = None
     model: str | None = None
     dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
+    error: str | None = None  # why the build failed, is interrupted, or cannot be read
+
+    @property
+    def hint(self) -> str | None:
+        """What the user can do next, for states that need a hand."""
+        if self.state == "interrupted":
+            return f"its driver stopped; resume it with `lamforest finish {self.name}`"
+        if self.state == "failed":
+            return "it has no model; fix the cause and start a new build"
+        if self.state == "broken":
+            return f"remove or restore {keys.spec(self.name)}"
+        return None
 
     @property
     def spec(self) -> BuildSpec:
@@ -108,7 +124,7 @@ class BuildStatus:
         if not starts:
             return 0.0
         ends = [r.ended for r in self.rows if r.ended]
-        active = self.state in ("running", "queued", "finishing")
+        active = self.state in ("running", "queued", "finishing")  # not interrupted: no clock counts
         return (time.time() if active or not ends else max(ends)) - min(starts)
 
     @property
@@ -149,7 +165,8 @@ class BuildStatus:
             "model": self.model,
             "cancel_reason": self.cancel_reason,
             "failures": s.get("failures", []),
-            "error": s.get("error"),
+            "error": self.error or s.get("error"),
+            "hint": self.hint,
             "dispatch": self.dispatch,
         }
 
@@ -168,6 +185,9 @@ class Watcher:
         self._summary: dict[str, Any] | None = None
         self._cancel: dict[str, Any] | None = None
         self._dispatch: dict[str, Any] | None = None
+        self._lease: dict[str, Any] | None = None
+        self._lease_at: float | None = None  # when the lease was last renewed, as far as we know
+        self.driving = False  # set by the driver that runs the build: its own lease cannot lapse
         self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
@@ -200,6 +220,8 @@ class Watcher:
                             self._rids.add(rec["request_id"])
                     except (KeyError, ValueError):
                         self._versions.pop(key, None)  # removed or mid-write: next refresh
+            elif key == keys.lease(self.name) and self._changed(key, version):
+                self._read_lease(key)
             elif key == keys.dispatch(self.name) and self._changed(key, version):
                 self._dispatch = get_json(store, key)
             elif key == keys.summary(self.name) and self._changed(key, version):
@@ -211,11 +233,34 @@ class Watcher:
                     self._cancel = {"reason": "cancelled"}
         if keys.cancel(self.name) not in listing:
             self._cancel = None
+        if keys.lease(self.name) not in listing:
+            self._lease = self._lease_at = None
         for line in self.logs.lines(self.name):
             rep = parse_report(line)
             if rep:
                 self._reports[rep.request_id] = rep
         return self._status(present, listing)
+
+    def _read_lease(self, key: str) -> None:
+        try:
+            doc = get_json(self.backend.store, key)
+        except (KeyError, ValueError):
+            self._versions.pop(key, None)  # removed or mid-write: next refresh
+            return
+        first = self._lease is None
+        self._lease = doc if isinstance(doc, dict) else {}
+        # The first read trusts the driver's clock; a renewal seen later happened since our
+        # previous LIST, so our own clock dates it and clock skew between machines cannot
+        # make a live driver look dead.
+        written = self._lease.get("renewed")
+        self._lease_at = float(written) if first and isinstance(written, (int, float)) else time.time()
+
+    @property
+    def lease_lapsed(self) -> bool:
+        """A driver ran this build and has not renewed its lease for longer than the bound."""
+        if self.driving or self._lease is None or self._lease_at is None:
+            return False
+        return time.time() - self._lease_at > leasemod.timeout_for(self._lease)
 
     def _row_state(self, gid: str, states: set[str]) -> tuple[str, dict]:
         recs = self._records.get(gid, {})
@@ -257,6 +302,8 @@ class Watcher:
             state = self._summary.get("state", "done")
         elif self._cancel is not None:
             state = "cancelled"
+        elif self.lease_lapsed:
+            state = "interrupted"
         elif self.rows and all(r.state == "done" for r in self.rows):
             state = "finishing"
         elif any(r.state != "queued" for r in self.rows):
@@ -283,6 +330,11 @@ class Watcher:
             dispatch=self._dispatch,
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
+            error=(
+                f"no driver has renewed its lease for {time.time() - (self._lease_at or 0):.0f} s"
+                if state == "interrupted"
+                else None
+            ),
         )
 
 
@@ -291,11 +343,31 @@ def status(backend: Backend, name: str) -> BuildStatus:
 
 
 def list_builds(backend: Backend) -> list[BuildStatus]:
+    """Every build in the store, newest first; one whose spec.json cannot be read is listed
+    as ``broken`` (with the reason in ``error``) rather than hidden or fatal to the list."""
     out = []
     for name in backend.store.children(keys.BUILDS):
         try:
             out.append(status(backend, name))
+        except BrokenBuildError as exc:
+            out.append(broken_status(backend, name, str(exc)))
         except (BuildError, SpecError):
             continue  # a folder without spec.json: a build being created, or not ours
     out.sort(key=lambda s: s.plan.created, reverse=True)
     return out
+
+
+def broken_status(backend: Backend, name: str, error: str) -> BuildStatus:
+    """A stand-in status for a build whose plan cannot be read: its name, ``broken``, why."""
+    plan = Plan(
+        spec=specmod.BuildSpec(name=name, trees=1, grove=1),
+        task="unknown",
+        data_ref="",
+        n_train=0,
+        n_test=0,
+        n_features=0,
+        classes=None,
+        created=0.0,
+        backend=backend.name,
+    )
+    return BuildStatus(name=name, state="broken", backend=backend.name, plan=plan, rows=[], error=error)

@@ -12,13 +12,28 @@ import numpy as np
 from lamforest import artifacts, forest, keys
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
+from lamforest.driver.plan import BuildError
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
 from lamforest.store.base import put_json
 
 
 def load_grove(backend: Backend, name: str, grove: int) -> Grove:
-    return artifacts.loads_grove(backend.store.get_bytes(keys.grove(name, keys.grove_id(grove))))
+    """One fitted grove; ``BuildError`` naming the file and the way out when it is damaged."""
+    gid = keys.grove_id(grove)
+    key = keys.grove(name, gid)
+    try:
+        blob = backend.store.get_bytes(key)
+    except KeyError:
+        raise BuildError(f"grove {grove} of build {name!r} is recorded done but its file {key} is missing") from None
+    try:
+        return artifacts.loads_grove(blob)
+    except Exception as exc:  # any reader's error on a damaged file: truncated, overwritten, not ours
+        where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+        raise BuildError(
+            f"{where} is damaged ({type(exc).__name__}: {str(exc)[:200]}); remove it and "
+            f"{keys.state(name, gid, 'done')}, then `lamforest finish {name}` fits that grove again"
+        ) from None
 
 
 def write_end(

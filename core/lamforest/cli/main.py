@@ -214,6 +214,9 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
             f"{j['test_score']:.4f}" if j["test_score"] is not None else "-",
         )
     console.print(t)
+    for s in all_:
+        if s.state in ("broken", "interrupted"):
+            console.print(f"[yellow]{s.name}[/]: {escape(s.error or '')}; {escape(s.hint or '')}")
     return EXIT_OK
 
 

@@ -36,10 +36,10 @@ def timeout_for(doc: dict[str, Any]) -> float:
 class Lease:
     """Renew a build's lease from a daemon thread until ``release``; use it in a ``with``."""
 
-    def __init__(self, store: Store, name: str, renew_s: float = RENEW_S) -> None:
+    def __init__(self, store: Store, name: str, renew_s: float | None = None) -> None:
         self.store = store
         self.name = name
-        self.renew_s = renew_s
+        self.renew_s = RENEW_S if renew_s is None else renew_s
         self.error: str | None = None  # the last renewal's failure, if any
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lamforest-lease-{name}", daemon=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from lamforest import records
 from lamforest.backend.base import Backend, Compute
 from lamforest.logs import LocalLogSource
-from lamforest.spec import BuildSpec, check_workers
+from lamforest.spec import BuildSpec, SpecError, check_workers
 from lamforest.store.local import LocalStore
 
 
@@ -68,6 +68,8 @@ def local_backend(home: Path | str | None = None) -> Backend:
     from lamforest.backend.pool import LocalCompute, SyncCompute, default_workers
 
     root = Path(home).expanduser() if home else default_home()
+    if root.exists() and not root.is_dir():
+        raise SpecError("home", f"{root} is a file, not a folder; point --home or LAMFOREST_HOME at a folder")
     root.mkdir(parents=True, exist_ok=True)
     store = LocalStore(root)
     pools: dict[tuple[int, int], LocalCompute] = {}

@@ -206,7 +206,7 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
         t.add_row(
             s.name,
             s.state,
-            f"{s.trees_done}/{s.spec.trees}",
+            f"{s.trees_done}/{s.spec.trees}" if s.state != "broken" else "-",
             str(s.count("failed")),
             f"{s.elapsed_s:.1f}",
             f"{s.gb_seconds:.2f}",
@@ -215,8 +215,10 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
         )
     console.print(t)
     for s in all_:
-        if s.state in ("broken", "interrupted"):
-            console.print(f"[yellow]{s.name}[/]: {escape(s.error or '')}; {escape(s.hint or '')}")
+        if s.state == "broken":
+            console.print(f"[yellow]{s.name}[/]: {escape(s.error or '')}")
+        elif s.state == "interrupted":
+            console.print(f"[yellow]{s.name}[/]: {escape(s.hint or '')}")
     return EXIT_OK
 
 

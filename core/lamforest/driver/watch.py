@@ -101,8 +101,6 @@ class BuildStatus:
             return f"its driver stopped; resume it with `lamforest finish {self.name}`"
         if self.state == "failed":
             return "it has no model; fix the cause and start a new build"
-        if self.state == "broken":
-            return f"remove or restore {keys.spec(self.name)}"
         return None
 
     @property

@@ -346,3 +346,38 @@ def test_predict_and_finish_of_a_failed_build_say_what_can_be_done(backend, monk
         assert len(err) == 1, err
         assert "failed" in err[0] and "start a new build" in err[0] and "No space left" in err[0]
         assert "run `lamforest finish" not in err[0]
+
+
+class _Raw:
+    """An event as the pool sends it, whatever its content."""
+
+    def __init__(self, body: dict) -> None:
+        self.body = body
+
+    def to_event(self) -> dict:
+        return self.body
+
+
+def test_a_worker_process_whose_handler_raises_still_ends_its_grove(home: Path):
+    """In the real pool: an invocation that raises leaves no record of its own; the pool
+    records the grove failed, so the driver sees an end instead of a grove queued for ever."""
+    from lamforest.backend.pool import LocalCompute
+
+    b = local_backend(home)
+    try:
+        plan = driver.create(b, BuildSpec(name="raise", **TINY))
+    finally:
+        b.close()
+    body = plan.events()[0].to_event()
+    body["params"] = "not a mapping"  # the worker's event validation refuses it and raises
+    store = LocalStore(home)
+    failed = keys.state("raise", keys.grove_id(0), "failed")
+    with LocalCompute(store, workers=1) as pool:
+        pool.submit([_Raw(body)])
+        deadline = time.monotonic() + HANG_GUARD_S
+        while not store.exists(failed):
+            assert time.monotonic() < deadline, "the grove was never recorded"
+            time.sleep(0.05)
+        assert pool.broken is None
+    rec = get_json(store, failed)
+    assert rec["error"] == "Runtime.HandlerError" and "params" in rec["message"]

@@ -139,7 +139,8 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
             st = drv.finish(backend, args.name, workers=args.workers)  # says why it cannot help
         elif st.state not in ("done", "finishing") and not args.json:
             missing = len(st.rows) - st.count("done")
-            console.print(f"[bold]{args.name}[/]: {missing} grove(s) not done; dispatching them again")
+            todo = f"{missing} grove(s) not done; dispatching them again" if missing else "every grove done; merging"
+            console.print(f"[bold]{args.name}[/]: {todo}")
         if st.state in ("failed", "cancelled"):
             pass
         elif args.json or st.state in ("done", "finishing"):
@@ -386,9 +387,8 @@ def os_error_line(exc: OSError) -> tuple[str, int]:
     return f"{exc.strerror or exc}{place}", EXIT_FAILED
 
 
-def debug_wanted(argv: Sequence[str] | None) -> bool:
-    args = sys.argv[1:] if argv is None else argv
-    return "--debug" in args or os.environ.get("LAMFOREST_DEBUG", "") not in ("", "0")
+def debug_wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("LAMFOREST_DEBUG", "") not in ("", "0")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -397,8 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     the traceback."""
     from rich.console import Console
 
-    debug = debug_wanted(argv)
     args = build_parser().parse_args(argv)
+    debug = debug_wanted(args)
     # Piped output gets a wide console, so tables are not squeezed to 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -285,7 +285,7 @@ def test_run_renews_the_lease_and_the_finished_build_is_done(backend, monkeypatc
 def test_a_killed_driver_leaves_an_interrupted_build_that_finish_resumes(home: Path, monkeypatch):
     env = {**os.environ, "LAMFOREST_HOME": str(home)}
     proc = subprocess.Popen(
-        [*CLI, "build", "dead", "--data", "synthetic:4000x20:3", "-t", "12", "-g", "2", "--workers", "1", "--json"],
+        [*CLI, "build", "dead", "--data", "synthetic:20000x30:3", "-t", "16", "-g", "2", "--workers", "1", "--json"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -294,8 +294,10 @@ def test_a_killed_driver_leaves_an_interrupted_build_that_finish_resumes(home: P
     backend = local_backend(home)
     try:
         deadline = time.monotonic() + HANG_GUARD_S
-        while not backend.store.exists(keys.lease("dead")):
-            assert time.monotonic() < deadline, "the driver never wrote its lease"
+        while not backend.store.exists(keys.lease("dead")) or not any(
+            k.endswith(".done") for k in backend.store.list(keys.states("dead"))
+        ):
+            assert time.monotonic() < deadline, "the driver never wrote its lease or finished a grove"
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, as a lost terminal would
         proc.wait(timeout=60)
@@ -305,6 +307,10 @@ def test_a_killed_driver_leaves_an_interrupted_build_that_finish_resumes(home: P
         st = driver.status(backend, "dead")
         assert st.state == "interrupted", st.to_json()
         assert "lamforest finish dead" in st.hint
+        elapsed = st.elapsed_s
+        assert elapsed > 0
+        time.sleep(0.2)
+        assert driver.status(backend, "dead").elapsed_s == pytest.approx(elapsed)  # its clock stopped
         out = in_thread(driver.finish, backend, "dead", workers=1)
         assert "error" not in out, out.get("error")
         assert out["value"].state == "done"

@@ -93,6 +93,7 @@ class BuildStatus:
     model: str | None = None
     dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
     error: str | None = None  # why the build failed, is interrupted, or cannot be read
+    driver_seen: float | None = None  # when a driver last renewed the build's lease, as far as known
 
     @property
     def hint(self) -> str | None:
@@ -122,7 +123,9 @@ class BuildStatus:
         if not starts:
             return 0.0
         ends = [r.ended for r in self.rows if r.ended]
-        active = self.state in ("running", "queued", "finishing")  # not interrupted: no clock counts
+        if self.state == "interrupted" and self.driver_seen is not None:
+            ends.append(self.driver_seen)  # the clock stopped when the driver did
+        active = self.state in ("running", "queued", "finishing")
         return (time.time() if active or not ends else max(ends)) - min(starts)
 
     @property
@@ -328,6 +331,7 @@ class Watcher:
             dispatch=self._dispatch,
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
+            driver_seen=self._lease_at,
             error=(
                 f"no driver has renewed its lease for {time.time() - (self._lease_at or 0):.0f} s"
                 if state == "interrupted"

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -218,7 +219,8 @@ def test_finish_redispatches_a_grove_whose_running_record_names_a_reused_pid(bac
     try:
         rec = running_record_for(sleeper.pid, 0, records.pid_start(sleeper.pid) + 7)
         records.write_grove(backend.store, "reuse", keys.grove_id(0), rec)
-        assert driver.status(backend, "reuse").rows[0].state == "queued"
+        row = driver.status(backend, "reuse").rows[0]
+        assert row.state == "failed" and "Runtime.Lost" in row.error  # a lost attempt, not a live grove
         out = in_thread(driver.finish, backend, "reuse", workers=1)
         assert "error" not in out, out.get("error")
         st = out["value"]
@@ -387,3 +389,53 @@ def test_a_worker_process_whose_handler_raises_still_ends_its_grove(home: Path):
         assert pool.broken is None
     rec = get_json(store, failed)
     assert rec["error"] == "Runtime.HandlerError" and "params" in rec["message"]
+
+
+class _LosingCompute:
+    """Runs grove events in this process, except that each grove's first attempt is 'lost':
+    its worker writes a running record and vanishes (a dead pid), as an environment killed
+    with no one left to record it would."""
+
+    name = "losing"
+    workers = 1
+    broken = None
+
+    def __init__(self, store: LocalStore, dead_pid: int) -> None:
+        self.store = store
+        self.dead_pid = dead_pid
+
+    def submit(self, events) -> None:
+        for event in events:
+            if event.attempt == 1:
+                rec = records.grove_record(
+                    "running",
+                    grove=event.grove,
+                    trees=event.trees,
+                    seed=event.seed,
+                    attempt=1,
+                    request_id="vanished",
+                    started=time.time(),
+                    pid=self.dead_pid,
+                )
+                records.write_grove(self.store, event.build, event.gid, rec)
+            else:
+                handler(event.to_event(), store=self.store)
+
+    def drain(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_grove_whose_worker_vanishes_mid_build_is_retried_not_waited_on(backend):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    losing = replace(backend, make_compute=lambda spec, workers, sync: _LosingCompute(backend.store, gone.pid))
+    driver.create(backend, BuildSpec(name="vanish", **TINY))
+    out = in_thread(driver.run, losing, "vanish")
+    assert "error" not in out, out.get("error")
+    st = out["value"]
+    assert st.state == "done" and all(r.attempt == 2 for r in st.rows)
+    lost = [f for f in st.summary["failures"] if "Runtime.Lost" in f["error"]]
+    assert len(lost) == len(st.rows)

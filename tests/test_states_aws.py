@@ -42,7 +42,8 @@ def test_a_running_record_older_than_the_function_timeout_is_sent_again(aws: Rig
             "running", grove=0, trees=2, seed=1, attempt=1, request_id="lost", started=time.time() - 3 * 3600
         )
         records.write_grove(backend.store, "late", keys.grove_id(0), rec)
-        assert driver.status(backend, "late").rows[0].state == "queued"
+        row = driver.status(backend, "late").rows[0]
+        assert row.state == "failed" and "Runtime.Lost" in row.error
         st = driver.finish(backend, "late")
         assert st.state == "done" and st.rows[0].request_id != "lost"
     finally:

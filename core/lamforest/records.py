@@ -135,6 +135,22 @@ def failed_record(
     )
 
 
+def lost(running: Mapping[str, Any]) -> dict[str, Any]:
+    """How a watcher sees a ``running`` record whose writer is gone without a terminal record
+    (its process ended, or it outlived the function's timeout): a failed attempt, so that the
+    driver retries it (bounded) instead of waiting for it. Never written: a late terminal
+    record from the worker still wins."""
+    return {
+        **running,
+        "state": "failed",
+        "error": "Runtime.Lost",
+        "message": (
+            "its worker is gone and left no record (the process ended or its pid was reused, "
+            "or the invocation outlived the function's timeout)"
+        ),
+    }
+
+
 def write_grove(store: Store, build: str, gid: str, record: Mapping[str, Any]) -> None:
     """Write a grove record; a terminal one removes the grove's ``running`` record after it."""
     put_json(store, keys.state(build, gid, record["state"]), dict(record))

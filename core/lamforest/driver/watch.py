@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamforest import keys
+from lamforest import keys, records
 from lamforest import spec as specmod
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
@@ -271,8 +271,11 @@ class Watcher:
             run = recs["running"]
             failed = recs.get("failed") if "failed" in states else None
             newer = failed is None or run.get("attempt", 1) > failed.get("attempt", 1)
-            if newer and not self.backend.is_stale(run):
-                return "running", run
+            if newer:
+                if not self.backend.is_stale(run):
+                    return "running", run
+                # Its worker is gone: a failed attempt, retried, not a grove waited on for ever.
+                return "failed", records.lost(run)
         if "failed" in states and "failed" in recs:
             return "failed", recs["failed"]
         if "cancelled" in states and "cancelled" in recs:

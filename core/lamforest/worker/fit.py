@@ -71,7 +71,7 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         if record["state"] == "done":
             # The grove is whole but its record is not: say so in a failed record.
             record = records.grove_record("failed", **base, started=started, **records.error_fields(exc))
-        write_last_resort(store, build, gid, base, started, record, exc)
+        record = write_last_resort(store, build, gid, base, started, record, exc)
     return record
 
 
@@ -83,8 +83,8 @@ def write_last_resort(
     started: float,
     record: dict[str, Any],
     exc: Exception,
-) -> None:
-    """The terminal record could not be written: try a short failed one, else raise.
+) -> dict[str, Any]:
+    """The terminal record could not be written: write a short failed one and return it, or raise.
 
     A full disk may still take a few hundred bytes where a traceback did not fit. When
     nothing can be written the ``running`` record is removed (unlinking needs no space)
@@ -102,7 +102,7 @@ def write_last_resort(
     )
     try:
         records.write_grove(store, build, gid, short)
-        return
+        return short
     except Exception:
         pass
     with contextlib.suppress(Exception):

@@ -135,17 +135,13 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
     backend = _open(args)
     try:
         st = drv.status(backend, args.name)
-        if st.state in ("failed", "cancelled"):
-            st = drv.finish(backend, args.name, workers=args.workers)  # says why it cannot help
-        elif st.state not in ("done", "finishing") and not args.json:
+        if args.json or st.state in ("done", "finishing", "failed", "cancelled"):
+            # A failed or cancelled build cannot be finished: drv.finish says why and what to do.
+            st = drv.finish(backend, args.name, workers=args.workers)
+        else:
             missing = len(st.rows) - st.count("done")
             todo = f"{missing} grove(s) not done; dispatching them again" if missing else "every grove done; merging"
             console.print(f"[bold]{args.name}[/]: {todo}")
-        if st.state in ("failed", "cancelled"):
-            pass
-        elif args.json or st.state in ("done", "finishing"):
-            st = drv.finish(backend, args.name, workers=args.workers)
-        else:
             with ProgressView(console, len(st.rows), st.spec.trees) as view:
                 st = drv.run(backend, args.name, workers=args.workers, on_progress=view.update)
     finally:

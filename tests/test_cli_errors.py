@@ -72,6 +72,12 @@ def test_export_under_a_file_is_refused(built, tmp_path: Path, capsys):
     assert "is a file" in line
 
 
+def test_export_to_an_unwritable_folder(built, capsys):
+    # sysfs takes no new files, even from root: a real unwritable path.
+    line = one_line(capsys, 2, ["export", built, "/sys/model.joblib"])
+    assert "/sys" in line and ".tmp" not in line  # the folder, not the temp file, is named
+
+
 def test_export_to_a_full_disk_is_one_line_and_exit_1(built, capsys):
     # /dev/full answers every write with ENOSPC, as a full disk does.
     line = one_line(capsys, 1, ["export", built, "/dev/full", "--force"])

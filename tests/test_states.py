@@ -439,3 +439,12 @@ def test_a_grove_whose_worker_vanishes_mid_build_is_retried_not_waited_on(backen
     assert st.state == "done" and all(r.attempt == 2 for r in st.rows)
     lost = [f for f in st.summary["failures"] if "Runtime.Lost" in f["error"]]
     assert len(lost) == len(st.rows)
+
+
+def test_predict_of_a_cancelled_build_says_it_has_no_model(backend, capsys):
+    driver.create(backend, BuildSpec(name="stopped", **TINY))
+    driver.cancel(backend, "stopped")  # before any driver ran it: a marker, no summary yet
+    assert main(["predict", "stopped"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "was cancelled" in err[0] and "start a new build" in err[0], err
+    assert "lamforest finish" not in err[0]

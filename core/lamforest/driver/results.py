@@ -51,7 +51,7 @@ def no_model(backend: Backend, name: str) -> str:
             f"build {name!r} failed, so it has no model ({summary.get('error', 'see `lamforest status`')}); "
             "fix the cause and start a new build"
         )
-    if state == "cancelled":
+    if state == "cancelled" or (state is None and backend.store.exists(keys.cancel(name))):
         return f"build {name!r} was cancelled, so it has no model; start a new build to get one"
     return f"build {name!r} has no model yet; run `lamforest finish {name}` to dispatch what is missing and merge"
 

@@ -134,9 +134,12 @@ def test_disk_full_for_every_record_ends_with_an_error_not_a_wait(backend, monke
     assert not [k for k in backend.store.list(keys.states("full2")) if k.endswith(".running")]
 
 
-def test_worker_that_cannot_record_removes_its_running_record_and_says_so(home: Path, monkeypatch):
-    """In the worker: the running record was written, then the disk filled. No record may be
-    left saying the grove runs; the handler raises so that whoever ran it records it."""
+def test_a_worker_that_cannot_record_raises_and_the_pool_records_the_grove(home: Path, monkeypatch):
+    """The running record was written, then the disk filled: the handler raises, naming the
+    cause; the grove is then recorded failed by whoever ran it (here the in-process pool,
+    once there is room again), over the running record it left."""
+    from lamforest.backend.pool import record_unrecorded
+
     b = local_backend(home)
     try:
         plan = driver.create(b, BuildSpec(name="full3", **TINY))
@@ -144,20 +147,26 @@ def test_worker_that_cannot_record_removes_its_running_record_and_says_so(home: 
         b.close()
     store = LocalStore(home)
     put = LocalStore.put_bytes
-    seen: list[str] = []
 
     def fill_after_running(self, key, data):
-        seen.append(key)
         if not key.endswith(".running"):
             enospc()
         return put(self, key, data)
 
     monkeypatch.setattr(LocalStore, "put_bytes", fill_after_running)
     event = plan.events()[0].to_event()
-    with pytest.raises(GroveNotRecorded, match="No space left"):
+    with pytest.raises(GroveNotRecorded, match="No space left") as info:
         handler(event, store=store)
-    assert any(k.endswith(".running") for k in seen), seen  # it was there, and is gone
-    assert not [k for k in store.list(keys.states("full3"))]
+    gid = keys.grove_id(0)
+    assert store.exists(keys.state("full3", gid, "running"))
+    # While the disk is still full, the pool cannot record it either and says why (it is then broken).
+    problem = record_unrecorded(store, event, "Runtime.HandlerError", str(info.value))
+    assert problem and "No space left" in problem
+    monkeypatch.setattr(LocalStore, "put_bytes", put)
+    assert record_unrecorded(store, event, "Runtime.HandlerError", str(info.value)) is None
+    with local_backend(home) as b:
+        row = driver.status(b, "full3").rows[0]
+    assert row.state == "failed" and "No space left" in row.error
 
 
 def test_a_short_failed_record_is_written_when_the_full_one_does_not_fit(home: Path, monkeypatch):

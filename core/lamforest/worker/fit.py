@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -87,10 +86,10 @@ def write_last_resort(
     """The terminal record could not be written: write a short failed one and return it, or raise.
 
     A full disk may still take a few hundred bytes where a traceback did not fit. When
-    nothing can be written the ``running`` record is removed (unlinking needs no space)
-    and the error is raised, so that whoever ran the handler records the grove instead
-    (the local pool) or the driver sees the invocation's failure; never a grove that
-    looks like it is still running.
+    nothing can be written the error is raised, and the ``running`` record is left as
+    it is: whoever ran the handler records the grove over it (the local pool), or, on
+    Lambda, the driver counts the attempt lost once the record outlives the function's
+    timeout and sends the grove again. Either way the driver does not wait for ever.
     """
     # The grove's own error when it failed, else why its record could not be written.
     failed = record["state"] == "failed"
@@ -102,12 +101,9 @@ def write_last_resort(
     )
     try:
         records.write_grove(store, build, gid, short)
-        return short
     except Exception:
-        pass
-    with contextlib.suppress(Exception):
-        store.delete(keys.state(build, gid, "running"))
-    raise GroveNotRecorded(f"grove {gid} of {build}: cannot write its record: {exc}") from exc
+        raise GroveNotRecorded(f"grove {gid} of {build}: cannot write its record: {exc}") from exc
+    return short
 
 
 class GroveNotRecorded(RuntimeError):

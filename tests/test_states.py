@@ -271,6 +271,9 @@ def test_a_lapsed_lease_shows_interrupted_with_how_to_resume(backend, capsys):
     assert main(["status", "gone"]) == 0
     out = capsys.readouterr().out
     assert "interrupted" in out and "lamforest finish gone" in out
+    assert main(["builds"]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted" in out and "lamforest finish gone" in out
 
 
 def test_run_renews_the_lease_and_the_finished_build_is_done(backend, monkeypatch):

@@ -64,6 +64,12 @@ def writer_alive(record: dict) -> bool:
     return started is None or records.pid_start(pid) == started
 
 
+def _pool_workers(workers: int | None) -> int:
+    from lamforest.backend.pool import default_workers
+
+    return workers or default_workers()
+
+
 def local_backend(home: Path | str | None = None) -> Backend:
     from lamforest.backend.pool import LocalCompute, SyncCompute, default_workers
 
@@ -105,6 +111,7 @@ def local_backend(home: Path | str | None = None) -> Backend:
         estimate=True,
         describe=f"local ({root})",
         is_stale=is_stale,
+        pool_workers=_pool_workers,
     )
     backend.on_close(close_pools)
     return backend

@@ -12,6 +12,7 @@ import numpy as np
 from lamforest import artifacts, forest, keys
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
+from lamforest.driver import estimate
 from lamforest.driver.plan import BuildError
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
@@ -110,7 +111,11 @@ def finalize(
         "cost_is_estimate": st.cost_estimate,
         "model_bytes": len(blob),
         "failures": failures or [],
+        "init_ms": estimate.median_init_ms([r.report.init_ms for r in st.rows if r.report]),
         "finished": time.time(),
     }
+    summary["estimate"] = estimate.compare(backend, name, summary["wall_s"], st.cost_usd)
+    estimate.keep_groves(backend, plan.spec, name, [r.record for r in st.rows])
+    estimate.keep_init(backend, name, summary["init_ms"])
     put_json(backend.store, keys.summary(name), summary)
     return watcher.refresh()

@@ -59,6 +59,7 @@ def test_cli_names_the_parameter_and_exits_2(home: Path, capsys):
     assert not (home / "builds" / "p2").exists()
 
 
+@pytest.mark.filterwarnings("ignore:class_weight presets:UserWarning")  # scikit-learn's note on warm_start
 def test_valid_parameters_pass_preflight_and_build(backend):
     # An integer max_samples above the preflight's sample size must not be refused by the sample.
     params = {"max_samples": PREFLIGHT_ROWS + 300, "max_depth": 4, "class_weight": "balanced"}

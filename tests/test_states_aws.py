@@ -8,12 +8,12 @@ import time
 from lamforest import driver, keys, records
 from lamforest.spec import BuildSpec
 from lamforest.store.base import put_json
-from tests.test_aws_backend import Rig, aws  # noqa: F401  - the moto-backed account fixture
+from tests.aws_fixtures import Rig
 
 TINY = {"data": "iris", "trees": 4, "grove": 2, "seed": 5}
 
 
-def test_the_lease_in_a_bucket_tells_a_live_driver_from_a_dead_one(aws: Rig) -> None:  # noqa: F811
+def test_the_lease_in_a_bucket_tells_a_live_driver_from_a_dead_one(aws: Rig) -> None:
     backend = aws.backend()
     try:
         driver.create(backend, BuildSpec(name="lease", **TINY))
@@ -34,7 +34,7 @@ def test_the_lease_in_a_bucket_tells_a_live_driver_from_a_dead_one(aws: Rig) -> 
         backend.close()
 
 
-def test_a_running_record_older_than_the_function_timeout_is_sent_again(aws: Rig) -> None:  # noqa: F811
+def test_a_running_record_older_than_the_function_timeout_is_sent_again(aws: Rig) -> None:
     backend = aws.backend()
     try:
         driver.create(backend, BuildSpec(name="late", **TINY))

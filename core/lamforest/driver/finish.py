@@ -19,22 +19,39 @@ from lamforest.grove import Grove, bootstraps
 from lamforest.store.base import put_json
 
 
-def load_grove(backend: Backend, name: str, grove: int) -> Grove:
-    """One fitted grove; ``BuildError`` naming the file and the way out when it is damaged."""
+class GroveMismatch(BuildError):
+    """Grove files differ from what their done records say; ``gids`` can be fitted again."""
+
+    def __init__(self, message: str, gids: list[str]) -> None:
+        super().__init__(message)
+        self.gids = gids
+
+
+def load_grove(backend: Backend, name: str, grove: int, record: dict[str, Any] | None = None) -> Grove:
+    """A done grove, checked against its done ``record`` (sha256, bytes) before it is read.
+
+    Raises ``GroveMismatch`` when the file is missing or is not the file the
+    worker wrote, and ``BuildError`` when it is not a valid grove file.
+    """
     gid = keys.grove_id(grove)
-    key = keys.grove(name, gid)
     try:
-        blob = backend.store.get_bytes(key)
+        blob = backend.store.get_bytes(keys.grove(name, gid))
     except KeyError:
-        raise BuildError(f"grove {grove} of build {name!r} is recorded done but its file {key} is missing") from None
+        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing"), [gid]) from None
+    why = artifacts.mismatch(blob, record)
+    if why:
+        raise GroveMismatch(artifacts.grove_error(name, gid, why), [gid])
     try:
         return artifacts.loads_grove(blob)
-    except Exception as exc:  # any reader's error on a damaged file: truncated, overwritten, not ours
-        where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
-        raise BuildError(
-            f"{where} is damaged ({type(exc).__name__}: {str(exc)[:200]}); remove it and "
-            f"{keys.state(name, gid, 'done')}, then `lamforest finish {name}` fits that grove again"
-        ) from None
+    except artifacts.TreeFileError as exc:
+        raise BuildError(artifacts.grove_error(name, gid, str(exc))) from None
+
+
+def forget_groves(backend: Backend, name: str, gids: list[str]) -> None:
+    """Remove groves' done records and files so that the next dispatch fits them again."""
+    for gid in gids:
+        backend.store.delete(keys.state(name, gid, "done"))
+        backend.store.delete(keys.grove(name, gid))
 
 
 def write_end(
@@ -67,7 +84,11 @@ def write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, An
 def finalize(
     backend: Backend, watcher: Watcher, *, failures: list[dict[str, Any]] | None, t_start: float | None
 ) -> BuildStatus:
-    """Every grove is done: merge, score (test and OOB), write model.joblib and summary.json."""
+    """Every grove is done: merge, score (test and OOB), write model.tree and summary.json.
+
+    Each grove is checked against its done record first; ``GroveMismatch``
+    names those that are not what their worker wrote (``run.finish`` fits them again).
+    """
     name, plan = watcher.name, watcher.plan
     st = watcher.refresh()
     t0 = time.perf_counter()
@@ -77,9 +98,21 @@ def finalize(
     while any(r.report is None for r in st.rows) and time.monotonic() < deadline:
         time.sleep(0.2)
         st = watcher.refresh()
+
     # Fetch groves concurrently (S3 GETs and decompression overlap); map keeps grove order.
+    def fetch(row: Any) -> Grove | GroveMismatch:
+        try:
+            return load_grove(backend, name, row.grove, row.record)
+        except GroveMismatch as exc:
+            return exc
+
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(st.rows)))) as pool:
-        groves = list(pool.map(lambda r: load_grove(backend, name, r.grove), st.rows))
+        fetched = list(pool.map(fetch, st.rows))
+    bad = [g for g in fetched if isinstance(g, GroveMismatch)]
+    if bad:
+        gids = [gid for exc in bad for gid in exc.gids]
+        raise GroveMismatch(f"{len(bad)} grove file(s) do not match their records; first: {bad[0]}", gids)
+    groves = [g for g in fetched if isinstance(g, Grove)]
     merged = forest.merge(groves)
     t_merge = time.perf_counter() - t0
     X_te, y_te = datamod.get_test(backend.store, name)
@@ -88,7 +121,11 @@ def finalize(
     merged.n_jobs = None
     oob = None
     if bootstraps(plan.spec.params, plan.spec.model):
-        _, y_tr = datamod.open_train(backend.store, plan.data_ref)
+        try:
+            X_tr, y_tr = datamod.open_train(backend.store, plan.data_ref)
+            datamod.check_train(plan.data_ref, X_tr, y_tr)  # OOB scores only against the rows the groves saw
+        except (ValueError, OSError, EOFError) as exc:  # DataIntegrityError, or a .npy too short to open
+            raise BuildError(f"build {name!r}: {' '.join(str(exc).split())}") from None
         classes = np.asarray(merged.classes_) if forest.is_classifier(merged) else None
         oob = forest.oob_score(groves, np.asarray(y_tr), classes)
     blob = artifacts.dumps_model(merged)
@@ -110,6 +147,7 @@ def finalize(
         "cost_usd": st.cost_usd,
         "cost_is_estimate": st.cost_estimate,
         "model_bytes": len(blob),
+        "model_sha256": artifacts.digest(blob),
         "failures": failures or [],
         "init_ms": estimate.median_init_ms([r.report.init_ms for r in st.rows if r.report]),
         "finished": time.time(),

@@ -21,21 +21,27 @@ from lamforest.store.base import get_json
 
 
 def load_model(backend: Backend, name: str) -> Any:
-    """The build's merged forest; ``BuildError`` saying what to do when there is none, or when
-    its file is damaged."""
+    """The merged forest, checked against the sha256 its summary recorded, read as a tree file
+    (never a pickle); ``BuildError`` saying what to do when there is none."""
     key = keys.model(name)
     try:
         blob = backend.store.get_bytes(key)
     except KeyError:
         raise BuildError(no_model(backend, name)) from None
     try:
+        summary = get_json(backend.store, keys.summary(name))
+    except KeyError:
+        summary = None
+    expect = {"sha256": summary["model_sha256"]} if isinstance(summary, dict) and "model_sha256" in summary else None
+    if expect is not None and isinstance(summary, dict) and "model_bytes" in summary:
+        expect["bytes"] = summary["model_bytes"]
+    why = artifacts.mismatch(blob, expect)
+    if why:
+        raise BuildError(artifacts.model_error(name, why))
+    try:
         return artifacts.loads_model(blob)
-    except Exception as exc:  # any reader's error on a damaged file: truncated, overwritten, not ours
-        where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
-        raise BuildError(
-            f"{where} is damaged ({type(exc).__name__}: {str(exc)[:200]}); "
-            f"its groves are kept: remove it and {keys.summary(name)}, then `lamforest finish {name}` merges them again"
-        ) from None
+    except artifacts.TreeFileError as exc:
+        raise BuildError(artifacts.model_error(name, str(exc))) from None
 
 
 def no_model(backend: Backend, name: str) -> str:
@@ -130,12 +136,13 @@ def predict(backend: Backend, name: str, source: str | None = None) -> Predictio
 def export(backend: Backend, name: str, path: Path | str, force: bool = False) -> Path:
     """Write the merged model to ``path`` (joblib), for any scikit-learn user to load.
 
-    An existing file is refused unless ``force``; the file appears whole or not at all.
+    An existing file is refused unless ``force``; the file appears whole or not at all. The
+    store holds a tree file; the exported file is plain scikit-learn (a pickle: the user's own).
     """
     path = export_target(path, force)
     model = load_model(backend, name)
     buf = io.BytesIO()
-    joblib.dump(model, buf, compress=artifacts.COMPRESS)
+    joblib.dump(model, buf, compress=artifacts.EXPORT_COMPRESS)
     write_file(path, buf.getvalue())
     return path
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
-from lamforest.driver.finish import finalize, write_end, write_failed
+from lamforest.driver.finish import GroveMismatch, finalize, forget_groves, write_end, write_failed
 from lamforest.driver.lease import Lease
 from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.driver.schedule import Scheduler, over_budget, window_for
@@ -141,14 +141,20 @@ def finish(
     watcher: Watcher | None = None,
     workers: int | None = None,
 ) -> BuildStatus:
-    """Merge the groves into one sklearn forest, score it, write model.joblib and summary.json.
+    """Merge the groves into one sklearn forest, score it, write model.tree and summary.json.
 
-    If groves are missing (the driver died), they are dispatched first.
+    If groves are missing (the driver died), they are dispatched first. A grove
+    whose file is missing or differs from its done record (altered, truncated)
+    is fitted again once (groves are deterministic); never merged as it is.
     """
     watcher = watcher or Watcher(backend, name)
     st = watcher.refresh()
     if st.summary and st.state == "done":
-        return st
+        if st.model is not None:
+            return st
+        # Done, but the model is gone (deleted, or the build predates tree files): merge again.
+        backend.store.delete(keys.summary(name))
+        st = watcher.refresh()
     if st.state == "cancelled":
         raise BuildError(f"build {name!r} was cancelled ({st.cancel_reason}); nothing to finish")
     if st.state == "failed":
@@ -157,7 +163,17 @@ def finish(
             "finish cannot help: fix the cause and start a new build"
         )
     if any(r.state != "done" for r in st.rows):
-        return run(backend, name, workers=workers)
+        return _refit_once(backend, name, workers, lambda: run(backend, name, workers=workers))
     with Lease(backend.store, name):
         watcher.driving = True
-        return finalize(backend, watcher, failures=failures, t_start=t_start)
+        return _refit_once(
+            backend, name, workers, lambda: finalize(backend, watcher, failures=failures, t_start=t_start)
+        )
+
+
+def _refit_once(backend: Backend, name: str, workers: int | None, attempt: Callable[[], BuildStatus]) -> BuildStatus:
+    try:
+        return attempt()
+    except GroveMismatch as exc:
+        forget_groves(backend, name, exc.gids)
+    return run(backend, name, workers=workers)

@@ -22,9 +22,20 @@ class LocalStore:
             raise ValueError(f"invalid store key {key!r}")
         return self.root / key
 
-    def _atomic_write(self, path: Path, write) -> None:
+    @staticmethod
+    def _temp(path: Path) -> tuple[int, str]:
+        """A temp file beside ``path``; its folder is made again if a ``delete`` just pruned it."""
+        for _ in range(3):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            except FileNotFoundError:
+                continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+    def _atomic_write(self, path: Path, write) -> None:
+        fd, tmp = self._temp(path)
         try:
             with os.fdopen(fd, "wb") as f:
                 write(f)
@@ -35,6 +46,21 @@ class LocalStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._atomic_write(self._path(key), lambda f: f.write(data))
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Write a temp file, then hard-link it to the key: ``link`` fails if the name exists (exclusive),
+        and the file it names is already whole."""
+        path = self._path(key)
+        fd, tmp = self._temp(path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return True
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -76,7 +102,16 @@ class LocalStore:
         return out
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        """Remove the file, then the folders it leaves empty (a bucket has no empty folders either)."""
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        parent = path.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or already gone): stop
+                break
+            parent = parent.parent
 
     def children(self, prefix: str) -> builtins.list[str]:  # `list` here is the method above
         base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root

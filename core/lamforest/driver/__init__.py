@@ -11,13 +11,23 @@ from lamforest.driver.finish import load_grove
 from lamforest.driver.plan import BuildError, Plan, create, load_plan, validate
 from lamforest.driver.results import Prediction, evaluate, export, load_model, predict, predict_values
 from lamforest.driver.run import Progress, cancel, finish, run
-from lamforest.driver.watch import BUILD_STATES, GROVE_STATES, BuildStatus, GroveRow, Watcher, list_builds, status
+from lamforest.driver.watch import (
+    BUILD_STATES,
+    GROVE_STATES,
+    BuildStatus,
+    BuildsView,
+    GroveRow,
+    Watcher,
+    list_builds,
+    status,
+)
 
 __all__ = [
     "BUILD_STATES",
     "GROVE_STATES",
     "BuildError",
     "BuildStatus",
+    "BuildsView",
     "GroveRow",
     "Plan",
     "Prediction",

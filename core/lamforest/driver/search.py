@@ -375,6 +375,15 @@ def promote(
     on_progress: Progress | None = None,
 ) -> BuildStatus:
     """Start a full build with the best trial's params (same data, seed and split as the search)."""
+    create_promoted(backend, name, build_name, trees=trees, grove=grove)
+    return run_build(backend, build_name, workers=workers, on_progress=on_progress)
+
+
+def create_promoted(
+    backend: Backend, name: str, build_name: str, *, trees: int | None = None, grove: int | None = None
+) -> BuildSpec:
+    """Create (not run) the build of the best trial's params and record it in the search; for a
+    caller that runs builds its own way (the TUI's driver threads)."""
     doc = load(backend, name)
     lb = leaderboard(backend, name, _doc=doc)
     best = lb.best
@@ -384,4 +393,4 @@ def promote(
     create_build(backend, spec)
     doc["promoted"] = [*doc.get("promoted", []), build_name]
     put_json(backend.store, keys.search(name), {**doc, "spec": doc["spec"].to_dict()})
-    return run_build(backend, build_name, workers=workers, on_progress=on_progress)
+    return spec

@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from lamforest.driver import Prediction
+from lamforest_tui.widgets.footer import KeysFooter
 
 
 def confusion_table(pred: Prediction) -> Table:
@@ -54,7 +55,7 @@ class PredictionScreen(ModalScreen[None]):
                 yield Static(confusion_table(p), id="prediction-detail")
             elif p.errors:
                 yield Static(errors_table(p), id="prediction-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

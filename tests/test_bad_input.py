@@ -111,9 +111,9 @@ def test_single_class_target(backend, tmp_path):
     refused(backend, "target", "single class", data=str(p))
 
 
-@pytest.mark.parametrize("size", [0, 1, 1.5, -0.2, "half"])
+@pytest.mark.parametrize("size", [1, 1.5, -0.2, "half", float("nan")])
 def test_test_size_outside_0_1(backend, size):
-    refused(backend, "test_size", "(0, 1)", test_size=size, data="iris")
+    refused(backend, "test_size", "[0, 1)", test_size=size, data="iris")
 
 
 def test_empty_dataset(backend, tmp_path):

@@ -227,8 +227,8 @@ def test_a_worker_checks_a_downloaded_train_set_once_and_drops_a_bad_copy(
     assert ref in str(exc.value) and "\n" not in str(exc.value)
     assert not (tmp_path / "cache" / ref / "X.npy").exists()  # the bad download is not kept
     data.put_train(store, X, y, "classification", ["a", "b", "c", "d"])  # any new build stores it again
-    Xs, ys = env.load_train(store, ref)
-    assert np.array_equal(Xs, X) and np.array_equal(ys, y)
+    Xs, ys, ws = env.load_train(store, ref)
+    assert np.array_equal(Xs, X) and np.array_equal(ys, y) and ws is None  # unweighted: no w.npy
 
 
 def test_finish_rebuilds_a_done_build_whose_files_are_gone(backend) -> None:

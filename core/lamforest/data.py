@@ -4,8 +4,10 @@ Files are read by ``lamforest.tables``; ``load`` (training) and ``load_rows``
 (rows to predict) are the entries the rest of the code calls.
 
 The driver loads and splits; only the train set is written to the store
-(``data/<sha256>/X.npy``, ``y.npy``, ``meta.json``) where workers memory-map
-it. The test set stays with the driver (``builds/<name>/test.npz``).
+(``data/<sha256>/X.npy``, ``y.npy``, optional ``w.npy`` sample weights,
+``meta.json``) where workers memory-map it. The test set stays with the
+driver (``builds/<name>/test.npz``). A test size of 0 keeps every row for
+training, in the order given, and leaves no test set.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lamforest import keys, tables
+from lamforest import keys, tables, weights
 from lamforest.spec import SpecError
 from lamforest.store.base import Store
 
@@ -44,28 +46,50 @@ class Dataset:
     task: str
     source: str
     feature_names: list[str]
+    weight: np.ndarray | None = None  # per-row sample weights (float64), when the data has them
+    named: bool = True  # False when feature_names were generated (x0, x1, ...) rather than read
 
 
 def describe_sources() -> str:
     return f"a built-in ({', '.join(BUILTINS)}), synthetic:ROWSxCOLS[:CLASSES], or a .csv/.parquet/.npz/.npy file"
 
 
-def load(source: str, target: str | None = None, task: str = "auto", seed: int = 0) -> Dataset:
-    """Load a dataset and resolve ``task``; raise SpecError naming the bad field."""
+def load(
+    source: str, target: str | None = None, task: str = "auto", seed: int = 0, weight: str | None = None
+) -> Dataset:
+    """Load a dataset and resolve ``task``; raise SpecError naming the bad field.
+
+    ``weight`` names a column of a CSV/Parquet file (a column index of an .npy
+    file) holding per-row sample weights; it is neither a feature nor the target.
+    """
     source = source.strip()
+    w = None
+    named = True
+    if weight is not None and not _is_file(source):
+        raise SpecError("weight", f"sample weights come from a column of a data file, not from {source!r}")
     if source in BUILTINS:
         X, y, names = _builtin(source)
         natural = BUILTINS[source]
     elif m := SYNTHETIC_RE.match(source):
         X, y, names, natural = _synthetic(m, task, seed)
+        named = False
     elif source.startswith("synthetic:"):
         raise SpecError("data", f"{source!r}: expected synthetic:ROWSxCOLS[:CLASSES], e.g. synthetic:5000x20:3")
     elif _is_file(source):
-        X, y, names = tables.read_xy(Path(source).expanduser(), target)
+        path = Path(source).expanduser()
+        if weight is None:
+            X, y, names = tables.read_xy(path, target)
+        else:
+            X, y, names, w = weights.read_xyw(path, target, weight)
+        named = path.suffix.lower() not in (".npy", ".npz")
         natural = None
     else:
         raise SpecError("data", f"unknown dataset {source!r}; use {describe_sources()}")
-    return _finish(X, y, names, task, natural, source)
+    ds = _finish(X, y, names, task, natural, source)
+    ds.named = named
+    if w is not None:
+        ds.weight = weights.check_weight(w, X.shape[0], source)
+    return ds
 
 
 def _is_file(source: str) -> bool:
@@ -121,6 +145,14 @@ def _synthetic(m: re.Match[str], task: str, seed: int) -> tuple[np.ndarray, np.n
     return X.astype(np.float32), y, names, "classification"
 
 
+def from_arrays(X: np.ndarray, y: np.ndarray, feature_names: list[str] | None, task: str, source: str) -> Dataset:
+    """A dataset of arrays already in memory, checked and typed as a loaded file's would be."""
+    names = feature_names if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
+    ds = _finish(X, y, names, task, None, source)
+    ds.named = feature_names is not None
+    return ds
+
+
 def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: str | None, source: str) -> Dataset:
     if X.shape[0] == 0 or y.shape[0] == 0:
         raise SpecError("data", f"{source}: the dataset is empty")
@@ -149,7 +181,10 @@ def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: 
         else:
             y = y.astype(str)
         if len(np.unique(y)) < 2:
-            raise SpecError("target", f"{source}: the target has a single class ({y[0].item()!r}); need at least 2")
+            raise SpecError(
+                "target",
+                f"{source}: the target has a single class ({y[0].item()!r}); one class cannot be learned; need 2",
+            )
     return Dataset(X=X, y=y, task=task, source=source, feature_names=list(names))
 
 
@@ -213,8 +248,24 @@ def load_rows(
 
 def split(ds: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The build's one split, stratified for classification where every class allows it."""
+    X_tr, X_te, y_tr, y_te, _ = split_weighted(ds, test_size, seed)
+    return X_tr, X_te, y_tr, y_te
+
+
+def split_weighted(
+    ds: Dataset, test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``split`` that also returns the train rows' sample weights (None without weights).
+
+    A ``test_size`` of 0 keeps every row for training, in the order given (no
+    shuffle: the trees are those a fit on the same arrays grows), and an empty
+    test set.
+    """
     from sklearn.model_selection import train_test_split
 
+    if test_size == 0:
+        X = np.ascontiguousarray(ds.X)
+        return X, X[:0], ds.y, ds.y[:0], ds.weight
     n = ds.X.shape[0]
     n_test = math.ceil(test_size * n)
     if n_test < 1 or n - n_test < 2:
@@ -224,15 +275,20 @@ def split(ds: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndar
         _, counts = np.unique(ds.y, return_counts=True)
         if counts.min() >= 2 and n_test >= len(counts) and n - n_test >= len(counts):
             stratify = ds.y
-    X_tr, X_te, y_tr, y_te = train_test_split(ds.X, ds.y, test_size=test_size, random_state=seed, stratify=stratify)
+    arrays = [ds.X, ds.y] if ds.weight is None else [ds.X, ds.y, ds.weight]
+    parts = train_test_split(*arrays, test_size=test_size, random_state=seed, stratify=stratify)
+    X_tr, X_te, y_tr, y_te = parts[:4]
+    w_tr = parts[4] if ds.weight is not None else None
     if ds.task == "classification" and len(np.unique(y_tr)) < 2:
         raise SpecError("test_size", "the train set would hold a single class; use a smaller test size")
-    return np.ascontiguousarray(X_tr), np.ascontiguousarray(X_te), y_tr, y_te
+    return np.ascontiguousarray(X_tr), np.ascontiguousarray(X_te), y_tr, y_te, w_tr
 
 
-def content_hash(X: np.ndarray, y: np.ndarray) -> str:
+def content_hash(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> str:
+    """The train set's address: its arrays' dtypes, shapes and bytes (weights only when given, so
+    unweighted sets keep the addresses they always had)."""
     h = hashlib.sha256()
-    for arr in (X, y):
+    for arr in (X, y) if weight is None else (X, y, weight):
         h.update(json.dumps([str(arr.dtype), list(arr.shape)]).encode())
         h.update(np.ascontiguousarray(arr).data)
     return h.hexdigest()
@@ -249,9 +305,10 @@ class DataIntegrityError(ValueError):
     """A stored data set is not the content its address names (altered or truncated): never used."""
 
 
-def check_train(ref: str, X: np.ndarray, y: np.ndarray) -> None:
-    """Raise ``DataIntegrityError`` unless ``X``, ``y`` (as read from the store) hash to ``ref``."""
-    if keys.data_ref(content_hash(X, y)) != ref:
+def check_train(ref: str, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> None:
+    """Raise ``DataIntegrityError`` unless ``X``, ``y`` (and the weights, if any), as read from the store,
+    hash to ``ref``."""
+    if keys.data_ref(content_hash(X, y, weight)) != ref:
         raise DataIntegrityError(
             f"train set {ref} does not match its content address (altered or truncated in the store); "
             f"it is not used: creating any build from the same data stores it again"
@@ -267,18 +324,18 @@ def check_input(ref: str, X: np.ndarray) -> None:
         )
 
 
-def _stored_train_is(store: Store, ref: str) -> bool:
+def _stored_train_is(store: Store, ref: str, weighted: bool = False) -> bool:
     """Whether ``ref``'s stored arrays are whole and hash to ``ref`` (a reused copy is checked, not trusted)."""
     try:
         arrays = []
-        for name in ("X.npy", "y.npy"):
+        for name in ("X.npy", "y.npy", "w.npy") if weighted else ("X.npy", "y.npy"):
             key = keys.data_file(ref, name)
             path = store.local_path(key)
             if path is not None:
                 arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
             else:
                 arrays.append(np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False))
-        check_train(ref, arrays[0], arrays[1])
+        check_train(ref, arrays[0], arrays[1], arrays[2] if weighted else None)
     except (KeyError, OSError, ValueError, EOFError):
         return False
     return True
@@ -290,23 +347,36 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_names: list[str]) -> str:
+def put_train(
+    store: Store,
+    X: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    feature_names: list[str],
+    weight: np.ndarray | None = None,
+) -> str:
     """Store the train set once, addressed by its content; return its ref ``data/<sha256>``.
 
-    A copy already stored under the ref is re-hashed before it is reused; one
-    that is altered or truncated is written again with the right content.
+    ``weight`` (float64, one per row) is stored as ``w.npy`` and is part of the
+    address. A copy already stored under the ref is re-hashed before it is
+    reused; one that is altered or truncated is written again with the right content.
     """
     X = np.ascontiguousarray(X, dtype=np.float32)  # as stored, so that the stored copy hashes to the ref
-    ref = keys.data_ref(content_hash(X, y))
-    if not (store.exists(keys.data_file(ref, "meta.json")) and _stored_train_is(store, ref)):
+    if weight is not None:
+        weight = np.ascontiguousarray(weight, dtype=np.float64)
+    ref = keys.data_ref(content_hash(X, y, weight))
+    if not (store.exists(keys.data_file(ref, "meta.json")) and _stored_train_is(store, ref, weight is not None)):
         store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
         store.put_bytes(keys.data_file(ref, "y.npy"), _npy_bytes(y))
+        if weight is not None:
+            store.put_bytes(keys.data_file(ref, "w.npy"), _npy_bytes(weight))
         meta = {
             "rows": int(X.shape[0]),
             "cols": int(X.shape[1]),
             "task": task,
             "features": feature_names,
             "y_dtype": str(y.dtype),
+            "weighted": weight is not None,
         }
         # meta.json last: its presence means the arrays are complete.
         store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
@@ -347,6 +417,13 @@ def open_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
     return _open_array(store, ref, "X.npy"), _open_array(store, ref, "y.npy")
 
 
+def open_weight(store: Store, ref: str) -> np.ndarray | None:
+    """The train set's sample weights, memory-mapped, or None when it has none."""
+    if not store.exists(keys.data_file(ref, "w.npy")):
+        return None
+    return _open_array(store, ref, "w.npy")
+
+
 def open_input(store: Store, ref: str) -> np.ndarray:
     """Rows stored by ``put_input``, memory-mapped."""
     return _open_array(store, ref, "X.npy")
@@ -359,5 +436,6 @@ def put_test(store: Store, build: str, X: np.ndarray, y: np.ndarray) -> None:
 
 
 def get_test(store: Store, build: str) -> tuple[np.ndarray, np.ndarray]:
+    """The build's held-out rows; ``KeyError`` for a build without a test set (test size 0)."""
     with np.load(io.BytesIO(store.get_bytes(keys.test_set(build))), allow_pickle=False) as z:
         return z["X"], z["y"]

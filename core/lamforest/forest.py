@@ -49,11 +49,15 @@ def metric_name(model: Any) -> str:
     return "accuracy" if is_classifier(model) else "r2"
 
 
-def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray | None) -> float | None:
-    """The whole forest's OOB score from the groves' vote sums (None without bootstrap).
+def oob_decision(
+    groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray | None
+) -> tuple[np.ndarray, float] | None:
+    """The whole forest's OOB decision and score from the groves' vote sums (None without bootstrap).
 
-    Rows that no tree left out are counted as one vote of zeros, as
-    scikit-learn does.
+    The decision is scikit-learn's ``oob_decision_function_`` (classifier: rows x
+    classes) or ``oob_prediction_`` (regressor). Rows that no tree left out are
+    counted as one vote of zeros, as scikit-learn does; the score is accuracy
+    (classifier) or R² (regressor), unweighted, as scikit-learn's ``oob_score_``.
     """
     from sklearn.metrics import accuracy_score, r2_score
 
@@ -69,5 +73,12 @@ def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray 
     if classes is not None:
         decision = total / count[:, None]
         encoded = np.searchsorted(classes, y_train)
-        return float(accuracy_score(encoded, np.argmax(decision, axis=1)))
-    return float(r2_score(y_train, total / count))
+        return decision, float(accuracy_score(encoded, np.argmax(decision, axis=1)))
+    prediction = total / count
+    return prediction, float(r2_score(y_train, prediction))
+
+
+def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray | None) -> float | None:
+    """The whole forest's OOB score from the groves' vote sums (None without bootstrap)."""
+    out = oob_decision(groves, y_train, classes)
+    return None if out is None else out[1]

@@ -105,12 +105,14 @@ def fit(
     X: np.ndarray,
     y: np.ndarray,
     should_stop: Callable[[], bool] = lambda: False,
+    sample_weight: np.ndarray | None = None,
 ) -> Grove:
     """Fit ``task.trees`` trees in chunks of ``task.chunk``, asking ``should_stop`` between chunks.
 
     Growing a forest with ``warm_start`` and an int ``random_state`` draws the
     same tree seeds as one fit of all trees, so chunking does not change the
-    result.
+    result; ``sample_weight`` is given to every chunk's fit, so each tree sees
+    the same weights (and the same weighted bootstrap) as in one fit.
     """
     est = make_estimator(
         task.model, task.task, task.params, random_state=task.seed, warm_start=True, n_jobs=task.n_jobs
@@ -121,7 +123,7 @@ def fit(
             raise Cancelled(f"cancelled after {done} trees (of {task.trees})")
         done = min(task.trees, done + task.chunk)
         est.set_params(n_estimators=done)
-        est.fit(X, y)
+        est.fit(X, y, sample_weight=sample_weight)
     est.set_params(warm_start=False, n_jobs=None)
     grove = Grove(estimator=est, trees=task.trees, seed=task.seed)
     if bootstraps(task.params, task.model):

@@ -1,6 +1,7 @@
 """Every key of the store's layout, in one place. Nothing else formats a key.
 
 data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
+data/<sha256>/w.npy                          its sample weights, when it has them
 builds/<b>/claim.json                        the name taken (an exclusive create), before anything else is written
 builds/<b>/spec.json                         the plan: what was asked and what the data resolved to
 builds/<b>/test.npz                          the held-out set (driver only, never in an event)
@@ -9,6 +10,7 @@ builds/<b>/state/<gid>.<state>               grove records: running, done, faile
 builds/<b>/CANCEL                            the cancel marker
 builds/<b>/lease.json                        the driver's lease, renewed while a driver runs the build
 builds/<b>/model.tree                        the merged forest (a tree file)
+builds/<b>/oob.npy                           the forest's OOB decision (or prediction) per train row
 builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
 builds/<b>/lambda.log                        local REPORT lines (and <kind>/lambda.log for jobs)
@@ -44,7 +46,7 @@ def data_ref(sha256: str) -> str:
 
 
 def data_file(ref: str, name: str) -> str:
-    """``X.npy``, ``y.npy`` or ``meta.json`` of a stored data set."""
+    """``X.npy``, ``y.npy``, ``w.npy`` or ``meta.json`` of a stored data set."""
     return f"{ref}/{name}"
 
 
@@ -82,6 +84,11 @@ def lease(name: str) -> str:
 
 def model(name: str) -> str:
     return build_file(name, "model.tree")
+
+
+def oob(name: str) -> str:
+    """The OOB decision function (classifier) or OOB prediction (regressor) of a bootstrapped forest."""
+    return build_file(name, "oob.npy")
 
 
 def test_set(name: str) -> str:

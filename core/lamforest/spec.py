@@ -112,6 +112,7 @@ class BuildSpec:
     name: str
     data: str = "digits"
     target: str | None = None
+    weight: str | None = None  # a column of the data file holding per-row sample weights
     trees: int = 100
     grove: int = 10
     model: str = "rf"
@@ -142,9 +143,9 @@ class BuildSpec:
         try:
             test_size = float(self.test_size)
         except (TypeError, ValueError):
-            raise SpecError("test_size", f"must be a number in (0, 1), got {self.test_size!r}") from None
-        if not 0.0 < test_size < 1.0 or math.isnan(test_size):
-            raise SpecError("test_size", f"must be in (0, 1), got {self.test_size!r}")
+            raise SpecError("test_size", f"must be a number in [0, 1), got {self.test_size!r}") from None
+        if not 0.0 <= test_size < 1.0 or math.isnan(test_size):
+            raise SpecError("test_size", f"must be in [0, 1) (0: train on every row), got {self.test_size!r}")
         memory = as_int("memory", self.memory, MEMORY_MIN_MB, MEMORY_MAX_MB)
         arch = choice("arch", self.arch, ARCHITECTURES)
         retries = as_int("retries", self.retries, 0, 10)
@@ -166,6 +167,7 @@ class BuildSpec:
             name=name,
             data=self.data.strip(),
             target=self.target or None,
+            weight=self.weight or None,
             trees=trees,
             grove=grove,
             model=model,

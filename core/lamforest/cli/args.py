@@ -40,6 +40,13 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
         "or a .csv/.parquet/.npz/.npy file (default: digits)",
     )
     b.add_argument("--target", default=None, help="target column of a CSV/Parquet file (column index for .npy)")
+    b.add_argument(
+        "--weight",
+        default=None,
+        metavar="COL",
+        help="column of per-row sample weights in the data file (column index for .npy, array name for .npz); "
+        "every grove fits with them",
+    )
     b.add_argument("-t", "--trees", default=100, help="trees in the forest (default: 100)")
     b.add_argument("-g", "--grove", default=10, help="trees per grove, one grove per invocation (default: 10)")
     b.add_argument("--model", choices=MODELS, default="rf", help="rf: random forest, et: extra-trees")
@@ -52,7 +59,11 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
         help="any scikit-learn parameter of the estimator, e.g. --param max_depth=12 (repeatable)",
     )
     b.add_argument("--seed", default=0, help="build seed: the split and every grove's seed derive from it")
-    b.add_argument("--test-size", default=0.25, help="held-out fraction, in (0, 1) (default: 0.25)")
+    b.add_argument(
+        "--test-size",
+        default=0.25,
+        help="held-out fraction, in [0, 1); 0 trains on every row, in file order (default: 0.25)",
+    )
     b.add_argument("--memory", default=1769, help="Lambda memory in MB, 128-10240 (default: 1769 = 1 vCPU)")
     b.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
 

@@ -50,6 +50,7 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         name=args.name,
         data=args.data,
         target=args.target,
+        weight=args.weight,
         trees=args.trees,
         grove=args.grove,
         model=args.model,

@@ -8,7 +8,7 @@ driver API; its parts live in ``plan`` (create), ``schedule`` + ``run``
 """
 
 from lamforest.driver.finish import load_grove
-from lamforest.driver.plan import BuildError, Plan, create, load_plan, validate
+from lamforest.driver.plan import BuildError, Plan, create, create_from_arrays, load_plan, validate
 from lamforest.driver.results import Prediction, evaluate, export, load_model, predict, predict_values
 from lamforest.driver.run import Progress, cancel, finish, run
 from lamforest.driver.watch import (
@@ -35,6 +35,7 @@ __all__ = [
     "Watcher",
     "cancel",
     "create",
+    "create_from_arrays",
     "evaluate",
     "export",
     "finish",

@@ -91,6 +91,8 @@ class _Precomputed:
 
 def _rows(backend: Backend, name: str, plan: Plan, source: str | None) -> tuple[np.ndarray, Any, str]:
     if source is None:
+        if not plan.n_test:
+            raise SpecError("data", f"build {name!r} trained on every row and has no held-out test set; give --data")
         X, y = datamod.get_test(backend.store, name)
         return X, y, "held-out test set"
     ds = datamod.load(source, plan.spec.target, plan.task, plan.spec.seed)

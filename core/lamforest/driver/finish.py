@@ -13,6 +13,7 @@ from lamforest import artifacts, forest, keys
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import estimate
+from lamforest.driver.oob import write_oob
 from lamforest.driver.plan import BuildError
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
@@ -115,19 +116,25 @@ def finalize(
     groves = [g for g in fetched if isinstance(g, Grove)]
     merged = forest.merge(groves)
     t_merge = time.perf_counter() - t0
-    X_te, y_te = datamod.get_test(backend.store, name)
-    merged.n_jobs = -1  # score on every core; the saved model keeps scikit-learn's default
-    test_score = forest.score(merged, X_te, y_te)
-    merged.n_jobs = None
+    test_score = None
+    if plan.n_test:  # a build that trains on every row (test size 0) has no held-out score
+        X_te, y_te = datamod.get_test(backend.store, name)
+        merged.n_jobs = -1  # score on every core; the saved model keeps scikit-learn's default
+        test_score = forest.score(merged, X_te, y_te)
+        merged.n_jobs = None
     oob = None
     if bootstraps(plan.spec.params, plan.spec.model):
         try:
             X_tr, y_tr = datamod.open_train(backend.store, plan.data_ref)
-            datamod.check_train(plan.data_ref, X_tr, y_tr)  # OOB scores only against the rows the groves saw
+            w_tr = datamod.open_weight(backend.store, plan.data_ref)
+            datamod.check_train(plan.data_ref, X_tr, y_tr, w_tr)  # OOB scores only against the rows the groves saw
         except (ValueError, OSError, EOFError) as exc:  # DataIntegrityError, or a .npy too short to open
             raise BuildError(f"build {name!r}: {' '.join(str(exc).split())}") from None
         classes = np.asarray(merged.classes_) if forest.is_classifier(merged) else None
-        oob = forest.oob_score(groves, np.asarray(y_tr), classes)
+        decision = forest.oob_decision(groves, np.asarray(y_tr), classes)
+        if decision is not None:
+            oob = decision[1]
+            write_oob(backend, name, decision[0])
     blob = artifacts.dumps_model(merged)
     backend.store.put_bytes(keys.model(name), blob)
     starts = [r.started for r in st.rows if r.started]

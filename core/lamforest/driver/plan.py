@@ -1,7 +1,10 @@
 """Create a build: validate everything, take the name, split the data once, store the train set and the spec.
 
-Nothing is written unless the cheap checks passed; the name is then taken
-with one exclusive create, and given back if anything after fails.
+``create`` loads the data a spec names (a built-in, synthetic rows, a file);
+``create_from_arrays`` takes arrays already in memory (the Python estimators)
+and trains on every row. Nothing is written unless the cheap checks passed;
+the name is then taken with one exclusive create, and given back if anything
+after fails.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from lamforest import data as datamod
-from lamforest import keys
+from lamforest import keys, weights
 from lamforest.backend.base import Backend
 from lamforest.events import FitEvent
 from lamforest.grove import make_estimator
@@ -48,6 +51,8 @@ class Plan:
     classes: list[Any] | None
     created: float
     backend: str
+    feature_names: list[str] | None = None  # the columns' names, when the data had real ones
+    weighted: bool = False  # the train set carries per-row sample weights
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -146,16 +151,49 @@ def create(backend: Backend, spec: BuildSpec) -> Plan:
     """
     spec = validate(spec)
     with claimed(backend, spec.name, written=(keys.test_set(spec.name),)):
-        return _create(backend, spec)
+        ds = datamod.load(spec.data, spec.target, spec.task, spec.seed, weight=spec.weight)
+        return _store(backend, spec, ds)
 
 
-def _create(backend: Backend, spec: BuildSpec) -> Plan:
-    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed)
+def create_from_arrays(
+    backend: Backend,
+    spec: BuildSpec,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    feature_names: list[str] | None = None,
+) -> Plan:
+    """Create a build that trains on every row of ``X``, ``y`` (no held-out set).
+
+    ``spec.data`` only describes where the rows came from; ``spec.test_size``
+    is taken as 0. ``spec.task`` should be given (``auto`` guesses as for a
+    file). ``feature_names`` are recorded in the plan when the rows had real
+    column names. Nothing is written unless every check passed.
+    """
+    spec = validate(replace(spec, test_size=0.0))
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2:
+        raise SpecError("data", f"X must be 2-D (rows x features), got shape {X.shape}")
+    if y.ndim != 1:
+        raise SpecError("target", f"y must be 1-D (one target per row), got shape {y.shape}")
+    names = [str(n) for n in feature_names] if feature_names is not None else None
+    if names is not None and len(names) != X.shape[1]:
+        raise SpecError("data", f"{len(names)} feature names for {X.shape[1]} columns")
+    ds = datamod.from_arrays(X, y, names, spec.task, spec.data)
+    if sample_weight is not None:
+        ds.weight = weights.check_weight(sample_weight, X.shape[0])
+    with claimed(backend, spec.name):
+        return _store(backend, spec, ds)
+
+
+def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
+    """Split once, then store the train set, the test set (if any) and ``spec.json``, in that order."""
     make_estimator(spec.model, ds.task, spec.params)
-    X_tr, X_te, y_tr, y_te = datamod.split(ds, spec.test_size, spec.seed)
+    X_tr, X_te, y_tr, y_te, w_tr = datamod.split_weighted(ds, spec.test_size, spec.seed)
     preflight(spec.model, ds.task, spec.params, X_tr, y_tr, spec.seed)
-    ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names)
-    datamod.put_test(backend.store, spec.name, X_te, y_te)
+    ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names, w_tr)
+    if X_te.shape[0]:
+        datamod.put_test(backend.store, spec.name, X_te, y_te)
     classes = np.unique(y_tr).tolist() if ds.task == "classification" else None
     plan = Plan(
         spec=spec,
@@ -167,6 +205,8 @@ def _create(backend: Backend, spec: BuildSpec) -> Plan:
         classes=classes,
         created=time.time(),
         backend=backend.name,
+        feature_names=list(ds.feature_names) if ds.named else None,
+        weighted=w_tr is not None,
     )
     put_json(backend.store, keys.spec(spec.name), plan.to_dict())
     return plan

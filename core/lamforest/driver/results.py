@@ -125,6 +125,8 @@ def predict(backend: Backend, name: str, source: str | None = None) -> Predictio
     plan = load_plan(backend, name)
     model = load_model(backend, name)
     if source is None:
+        if not plan.n_test:
+            raise SpecError("data", f"build {name!r} trained on every row and has no held-out test set; give --data")
         X, y = datamod.get_test(backend.store, name)
         return evaluate(model, X, y, "held-out test set")
     ds = datamod.load(source, plan.spec.target, plan.task, plan.spec.seed)

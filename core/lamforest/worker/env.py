@@ -12,19 +12,20 @@ from lamforest.grove import needs_writable
 from lamforest.store.base import Store
 
 # Data sets already opened by this execution environment, by (store, ref).
-_TRAIN: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+_TRAIN: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
 _INPUTS: dict[tuple[str, str], np.ndarray] = {}
 
 
 def _forget_download(store: Store, ref: str) -> None:
     """Drop a bad downloaded copy, so that the next invocation fetches it again."""
     if store.local_path(keys.data_file(ref, "X.npy")) is None:
-        for name in ("X.npy", "y.npy"):
+        for name in ("X.npy", "y.npy", "w.npy"):
             (datamod.cache_dir() / ref / name).unlink(missing_ok=True)
 
 
-def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
-    """The train set at ``ref``, checked once per environment against its content address.
+def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """X, y and the sample weights (None when the set has none) at ``ref``, checked once per environment
+    against its content address.
 
     Copied into memory only when fitting needs a writable X (``grove.needs_writable``).
     Raises ``DataIntegrityError`` (the grove fails with its message) for a
@@ -34,7 +35,8 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
     if key not in _TRAIN:
         try:
             X, y = datamod.open_train(store, ref)
-            datamod.check_train(ref, X, y)
+            w = datamod.open_weight(store, ref)
+            datamod.check_train(ref, X, y, w)
         except datamod.DataIntegrityError:
             _forget_download(store, ref)
             raise
@@ -42,7 +44,7 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
             _forget_download(store, ref)
             why = " ".join(str(exc).split())
             raise datamod.DataIntegrityError(f"train set {ref} cannot be read ({why}); it is not used") from None
-        _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y
+        _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y, w
     return _TRAIN[key]
 
 

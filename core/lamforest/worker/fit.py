@@ -1,7 +1,7 @@
 """A ``fit`` event: one grove of a build.
 
 1. stop at once if the build's ``CANCEL`` marker exists;
-2. load the train set, cached for the life of the execution environment;
+2. load the train set (and its sample weights), cached for the life of the execution environment;
 3. fit the grove in chunks of trees, checking ``CANCEL`` between chunks;
 4. write the grove, then the ``done`` record.
 """
@@ -42,9 +42,9 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         # Inside the try: a store that cannot take even the running record (a full disk)
         # still ends in a failed record, if that one fits.
         records.write_grove(store, build, gid, records.grove_record("running", **base, started=started))
-        X, y = load_train(store, event.data)
+        X, y, w = load_train(store, event.data)
         t_load = time.perf_counter()
-        grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key))
+        grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key), sample_weight=w)
         t_fit = time.perf_counter()
         blob = artifacts.dumps_grove(grove)
         store.put_bytes(keys.grove(build, gid), blob)

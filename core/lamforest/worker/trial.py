@@ -26,9 +26,9 @@ def run_trial(event: SearchEvent, store: Store, request_id: str) -> dict[str, An
     started = time.time()
     t0 = time.perf_counter()
     try:
-        X, y = load_train(store, event.data)
-        Xv, yv = load_train(store, event.valid)
-        grove = fit(event, X, y)
+        X, y, w = load_train(store, event.data)
+        Xv, yv, _ = load_train(store, event.valid)
+        grove = fit(event, X, y, sample_weight=w)
         t_fit = time.perf_counter()
         score = forest.score(grove.estimator, Xv, yv)
         record = records.job_record(

@@ -1,0 +1,393 @@
+"""What the four estimators share: fit as a build, predict through the merged forest or its groves."""
+
+from __future__ import annotations
+
+import numbers
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from lamforest import driver
+from lamforest.backend.base import Backend
+from lamforest.backend.shared import shared
+from lamforest.driver.oob import read_oob
+from lamforest.driver.plan import BuildError, Plan
+from lamforest.driver.watch import BuildStatus
+from lamforest.estimators.params import build_exists, jsonable, same, search_position
+from lamforest.estimators.progress import BuildProgress
+from lamforest.spec import BuildSpec
+
+# Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
+_OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
+
+
+class LamforestForest(BaseEstimator):
+    """What the four estimators share: fit as a build, predict through the merged forest or its groves."""
+
+    _model_code = "rf"
+    _task = "classification"
+
+    # ------------------------------------------------------------------ parameters
+
+    @classmethod
+    def _sklearn_class(cls) -> type:
+        from lamforest.grove import estimator_class
+
+        return estimator_class(cls._model_code, cls._task)
+
+    def _sklearn_params(self) -> dict[str, Any]:
+        """This estimator's scikit-learn parameters (without lamforest's own)."""
+        names = self._sklearn_class()().get_params(deep=False)
+        return {k: getattr(self, k) for k in names}
+
+    def _grove_params(self, classes_weight: bool) -> dict[str, Any]:
+        """The parameters every grove is fitted with: the non-default ones, as JSON; a dict (or list)
+        ``class_weight`` is folded into the sample weights instead (JSON would turn its labels into text)."""
+        defaults = self._sklearn_class()().get_params(deep=False)
+        out = {}
+        for key, value in self._sklearn_params().items():
+            if key in _OWNED or same(value, defaults[key]):
+                continue
+            if key == "class_weight" and classes_weight:
+                continue
+            out[key] = jsonable(value, key)
+        return out
+
+    def _check_lamforest_params(self) -> None:
+        if self.warm_start:
+            raise ValueError(
+                "warm_start=True is not supported: each fit is a new build; fit again with the full n_estimators"
+            )
+        if self.oob_score and not self.bootstrap:
+            raise ValueError("Out of bag estimation only available if bootstrap=True")
+        if self.backend not in ("local", "aws"):
+            raise ValueError(f"backend must be 'local' or 'aws', got {self.backend!r}")
+        if (
+            isinstance(self.grove_size, bool)
+            or not isinstance(self.grove_size, numbers.Integral)
+            or self.grove_size < 1
+        ):
+            raise ValueError(f"grove_size must be a whole number >= 1, got {self.grove_size!r}")
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, numbers.Integral) or self.workers < 1
+        ):
+            raise ValueError(f"workers must be None or a whole number >= 1, got {self.workers!r}")
+        # scikit-learn's own validation of its parameters, with its own messages.
+        sk = self._sklearn_class()(**self._sklearn_params())
+        sk._validate_params()
+
+    def _seed(self) -> int:
+        """The build's seed: ``random_state`` when an int, else drawn (from it when a RandomState)."""
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(np.iinfo(np.int32).max))
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and 0 <= int(rs) < 2**32:
+            return int(rs)
+        raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {rs!r}")
+
+    def _workers(self) -> int | None:
+        if self.workers is not None:
+            return int(self.workers)
+        if self.n_jobs is None:
+            return None
+        from lamforest.backend.pool import default_workers
+
+        cores = default_workers()
+        n = int(self.n_jobs)
+        return max(1, n if n > 0 else cores + 1 + n)
+
+    def _build_name(self, backend: Backend) -> str:
+        """The build's name: ``name`` (or a generated one), with ``-c<candidate>-f<fold>`` inside a
+        scikit-learn search (without a ``name``, the search's: ``rf-gridsearchcv-<id>-c0-f1``), and
+        ``-2``, ``-3``, ... when a build of that name exists already."""
+        where = search_position()
+        if self.name:
+            base = self.name
+        elif where is not None and where.search:
+            base = f"{self._model_code}-{where.search}"
+        else:
+            base = f"{self._model_code}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        if where is not None:
+            base = f"{base}-{where.suffix()}"
+        base = base[:90]
+        name, n = base, 1
+        while build_exists(backend, name):
+            n += 1
+            name = f"{base}-{n}"
+        return name
+
+    def _backend(self) -> Backend:
+        return shared(self.backend)
+
+    # ------------------------------------------------------------------ fit
+
+    def _validate_fit(self, X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        from scipy.sparse import issparse
+
+        if issparse(X):
+            raise TypeError(
+                "lamforest stores the train set as a dense array and does not accept sparse input; "
+                "pass X.toarray() if it fits in memory"
+            )
+        allow_nan = self.__sklearn_tags__().input_tags.allow_nan
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float32,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            y_numeric=self._task == "regression",
+        )
+        X = np.ascontiguousarray(X)
+        if sample_weight is not None:
+            from sklearn.utils.validation import _check_sample_weight
+
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        return X, y, sample_weight
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LamforestForest:
+        """Fit the forest as a lamforest build: the rows are stored once, the groves fitted by the
+        backend's workers (or Lambda) and merged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training rows: a NumPy array, a pandas or polars DataFrame (its
+            column names are kept as ``feature_names_in_``). Sparse matrices are
+            refused: the store holds dense rows.
+        y : array-like of shape (n_samples,)
+            Class labels (classifiers) or target values (regressors). One target
+            per row: multi-output is not supported.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, stored with the train set and used by every
+            grove. None gives every row weight 1.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._check_lamforest_params()
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight)
+        y_core = self._encode_target(y)
+        class_weight = getattr(self, "class_weight", None)
+        fold_weights = isinstance(class_weight, (dict, list))
+        if fold_weights:
+            from sklearn.utils.class_weight import compute_sample_weight
+
+            expanded = compute_sample_weight(class_weight, y)
+            sample_weight = expanded if sample_weight is None else sample_weight * expanded
+        seed = self._seed()
+        backend = self._backend()
+        name = self._build_name(backend)
+        trees = int(self.n_estimators)
+        spec = BuildSpec(
+            name=name,
+            data=f"arrays:{X.shape[0]}x{X.shape[1]}",
+            trees=trees,
+            grove=min(int(self.grove_size), trees),
+            model=self._model_code,
+            task=self._task,
+            params=self._grove_params(fold_weights),
+            seed=seed,
+            test_size=0.0,
+            memory=self.memory,
+            arch=self.arch,
+            max_cost=self.max_cost,
+        )
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        plan = driver.create_from_arrays(backend, spec, X, y_core, sample_weight, names)
+        st = self._run(backend, plan)
+        if st.state != "done":
+            error = (st.summary or {}).get("error") or st.cancel_reason or st.state
+            raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
+        self._adopt(backend, plan, st, y)
+        return self
+
+    def _encode_target(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.float64)
+
+    def _run(self, backend: Backend, plan: Plan) -> BuildStatus:
+        name = plan.spec.name
+        # Listing a folder costs nothing; an S3 LIST is billed, so a remote store is polled less often.
+        poll_s = 0.02 if backend.name == "local" else 0.25
+        try:
+            with BuildProgress(bool(self.progress), name, plan.spec.trees, plan.spec.n_groves) as bar:
+                return driver.run(backend, name, workers=self._workers(), on_progress=bar.update, poll_s=poll_s)
+        except KeyboardInterrupt:
+            # Ctrl+C (or Jupyter's interrupt): cancel the build, let running groves stop at their next chunk
+            # (bounded), leave its summary saying so, then let the interrupt go on.
+            driver.cancel(backend, name, reason="interrupted (KeyboardInterrupt)")
+            end = time.monotonic() + 60.0
+            driver.run(backend, name, poll_s=poll_s, should_stop=lambda: time.monotonic() > end)
+            raise
+
+    def _adopt(self, backend: Backend, plan: Plan, st: BuildStatus, y: np.ndarray | None) -> None:
+        """Set the fitted attributes from a finished build (``y``: the train target, for a callable oob_score)."""
+        self.build_name_ = plan.spec.name
+        self.seed_ = plan.spec.seed
+        self.n_outputs_ = 1
+        self.n_features_in_ = plan.n_features
+        if plan.feature_names is not None:
+            self.feature_names_in_ = np.asarray(plan.feature_names, dtype=object)
+        try:
+            self._model = driver.load_model(backend, plan.spec.name)
+        except BuildError:
+            self._model = None  # above the merge limit: predict streams the groves
+        self._n_groves = plan.spec.n_groves
+        if self._task == "classification":
+            if not hasattr(self, "classes_"):
+                self.classes_ = (
+                    np.asarray(self._model.classes_) if self._model is not None else np.asarray(plan.classes)
+                )
+            self.n_classes_ = len(self.classes_)
+            if len(plan.classes or []) != self.n_classes_:
+                raise BuildError(f"build {plan.spec.name!r} has classes {plan.classes}, expected {self.classes_}")
+        if self.oob_score:
+            self._set_oob(backend, st, y)
+
+    def _set_oob(self, backend: Backend, st: BuildStatus, y: np.ndarray | None) -> None:
+        decision = read_oob(backend, st.name)
+        if decision is None:
+            return
+        if self._task == "classification":
+            self.oob_decision_function_ = decision
+            pred = np.argmax(decision, axis=1)
+            target = np.searchsorted(self.classes_, y) if y is not None else None
+        else:
+            self.oob_prediction_ = decision
+            pred, target = decision, y
+        if callable(self.oob_score) and target is not None:
+            self.oob_score_ = self.oob_score(target, pred)
+        else:
+            self.oob_score_ = (st.summary or {}).get("oob_score")
+
+    # ------------------------------------------------------------------ fitted state
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "build_name_")
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        from sklearn.utils import get_tags
+
+        sk = self._sklearn_class()(criterion=self.criterion)
+        tags.input_tags.allow_nan = get_tags(sk).input_tags.allow_nan
+        tags.input_tags.sparse = False  # the store holds dense rows
+        tags.target_tags.multi_output = False  # one target per build
+        return tags
+
+    def _why_not_merged(self) -> str:
+        return (
+            f"estimators_ is not available: build {self.build_name_!r} has no merged forest "
+            f"({self.n_estimators} trees in {self._n_groves} groves, above the merge limit), so its trees "
+            "stay in the store as groves and predict streams them; load one with "
+            "lamforest.driver.load_grove(backend, name, i)"
+        )
+
+    @property
+    def estimators_(self) -> list[Any]:
+        """The fitted trees, when the forest was merged (see the class docstring)."""
+        check_is_fitted(self)
+        if self._model is None:
+            raise AttributeError(self._why_not_merged())
+        return self._model.estimators_
+
+    @property
+    def estimator_(self) -> Any:
+        """The tree template the forest's trees were cloned from."""
+        check_is_fitted(self)
+        if self._model is None:
+            raise AttributeError(self._why_not_merged())
+        return self._model.estimator_
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Impurity-based feature importances, as scikit-learn's forest computes them (over the groves'
+        trees when the forest was not merged)."""
+        check_is_fitted(self)
+        if self._model is not None:
+            return self._model.feature_importances_
+        per_tree = [
+            tree.feature_importances_
+            for g in self._groves()
+            for tree in g.estimator.estimators_
+            if tree.tree_.node_count > 1
+        ]
+        if not per_tree:
+            return np.zeros(self.n_features_in_, dtype=np.float64)
+        mean = np.mean(per_tree, axis=0, dtype=np.float64)
+        return np.asarray(mean / np.sum(mean))
+
+    def _groves(self) -> Any:
+        backend = self._backend()
+        for i in range(self._n_groves):
+            yield driver.load_grove(backend, self.build_name_, i)
+
+    # ------------------------------------------------------------------ predict
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        from scipy.sparse import issparse
+
+        if issparse(X):
+            raise TypeError("lamforest predicts dense rows and does not accept sparse input; pass X.toarray()")
+        allow_nan = self.__sklearn_tags__().input_tags.allow_nan
+        return validate_data(
+            self, X, reset=False, dtype=np.float32, ensure_all_finite="allow-nan" if allow_nan else True
+        )
+
+    def _values(self, X: Any) -> np.ndarray:
+        """Class probabilities (classifier) or predictions (regressor) of rows ``X``."""
+        X = self._check_X(X)
+        if self._model is not None:
+            return self._model.predict_proba(X) if self._task == "classification" else self._model.predict(X)
+        return driver.predict_values(self._backend(), self.build_name_, X)
+
+    def apply(self, X: Any) -> np.ndarray:
+        """The index of the leaf each row ends in, in every tree.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        X_leaves : ndarray of shape (n_samples, n_estimators)
+            Column ``i`` is the leaf of tree ``i`` each row reaches.
+        """
+        X = self._check_X(X)
+        if self._model is not None:
+            return self._model.apply(X)
+        return np.hstack([g.estimator.apply(X) for g in self._groves()])
+
+    def decision_path(self, X: Any) -> tuple[Any, np.ndarray]:
+        """The nodes each row passes through, in every tree.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        indicator : sparse matrix of shape (n_samples, n_nodes)
+            Non-zero where a row goes through a node (nodes of all trees, side by side).
+        n_nodes_ptr : ndarray of shape (n_estimators + 1,)
+            Where each tree's nodes start in ``indicator``'s columns.
+        """
+        X = self._check_X(X)
+        if self._model is not None:
+            return self._model.decision_path(X)
+        from scipy.sparse import hstack
+
+        parts = [g.estimator.decision_path(X) for g in self._groves()]
+        counts = np.concatenate([np.diff(ptr) for _, ptr in parts])
+        return hstack([ind for ind, _ in parts]).tocsr(), np.concatenate([[0], np.cumsum(counts)])

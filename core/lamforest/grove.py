@@ -82,6 +82,19 @@ def make_estimator(model: str, task: str, params: dict[str, Any], **fixed: Any) 
 _LAMFOREST_OWNED = {"n_estimators", "random_state", "warm_start", "oob_score", "n_jobs"}
 
 
+def needs_writable(X: np.ndarray) -> bool:
+    """Does fitting ``X`` need a writable array rather than the read-only memory map?
+
+    scikit-learn (1.9) fits rows with missing values (NaN) through a splitter that takes
+    a writable buffer of X, whatever the criterion: on a read-only map every grove fails
+    with "buffer source array is read-only". Without NaN the map is used as is, at no
+    memory cost. One pass over X; a NaN anywhere makes the float64 sum NaN.
+    """
+    if not np.issubdtype(X.dtype, np.floating) or X.flags.writeable:
+        return False
+    return bool(np.isnan(X.sum(dtype=np.float64)))
+
+
 def bootstraps(params: dict[str, Any], model: str) -> bool:
     """RandomForest bootstraps by default, ExtraTrees does not."""
     return bool(params.get("bootstrap", model == "rf"))

@@ -8,6 +8,7 @@ builds/<b>/test.npz                          the held-out set (driver only, neve
 builds/<b>/groves/<gid>.tree                 one fitted grove (a tree file: no pickle)
 builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
 builds/<b>/CANCEL                            the cancel marker
+builds/<b>/lease.json                        the driver's lease, renewed while a driver runs the build
 builds/<b>/model.tree                        the merged forest (a tree file)
 builds/<b>/oob.npy                           the forest's OOB decision (or prediction) per train row
 builds/<b>/summary.json                      scores, timings, cost
@@ -75,6 +76,10 @@ def summary(name: str) -> str:
 
 def cancel(name: str) -> str:
     return build_file(name, "CANCEL")
+
+
+def lease(name: str) -> str:
+    return build_file(name, "lease.json")
 
 
 def model(name: str) -> str:

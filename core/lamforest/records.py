@@ -6,7 +6,8 @@ Grove records live at ``builds/<b>/state/<gid>.<state>``; a grove moves
 same base fields, whoever writes it (the worker, a local pool that saw its
 worker die, an AWS dispatcher that could not send the event, a test fixture):
 
-    grove, trees, seed, attempt, request_id, state, started, ended, host, pid
+    grove, trees, seed, attempt, request_id, state, started, ended, host, pid,
+    boot_id, pid_start
 
 plus, for ``done``: timings, bytes and sha256 of the grove file, max_memory_mb, n_jobs; for ``failed``:
 error, message, traceback.
@@ -22,6 +23,7 @@ import platform
 import time
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypedDict
 
 from lamforest import keys
@@ -46,6 +48,32 @@ def error_fields(exc: BaseException) -> ErrorFields:
     }
 
 
+def boot_id() -> str | None:
+    """This machine's boot id (Linux): a pid and a start time only mean something within one boot."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def pid_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22).
+
+    A pid is reused once its process ends; the pair (pid, start) names one process for the
+    life of a boot, so a record's writer can be told from a later process that got its pid.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])  # field 22 overall; fields[0] here is field 3
+    except (IndexError, ValueError):
+        return None
+
+
 def grove_record(
     state: str,
     *,
@@ -60,7 +88,12 @@ def grove_record(
     pid: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A grove record of ``state``; ``ended`` defaults to now for a terminal state."""
+    """A grove record of ``state``; ``ended`` defaults to now for a terminal state.
+
+    Written by the process itself (no ``pid`` given), it also says which process that is
+    (``boot_id``, ``pid_start``), so that a watcher can tell it from a later one that
+    reuses the pid.
+    """
     if state not in GROVE_STATES:
         raise ValueError(f"unknown grove state {state!r}")
     if state in TERMINAL and ended is None:
@@ -76,6 +109,7 @@ def grove_record(
         "ended": ended,
         "host": platform.node() if host is None else host,
         "pid": os.getpid() if pid is None else pid,
+        **({"boot_id": boot_id(), "pid_start": pid_start(os.getpid())} if pid is None else {}),
         **extra,
     }
 
@@ -105,6 +139,22 @@ def failed_record(
         message=message[:2000],
         **extra,
     )
+
+
+def lost(running: Mapping[str, Any]) -> dict[str, Any]:
+    """How a watcher sees a ``running`` record whose writer is gone without a terminal record
+    (its process ended, or it outlived the function's timeout): a failed attempt, so that the
+    driver retries it (bounded) instead of waiting for it. Never written: a late terminal
+    record from the worker still wins."""
+    return {
+        **running,
+        "state": "failed",
+        "error": "Runtime.Lost",
+        "message": (
+            "its worker is gone and left no record (the process ended or its pid was reused, "
+            "or the invocation outlived the function's timeout)"
+        ),
+    }
 
 
 def write_grove(store: Store, build: str, gid: str, record: Mapping[str, Any]) -> None:

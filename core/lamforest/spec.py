@@ -69,6 +69,13 @@ def as_int(field_name: str, value: object, minimum: int, maximum: int | None = N
     return number
 
 
+def check_workers(workers: object) -> int | None:
+    """``--workers``: None (one per core) or a whole number of at least 1; fewer starts nothing."""
+    if workers is None:
+        return None
+    return as_int("workers", workers, 1)
+
+
 def choice(field_name: str, value: object, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SpecError(field_name, f"must be one of {', '.join(allowed)}; got {value!r}")

@@ -10,9 +10,10 @@ import os
 import platform
 from pathlib import Path
 
+from lamforest import records
 from lamforest.backend.base import Backend, Compute
 from lamforest.logs import LocalLogSource
-from lamforest.spec import BuildSpec
+from lamforest.spec import BuildSpec, SpecError, check_workers
 from lamforest.store.local import LocalStore
 
 
@@ -46,6 +47,23 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def writer_alive(record: dict) -> bool:
+    """Is the process that wrote this record (on this host) still the one running?
+
+    A pid alone is not enough: after a reboot, or once the writer has ended, another
+    process may hold the same pid. Records that carry ``boot_id`` and ``pid_start`` are
+    matched on both; older records fall back to the pid.
+    """
+    pid = int(record.get("pid", 0) or 0)
+    if not pid_alive(pid):
+        return False
+    boot = record.get("boot_id")
+    if boot is not None and boot != records.boot_id():
+        return False
+    started = record.get("pid_start")
+    return started is None or records.pid_start(pid) == started
+
+
 def _pool_workers(workers: int | None) -> int:
     from lamforest.backend.pool import default_workers
 
@@ -56,15 +74,21 @@ def local_backend(home: Path | str | None = None) -> Backend:
     from lamforest.backend.pool import LocalCompute, SyncCompute, default_workers
 
     root = Path(home).expanduser() if home else default_home()
+    if root.exists() and not root.is_dir():
+        raise SpecError("home", f"{root} is a file, not a folder; point --home or LAMFOREST_HOME at a folder")
     root.mkdir(parents=True, exist_ok=True)
     store = LocalStore(root)
     pools: dict[tuple[int, int], LocalCompute] = {}
 
     def make_compute(spec: BuildSpec, workers: int | None, sync: bool) -> Compute:
+        check_workers(workers)
         if sync:
             return SyncCompute(store, memory_mb=spec.memory)
         key = (workers or default_workers(), spec.memory)
-        # The pool persists across builds, like warm Lambda environments.
+        # The pool persists across builds, like warm Lambda environments; a broken one
+        # (its workers could not start, or could not record a grove) is replaced.
+        if key in pools and pools[key].broken:
+            pools.pop(key).close()
         if key not in pools:
             pools[key] = LocalCompute(store, workers=key[0], memory_mb=spec.memory)
         return pools[key]
@@ -77,7 +101,7 @@ def local_backend(home: Path | str | None = None) -> Backend:
     host = platform.node()
 
     def is_stale(record: dict) -> bool:
-        return record.get("host") == host and not pid_alive(int(record.get("pid", 0) or 0))
+        return record.get("host") == host and not writer_alive(record)
 
     backend = Backend(
         name="local",

@@ -20,6 +20,7 @@ three times running, mark the pool broken instead of respawning forever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -53,6 +54,40 @@ class _Worker:
         self.stdout: IO[str] = proc.stdout
         self.ready = False
         self.current: dict | None = None
+
+
+def record_unrecorded(
+    store: LocalStore, event: dict, error: str, message: str, request_id: str | None = None
+) -> str | None:
+    """A fit event's invocation ended without its grove's terminal record: write a failed one.
+
+    Return None, or why even that could not be written (the pool is then ``broken``: with
+    a full or read-only store nothing more can run, and the driver says so at once
+    instead of waiting for a record that will never come). Predict and search jobs time
+    out on their missing records by themselves.
+    """
+    if event.get("kind", "fit") != "fit":
+        return None
+    try:
+        build, grove = str(event["build"]), int(event["grove"])
+        record = records.failed_record(
+            grove=grove,
+            trees=int(event["trees"]),
+            seed=int(event["seed"]),
+            attempt=int(event.get("attempt", 1)),
+            request_id=request_id or str(uuid.uuid4()),
+            error=error,
+            message=message,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # an invalid event: there is no grove to record it against
+    gid = keys.grove_id(grove)
+    try:
+        if not records.grove_done(store, build, gid):
+            records.write_grove(store, build, gid, record)
+    except OSError as exc:
+        return f"cannot record grove {grove} of {build} in the store ({exc}); after {error}: {message}"
+    return None
 
 
 class LocalCompute:
@@ -129,6 +164,9 @@ class LocalCompute:
             if reply is None:  # the environment died mid-invocation
                 worker = self._retire(worker, started=True)
                 continue
+            if reply.get("error"):  # the handler raised: its grove may have no record
+                problem = record_unrecorded(self.store, event, "Runtime.HandlerError", reply["error"])
+                self.broken = self.broken or problem
             worker.current = None
         if worker is not None:
             self._stop(worker)
@@ -153,28 +191,20 @@ class LocalCompute:
         """Lambda reports a dead environment as Runtime.ExitError; so do we."""
         how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"status {exitcode}"
         rid = str(uuid.uuid4())
-        if event.get("kind", "fit") == "fit":  # a predict or search job times out on its missing record
-            build, gid = event["build"], keys.grove_id(int(event["grove"]))
-            if not records.grove_done(self.store, build, gid):
-                record = records.failed_record(
-                    grove=event["grove"],
-                    trees=event["trees"],
-                    seed=event["seed"],
-                    attempt=event.get("attempt", 1),
-                    request_id=rid,
-                    error="Runtime.ExitError",
-                    message=f"worker process exited with {how}",
-                )
-                records.write_grove(self.store, build, gid, record)
-        append_lines(
-            self.store.root / log_key(event),
-            [
-                format_start(rid),
-                f"[ERROR] Runtime.ExitError: worker process exited with {how}",
-                format_end(rid),
-                format_report(rid, 0.0, self.memory_mb, 0, None, "error"),
-            ],
-        )
+        problem = record_unrecorded(self.store, event, "Runtime.ExitError", f"worker process exited with {how}", rid)
+        if problem and not self.broken:
+            self.broken = problem
+        # The log is best effort; the record (or ``broken``) says what happened.
+        with contextlib.suppress(OSError):
+            append_lines(
+                self.store.root / log_key(event),
+                [
+                    format_start(rid),
+                    f"[ERROR] Runtime.ExitError: worker process exited with {how}",
+                    format_end(rid),
+                    format_report(rid, 0.0, self.memory_mb, 0, None, "error"),
+                ],
+            )
 
     def _stop(self, worker: _Worker) -> None:
         try:
@@ -232,16 +262,19 @@ class SyncCompute:
     """``-s/--sync``: groves one after another in the driver's own process (a debugging aid)."""
 
     name = "sync"
-    broken: str | None = None
 
     def __init__(self, store: LocalStore, memory_mb: int = 1769) -> None:
+        self.broken: str | None = None
         self.store = store
         self.memory_mb = memory_mb
         self.workers = 1
 
     def submit(self, events: list[Event]) -> None:
         for event in events:
-            invoke(event.to_event(), self.store, self.memory_mb, None)
+            body = event.to_event()
+            error = invoke(body, self.store, self.memory_mb, None)
+            if error and not self.broken:
+                self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
 
     def drain(self) -> int:
         return 0

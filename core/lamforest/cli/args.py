@@ -23,6 +23,12 @@ def _backend_args(p: argparse.ArgumentParser, top: bool = False) -> None:
         help="aws: publish to the SNS topic (default) or invoke the function directly",
     )
     p.add_argument("--home", default=default, help="local store folder (default: $LAMFOREST_HOME or the user data dir)")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="on an error, print the traceback too (or set LAMFOREST_DEBUG=1)",
+    )
 
 
 def _spec_args(b: argparse.ArgumentParser) -> None:
@@ -218,5 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write a build's merged forest to a file any scikit-learn user can load")
     ex.add_argument("name")
     ex.add_argument("path", help="a .skops path writes the safe skops format; anything else, joblib")
+    ex.add_argument("-f", "--force", action="store_true", help="overwrite PATH if it exists")
     _backend_args(ex)
     return parser

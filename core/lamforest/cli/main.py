@@ -6,12 +6,16 @@ Arguments are defined in ``cliargs``, terminal output in ``render``.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
+
+from rich.markup import escape
 
 from lamforest import driver as drv
 from lamforest.backend import ConfigError, DispatchError, open_backend
@@ -26,7 +30,7 @@ from lamforest.cli.render import (
 )
 from lamforest.driver import estimate
 from lamforest.sample import cached_sample
-from lamforest.spec import BuildSpec, SpecError, parse_grid, parse_params
+from lamforest.spec import BuildSpec, SpecError, check_workers, parse_grid, parse_params
 from lamforest.store.base import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
@@ -60,6 +64,7 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         max_cost=args.max_cost,
     )
     checked = drv.validate(spec)  # cheap checks before the backend is even opened
+    check_workers(args.workers)
     backend = _open(args)
     try:
         # A budget is checked against the estimate before anything is written or dispatched.
@@ -136,6 +141,8 @@ def cmd_status(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace, console: Any) -> int:
+    """Exit 0 when a cancel was requested (or already was); a build that has already ended is
+    left as it is and the command exits 1 saying so (``drv.cancel`` raises)."""
     backend = _open(args)
     try:
         drv.cancel(backend, args.name)
@@ -149,12 +156,13 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
     backend = _open(args)
     try:
         st = drv.status(backend, args.name)
-        if st.state not in ("done", "finishing") and not args.json:
-            missing = len(st.rows) - st.count("done")
-            console.print(f"[bold]{args.name}[/]: {missing} grove(s) not done; dispatching them again")
-        if args.json or st.state in ("done", "finishing"):
+        if args.json or st.state in ("done", "finishing", "failed", "cancelled"):
+            # A failed or cancelled build cannot be finished: drv.finish says why and what to do.
             st = drv.finish(backend, args.name, workers=args.workers)
         else:
+            missing = len(st.rows) - st.count("done")
+            todo = f"{missing} grove(s) not done; dispatching them again" if missing else "every grove done; merging"
+            console.print(f"[bold]{args.name}[/]: {todo}")
             with ProgressView(console, len(st.rows), st.spec.trees) as view:
                 st = drv.run(backend, args.name, workers=args.workers, on_progress=view.update)
     finally:
@@ -216,7 +224,7 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
         t.add_row(
             s.name,
             s.state,
-            f"{s.trees_done}/{s.spec.trees}",
+            f"{s.trees_done}/{s.spec.trees}" if s.state != "broken" else "-",
             str(s.count("failed")),
             f"{s.elapsed_s:.1f}",
             f"{s.gb_seconds:.2f}",
@@ -224,25 +232,35 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
             f"{j['test_score']:.4f}" if j["test_score"] is not None else "-",
         )
     console.print(t)
+    for s in all_:
+        if s.state == "broken":
+            console.print(f"[yellow]{s.name}[/]: {escape(s.error or '')}")
+        elif s.state == "interrupted":
+            console.print(f"[yellow]{s.name}[/]: {escape(s.hint or '')}")
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace, console: Any) -> int:
     from pathlib import Path
 
+    from lamforest.driver.results import export_target, write_file
+
+    export_target(args.path, args.force)  # before the backend is opened or the model read
     backend = _open(args)
     try:
         if Path(args.path).suffix.lower() == ".skops":  # by suffix: the safe format
             from lamforest import safe
 
-            path = safe.dump(drv.load_model(backend, args.name), args.path)
+            path = export_target(args.path, args.force)
+            write_file(path, safe.dumps(drv.load_model(backend, args.name)))
             how = "lamforest.safe.load (refuses untrusted types)"
         else:
-            path = drv.export(backend, args.name, args.path)
+            path = drv.export(backend, args.name, args.path, force=args.force)
             how = "joblib.load (pickle: only from a source you trust)"
     finally:
         backend.close()
-    console.print(f"wrote {path} ({path.stat().st_size:,} bytes): load it with {how}")
+    size = f" ({path.stat().st_size:,} bytes)" if path.is_file() else ""
+    console.print(f"wrote {path}{size}: load it with {how}")
     return EXIT_OK
 
 
@@ -355,23 +373,72 @@ COMMANDS = {
 }
 
 
+# OSError numbers that mean "the path you gave cannot be used" (bad input, exit 2); any
+# other OSError is a failure of the machine (a full disk, I/O), exit 1.
+PATH_ERRNOS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "not permitted",
+    errno.EROFS: "read-only file system",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "already exists",
+    errno.ENOENT: "no such file or folder",
+    errno.ENAMETOOLONG: "name too long",
+}
+FAILURE_HINTS = {
+    errno.ENOSPC: "the disk is full; free some space and try again",
+    errno.EDQUOT: "the disk quota is exceeded; free some space and try again",
+}
+
+
+def os_error_line(exc: OSError) -> tuple[str, int]:
+    """One line for an OSError, naming the path, and its exit code."""
+    where = exc.filename
+    if isinstance(where, str) and os.path.basename(where).startswith(".") and where.endswith(".tmp"):
+        where = os.path.dirname(where)  # an atomic write's temp file: name the folder written to
+    place = f": {where}" if where else ""
+    if exc.errno in FAILURE_HINTS:
+        return f"{exc.strerror or exc}{place}: {FAILURE_HINTS[exc.errno]}", EXIT_FAILED
+    if exc.errno in PATH_ERRNOS:
+        what = exc.strerror or PATH_ERRNOS[exc.errno]
+        return f"{what}{place}: check the path, or pick another with --home or the command's PATH", EXIT_USAGE
+    return f"{exc.strerror or exc}{place}", EXIT_FAILED
+
+
+def debug_wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("LAMFOREST_DEBUG", "") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every error a user can reach ends in one line on stderr naming what to
+    fix, exit 2 for bad input and 1 for a failure; ``--debug`` or ``LAMFOREST_DEBUG=1`` adds
+    the traceback."""
     from rich.console import Console
 
     args = build_parser().parse_args(argv)
+    debug = debug_wanted(args)
     # Piped output gets a wide console, so tables are not squeezed to 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however long
+
+    def fail(line: str, code: int) -> int:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[red]error[/]{line}", markup=True)
+        return code
+
     # First Ctrl+C stops watching; the build keeps going and `finish` resumes it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        check_workers(getattr(args, "workers", None))
         return COMMANDS[args.command](args, console)
     except SpecError as exc:
-        err.print(f"[red]error[/] in {exc.field}: {exc.message}")
-        return EXIT_USAGE
+        return fail(f" in {exc.field}: {escape(exc.message)}", EXIT_USAGE)
     except (drv.BuildError, ConfigError, StoreError, DispatchError) as exc:
-        err.print(f"[red]error[/]: {exc}")
-        return EXIT_FAILED
+        return fail(f": {escape(str(exc))}", EXIT_FAILED)
+    except OSError as exc:
+        line, code = os_error_line(exc)
+        return fail(f": {escape(line)}", code)
     except KeyboardInterrupt:
         name = getattr(args, "name", "")
         err.print(
@@ -379,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"or stop it with `lamforest cancel {name}`"
         )
         return 130
+    except Exception as exc:  # a bug or an unforeseen fault: still one line, the traceback on demand
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        hint = "" if debug else " (run with --debug for the traceback)"
+        return fail(f": {escape(type(exc).__name__)}: {escape(first[:300])}{hint}", EXIT_FAILED)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from lamforest import driver as drv
 
 
@@ -51,7 +53,7 @@ def summary_table(st: drv.BuildStatus) -> Any:
     t.add_column()
     est = " (estimate: what Lambda would charge)" if st.cost_estimate else ""
     rows = [
-        ("build", f"{st.name}  [{st.state}]"),
+        ("build", f"{st.name}  \\[{st.state}]"),  # escaped: rich would read [done] as markup and drop it
         ("backend", st.backend),
         (
             "forest",
@@ -72,10 +74,13 @@ def summary_table(st: drv.BuildStatus) -> Any:
         rows.append(("oob score", f"{j['oob_score']:.4f}"))
     if j["failures"]:
         rows.append(("retried", f"{len(j['failures'])} failed attempt(s)"))
+    # Free text is escaped: "[Errno 28]" would otherwise be read as markup and vanish.
     if st.cancel_reason:
-        rows.append(("cancelled", st.cancel_reason))
+        rows.append(("cancelled", escape(st.cancel_reason)))
     if j["error"]:
-        rows.append(("error", j["error"]))
+        rows.append(("error", escape(j["error"])))
+    if st.hint:
+        rows.append(("next", escape(st.hint)))
     if st.model:
         rows.append(("model", st.model))
     for k, v in rows:
@@ -112,7 +117,7 @@ class ProgressView:
         info = (
             f"running {st.count('running')}  failed {st.count('failed')}  "
             f"trees {st.trees_done}/{self.trees}  {fmt_usd(st.cost_usd)}{' est.' if st.cost_estimate else ''}"
-            f"  [{st.state}]"
+            f"  \\[{st.state}]"
         )
         self.progress.update(self.task, completed=st.count("done"), info=info)
 

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -26,11 +27,15 @@ from lamforest.backend.base import Backend
 from lamforest.events import FitEvent
 from lamforest.grove import make_estimator
 from lamforest.spec import BuildSpec, SpecError, validate_name
-from lamforest.store.base import get_json, put_json
+from lamforest.store.base import put_json
 
 
 class BuildError(RuntimeError):
     """A build cannot do what was asked (not found, not finished, ...)."""
+
+
+class BrokenBuildError(BuildError):
+    """A build's spec.json exists but cannot be read (truncated, edited, not ours)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,7 @@ def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
     """Split once, then store the train set, the test set (if any) and ``spec.json``, in that order."""
     make_estimator(spec.model, ds.task, spec.params)
     X_tr, X_te, y_tr, y_te, w_tr = datamod.split_weighted(ds, spec.test_size, spec.seed)
+    preflight(spec.model, ds.task, spec.params, X_tr, y_tr, spec.seed)
     ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names, w_tr)
     if X_te.shape[0]:
         datamod.put_test(backend.store, spec.name, X_te, y_te)
@@ -206,9 +212,78 @@ def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
     return plan
 
 
+PREFLIGHT_ROWS = 200
+
+
+def preflight(model: str, task: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray, seed: int) -> None:
+    """Fit one tree with the build's exact parameters on a small sample of the train set.
+
+    scikit-learn checks some parameters only when it fits (``bootstrap=False`` with
+    ``max_samples``, a ``class_weight`` naming an absent class, ``monotonic_cst`` on a
+    multiclass task). Without this, each would fail in every grove, each failure billed
+    and retried; here it is bad input, naming the parameter, before anything is
+    written or dispatched. The sample keeps every class, so class checks see them all.
+    """
+    rows = preflight_rows(task, params, y, seed)
+    est = make_estimator(model, task, params, n_estimators=1, random_state=seed, n_jobs=1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the one-tree fit's warnings are not the build's
+            est.fit(X[rows], y[rows])
+    except (ValueError, TypeError) as exc:
+        raise SpecError(param_field(str(exc), params), str(exc)) from None
+
+
+def preflight_rows(task: str, params: dict[str, Any], y: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of the preflight sample: one row of every class first, then random rows, in
+    all ``PREFLIGHT_ROWS`` (more when an integer ``max_samples`` asks for more rows)."""
+    n = len(y)
+    want = PREFLIGHT_ROWS
+    max_samples = params.get("max_samples")
+    if isinstance(max_samples, int) and not isinstance(max_samples, bool):
+        want = max(want, max_samples)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    if task == "classification":
+        _, first = np.unique(y[order], return_index=True)
+        head = order[first]
+        rest = np.setdiff1d(order, head, assume_unique=True)
+        order = np.concatenate([head, rng.permutation(rest)])
+    return np.sort(order[: max(want, len(np.unique(y)) if task == "classification" else 0)])
+
+
+def param_field(message: str, params: dict[str, Any]) -> str:
+    """``param <name>`` for the parameter scikit-learn's message is about, or ``param``.
+
+    Exact names win; then a name without its plural ``s`` (``max_sample``); then its first
+    word (``monotonic`` in "Monotonicity constraints"). With one parameter given, it is
+    that one.
+    """
+    text = message.lower()
+    scored = []
+    for key in params:
+        k = key.lower()
+        head = k.split("_")[0]
+        score = 3 if k in text else 2 if k.rstrip("s") in text else 1 if len(head) >= 5 and head in text else 0
+        if score:
+            scored.append((score, key))
+    if scored:
+        return f"param {max(scored)[1]}"
+    return f"param {next(iter(params))}" if len(params) == 1 else "param"
+
+
 def load_plan(backend: Backend, name: str) -> Plan:
     validate_name(name)
+    key = keys.spec(name)
     try:
-        return Plan.from_dict(get_json(backend.store, keys.spec(name)))
+        blob = backend.store.get_bytes(key)
     except KeyError:
         raise BuildError(f"no build named {name!r} in {backend.describe}") from None
+    try:
+        return Plan.from_dict(json.loads(blob))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+        raise BrokenBuildError(
+            f"{where} is corrupted ({type(exc).__name__}: {str(exc)[:200]}); "
+            "restore it, or remove the build's folder to forget it"
+        ) from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +21,13 @@ from lamforest.store.base import get_json
 
 
 def load_model(backend: Backend, name: str) -> Any:
-    """The merged forest, checked against the sha256 its summary recorded, read as a tree file (never a pickle)."""
+    """The merged forest, checked against the sha256 its summary recorded, read as a tree file
+    (never a pickle); ``BuildError`` saying what to do when there is none."""
+    key = keys.model(name)
     try:
-        blob = backend.store.get_bytes(keys.model(name))
+        blob = backend.store.get_bytes(key)
     except KeyError:
-        raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`") from None
+        raise BuildError(no_model(backend, name)) from None
     try:
         summary = get_json(backend.store, keys.summary(name))
     except KeyError:
@@ -37,6 +42,24 @@ def load_model(backend: Backend, name: str) -> Any:
         return artifacts.loads_model(blob)
     except artifacts.TreeFileError as exc:
         raise BuildError(artifacts.model_error(name, str(exc))) from None
+
+
+def no_model(backend: Backend, name: str) -> str:
+    """Why a build has no model, and what the user can do about it."""
+    load_plan(backend, name)
+    try:
+        summary = get_json(backend.store, keys.summary(name))
+    except (KeyError, ValueError):
+        summary = None
+    state = summary.get("state") if isinstance(summary, dict) else None
+    if state == "failed":
+        return (
+            f"build {name!r} failed, so it has no model ({summary.get('error', 'see `lamforest status`')}); "
+            "fix the cause and start a new build"
+        )
+    if state == "cancelled" or (state is None and backend.store.exists(keys.cancel(name))):
+        return f"build {name!r} was cancelled, so it has no model; start a new build to get one"
+    return f"build {name!r} has no model yet; run `lamforest finish {name}` to dispatch what is missing and merge"
 
 
 def predict_values(backend: Backend, name: str, X: np.ndarray) -> np.ndarray:
@@ -112,13 +135,55 @@ def predict(backend: Backend, name: str, source: str | None = None) -> Predictio
     return evaluate(model, ds.X, ds.y, source)
 
 
-def export(backend: Backend, name: str, path: Path | str) -> Path:
+def export(backend: Backend, name: str, path: Path | str, force: bool = False) -> Path:
     """Write the merged model to ``path`` (joblib), for any scikit-learn user to load.
 
-    The store holds a tree file; the exported file is plain scikit-learn (a pickle: the user's own).
+    An existing file is refused unless ``force``; the file appears whole or not at all. The
+    store holds a tree file; the exported file is plain scikit-learn (a pickle: the user's own).
     """
-    path = Path(path)
+    path = export_target(path, force)
     model = load_model(backend, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path, compress=artifacts.EXPORT_COMPRESS)
+    buf = io.BytesIO()
+    joblib.dump(model, buf, compress=artifacts.EXPORT_COMPRESS)
+    write_file(path, buf.getvalue())
     return path
+
+
+def export_target(path: Path | str, force: bool) -> Path:
+    """Check where an export goes before any work: not a folder, not an existing file unless
+    ``force``, and a parent that is (or can be) a folder."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise SpecError("path", f"{path} is a folder; give a file name, e.g. {path / 'model.joblib'}")
+    if path.exists() and not force:
+        raise SpecError("path", f"{path} already exists; pass --force to overwrite it")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SpecError("path", f"{parent} is a file, so {path} cannot be created inside it")
+            break
+    return path
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + rename), so that a failure (a full disk)
+    leaves the old file or none, never half of one. A special file (``/dev/null``) is written
+    in place: renaming over it would replace the device."""
+    try:
+        if path.exists() and not path.is_file():
+            with open(path, "wb") as f:
+                f.write(data)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        if exc.filename is None:  # a failed write names no file; the user needs to know which
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise

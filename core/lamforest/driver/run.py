@@ -16,17 +16,29 @@ from typing import Any
 from lamforest import keys
 from lamforest.backend.base import Backend
 from lamforest.driver.finish import GroveMismatch, finalize, forget_groves, write_end, write_failed
-from lamforest.driver.plan import BuildError, load_plan
+from lamforest.driver.lease import Lease
+from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.driver.schedule import Scheduler, over_budget, window_for
 from lamforest.driver.watch import BuildStatus, Watcher
-from lamforest.store.base import put_json
+from lamforest.spec import check_workers
+from lamforest.store.base import get_json, put_json
 
 Progress = Callable[[BuildStatus], None]
 
 
 def cancel(backend: Backend, name: str, reason: str = "cancelled by user") -> None:
-    """Set the cancel marker: workers stop at their next chunk; nothing more is dispatched."""
+    """Set the cancel marker: workers stop at their next chunk; nothing more is dispatched.
+
+    A build that has already ended (it has a summary: done, failed or cancelled) is left
+    as it is: ``BuildError`` says so, and nothing is written.
+    """
     load_plan(backend, name)
+    try:
+        ended = get_json(backend.store, keys.summary(name)).get("state", "done")
+    except (KeyError, ValueError, AttributeError):
+        ended = None
+    if ended is not None:
+        raise BuildError(f"build {name!r} has already ended ({ended}); nothing to cancel, nothing changed")
     key = keys.cancel(name)
     if not backend.store.exists(key):
         put_json(backend.store, key, {"reason": reason, "at": time.time()})
@@ -46,14 +58,33 @@ def run(
 
     Also resumes a build whose driver died: groves already done are kept.
     ``should_stop`` lets a caller (the TUI on quit) stop watching without
-    cancelling the build.
+    cancelling the build. While it runs, the build's lease is renewed, so that
+    a watcher can tell a live driver from a dead one (``interrupted``).
     """
+    check_workers(workers)
     plan = load_plan(backend, name)
-    spec = plan.spec
     watcher = Watcher(backend, name, plan)
     st = watcher.refresh()
     if st.summary:
         return st
+    with Lease(backend.store, name):
+        return _drive(backend, name, plan, watcher, workers, sync, on_progress, poll_s, should_stop)
+
+
+def _drive(
+    backend: Backend,
+    name: str,
+    plan: Plan,
+    watcher: Watcher,
+    workers: int | None,
+    sync: bool,
+    on_progress: Progress | None,
+    poll_s: float,
+    should_stop: Callable[[], bool],
+) -> BuildStatus:
+    spec = plan.spec
+    watcher.driving = True  # this process drives it: never "interrupted" in its own eyes
+    st = watcher.refresh()
     t_start = time.time()
     compute = backend.make_compute(spec, workers, sync)
     events = {e.grove: e for e in plan.events(backend.n_jobs(spec))}
@@ -126,9 +157,18 @@ def finish(
         st = watcher.refresh()
     if st.state == "cancelled":
         raise BuildError(f"build {name!r} was cancelled ({st.cancel_reason}); nothing to finish")
+    if st.state == "failed":
+        raise BuildError(
+            f"build {name!r} failed ({(st.summary or {}).get('error', 'see `lamforest status`')}); "
+            "finish cannot help: fix the cause and start a new build"
+        )
     if any(r.state != "done" for r in st.rows):
         return _refit_once(backend, name, workers, lambda: run(backend, name, workers=workers))
-    return _refit_once(backend, name, workers, lambda: finalize(backend, watcher, failures=failures, t_start=t_start))
+    with Lease(backend.store, name):
+        watcher.driving = True
+        return _refit_once(
+            backend, name, workers, lambda: finalize(backend, watcher, failures=failures, t_start=t_start)
+        )
 
 
 def _refit_once(backend: Backend, name: str, workers: int | None, attempt: Callable[[], BuildStatus]) -> BuildStatus:

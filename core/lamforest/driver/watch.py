@@ -10,15 +10,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamforest import keys
+from lamforest import keys, records
+from lamforest import spec as specmod
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
-from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.driver import lease as leasemod
+from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan
 from lamforest.logs import LogSource, Report, parse_report
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json
 
-BUILD_STATES = ("queued", "running", "finishing", "done", "failed", "cancelled")
+# interrupted: no summary and the driver's lease has lapsed (`lamforest finish NAME` resumes it);
+# broken: the build's spec.json cannot be read (only ``list_builds`` reports it).
+BUILD_STATES = ("queued", "running", "finishing", "interrupted", "done", "failed", "cancelled", "broken")
 GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running", "finishing")  # a driver is (or should be) at work; "interrupted": none is
 
@@ -91,6 +95,17 @@ class BuildStatus:
     dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
     # Grove counts of a finished build read from its summary alone (``brief``): its rows were not read.
     brief_counts: dict[str, int] | None = None
+    error: str | None = None  # why the build failed, is interrupted, or cannot be read
+    driver_seen: float | None = None  # when a driver last renewed the build's lease, as far as known
+
+    @property
+    def hint(self) -> str | None:
+        """What the user can do next, for states that need a hand."""
+        if self.state == "interrupted":
+            return f"its driver stopped; resume it with `lamforest finish {self.name}`"
+        if self.state == "failed":
+            return "it has no model; fix the cause and start a new build"
+        return None
 
     @property
     def spec(self) -> BuildSpec:
@@ -125,6 +140,8 @@ class BuildStatus:
         if self.state in ACTIVE_STATES:
             return max(0.0, time.time() - created)
         marks = [t for r in self.rows for t in (r.started, r.ended) if t]
+        if self.state == "interrupted" and self.driver_seen is not None:
+            marks.append(self.driver_seen)  # the clock stopped when the driver did
         return max(0.0, max(marks) - created) if marks else 0.0
 
     @property
@@ -165,7 +182,8 @@ class BuildStatus:
             "model": self.model,
             "cancel_reason": self.cancel_reason,
             "failures": s.get("failures", []),
-            "error": s.get("error"),
+            "error": self.error or s.get("error"),
+            "hint": self.hint,
             "dispatch": self.dispatch,
         }
 
@@ -184,6 +202,9 @@ class Watcher:
         self._summary: dict[str, Any] | None = None
         self._cancel: dict[str, Any] | None = None
         self._dispatch: dict[str, Any] | None = None
+        self._lease: dict[str, Any] | None = None
+        self._lease_at: float | None = None  # when the lease was last renewed, as far as we know
+        self.driving = False  # set by the driver that runs the build: its own lease cannot lapse
         self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
@@ -219,6 +240,8 @@ class Watcher:
                             self._rids.add(rec["request_id"])
                     except (KeyError, ValueError):
                         self._versions.pop(key, None)  # removed or mid-write: next refresh
+            elif key == keys.lease(self.name) and self._changed(key, version):
+                self._read_lease(key)
             elif key == keys.dispatch(self.name) and self._changed(key, version):
                 self._dispatch = get_json(store, key)
             elif key == keys.summary(self.name) and self._changed(key, version):
@@ -230,11 +253,34 @@ class Watcher:
                     self._cancel = {"reason": "cancelled"}
         if keys.cancel(self.name) not in listing:
             self._cancel = None
+        if keys.lease(self.name) not in listing:
+            self._lease = self._lease_at = None
         for line in self.logs.lines(self.name):
             rep = parse_report(line)
             if rep:
                 self._reports[rep.request_id] = rep
         return self._status(present, listing)
+
+    def _read_lease(self, key: str) -> None:
+        try:
+            doc = get_json(self.backend.store, key)
+        except (KeyError, ValueError):
+            self._versions.pop(key, None)  # removed or mid-write: next refresh
+            return
+        first = self._lease is None
+        self._lease = doc if isinstance(doc, dict) else {}
+        # The first read trusts the driver's clock; a renewal seen later happened since our
+        # previous LIST, so our own clock dates it and clock skew between machines cannot
+        # make a live driver look dead.
+        written = self._lease.get("renewed")
+        self._lease_at = float(written) if first and isinstance(written, (int, float)) else time.time()
+
+    @property
+    def lease_lapsed(self) -> bool:
+        """A driver ran this build and has not renewed its lease for longer than the bound."""
+        if self.driving or self._lease is None or self._lease_at is None:
+            return False
+        return time.time() - self._lease_at > leasemod.timeout_for(self._lease)
 
     def _row_state(self, gid: str, states: set[str]) -> tuple[str, dict]:
         recs = self._records.get(gid, {})
@@ -244,8 +290,11 @@ class Watcher:
             run = recs["running"]
             failed = recs.get("failed") if "failed" in states else None
             newer = failed is None or run.get("attempt", 1) > failed.get("attempt", 1)
-            if newer and not self.backend.is_stale(run):
-                return "running", run
+            if newer:
+                if not self.backend.is_stale(run):
+                    return "running", run
+                # Its worker is gone: a failed attempt, retried, not a grove waited on for ever.
+                return "failed", records.lost(run)
         if "failed" in states and "failed" in recs:
             return "failed", recs["failed"]
         if "cancelled" in states and "cancelled" in recs:
@@ -258,6 +307,8 @@ class Watcher:
             return str(self._summary.get("state", "done"))
         if self._cancel is not None:
             return "cancelled"
+        if self.lease_lapsed:
+            return "interrupted"
         if self.rows and all(r.state == "done" for r in self.rows):
             return "finishing"
         if any(r.state != "queued" for r in self.rows):
@@ -305,6 +356,12 @@ class Watcher:
             dispatch=self._dispatch,
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
+            driver_seen=self._lease_at,
+            error=(
+                f"no driver has renewed its lease for {time.time() - (self._lease_at or 0):.0f} s"
+                if state == "interrupted"
+                else None
+            ),
         )
 
 
@@ -379,6 +436,8 @@ class BuildsView:
         if watcher is None:
             try:
                 plan = load_plan(self.backend, name)
+            except BrokenBuildError as exc:  # shown, not hidden; read again until it is fixed
+                return broken_status(self.backend, name, str(exc))
             except (BuildError, SpecError):
                 return None  # a folder without spec.json: a build being created, or not ours
             listing = self.backend.store.list(keys.build(name))
@@ -404,11 +463,31 @@ def status(backend: Backend, name: str) -> BuildStatus:
 
 
 def list_builds(backend: Backend) -> list[BuildStatus]:
+    """Every build in the store, newest first; one whose spec.json cannot be read is listed
+    as ``broken`` (with the reason in ``error``) rather than hidden or fatal to the list."""
     out = []
     for name in backend.store.children(keys.BUILDS):
         try:
             out.append(status(backend, name))
+        except BrokenBuildError as exc:
+            out.append(broken_status(backend, name, str(exc)))
         except (BuildError, SpecError):
             continue  # a folder without spec.json: a build being created, or not ours
     out.sort(key=lambda s: s.plan.created, reverse=True)
     return out
+
+
+def broken_status(backend: Backend, name: str, error: str) -> BuildStatus:
+    """A stand-in status for a build whose plan cannot be read: its name, ``broken``, why."""
+    plan = Plan(
+        spec=specmod.BuildSpec(name=name, trees=1, grove=1),
+        task="unknown",
+        data_ref="",
+        n_train=0,
+        n_test=0,
+        n_features=0,
+        classes=None,
+        created=0.0,
+        backend=backend.name,
+    )
+    return BuildStatus(name=name, state="broken", backend=backend.name, plan=plan, rows=[], error=error)

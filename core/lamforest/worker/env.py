@@ -8,6 +8,7 @@ import numpy as np
 
 from lamforest import data as datamod
 from lamforest import keys
+from lamforest.grove import needs_writable
 from lamforest.store.base import Store
 
 # Data sets already opened by this execution environment, by (store, ref).
@@ -26,6 +27,7 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """X, y and the sample weights (None when the set has none) at ``ref``, checked once per environment
     against its content address.
 
+    Copied into memory only when fitting needs a writable X (``grove.needs_writable``).
     Raises ``DataIntegrityError`` (the grove fails with its message) for a
     copy that is altered or truncated; nothing is fitted on it.
     """
@@ -42,10 +44,7 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
             _forget_download(store, ref)
             why = " ".join(str(exc).split())
             raise datamod.DataIntegrityError(f"train set {ref} cannot be read ({why}); it is not used") from None
-        if np.isnan(X).any():
-            # scikit-learn's splitter for missing values needs a writable X; a memory map is read-only.
-            X = np.array(X)
-        _TRAIN[key] = X, y, w
+        _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y, w
     return _TRAIN[key]
 
 

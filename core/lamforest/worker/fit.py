@@ -37,9 +37,11 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         records.write_grove(store, build, gid, record)
         return record
     started = time.time()
-    records.write_grove(store, build, gid, records.grove_record("running", **base, started=started))
     t0 = time.perf_counter()
     try:
+        # Inside the try: a store that cannot take even the running record (a full disk)
+        # still ends in a failed record, if that one fits.
+        records.write_grove(store, build, gid, records.grove_record("running", **base, started=started))
         X, y, w = load_train(store, event.data)
         t_load = time.perf_counter()
         grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key), sample_weight=w)
@@ -63,5 +65,47 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         record = records.grove_record("cancelled", **base, started=started, message=str(exc))
     except Exception as exc:
         record = records.grove_record("failed", **base, started=started, **records.error_fields(exc))
-    records.write_grove(store, build, gid, record)
+    try:
+        records.write_grove(store, build, gid, record)
+    except Exception as exc:
+        if record["state"] == "done":
+            # The grove is whole but its record is not: say so in a failed record.
+            record = records.grove_record("failed", **base, started=started, **records.error_fields(exc))
+        record = write_last_resort(store, build, gid, base, started, record, exc)
     return record
+
+
+def write_last_resort(
+    store: Store,
+    build: str,
+    gid: str,
+    base: dict[str, Any],
+    started: float,
+    record: dict[str, Any],
+    exc: Exception,
+) -> dict[str, Any]:
+    """The terminal record could not be written: write a short failed one and return it, or raise.
+
+    A full disk may still take a few hundred bytes where a traceback did not fit. When
+    nothing can be written the error is raised, and the ``running`` record is left as
+    it is: whoever ran the handler records the grove over it (the local pool), or, on
+    Lambda, the driver counts the attempt lost once the record outlives the function's
+    timeout and sends the grove again. Either way the driver does not wait for ever.
+    """
+    # The grove's own error when it failed, else why its record could not be written.
+    failed = record["state"] == "failed"
+    short = records.failed_record(
+        **base,
+        started=started,
+        error=record["error"] if failed else type(exc).__name__,
+        message=(record["message"] if failed else str(exc))[:500],
+    )
+    try:
+        records.write_grove(store, build, gid, short)
+    except Exception:
+        raise GroveNotRecorded(f"grove {gid} of {build}: cannot write its record: {exc}") from exc
+    return short
+
+
+class GroveNotRecorded(RuntimeError):
+    """Neither the grove's terminal record nor a short failed one could be written."""

@@ -41,22 +41,35 @@ def log_key(event: Any) -> str:
 
 
 def invoke(event: dict, store: LocalStore, memory_mb: int, init_ms: float | None) -> str | None:
-    """Run the handler once as Lambda would, logging START/END/REPORT; return an error status or None."""
+    """Run the handler once as Lambda would, logging START/END/REPORT.
+
+    Return None on success, else the error (``Type: message``) the handler raised: an
+    invalid event, or a grove whose record could not be written (a full disk).
+    """
     from lamforest.worker import handler
 
     rid = str(uuid.uuid4())
     log = store.root / log_key(event)
-    append_lines(log, [format_start(rid)])
+    _log(log, [format_start(rid)])
     t0 = time.perf_counter()
-    status = None
+    error = None
     try:
         handler(event, Context(rid, memory_mb), store=store)
-    except Exception as exc:  # an invalid event: Lambda logs it and reports an error
-        status = "error"
-        append_lines(log, [f"[ERROR] {type(exc).__name__}: {exc}"])
+    except Exception as exc:  # Lambda logs it and reports an error
+        error = f"{type(exc).__name__}: {exc}"
+        _log(log, [f"[ERROR] {error}"])
     duration = (time.perf_counter() - t0) * 1000.0
-    append_lines(log, [format_end(rid), format_report(rid, duration, memory_mb, peak_memory_mb(), init_ms, status)])
-    return status
+    status = "error" if error else None
+    _log(log, [format_end(rid), format_report(rid, duration, memory_mb, peak_memory_mb(), init_ms, status)])
+    return error
+
+
+def _log(path: Any, lines: list[str]) -> None:
+    """Log lines are best effort: a full disk must not take the environment down with it."""
+    try:
+        append_lines(path, lines)
+    except OSError as exc:
+        print(f"lamforest worker: cannot write {path}: {exc}", file=sys.stderr)
 
 
 def main(root: str, memory_mb: int, started_ns: int) -> None:
@@ -72,9 +85,9 @@ def main(root: str, memory_mb: int, started_ns: int) -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
-        invoke(json.loads(line), store, memory_mb, init_ms)
+        error = invoke(json.loads(line), store, memory_mb, init_ms)
         init_ms = None
-        channel.write(json.dumps({"done": os.getpid()}) + "\n")
+        channel.write(json.dumps({"done": os.getpid(), "error": error}) + "\n")
 
 
 if __name__ == "__main__":

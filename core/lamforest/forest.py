@@ -1,4 +1,10 @@
-"""Merge groves into one ordinary scikit-learn forest; score it; OOB from grove sums."""
+"""Merge groves into one ordinary scikit-learn forest; score it; OOB from grove sums.
+
+``Votes`` predicts a forest one grove at a time, with the same float64
+additions, in the same order, as the merged forest's own ``predict_proba``
+(one running sum over every tree, then one division), so the streamed and the
+merged results are equal to the bit.
+"""
 
 from __future__ import annotations
 
@@ -50,20 +56,101 @@ def metric_name(model: Any) -> str:
 
 
 def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray | None) -> float | None:
-    """The whole forest's OOB score from the groves' vote sums (None without bootstrap).
+    """The whole forest's OOB score from the groves' vote sums (None without bootstrap)."""
+    if not groves or any(g.oob_sum is None for g in groves):
+        return None
+    total = sum(g.oob_sum for g in groves)  # type: ignore[misc]
+    count = sum(g.oob_count for g in groves)  # type: ignore[misc]
+    return oob_score_from_sums(total, count, y_train, classes)  # type: ignore[arg-type]
+
+
+def oob_score_from_sums(total: np.ndarray, count: np.ndarray, y_train: np.ndarray, classes: np.ndarray | None) -> float:
+    """The OOB score from the forest's summed OOB votes and per-row counts.
 
     Rows that no tree left out are counted as one vote of zeros, as
     scikit-learn does.
     """
     from sklearn.metrics import accuracy_score, r2_score
 
-    if not groves or any(g.oob_sum is None for g in groves):
-        return None
-    total = sum(g.oob_sum for g in groves)  # type: ignore[misc]
-    count = sum(g.oob_count for g in groves)  # type: ignore[misc]
     count = np.where(count == 0, 1, count)
     if classes is not None:
         decision = total / count[:, None]
         encoded = np.searchsorted(classes, y_train)
         return float(accuracy_score(encoded, np.argmax(decision, axis=1)))
     return float(r2_score(y_train, total / count))
+
+
+def tree_bytes(estimator: Any) -> int:
+    """Memory the fitted trees of ``estimator`` hold: their node arrays and leaf values.
+
+    About the size of the merged forest's pickle, since nearly all of it is
+    these arrays; what ``finish`` compares with the merge limit.
+    """
+    from sklearn.tree._tree import NODE_DTYPE
+
+    return sum(t.tree_.node_count * NODE_DTYPE.itemsize + t.tree_.value.nbytes for t in estimator.estimators_)
+
+
+class Votes:
+    """The forest's mean vote on rows ``X``, accumulated one grove at a time.
+
+    ``add`` each grove in grove order, then ``mean``: the same running sum
+    over every tree (in tree order) and the same division as scikit-learn's
+    forest ``predict_proba``/``predict`` with one job, so the results are the
+    merged forest's to the bit. Trees of one grove predict in parallel threads
+    (scikit-learn's tree code releases the GIL); their outputs are added in
+    order, at most ``threads`` at a time, so memory stays one grove's worth.
+    """
+
+    def __init__(self, X: np.ndarray, n_classes: int | None, threads: int = 1) -> None:
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.classifier = n_classes is not None
+        shape = (self.X.shape[0], n_classes) if n_classes is not None else (self.X.shape[0],)
+        self.total = np.zeros(shape, dtype=np.float64)
+        self.trees = 0
+        self.threads = max(1, threads)
+        self._pool: Any = None
+
+    def _predict(self, tree: Any) -> np.ndarray:
+        if self.classifier:
+            return tree.predict_proba(self.X, check_input=False)
+        return tree.predict(self.X, check_input=False)
+
+    def add(self, estimator: Any) -> None:
+        trees = list(estimator.estimators_)
+        if self.threads == 1 or len(trees) == 1:
+            for tree in trees:
+                self.total += self._predict(tree)
+        else:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=self.threads)
+            for i in range(0, len(trees), self.threads):
+                for out in self._pool.map(self._predict, trees[i : i + self.threads]):
+                    self.total += out  # in tree order: the merged forest's additions
+        self.trees += len(trees)
+
+    def mean(self) -> np.ndarray:
+        """Probabilities (classifier, one column per class) or predictions (regressor)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if not self.trees:
+            raise ValueError("no trees voted")
+        out = self.total.copy()
+        out /= self.trees
+        return out
+
+
+def labels_of(values: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    """Predicted labels from probabilities (as scikit-learn's ``predict``), or the values of a regressor."""
+    return classes.take(np.argmax(values, axis=1), axis=0) if classes is not None else values
+
+
+def score_values(values: np.ndarray, y: np.ndarray, classes: np.ndarray | None) -> float:
+    """``score`` from already computed votes: accuracy for a classifier, R² for a regressor."""
+    from sklearn.metrics import accuracy_score, r2_score
+
+    pred = labels_of(values, classes)
+    return float(accuracy_score(y, pred) if classes is not None else r2_score(y, pred))

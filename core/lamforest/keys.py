@@ -6,7 +6,8 @@ builds/<b>/test.npz                          the held-out set (driver only, neve
 builds/<b>/groves/<gid>.joblib               one fitted grove
 builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
 builds/<b>/CANCEL                            the cancel marker
-builds/<b>/model.joblib                      the merged forest
+builds/<b>/model.joblib                      the merged forest (only when it fits the merge limit)
+builds/<b>/manifest.json                     the forest as its groves: classes, features, trees, grove hashes
 builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
 builds/<b>/lambda.log                        local REPORT lines (and <kind>/lambda.log for jobs)
@@ -67,6 +68,11 @@ def cancel(name: str) -> str:
 
 def model(name: str) -> str:
     return build_file(name, "model.joblib")
+
+
+def manifest(name: str) -> str:
+    """What a finished forest is made of: written by finish, read by predict and export."""
+    return build_file(name, "manifest.json")
 
 
 def test_set(name: str) -> str:

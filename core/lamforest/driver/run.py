@@ -15,7 +15,7 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
-from lamforest.driver.finish import finalize, write_end, write_failed
+from lamforest.driver.finish import MergePolicy, finalize, write_end, write_failed
 from lamforest.driver.plan import BuildError, load_plan
 from lamforest.driver.schedule import Scheduler, over_budget, window_for
 from lamforest.driver.watch import BuildStatus, Watcher
@@ -41,12 +41,13 @@ def run(
     on_progress: Progress | None = None,
     poll_s: float = 0.1,
     should_stop: Callable[[], bool] = lambda: False,
+    merge: MergePolicy | None = None,
 ) -> BuildStatus:
     """Dispatch every grove not yet done, watch, retry failures, then finish.
 
     Also resumes a build whose driver died: groves already done are kept.
     ``should_stop`` lets a caller (the TUI on quit) stop watching without
-    cancelling the build.
+    cancelling the build. ``merge`` says when the merged file is written.
     """
     plan = load_plan(backend, name)
     spec = plan.spec
@@ -95,7 +96,7 @@ def run(
         write_end(backend, st, "cancelled", sched.failures, t_start, reason=st.cancel_reason)
         final = watcher.refresh()
     else:
-        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start)
+        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start, merge=merge)
     if on_progress:
         on_progress(final)
     return final
@@ -109,8 +110,10 @@ def finish(
     t_start: float | None = None,
     watcher: Watcher | None = None,
     workers: int | None = None,
+    merge: MergePolicy | None = None,
 ) -> BuildStatus:
-    """Merge the groves into one sklearn forest, score it, write model.joblib and summary.json.
+    """Score the groves as one forest, write manifest.json and summary.json (and model.joblib when
+    ``merge`` allows it).
 
     If groves are missing (the driver died), they are dispatched first.
     """
@@ -121,5 +124,5 @@ def finish(
     if st.state == "cancelled":
         raise BuildError(f"build {name!r} was cancelled ({st.cancel_reason}); nothing to finish")
     if any(r.state != "done" for r in st.rows):
-        return run(backend, name, workers=workers)
-    return finalize(backend, watcher, failures=failures, t_start=t_start)
+        return run(backend, name, workers=workers, merge=merge)
+    return finalize(backend, watcher, failures=failures, t_start=t_start, merge=merge)

@@ -43,7 +43,7 @@ def load_model(backend: Backend, name: str) -> Any:
         manifest = stream.load_manifest(backend, name)
         if manifest is not None:
             hint = _grove_set_hint(name, manifest)
-            raise BuildError(f"{hint}, or `lamforest export {name} model.joblib --force`") from None
+            raise BuildError(f"{hint}; to merge it anyway: `lamforest export {name} PATH --force`") from None
         raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`") from None
     return artifacts.loads_model(blob)
 
@@ -226,29 +226,33 @@ def merge_groves(backend: Backend, name: str, manifest: dict[str, Any]) -> Any:
     return forest.merge(groves)
 
 
-def export(backend: Backend, name: str, path: Path | str, force: bool = False) -> Path:
-    """Write the merged model to ``path`` (joblib), for any scikit-learn user to load.
+def whole_model(backend: Backend, name: str, force: bool = False) -> Any:
+    """The forest as one scikit-learn estimator: the merged file, or the groves merged now.
 
     A grove set above its merge limit is refused unless ``force``: merging
     holds the whole forest in memory, and loading the file will too.
     """
-    path = Path(path)
     if has_merged(backend, name):
-        model = load_model(backend, name)
-    else:
-        manifest = stream.load_manifest(backend, name)
-        if manifest is None:
-            load_plan(backend, name)
-            raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`")
-        limit = float(manifest.get("merge", {}).get("limit_mb") or 0)
-        size_mb = manifest["tree_bytes"] / 1e6
-        if not force and size_mb > limit:
-            raise SpecError(
-                "force",
-                f"{name} would take {size_mb:,.0f} MB merged (in memory, and about as much on disk), above the "
-                f"merge limit of {limit:,.0f} MB; add --force to write it anyway, or predict without merging",
-            )
-        model = merge_groves(backend, name, manifest)
+        return load_model(backend, name)
+    manifest = stream.load_manifest(backend, name)
+    if manifest is None:
+        load_plan(backend, name)
+        raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`")
+    limit = float(manifest.get("merge", {}).get("limit_mb") or 0)
+    size_mb = manifest["tree_bytes"] / 1e6
+    if not force and size_mb > limit:
+        raise SpecError(
+            "force",
+            f"{name} would take {size_mb:,.0f} MB merged (in memory, and about as much on disk), above the "
+            f"merge limit of {limit:,.0f} MB; add --force to write it anyway, or predict without merging",
+        )
+    return merge_groves(backend, name, manifest)
+
+
+def export(backend: Backend, name: str, path: Path | str, force: bool = False) -> Path:
+    """Write the forest as one joblib file at ``path``, for any scikit-learn user to load (see ``whole_model``)."""
+    path = Path(path)
+    model = whole_model(backend, name, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, path, compress=artifacts.COMPRESS)
     return path

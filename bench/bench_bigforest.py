@@ -36,7 +36,9 @@ def _peak_mb():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 """
 
-CHILD_BUILD = PEAK + r"""
+CHILD_BUILD = (
+    PEAK
+    + r"""
 import json, sys, time
 from lamforest import driver
 from lamforest.backend import local_backend
@@ -56,8 +58,11 @@ print(json.dumps({"state": st.state, "wall_s": wall, "peak_mb": _peak_mb(), "fin
                   s["memory"]["driver_finish_peak_mb"], "worker_peak_mb": s["memory"]["worker_peak_mb"],
                   "forest_mb": s["forest_mb"], "test_score": s["test_score"], "oob_score": s["oob_score"]}))
 """
+)
 
-CHILD_PREDICT = PEAK + r"""
+CHILD_PREDICT = (
+    PEAK
+    + r"""
 import json, sys, time
 from lamforest import driver
 from lamforest.backend import local_backend
@@ -71,8 +76,11 @@ finally:
     b.close()
 print(json.dumps({"wall_s": wall, "peak_mb": _peak_mb(), "rows": p.rows}))
 """
+)
 
-CHILD_SKLEARN = PEAK + r"""
+CHILD_SKLEARN = (
+    PEAK
+    + r"""
 import json, sys, time
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
@@ -85,8 +93,11 @@ t_fit = time.perf_counter() - t0
 m.predict_proba(np.load(rows))
 print(json.dumps({"fit_s": t_fit, "wall_s": time.perf_counter() - t0, "peak_mb": _peak_mb()}))
 """
+)
 
-CHILD_CHECK = PEAK + r"""
+CHILD_CHECK = (
+    PEAK
+    + r"""
 import json, sys
 import numpy as np
 from lamforest.backend import local_backend
@@ -104,6 +115,7 @@ labels = merged.classes_.take(np.argmax(theirs, axis=1))
 print(json.dumps({"max_abs_diff": float(np.max(np.abs(ours - theirs))), "equal": bool(np.array_equal(ours, theirs)),
                   "labels_equal": bool(np.array_equal(np.load(out)[:, 0], labels)), "peak_mb": _peak_mb()}))
 """
+)
 
 
 def _run(code: str, *args: object) -> dict:

@@ -84,7 +84,7 @@ def summary_table(st: drv.BuildStatus) -> Any:
         rows.append(
             (
                 "model",
-                f"a grove set: {len(st.rows)} groves, {j['forest_mb']:,.0f} MB merged{why}; predict new rows with "
+                f"a grove set: {len(st.rows)} groves, {j['forest_mb']:,.1f} MB merged{why}; predict new rows with "
                 f"`lamforest predict {st.name} --data FILE --out PRED.csv` (groves streamed)",
             )
         )

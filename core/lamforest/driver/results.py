@@ -30,7 +30,7 @@ def _grove_set_hint(name: str, manifest: dict[str, Any]) -> str:
     why = f"above its merge limit of {limit:,.0f} MB" if policy.get("mode") == "auto" else "unmerged"
     return (
         f"build {name!r} is a grove set: {manifest['trees']} trees in {len(manifest['groves'])} groves, "
-        f"{manifest['tree_bytes'] / 1e6:,.0f} MB merged, {why}; predict streams its groves "
+        f"{manifest['tree_bytes'] / 1e6:,.1f} MB merged, {why}; predict streams its groves "
         f"(`lamforest predict {name} --data FILE --out PRED.csv`)"
     )
 
@@ -243,7 +243,7 @@ def whole_model(backend: Backend, name: str, force: bool = False) -> Any:
     if not force and size_mb > limit:
         raise SpecError(
             "force",
-            f"{name} would take {size_mb:,.0f} MB merged (in memory, and about as much on disk), above the "
+            f"{name} would take {size_mb:,.1f} MB merged (in memory, and about as much on disk), above the "
             f"merge limit of {limit:,.0f} MB; add --force to write it anyway, or predict without merging",
         )
     return merge_groves(backend, name, manifest)

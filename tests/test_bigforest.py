@@ -306,3 +306,28 @@ def test_distributed_predict_of_new_rows_gives_the_streamed_numbers(iris_files, 
     assert np.array_equal(res.prediction.predictions, local.predictions)
     assert res.prediction.metric is None and res.worker_peak_mb > 0
     assert local.driver_peak_mb is not None and local.driver_peak_mb > 0
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_votes_of_groves_equal_the_forests_own_predictions_to_the_bit(threads: int) -> None:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 300)
+    whole = RandomForestClassifier(n_estimators=12, min_samples_leaf=7, random_state=1).fit(X, y)
+    reg = RandomForestRegressor(n_estimators=12, min_samples_leaf=7, random_state=1).fit(X, X[:, 0] + y)
+    for model, classes in ((whole, whole.classes_), (reg, None)):
+        votes = forest.Votes(X, classes, threads=threads)
+        for start in (0, 5, 10):  # unequal groves of 5, 5 and 2 trees
+            part = type(model)()
+            part.estimators_ = model.estimators_[start : start + 5]
+            if classes is not None:
+                part.classes_ = classes
+            votes.add(part)
+        assert votes.trees == 12
+        assert np.array_equal(votes.mean(), sklearn_values(model, X))
+    wrong = type(whole)()
+    wrong.classes_, wrong.estimators_ = np.array([0, 1, 5]), whole.estimators_[:1]
+    with pytest.raises(ValueError, match="not fitted on one train set"):
+        forest.Votes(X, whole.classes_).add(wrong)

@@ -102,10 +102,11 @@ class Votes:
     order, at most ``threads`` at a time, so memory stays one grove's worth.
     """
 
-    def __init__(self, X: np.ndarray, n_classes: int | None, threads: int = 1) -> None:
+    def __init__(self, X: np.ndarray, classes: np.ndarray | None, threads: int = 1) -> None:
         self.X = np.ascontiguousarray(X, dtype=np.float32)
-        self.classifier = n_classes is not None
-        shape = (self.X.shape[0], n_classes) if n_classes is not None else (self.X.shape[0],)
+        self.classes = classes
+        self.classifier = classes is not None
+        shape = (self.X.shape[0], len(classes)) if classes is not None else (self.X.shape[0],)
         self.total = np.zeros(shape, dtype=np.float64)
         self.trees = 0
         self.threads = max(1, threads)
@@ -117,6 +118,12 @@ class Votes:
         return tree.predict(self.X, check_input=False)
 
     def add(self, estimator: Any) -> None:
+        """Add a grove's trees; a classifier's classes must be the forest's, in its column order."""
+        if self.classes is not None and not np.array_equal(estimator.classes_, self.classes):
+            raise ValueError(
+                f"a grove has classes {list(estimator.classes_)}, the forest {list(self.classes)}: "
+                "the groves were not fitted on one train set"
+            )
         trees = list(estimator.estimators_)
         if self.threads == 1 or len(trees) == 1:
             for tree in trees:

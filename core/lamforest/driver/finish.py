@@ -121,20 +121,17 @@ def finalize(
     t0 = time.perf_counter()
     X_te, y_te = datamod.get_test(backend.store, name)
     classes = np.asarray(plan.classes) if plan.task == "classification" else None
-    votes = forest.Votes(X_te, None if classes is None else len(classes), threads=stream.threads())
+    votes = forest.Votes(X_te, classes, threads=stream.threads())
     oob = bootstraps(plan.spec.params, plan.spec.model)
     oob_total: np.ndarray | None = None
     oob_count: np.ndarray | None = None
     kept: list[Grove] | None = [] if merge.mode != "never" else None
-    size, listed, first_classes, estimator = 0, [], None, ""
+    size, listed, estimator = 0, [], ""
     for loaded in stream.groves(backend, name, [r.grove for r in st.rows]):
         g = loaded.grove
         est = g.estimator
-        if not estimator:
-            estimator, first_classes = type(est).__name__, getattr(est, "classes_", None)
-        elif classes is not None and not np.array_equal(est.classes_, first_classes):
-            raise ValueError(f"grove {loaded.index} disagrees on classes_: the groves were not fitted on one train set")
-        votes.add(est)
+        estimator = estimator or type(est).__name__
+        votes.add(est)  # refuses a grove whose classes are not the plan's
         if oob and g.oob_sum is not None and g.oob_count is not None:
             # Grove order, as forest.oob_score sums them: the same additions.
             oob_total = g.oob_sum if oob_total is None else oob_total + g.oob_sum

@@ -61,7 +61,7 @@ def _check_width(X: np.ndarray, n_features: int) -> None:
 def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: dict[str, Any]) -> np.ndarray:
     """The forest's mean vote on ``X`` from its groves, one at a time, each checked against its hash."""
     classes = stream.manifest_classes(manifest)
-    votes = forest.Votes(X, None if classes is None else len(classes), threads=stream.threads())
+    votes = forest.Votes(X, classes, threads=stream.threads())
     listed = manifest["groves"]
     for loaded in stream.groves(backend, name, [g["grove"] for g in listed], [g["sha256"] for g in listed]):
         votes.add(loaded.grove.estimator)

@@ -40,11 +40,19 @@ CHILD_BUILD = (
     PEAK
     + r"""
 import json, sys, time
-from lamforest import driver
+from lamforest import driver, memory
 from lamforest.backend import local_backend
 from lamforest.driver.finish import MergePolicy
 from lamforest.spec import BuildSpec
 home, name, train, trees, grove, test_size = sys.argv[1:7]
+# finish starts its own peak over (to report the finish phase): keep the peak before it, so the
+# whole process's peak (create, dispatch, watch, finish) is the larger of the two.
+before_finish = []
+_reset = memory.reset_peak
+def _recording_reset():
+    before_finish.append(_peak_mb())
+    return _reset()
+memory.reset_peak = _recording_reset
 b = local_backend(home)
 try:
     t0 = time.perf_counter()
@@ -54,7 +62,8 @@ try:
 finally:
     b.close()
 s = st.summary
-print(json.dumps({"state": st.state, "wall_s": wall, "peak_mb": _peak_mb(), "finish_peak_mb":
+print(json.dumps({"state": st.state, "wall_s": wall, "peak_mb": max([_peak_mb(), *before_finish]),
+                  "before_finish_peak_mb": max(before_finish, default=None), "finish_peak_mb":
                   s["memory"]["driver_finish_peak_mb"], "worker_peak_mb": s["memory"]["worker_peak_mb"],
                   "forest_mb": s["forest_mb"], "test_score": s["test_score"], "oob_score": s["oob_score"]}))
 """

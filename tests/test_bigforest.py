@@ -231,7 +231,9 @@ def test_predict_unlabelled_to_stdout_and_json(iris_files, iris_build, monkeypat
     assert t.num_rows == 25 and t.column_names[0] == "prediction"
     assert "25 rows" in captured.err
     assert main(["predict", name, "--data", str(iris_files["csv"]), "--out", "-", "--json"]) == 0
-    assert pacsv.read_csv(io.BytesIO(capsys.readouterr().out.encode())).num_rows == 25
+    captured = capsys.readouterr()
+    assert pacsv.read_csv(io.BytesIO(captured.out.encode())).num_rows == 25
+    assert json.loads(captured.err)["out"] == "-"
 
 
 def test_labelled_rows_of_a_single_class_are_scored(iris_files, iris_build, tmp_path, monkeypatch, capsys) -> None:

@@ -175,16 +175,15 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
             drv.save(pred, out, args.force)
     finally:
         backend.close()
+    # With --out -, stdout holds the predictions: what happened goes to stderr.
+    stream = sys.stderr if out == "-" else sys.stdout
+    if args.json:
+        print(json.dumps(res.to_json() if res is not None else pred.to_json(), default=str), file=stream)
+        return EXIT_OK
     if out == "-":
-        # stdout holds the predictions; what happened goes to stderr.
         from rich.console import Console
 
         console = Console(stderr=True, highlight=False)
-        if args.json:
-            return EXIT_OK
-    if args.json:
-        print(json.dumps(res.to_json() if res is not None else pred.to_json(), default=str))
-        return EXIT_OK
     print_prediction(console, pred)
     if res is not None:
         est = " est." if res.cost_estimate else ""

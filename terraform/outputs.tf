@@ -42,3 +42,8 @@ output "image_uri" {
   description = "The container image the function runs."
   value       = aws_lambda_function.this.image_uri
 }
+
+output "reserved_concurrency" {
+  description = "Concurrent executions reserved for the function, -1 for none (then the account's limit applies): the estimate's concurrency."
+  value       = aws_lambda_function.this.reserved_concurrent_executions
+}

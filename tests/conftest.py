@@ -58,6 +58,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _estimate_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The estimate's samples describe this machine and live in the user's cache dir; not in tests.
+    if "LAMFOREST_ESTIMATE_CACHE" not in os.environ:
+        monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path_factory.getbasetemp() / "estimate-cache"))
+
+
+@pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     # No test may reach a real AWS account by accident.
     monkeypatch.delenv("AWS_PROFILE", raising=False)

@@ -130,14 +130,13 @@ def test_status_of_a_running_build_from_another_process(home):
             driver.kill()
 
 
-def test_budget_guard_stops_the_build_with_the_reason(home, capsys):
-    doc = run_json(
-        capsys, "build", "cheap", "--data", "digits", "-t", "40", "-g", "5", "--workers", "2", "--max-cost", "0.0000001"
-    )
-    assert doc["_exit"] == 3
-    assert doc["state"] == "cancelled"
-    assert doc["cancel_reason"].startswith("budget: projected cost")
-    assert doc["groves"]["done"] < 8  # dispatch stopped before the whole forest
+def test_budget_below_the_estimate_refuses_the_build_before_anything_is_written(home, capsys):
+    # (a budget the estimate allows but the actuals pass is stopped mid-build: test_tui_issue6, test_issue6_aws)
+    argv = ["build", "cheap", "--data", "digits", "-t", "40", "-g", "5", "--workers", "2", "--max-cost", "0.0000001"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "max_cost" in err and "projected cost $" in err
+    assert not (home / "builds" / "cheap").exists()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "npz", "npy"])

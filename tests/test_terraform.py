@@ -26,7 +26,7 @@ from tests import tf_support as tfs
 REPO = tfs.REPO
 OUTPUT_NAMES = {
     "bucket_name", "topic_arn", "function_name", "function_arn", "log_group_name",
-    "region", "memory_size", "architecture", "image_uri",
+    "region", "memory_size", "architecture", "image_uri", "reserved_concurrency",
 }  # fmt: skip
 
 # Non-default values, so each assertion proves the variable reaches the resource.
@@ -269,6 +269,7 @@ def test_outputs_are_the_contract(deployed: Deployment) -> None:
     assert out["region"] == "us-east-1"
     assert out["memory_size"] == 1024
     assert out["architecture"] == "arm64"
+    assert out["reserved_concurrency"] == 7
     repo, _, tag = str(out["image_uri"]).rpartition(":")
     assert repo == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{NAME}"
     assert tag.startswith("arm64-") and len(tag) == len("arm64-") + 24

@@ -7,6 +7,7 @@ in the REPORT line).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,6 +31,12 @@ class Price:
     @property
     def usd(self) -> float:
         return self.compute_usd + self.request_usd
+
+
+def billed_ms(duration_ms: float, init_ms: float | None = None) -> int:
+    """Billed Duration of one invocation: run time plus INIT (billed for container images), rounded up
+    to the millisecond."""
+    return math.ceil(duration_ms + (init_ms or 0.0))
 
 
 def gb_seconds(billed_ms: float, memory_mb: float) -> float:

@@ -16,6 +16,13 @@ import numpy as np
 
 from lamforest.grove import Grove
 
+# A merged forest below this many MB in memory gets its single scikit-learn file by default: one a
+# laptop can load, predict with and keep beside other work. Above it, the forest is its groves.
+DEFAULT_MERGE_LIMIT_MB = 1024
+# Groves read ahead while one votes, when finish and predict stream a forest: enough to hide a GET
+# behind a grove's votes, few enough to stay small. At most this many plus one are in memory.
+STREAM_PREFETCH = 3
+
 
 def merge(groves: Sequence[Grove]) -> Any:
     """One plain ``RandomForest*``/``ExtraTrees*`` holding every grove's trees, in grove order.

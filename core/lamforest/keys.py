@@ -14,6 +14,10 @@ builds/<b>/lambda.log                        local REPORT lines (and <kind>/lamb
 builds/<b>/predict/<id>/...                  a distributed predict job
 builds/<b>/search.json, trials/..., leaderboard.json   a hyperparameter search
 builds/<b>/tune.json                         a tune-memory result
+builds/<b>/estimate.json                     the estimate made before dispatch (its summary compares)
+estimate/params.json                         the estimate's parameters, calibrated to past builds
+estimate/groves/<work>.json                  the measured groves of the last build of that data and parameters
+estimate/inits.json                          the median Init Duration of the last finished builds
 """
 
 from __future__ import annotations
@@ -146,3 +150,23 @@ def leaderboard(name: str) -> str:
 
 def tune(name: str) -> str:
     return build_file(name, "tune.json")
+
+
+def estimate(name: str) -> str:
+    """The projection a build was given before dispatch; ``finish`` sets it beside the actuals."""
+    return build_file(name, "estimate.json")
+
+
+def estimate_params() -> str:
+    """The estimate model's parameters as ``estimate --calibrate`` last fitted them."""
+    return "estimate/params.json"
+
+
+def measured_groves(work: str) -> str:
+    """Fit times of the groves of the last finished build whose data and parameters hash to ``work``."""
+    return f"estimate/groves/{work}.json"
+
+
+def estimate_inits() -> str:
+    """The median Init Duration of each of the last finished builds, for the estimate's cold start."""
+    return "estimate/inits.json"

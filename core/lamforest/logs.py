@@ -5,14 +5,13 @@ and read them from a source (local files here; CloudWatch in ``backend.cloudwatc
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lamforest import keys
+from lamforest import cost, keys
 
 _FIELDS = {
     "Duration": "duration_ms",
@@ -112,7 +111,7 @@ def format_report(
 ) -> str:
     """A REPORT line in Lambda's text format. Billed Duration rounds up to the millisecond
     and, as for container images, includes the INIT phase."""
-    billed = math.ceil(duration_ms + (init_ms or 0.0))
+    billed = cost.billed_ms(duration_ms, init_ms)
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {billed} ms\tMemory Size: {memory_mb} MB\t"

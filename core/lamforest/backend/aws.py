@@ -113,6 +113,7 @@ def resolve_names(outputs: dict[str, Any] | None = None) -> dict[str, Any]:
     outputs = terraform_outputs() if outputs is None else outputs
     names: dict[str, Any] = {k: outputs.get(k) for k in _OUTPUT_ENV}
     names["function_arn"] = outputs.get("function_arn")
+    names["reserved_concurrency"] = outputs.get("reserved_concurrency")
     for key, var in _OUTPUT_ENV.items():
         if os.environ.get(var):
             names[key] = os.environ[var]
@@ -133,6 +134,15 @@ def resolve_names(outputs: dict[str, Any] | None = None) -> dict[str, Any]:
     if not names["log_group_name"] and names["function_name"]:
         names["log_group_name"] = f"/aws/lambda/{names['function_name']}"
     return names
+
+
+def _reserved(value: Any) -> int | None:
+    """The Terraform output ``reserved_concurrency`` (-1: no reservation) as a limit, or None."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return None
+    return n if n >= 1 else None
 
 
 def _config_error(what: str, exc: BaseException, missing: str) -> ConfigError:
@@ -270,6 +280,7 @@ def aws_backend(*, check: bool = True) -> AwsBackend:
         report_wait_s=REPORT_WAIT_S,
         function_memory_mb=memory,
         architecture=arch,
+        concurrency=_reserved(names.get("reserved_concurrency")),
         is_stale=is_stale,
         n_jobs=lambda spec: vcpus(memory),
         memory_tuner=lambda: FunctionMemory(function, region),

@@ -71,6 +71,10 @@ class Backend:
     report_wait_s: float = 3.0  # how long REPORT lines may trail the records they describe
     function_memory_mb: int | None = None  # the deployed function's memory size (AWS)
     architecture: str | None = None  # the deployed function's architecture (AWS)
+    concurrency: int | None = None  # the deployed function's reserved concurrency (AWS; None: the account's)
+    # The local pool: how many worker processes a build gets for a --workers value; None when the
+    # groves run elsewhere (the estimate then models Lambda alone).
+    pool_workers: Callable[[int | None], int] | None = None
     # Stale "running" records: a dead local worker, or older than the function timeout.
     is_stale: Callable[[dict], bool] = lambda record: False
     n_jobs: Callable[[BuildSpec], int] = lambda spec: 1

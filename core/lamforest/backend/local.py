@@ -46,6 +46,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _pool_workers(workers: int | None) -> int:
+    from lamforest.backend.pool import default_workers
+
+    return workers or default_workers()
+
+
 def local_backend(home: Path | str | None = None) -> Backend:
     from lamforest.backend.pool import LocalCompute, SyncCompute, default_workers
 
@@ -81,6 +87,7 @@ def local_backend(home: Path | str | None = None) -> Backend:
         estimate=True,
         describe=f"local ({root})",
         is_stale=is_stale,
+        pool_workers=_pool_workers,
     )
     backend.on_close(close_pools)
     return backend

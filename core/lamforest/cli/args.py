@@ -41,18 +41,8 @@ def _merge_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lamforest",
-        description="Serverless distributed decision forests: groves fitted in parallel on AWS Lambda "
-        "(or local workers), merged into one scikit-learn estimator.",
-    )
-    parser.add_argument("--version", action="version", version=f"lamforest {__version__}")
-    _backend_args(parser, top=True)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    b = sub.add_parser("build", help="fit a forest as groves, merge it, score it")
-    b.add_argument("name", help="build name: letters, digits, '_', '-', '.'")
+def _spec_args(b: argparse.ArgumentParser) -> None:
+    """What a build asks for: the flags `build` and `estimate` share."""
     b.add_argument(
         "--data",
         default="digits",
@@ -75,6 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--test-size", default=0.25, help="held-out fraction, in (0, 1) (default: 0.25)")
     b.add_argument("--memory", default=1769, help="Lambda memory in MB, 128-10240 (default: 1769 = 1 vCPU)")
     b.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lamforest",
+        description="Serverless distributed decision forests: groves fitted in parallel on AWS Lambda "
+        "(or local workers), merged into one scikit-learn estimator.",
+    )
+    parser.add_argument("--version", action="version", version=f"lamforest {__version__}")
+    _backend_args(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="fit a forest as groves, merge it, score it")
+    b.add_argument("name", help="build name: letters, digits, '_', '-', '.'")
+    _spec_args(b)
     b.add_argument("--retries", default=2, help="retries of a failed grove (default: 2, as Lambda's async)")
     b.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     b.add_argument(
@@ -82,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="USD",
-        help="stop dispatching when the projected cost passes this",
+        help="refuse the build when its estimate is above this, and stop dispatching when the cost so far "
+        "projects past it",
     )
     b.add_argument("-p", "--predict", action="store_true", help="after the build, predict the held-out set")
     b.add_argument(
@@ -94,6 +100,44 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     _merge_args(b)
     _backend_args(b)
+
+    e = sub.add_parser(
+        "estimate",
+        help="project a build's wall time and cost on Lambda (and this backend) from a sample fitted here",
+    )
+    e.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        metavar="NAME-OR-SPEC",
+        help="a build in the store (its spec), a spec .json file, or a new name for the flags' spec",
+    )
+    _spec_args(e)
+    e.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="Lambda concurrency limit (default: the function's reserved concurrency, else 1,000)",
+    )
+    e.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    e.add_argument("--ec2-vcpus", type=int, default=8, help="vCPUs of the EC2 instance to compare with (default: 8)")
+    e.add_argument(
+        "--ec2-price",
+        type=float,
+        default=0.357,
+        metavar="USD_PER_HOUR",
+        help="its on-demand price per hour (default: 0.357, c7i.2xlarge Linux us-east-1)",
+    )
+    e.add_argument("--ec2-memory", type=float, default=None, metavar="GB", help="its memory, to warn when short")
+    e.add_argument("--refresh", action="store_true", help="measure the sample again instead of the cached one")
+    e.add_argument("--params", action="store_true", help="list every model parameter, its value and its source")
+    e.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the model's parameters to the finished builds in the store and keep them for later estimates",
+    )
+    e.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    _backend_args(e)
 
     s = sub.add_parser("status", help="a build's progress; works while it runs, from another terminal")
     s.add_argument("name")

@@ -24,6 +24,8 @@ from lamforest.cli.render import (
     print_prediction,
     summary_table,
 )
+from lamforest.driver import estimate
+from lamforest.sample import cached_sample
 from lamforest.spec import BuildSpec, SpecError, parse_grid, parse_params
 from lamforest.store.base import StoreError
 
@@ -60,10 +62,18 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
     merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
     backend = _open(args)
     try:
+        # A budget is checked against the estimate before anything is written or dispatched.
+        if checked.max_cost is not None and not args.json and cached_sample(checked, estimate.cache_dir()) is None:
+            console.print("checking --max-cost: fitting a sample grove here to estimate the build ...")
+        budgeted = estimate.check_budget(backend, checked, workers=args.workers)
         # Start the compute now (local: worker interpreters import scikit-learn, a cold
         # start) so that it overlaps loading, splitting and storing the data.
         backend.make_compute(checked, args.workers, args.sync)
         plan = drv.create(backend, spec)
+        if budgeted is not None:
+            estimate.record(backend, plan.spec.name, budgeted.for_backend)
+        else:  # from a cached sample (`lamforest estimate` leaves one), else none
+            estimate.record_planned(backend, plan.spec, workers=args.workers)
         if not args.json:
             console.print(
                 f"[bold]{plan.spec.name}[/]: {plan.spec.trees} {plan.spec.model} trees ({plan.task}) in "
@@ -108,6 +118,16 @@ def _report(st: drv.BuildStatus, args: argparse.Namespace, console: Any, pred: d
         if pred is not None:
             print_prediction(console, pred)
     return {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(st.state, EXIT_FAILED)
+
+
+def cmd_estimate(args: argparse.Namespace, console: Any) -> int:
+    from lamforest.cli import estimate as estimate_cmd
+
+    backend = _open(args)
+    try:
+        return estimate_cmd.run(args, backend, console)
+    finally:
+        backend.close()
 
 
 def cmd_status(args: argparse.Namespace, console: Any) -> int:
@@ -341,6 +361,7 @@ def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:
 
 COMMANDS = {
     "build": cmd_build,
+    "estimate": cmd_estimate,
     "status": cmd_status,
     "cancel": cmd_cancel,
     "finish": cmd_finish,

@@ -18,14 +18,14 @@ import numpy as np
 from lamforest import artifacts, forest, keys, memory
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
-from lamforest.driver import stream
+from lamforest.driver import estimate, stream
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
 from lamforest.spec import SpecError
 from lamforest.store.base import put_json
 
 MERGE_MODES = ("auto", "always", "never")
-DEFAULT_MERGE_LIMIT_MB = 1024  # a merged forest a laptop can load, predict with and keep beside other work
+DEFAULT_MERGE_LIMIT_MB = forest.DEFAULT_MERGE_LIMIT_MB
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,11 @@ def finalize(
             "worker_memory_mb": plan.spec.memory,
         },
         "failures": failures or [],
+        "init_ms": estimate.median_init_ms([r.report.init_ms for r in st.rows if r.report]),
         "finished": time.time(),
     }
+    summary["estimate"] = estimate.compare(backend, name, summary["wall_s"], st.cost_usd)
+    estimate.keep_groves(backend, plan.spec, name, [r.record for r in st.rows])
+    estimate.keep_init(backend, name, summary["init_ms"])
     put_json(backend.store, keys.summary(name), summary)
     return watcher.refresh()

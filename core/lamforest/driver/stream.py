@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from lamforest import artifacts, keys
+from lamforest import artifacts, forest, keys
 from lamforest.backend.base import Backend
 from lamforest.driver.plan import BuildError, Plan
 from lamforest.grove import Grove
 from lamforest.store.base import get_json
 
-PREFETCH = 3  # groves fetched ahead: enough to hide a GET behind a grove's votes, few enough to stay small
+PREFETCH = forest.STREAM_PREFETCH
 
 
 def threads() -> int:

@@ -1,0 +1,226 @@
+"""Measure a ``Sample`` of a build's work here: the driver's load and split, then a worker-like process.
+
+``measure_sample(spec)`` does what the driver does (load and split the data),
+then starts ``python -m lamforest.worker.probe``, a fresh process that does
+what a worker does (see there). As many probe processes start at once as the
+local pool has workers: their INIT is the local cold start, and a second round
+in which they all fit the same grove gives the local pool's contention.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lamforest.driver.plan import BuildError
+from lamforest.sample import (
+    DEFAULT_BUDGET_S,
+    MAX_SAMPLE_TREES,
+    Sample,
+    cached_sample,
+    machine_id,
+    sample_key,
+    save_sample,
+)
+from lamforest.spec import BuildSpec, SpecError
+
+
+def measure_sample(
+    spec: BuildSpec,
+    cache_dir: Path | str | None = None,
+    *,
+    budget_s: float = DEFAULT_BUDGET_S,
+    max_trees: int = MAX_SAMPLE_TREES,
+    refresh: bool = False,
+    timeout_s: float = 600.0,
+    workers: int | None = None,
+) -> Sample:
+    """Fit a sample grove of ``spec``'s data and parameters here (see the module docstring); cache it.
+
+    ``workers`` processes start together, as the local pool's do, and the cold start is their mean INIT
+    (they compete for the same cores); default: this machine's CPUs.
+    """
+    from lamforest import data as datamod
+    from lamforest.grove import make_estimator
+
+    if not budget_s > 0:
+        raise SpecError("budget_s", f"must be positive, got {budget_s!r}")
+    if max_trees < 2:
+        raise SpecError("max_trees", f"must be at least 2, got {max_trees!r}")
+    if not refresh:
+        hit = cached_sample(spec, cache_dir)
+        if hit is not None:
+            return hit
+    key = sample_key(spec)
+    import sklearn.datasets  # imported before the clock starts: a driver has them already
+    import sklearn.model_selection  # noqa: F401
+
+    t_start = time.perf_counter()
+    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed)
+    make_estimator(spec.model, ds.task, spec.params)  # SpecError naming a bad param, before any fitting
+    X_tr, X_te, y_tr, y_te = datamod.split(ds, spec.test_size, spec.seed)
+    prepare_s = time.perf_counter() - t_start
+    with tempfile.TemporaryDirectory(prefix="lamforest-sample-") as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        np.save(folder / "X.npy", np.ascontiguousarray(X_tr, dtype=np.float32), allow_pickle=False)
+        np.save(folder / "y.npy", y_tr, allow_pickle=False)
+        write_s = time.perf_counter() - t0
+        np.save(folder / "X_test.npy", X_te, allow_pickle=False)
+        np.save(folder / "y_test.npy", y_te, allow_pickle=False)
+        train_bytes = (folder / "X.npy").stat().st_size + (folder / "y.npy").stat().st_size
+        config = {
+            "model": spec.model,
+            "task": ds.task,
+            "params": spec.params,
+            "seed": spec.grove_seeds()[0] if spec.n_groves else spec.seed,
+            "chunk": spec.chunk,
+            "budget_s": budget_s,
+            "max_trees": max_trees,
+        }
+        probe = _run_probe(folder, config, timeout_s, workers or _cpus())
+    classes = len(np.unique(y_tr)) if ds.task == "classification" else 0
+    sample = _finish(spec, key, ds.task, X_tr, X_te, classes, train_bytes, prepare_s, write_s, probe, t_start)
+    if cache_dir is not None:
+        save_sample(cache_dir, sample)
+    return sample
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _run_probe(folder: Path, config: dict[str, Any], timeout_s: float, workers: int) -> dict[str, Any]:
+    """The probe process, started together with ``workers - 1`` processes that only time their INIT."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    started = str(time.time_ns())
+    cmd = [sys.executable, "-m", "lamforest.worker.probe"]
+    others = [
+        subprocess.Popen([*cmd, "-", "{}", started], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(max(0, workers - 1))
+    ]
+    proc = subprocess.run(
+        [*cmd, str(folder), json.dumps(config), started],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=env,
+        check=False,
+    )
+    inits = []
+    for other in others:
+        out, _ = other.communicate(timeout=timeout_s)
+        if other.returncode == 0 and out.strip():
+            inits.append(json.loads(out.strip().splitlines()[-1])["init_ms"])
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise BuildError(f"the estimate's sample grove failed: {tail[0]}")
+    probe = json.loads(lines[-1])
+    inits.append(probe["init_ms"])
+    probe["init_ms"] = sum(inits) / len(inits)
+    probe["init_workers"] = len(inits)
+    probe["contention"] = _contention(cmd, folder, {**config, "trees": probe["trees"]}, probe, workers, env, timeout_s)
+    return probe
+
+
+def _contention(
+    cmd: list[str],
+    folder: Path,
+    config: dict[str, Any],
+    solo: dict[str, Any],
+    workers: int,
+    env: dict[str, str],
+    timeout_s: float,
+) -> float:
+    """How much slower the same grove fits when ``workers`` processes fit at once, as the local pool's do
+    (they share this machine's cores, its memory bandwidth and whatever else runs here)."""
+    if workers < 2:
+        return 1.0
+    started = str(time.time_ns())
+    procs = [
+        subprocess.Popen([*cmd, str(folder), json.dumps(config), started], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(workers)
+    ]
+    times = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=timeout_s)
+        if proc.returncode == 0 and out.strip():
+            times.append(json.loads(out.strip().splitlines()[-1])["fit_s"])
+    if not times or solo["fit_s"] <= 0:
+        return 1.0
+    return max(1.0, sum(times) / len(times) / solo["fit_s"])
+
+
+def _finish(
+    spec: BuildSpec,
+    key: str,
+    task: str,
+    X_tr: np.ndarray,
+    X_te: np.ndarray,
+    classes: int,
+    train_bytes: int,
+    prepare_s: float,
+    write_s: float,
+    probe: dict[str, Any],
+    t_start: float,
+) -> Sample:
+    k = int(probe["trees"])
+    fit_s = max(0.0, probe["fit_s"] - probe["oob_s"])
+    per_tree = fit_s / k
+    fixed = 0.0
+    pilot_fit = probe["pilot_fit_s"] - probe["oob_s"] / k
+    if k >= 5:  # enough trees that the pilot's difference is not just one tree's noise
+        per_tree = max(1e-6, (fit_s - pilot_fit) / (k - 1))
+        fixed = max(0.0, pilot_fit - per_tree)
+    chunk_times = probe.get("chunk_s") or []
+    tree_cv = 0.0
+    if len(chunk_times) >= 3:
+        arr = np.asarray(chunk_times)  # full chunks only: the last, maybe partial, one is not marked
+        if arr.mean() > 0:
+            tree_cv = float(arr.std() / arr.mean() * math.sqrt(max(1, spec.chunk)))
+    return Sample(
+        key=key,
+        data=spec.data,
+        task=task,
+        rows=int(X_tr.shape[0]),
+        features=int(X_tr.shape[1]),
+        test_rows=int(X_te.shape[0]),
+        classes=int(classes),
+        train_bytes=int(train_bytes),
+        trees=k,
+        fit_per_tree_s=per_tree,
+        fit_fixed_s=fixed,
+        oob_per_tree_s=probe["oob_s"] / k,
+        tree_cv=tree_cv,
+        grove_bytes_per_tree=probe["grove_bytes"] / k,
+        dump_s_per_tree=probe["dump_s"] / k,
+        load_s_per_tree=probe["load_s"] / k,
+        predict_s_per_tree=probe["predict_s"] / k,
+        oob_add_s=probe["oob_add_s"],
+        tree_mem_mb=probe["tree_mem_mb"],
+        worker_base_mb=probe["rss_base_mb"],
+        train_mem_mb=max(0.0, probe["rss_data_mb"] - probe["rss_base_mb"]),
+        fit_overhead_mb=max(0.0, probe["rss_fit_mb"] - probe["rss_data_mb"] - k * probe["tree_mem_mb"]),
+        init_ms=probe["init_ms"],
+        init_workers=int(probe["init_workers"]),
+        contention=float(probe["contention"]),
+        prepare_s=prepare_s,
+        write_mb_s=(train_bytes / 1e6) / max(write_s, 1e-4),
+        measured_s=time.perf_counter() - t_start,
+        machine=machine_id(),
+        measured_at=time.time(),
+        how=(
+            f"{k} trees of {spec.model} on {X_tr.shape[0]}x{X_tr.shape[1]} ({spec.data}), one core, "
+            f"in a fresh worker-like process, chunks of {spec.chunk}"
+        ),
+    )

@@ -65,6 +65,7 @@ def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: dict[str
     listed = manifest["groves"]
     for loaded in stream.groves(backend, name, [g["grove"] for g in listed], [g["sha256"] for g in listed]):
         votes.add(loaded.grove.estimator)
+        del loaded  # not held while the next grove is decoded
     if votes.trees != manifest["trees"]:
         raise BuildError(f"build {name!r}: {votes.trees} trees voted, the manifest lists {manifest['trees']}")
     return votes.mean()

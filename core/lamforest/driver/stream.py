@@ -1,10 +1,10 @@
 """A forest is its groves: read them in order with bounded memory; the manifest that lists them.
 
 ``groves`` yields a build's groves one at a time, in grove order, while a few
-threads fetch and decode the next ones (S3 GETs and decompression overlap the
-caller's work). At most ``prefetch`` groves are in flight, so a caller that
-drops each grove after use holds ``prefetch + 1`` groves at most, whatever
-the size of the forest.
+threads fetch the next ones' files (S3 GETs overlap the caller's work). At
+most ``prefetch`` compressed files are in flight and one grove is decoded, so
+a caller that drops each grove after use holds about one grove, whatever the
+size of the forest.
 
 The manifest (``builds/<name>/manifest.json``), written by ``finish``, says
 what the forest is made of: task, classes, feature names, the groves with
@@ -51,7 +51,7 @@ class Loaded:
     grove: Grove
 
 
-def _load(backend: Backend, name: str, index: int, expect: str | None) -> Loaded:
+def _fetch(backend: Backend, name: str, index: int, expect: str | None) -> tuple[int, bytes, str]:
     blob = backend.store.get_bytes(keys.grove(name, keys.grove_id(index)))
     digest = hashlib.sha256(blob).hexdigest()
     if expect is not None and digest != expect:
@@ -59,7 +59,7 @@ def _load(backend: Backend, name: str, index: int, expect: str | None) -> Loaded
             f"grove {index} of {name!r} changed since the build finished (hash {digest[:12]}, manifest "
             f"{expect[:12]}); its predictions would not be the forest's"
         )
-    return Loaded(index, len(blob), digest, artifacts.loads_grove(blob))
+    return index, blob, digest
 
 
 def groves(
@@ -71,22 +71,28 @@ def groves(
 ) -> Iterator[Loaded]:
     """The groves ``indices`` of build ``name``, in that order, at most ``prefetch`` read ahead.
 
-    With ``hashes``, each grove's file must have the given sha256.
+    With ``hashes``, each grove's file must have the given sha256. Threads
+    only fetch (and hash) the compressed files; each grove is decoded in the
+    caller's thread when its turn comes. Decoding in several threads made
+    the allocator keep one heap per thread, and the process's memory crept up
+    with the number of groves (measured: +18% from 100 to 1,000 trees).
     """
     expect = list(hashes) if hashes is not None else [None] * len(indices)
     with ThreadPoolExecutor(max_workers=max(1, prefetch)) as pool:
-        pending: deque[Future[Loaded]] = deque()
+        pending: deque[Future[tuple[int, bytes, str]]] = deque()
         todo = iter(zip(indices, expect, strict=True))
         try:
             for index, digest in todo:
-                pending.append(pool.submit(_load, backend, name, index, digest))
+                pending.append(pool.submit(_fetch, backend, name, index, digest))
                 if len(pending) >= prefetch:
                     break
             while pending:
-                loaded = pending.popleft().result()
+                index, blob, digest = pending.popleft().result()
                 nxt = next(todo, None)
                 if nxt is not None:
-                    pending.append(pool.submit(_load, backend, name, *nxt))
+                    pending.append(pool.submit(_fetch, backend, name, *nxt))
+                loaded = Loaded(index, len(blob), digest, artifacts.loads_grove(blob))
+                del blob
                 yield loaded
                 del loaded
         finally:

@@ -1,4 +1,5 @@
-"""Safe model files: size and load time of skops (``lamforest.safe``) against joblib (lz4, as builds store).
+"""Safe model files: size and load time of skops (``lamforest.safe``) against the model file builds store
+(``lamforest.artifacts``: joblib with its lz4 level).
 
 One digits forest (fully grown trees) at a few sizes; each file is loaded
 several times and the median load time kept.
@@ -8,11 +9,8 @@ Run: ``python bench/bench_safe.py``.
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
-
-import joblib
 
 TREES = (10, 100, 300)
 REPEATS = 5
@@ -32,7 +30,7 @@ def main() -> None:
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
 
-    from lamforest import safe
+    from lamforest import artifacts, safe
 
     X, y = load_digits(return_X_y=True)
     X = X.astype(np.float32)
@@ -42,13 +40,12 @@ def main() -> None:
     )
     for n in TREES:
         model = RandomForestClassifier(n_estimators=n, random_state=0, n_jobs=2).fit(X, y)
-        buf = io.BytesIO()
-        joblib.dump(model, buf, compress=("lz4", 3))
-        jb = buf.getvalue()
+        jb = artifacts.dumps_model(model)
         sk = safe.dumps(model)
-        t_j = _median_load(lambda b: joblib.load(io.BytesIO(b)), jb)
+        t_j = _median_load(artifacts.loads_model, jb)
         t_s = _median_load(safe.load, sk)
         assert np.array_equal(safe.load(sk).predict_proba(X), model.predict_proba(X))
+        assert np.array_equal(artifacts.loads_model(jb).predict_proba(X), model.predict_proba(X))
         print(
             f"{n:>6} {len(jb) / 1024:>14,.0f} {len(sk) / 1024:>10,.0f} {len(sk) / len(jb):>7.2f} "
             f"{t_j * 1000:>15.1f} {t_s * 1000:>13.1f} {t_s / t_j:>7.2f}"

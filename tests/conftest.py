@@ -91,3 +91,7 @@ _names = iter(range(1_000_000))
 def unique():
     """A fresh build name per call, for tests that share a store."""
     return lambda prefix="b": f"{prefix}-{next(_names)}"
+
+
+# The AWS rig (an account provisioned in moto), for any test file that asks for ``aws``.
+from tests.aws_fixtures import aws  # noqa: E402, F401

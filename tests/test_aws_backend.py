@@ -4,7 +4,7 @@ Every AWS call of the backend goes to moto: S3, SNS (topic, lambda
 subscription, PublishBatch), Lambda (invoke, GetFunctionConfiguration),
 CloudWatch Logs (FilterLogEvents). Only the *execution* of the image function
 is stood in for (moto cannot run an image without Docker): see
-``tests/aws_lambda_standin.py`` and the ``aws`` fixture below.
+``tests/aws_lambda_standin.py`` and the ``aws`` fixture in ``tests/aws_fixtures.py``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ import pytest
 import requests
 
 from lamforest import data, driver
-from lamforest.backend import Backend, ConfigError, local_backend, open_backend
+from lamforest.backend import ConfigError, local_backend, open_backend
 from lamforest.backend.aws import aws_backend, resolve_names, terraform_outputs
 from lamforest.backend.aws_compute import DispatchError, SnsCompute, decode_tail
 from lamforest.backend.cloudwatch import CloudWatchLogSource
@@ -32,85 +30,10 @@ from lamforest.cost import vcpus
 from lamforest.events import FitEvent
 from lamforest.logs import parse_report
 from lamforest.spec import BuildSpec
-from lamforest.worker import entry as worker_entry
 from lamforest.worker import fit as worker_mod
-from tests.aws_lambda_standin import LambdaStandIn
+from tests.aws_fixtures import DEADLINE_S, IMAGE_URI, Rig, run_build, wait_for
 
 SPEC = {"data": "digits", "trees": 20, "grove": 5, "seed": 7}
-IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lamforest:0123abcd"
-DEADLINE_S = 60.0
-
-
-@dataclass
-class Rig:
-    bucket: str
-    topic_arn: str
-    function: str
-    function_arn: str
-    standin: LambdaStandIn
-    endpoint: str
-
-    def backend(self) -> Backend:
-        return aws_backend()
-
-
-@pytest.fixture
-def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Rig]:
-    """A provisioned AWS account in moto, created with boto3: bucket, SNS topic, an Image function
-    (fake ECR URI) with ``LAMFOREST_BUCKET`` in its environment, its lambda subscription to the
-    topic, and its log group.
-
-    The Lambda *service* is stood in for, because moto answers 500 when asked to run an image
-    function: ``moto.awslambda.models.LambdaFunction.invoke`` is replaced, in this process where
-    the ThreadedMotoServer runs, by ``LambdaStandIn``, which runs OUR real
-    ``lamforest.worker.handler`` with a context carrying a fresh request id (async invokes and
-    SNS deliveries on a 2-thread pool, sync invokes at once) and writes START/END/REPORT lines with
-    measured durations into the function's log group in moto via PutLogEvents. Everything else is
-    moto's real API over HTTP.
-    """
-    suffix = uuid.uuid4().hex[:10]
-    bucket, function = f"lf-{suffix}", f"lamforest-{suffix}"
-    boto3.client("s3").create_bucket(Bucket=bucket)
-    iam = boto3.client("iam")
-    role = iam.create_role(
-        RoleName=f"lamforest-{suffix}",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    fn = boto3.client("lambda").create_function(
-        FunctionName=function,
-        PackageType="Image",
-        Code={"ImageUri": IMAGE_URI},
-        Role=role,
-        MemorySize=1769,
-        Timeout=900,
-        Architectures=["x86_64"],
-        Environment={"Variables": {"LAMFOREST_BUCKET": bucket}},
-    )
-    sns = boto3.client("sns")
-    topic = sns.create_topic(Name=f"lamforest-{suffix}")["TopicArn"]
-    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn["FunctionArn"])
-    standin = LambdaStandIn(function)
-    standin.install(monkeypatch)
-    # What the function sees on Lambda (its environment) and what the driver is configured with.
-    monkeypatch.setenv("LAMFOREST_BUCKET", bucket)
-    monkeypatch.setenv("LAMFOREST_TOPIC_ARN", topic)
-    monkeypatch.setenv("LAMFOREST_FUNCTION", function)
-    monkeypatch.setenv("LAMFOREST_CACHE", str(tmp_path / "lambda-tmp"))
-    monkeypatch.setenv("LAMFOREST_TERRAFORM_DIR", str(tmp_path / "no-terraform"))
-    for var in ("LAMFOREST_DISPATCH", "LAMFOREST_LOG_GROUP", "LAMFOREST_REGION", "LAMFOREST_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(worker_entry, "_STORE", None)
-    try:
-        yield Rig(bucket, topic, function, fn["FunctionArn"], standin, aws_env)
-    finally:
-        standin.close()
 
 
 @pytest.fixture(scope="module")
@@ -124,25 +47,6 @@ def local_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
         return driver.load_model(backend, "ref"), data.get_test(backend.store, "ref")
     finally:
         backend.close()
-
-
-def _deadline(seconds: float = DEADLINE_S) -> Callable[[], bool]:
-    end = time.monotonic() + seconds
-    return lambda: time.monotonic() > end
-
-
-def _wait_for(cond: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    end = time.monotonic() + seconds
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def _run(backend: Backend, name: str, **kw: Any) -> driver.BuildStatus:
-    st = driver.run(backend, name, poll_s=0.02, should_stop=_deadline(), **kw)
-    assert st.state in ("done", "failed", "cancelled"), f"build {name} did not end in time: {st.state}"
-    return st
 
 
 def assert_same_model(model: Any, ref: Any, X: np.ndarray) -> None:
@@ -312,7 +216,7 @@ def test_digits_build_through_sns_matches_local_bit_for_bit(aws: Rig, local_mode
         return compute
 
     backend.make_compute = make_compute
-    st = _run(backend, "digits-sns")
+    st = run_build(backend, "digits-sns")
     assert st.state == "done", st.to_json()
     aws.standin.wait_idle()
     assert dropped["ids"] == ["g0-a1", "g1-a1"]
@@ -339,7 +243,7 @@ def test_digits_build_through_direct_invoke_with_throttling_and_json_logs(
     aws.standin.throttle_next = 2
     backend = aws.backend()
     driver.create(backend, BuildSpec(name="digits-invoke", **SPEC))
-    st = _run(backend, "digits-invoke")
+    st = run_build(backend, "digits-invoke")
     assert st.state == "done", st.to_json()
     aws.standin.wait_idle()
     assert aws.standin.throttled == 2
@@ -365,7 +269,7 @@ def test_sync_build_gets_reports_from_the_invoke_log_tail(aws: Rig, local_model:
     # A log source that can read only the tails: CloudWatch is out of the picture.
     tail = backend.log_tail
     backend.log_source = lambda: CloudWatchLogSource(None, since=None, tail=tail)
-    st = _run(backend, "digits-sync", sync=True)
+    st = run_build(backend, "digits-sync", sync=True)
     assert st.state == "done", st.to_json()
     assert_reports_and_costs(st)
     assert_same_model(driver.load_model(backend, "digits-sync"), ref, X_te)
@@ -379,10 +283,10 @@ def test_cancel_stops_queued_invocations_quickly(aws: Rig) -> None:
     backend = aws.backend()
     driver.create(backend, BuildSpec(name="digits-cancel", data="digits", trees=16, grove=2, seed=1))
     result: dict[str, driver.BuildStatus] = {}
-    thread = threading.Thread(target=lambda: result.update(st=_run(backend, "digits-cancel")))
+    thread = threading.Thread(target=lambda: result.update(st=run_build(backend, "digits-cancel")))
     thread.start()
     try:
-        _wait_for(lambda: aws.standin.accepted == 8, "8 grove events queued in Lambda")
+        wait_for(lambda: aws.standin.accepted == 8, "8 grove events queued in Lambda")
         driver.cancel(backend, "digits-cancel", reason="test")
     finally:
         gate.set()
@@ -411,7 +315,7 @@ def test_a_grove_that_raises_is_recorded_retried_and_reported(aws: Rig, monkeypa
     monkeypatch.setattr(worker_mod, "fit", flaky_fit)
     backend = aws.backend()
     driver.create(backend, BuildSpec(name="digits-flaky", **SPEC, retries=1))
-    st = _run(backend, "digits-flaky")
+    st = run_build(backend, "digits-flaky")
     aws.standin.wait_idle()
     st = driver.status(backend, "digits-flaky")
     assert st.state == "failed"

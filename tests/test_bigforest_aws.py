@@ -12,14 +12,14 @@ from lamforest import data, driver, keys
 from lamforest.driver.distributed import predict_distributed
 from lamforest.driver.finish import MergePolicy
 from lamforest.spec import BuildSpec, SpecError
-from tests.test_aws_backend import Rig, _run, aws  # noqa: F401  (aws is the moto rig fixture)
+from tests.aws_fixtures import Rig, run_build
 
 
-def test_a_grove_set_on_s3_scores_predicts_and_reports_memory(aws: Rig, tmp_path: Path) -> None:  # noqa: F811
+def test_a_grove_set_on_s3_scores_predicts_and_reports_memory(aws: Rig, tmp_path: Path) -> None:
     backend = aws.backend()
     try:
         driver.create(backend, BuildSpec(name="gs-s3", data="digits", trees=9, grove=3, seed=4))
-        st = _run(backend, "gs-s3", merge=MergePolicy("auto", limit_mb=0.01))
+        st = run_build(backend, "gs-s3", merge=MergePolicy("auto", limit_mb=0.01))
         assert st.state == "done" and st.summary["model_kind"] == "groves" and st.model is None
         listed = boto3.client("s3").list_objects_v2(Bucket=aws.bucket, Prefix=keys.build("gs-s3"))
         names = {o["Key"] for o in listed.get("Contents", [])}

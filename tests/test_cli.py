@@ -131,7 +131,7 @@ def test_status_of_a_running_build_from_another_process(home):
 
 
 def test_budget_below_the_estimate_refuses_the_build_before_anything_is_written(home, capsys):
-    # (a budget the estimate allows but the actuals pass is stopped mid-build: test_tui_issue6, test_issue6_aws)
+    # (a budget the estimate allows but the actuals pass is stopped mid-build: test_tui_search, test_jobs_aws)
     argv = ["build", "cheap", "--data", "digits", "-t", "40", "-g", "5", "--workers", "2", "--max-cost", "0.0000001"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

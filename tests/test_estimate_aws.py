@@ -1,4 +1,4 @@
-"""The estimate on the AWS backend: moto with the suite's Lambda stand-in (see test_aws_backend)."""
+"""The estimate on the AWS backend: moto with the suite's Lambda stand-in (see tests/aws_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from lamforest.backend.aws import _reserved
 from lamforest.calibrate import Observation
 from lamforest.driver import estimate as est
 from lamforest.spec import BuildSpec
-from tests.test_aws_backend import Rig, _run, aws  # noqa: F401  - the fixture
+from tests.aws_fixtures import Rig, run_build
 
 SPEC = BuildSpec(name="est-aws", data="iris", trees=10, grove=5, seed=3)
 
 
-def test_estimate_and_bill_on_aws_are_priced_by_the_same_code(aws: Rig, tmp_path: Path) -> None:  # noqa: F811
+def test_estimate_and_bill_on_aws_are_priced_by_the_same_code(aws: Rig, tmp_path: Path) -> None:
     backend = aws.backend()
     try:
         e = est.estimate_spec(backend, SPEC, cache=tmp_path / "cache")
@@ -30,7 +30,7 @@ def test_estimate_and_bill_on_aws_are_priced_by_the_same_code(aws: Rig, tmp_path
 
         driver.create(backend, SPEC)
         est.record(backend, SPEC.name, lam)
-        st = _run(backend, SPEC.name)
+        st = run_build(backend, SPEC.name)
         assert st.state == "done"
         reports = [r.report for r in st.rows if r.report]
         assert len(reports) == 2
@@ -64,7 +64,7 @@ def test_estimate_and_bill_on_aws_are_priced_by_the_same_code(aws: Rig, tmp_path
 
 
 def test_concurrency_comes_from_the_flag_env_terraform_or_the_account_default(
-    aws: Rig,  # noqa: F811
+    aws: Rig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert _reserved(7) == 7 and _reserved(-1) is None and _reserved(None) is None

@@ -214,20 +214,11 @@ class _Apply(threading.Thread):
             self.error = exc
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _apply_early(
-    request: pytest.FixtureRequest, cli_config: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[_Apply | None]:
-    """Start the apply when the module starts, if any selected test needs it."""
-    module_items = [item for item in request.session.items if item.module is request.module]
-    if not any("deployed" in item.fixturenames for item in module_items):
-        yield None
-        return
-    moto_server = request.getfixturevalue("moto_server")
-    root = tmp_path_factory.mktemp("tfapply")
+def _start_apply(name: str, root: Path, moto_server: str, cli_config: Path) -> _Apply:
+    """A scratch checkout under ``root`` applied on moto (in a thread) as deployment ``name``."""
     workdir = tfs.scratch_tree(root, copy_sources=True)
     tfs.write_moto_override(workdir, moto_server, MOTO_QUIRKS_OVERRIDE)
-    (workdir / "test.auto.tfvars.json").write_text(json.dumps(TFVARS))
+    (workdir / "test.auto.tfvars.json").write_text(json.dumps({**TFVARS, "name": name}))
     stand_in = root / "bin"
     stand_in.mkdir()
     (stand_in / "docker").write_text(STAND_IN_DOCKER)
@@ -237,25 +228,57 @@ def _apply_early(
     env["DOCKER_LOG"] = str(root / "docker.log")
     job = _Apply(workdir, env, moto_server)
     job.start()
+    return job
+
+
+# Each deployment a test can ask for: the fixture's name and the deployment's.
+DEPLOYMENTS = {"deployed": NAME, "disposable": "lf-tfgone"}  # no name a prefix of the other
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _apply_early(
+    request: pytest.FixtureRequest, cli_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, _Apply]]:
+    """Start the applies when the module starts, each only if a selected test needs it: ``deployed``
+    (kept to the end; no test changes it) and ``disposable`` (for the test that destroys it)."""
+    module_items = [item for item in request.session.items if item.module is request.module]
+    wanted = [f for f in DEPLOYMENTS if any(f in item.fixturenames for item in module_items)]
+    jobs: dict[str, _Apply] = {}
+    if wanted:
+        moto_server = request.getfixturevalue("moto_server")
+        for fixture in wanted:
+            root = tmp_path_factory.mktemp(f"tfapply-{fixture}")
+            jobs[fixture] = _start_apply(DEPLOYMENTS[fixture], root, moto_server, cli_config)
     try:
-        yield job
+        yield jobs
     finally:
-        job.join(timeout=600)
-        if job.deployment is None or not job.deployment.destroyed:
-            # Whatever got created goes, even after a failed apply.
-            tfs.run_tf(workdir, "destroy", "-auto-approve", "-no-color", env=job.env, timeout=300, check=False)
+        for job in jobs.values():
+            job.join(timeout=600)
+            if job.deployment is None or not job.deployment.destroyed:
+                # Whatever got created goes, even after a failed apply.
+                tfs.run_tf(job.workdir, "destroy", "-auto-approve", "-no-color", env=job.env, timeout=300, check=False)
+
+
+def _finished(job: _Apply | None) -> Deployment:
+    assert job is not None
+    job.join(timeout=600)
+    if job.error is not None:
+        raise job.error
+    assert job.deployment is not None, "terraform apply did not finish in 600 s"
+    print(f"\nterraform apply on moto: {job.deployment.apply_seconds:.1f} s")
+    return job.deployment
 
 
 @pytest.fixture(scope="module")
-def deployed(_apply_early: _Apply | None) -> Deployment:
-    assert _apply_early is not None
-    _apply_early.join(timeout=600)
-    if _apply_early.error is not None:
-        raise _apply_early.error
-    assert _apply_early.deployment is not None, "terraform apply did not finish in 600 s"
-    dep = _apply_early.deployment
-    print(f"\nterraform apply on moto: {dep.apply_seconds:.1f} s")
-    return dep
+def deployed(_apply_early: dict[str, _Apply]) -> Deployment:
+    """The deployment the read-only tests inspect."""
+    return _finished(_apply_early.get("deployed"))
+
+
+@pytest.fixture(scope="module")
+def disposable(_apply_early: dict[str, _Apply]) -> Deployment:
+    """A second deployment of the same configuration, applied beside the first, for test_destroy."""
+    return _finished(_apply_early.get("disposable"))
 
 
 def test_outputs_are_the_contract(deployed: Deployment) -> None:
@@ -462,14 +485,15 @@ def test_backend_aws_finds_the_deployment(deployed: Deployment) -> None:
     assert f"sns -> {NAME}" in shown, proc.stdout
 
 
-def test_destroy(deployed: Deployment) -> None:
-    tfs.run_tf(deployed.workdir, "destroy", "-auto-approve", "-no-color", env=deployed.env, timeout=300)
-    deployed.destroyed = True
-    buckets = {b["Name"] for b in deployed.client("s3").list_buckets()["Buckets"]}
-    assert deployed.outputs["bucket_name"] not in buckets
-    functions = {f["FunctionName"] for f in deployed.client("lambda").list_functions()["Functions"]}
-    assert NAME not in functions
-    topics = {t["TopicArn"] for t in deployed.client("sns").list_topics()["Topics"]}
-    assert deployed.outputs["topic_arn"] not in topics
-    roles = {r["RoleName"] for r in deployed.client("iam").list_roles()["Roles"]}
-    assert f"{NAME}-worker" not in roles
+def test_destroy(disposable: Deployment) -> None:
+    name = DEPLOYMENTS["disposable"]
+    tfs.run_tf(disposable.workdir, "destroy", "-auto-approve", "-no-color", env=disposable.env, timeout=300)
+    disposable.destroyed = True
+    buckets = {b["Name"] for b in disposable.client("s3").list_buckets()["Buckets"]}
+    assert disposable.outputs["bucket_name"] not in buckets
+    functions = {f["FunctionName"] for f in disposable.client("lambda").list_functions()["Functions"]}
+    assert name not in functions
+    topics = {t["TopicArn"] for t in disposable.client("sns").list_topics()["Topics"]}
+    assert disposable.outputs["topic_arn"] not in topics
+    roles = {r["RoleName"] for r in disposable.client("iam").list_roles()["Roles"]}
+    assert f"{name}-worker" not in roles

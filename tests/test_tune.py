@@ -19,10 +19,11 @@ def test_local_tune_prices_each_size_and_says_it_is_simulated(shared_backend) ->
     assert [r.memory_mb for r in res.rows] == [512, 3538]
     assert [r.n_jobs for r in res.rows] == [1, 2]  # n_jobs follows Lambda's vCPUs
     for r in res.rows:
-        assert len(r.durations_ms) == 3 and 1 <= len(r.kept_ms) <= 3 and r.mean_ms > 0
-        assert r.cost_usd > 0 and r.billed_ms >= r.mean_ms
-    assert res.cheapest in res.rows and res.fastest in res.rows
-    assert res.cheapest.cost_usd == min(r.cost_usd for r in res.rows)
+        assert len(r.durations_ms) == 3 and all(d > 0 for d in r.durations_ms)  # one REPORT per run
+        assert r.kept_ms and set(r.kept_ms) <= set(r.durations_ms)
+        assert r.mean_ms <= r.billed_ms <= r.mean_ms + 1  # billed to the next millisecond
+        # Lambda's published x86_64 price: $0.0000166667 per GB-second and $0.20 per million requests.
+        assert r.cost_usd == pytest.approx(r.billed_ms / 1000 * r.memory_mb / 1024 * 0.0000166667 + 0.2e-6)
     stored = json.loads(shared_backend.store.get_bytes(f"builds/{res.name}/tune.json"))
     assert stored["cheapest"] == res.cheapest.memory_mb and stored["simulated"] is True
     assert not shared_backend.store.list(f"builds/{res.name}/groves/")  # the runs' groves are removed

@@ -46,8 +46,10 @@ def gb_seconds(billed_ms: float, memory_mb: float) -> float:
 class Billed(Protocol):
     """What a REPORT line bills (``logs.Report`` has these)."""
 
-    billed_ms: float
-    memory_mb: float
+    @property
+    def billed_ms(self) -> float: ...
+    @property
+    def memory_mb(self) -> float: ...
 
 
 def total_usd(reports: Iterable[Billed], arch: str) -> float:

@@ -101,7 +101,7 @@ class ModelParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelParams:
         known = {f.name: f for f in fields(cls)}
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in d.items():
             if k in known:
                 out[k] = math.inf if v is None and isinstance(known[k].default, float) else v

@@ -66,9 +66,13 @@ def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray 
     """The whole forest's OOB score from the groves' vote sums (None without bootstrap)."""
     if not groves or any(g.oob_sum is None for g in groves):
         return None
-    total = sum(g.oob_sum for g in groves)  # type: ignore[misc]
-    count = sum(g.oob_count for g in groves)  # type: ignore[misc]
-    return oob_score_from_sums(total, count, y_train, classes)  # type: ignore[arg-type]
+    sums = [g.oob_sum for g in groves if g.oob_sum is not None]
+    counts = [g.oob_count for g in groves if g.oob_count is not None]
+    total, count = sums[0].copy(), counts[0].copy()
+    for s, c in zip(sums[1:], counts[1:], strict=True):  # in grove order, one array at a time
+        total += s
+        count += c
+    return oob_score_from_sums(total, count, y_train, classes)
 
 
 def oob_score_from_sums(total: np.ndarray, count: np.ndarray, y_train: np.ndarray, classes: np.ndarray | None) -> float:

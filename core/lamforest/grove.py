@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -121,10 +122,7 @@ def oob_sums(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     Mirrors scikit-learn's own OOB computation tree by tree, so that the
     forest's OOB score can be assembled from groves.
     """
-    # Private helpers of scikit-learn's forest module: the only way to recover
-    # exactly which rows each tree left out of its bootstrap sample.
-    from sklearn.ensemble._forest import _generate_unsampled_indices
-
+    unsampled = _unsampled_indices()
     n = X.shape[0]
     classifier = hasattr(est, "classes_")
     width = len(est.classes_) if classifier else 1
@@ -132,9 +130,7 @@ def oob_sums(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     count = np.zeros(n, dtype=np.int64)
     X = np.asarray(X, dtype=np.float32)
     for tree in est.estimators_:
-        rows = _generate_unsampled_indices(
-            tree.random_state, n, est._n_samples_bootstrap, getattr(est, "_sample_weight", None)
-        )
+        rows = unsampled(tree.random_state, n, est._n_samples_bootstrap, getattr(est, "_sample_weight", None))
         if classifier:
             pred = tree.predict_proba(X[rows, :], check_input=False)
         else:
@@ -142,3 +138,25 @@ def oob_sums(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
         total[rows, :] += pred
         count[rows] += 1
     return (total if classifier else total[:, 0]), count
+
+
+@functools.cache
+def _unsampled_indices() -> Callable[[Any, int, int, np.ndarray | None], np.ndarray]:
+    """scikit-learn's rows left out of one tree's bootstrap, as (random_state, n, n_bootstrap, sample_weight).
+
+    A private helper of scikit-learn's forest module: the only way to recover
+    exactly which rows each tree left out. scikit-learn 1.9 added the
+    sample_weight argument (bootstraps drawn in proportion to the weights);
+    before it, the draw was uniform and the helper took three arguments.
+    """
+    import inspect
+
+    from sklearn.ensemble._forest import _generate_unsampled_indices as helper
+
+    if len(inspect.signature(helper).parameters) >= 4:
+        return helper
+
+    def uniform(random_state: Any, n: int, n_bootstrap: int, sample_weight: np.ndarray | None) -> np.ndarray:
+        return helper(random_state, n, n_bootstrap)
+
+    return uniform

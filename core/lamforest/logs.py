@@ -64,7 +64,7 @@ def parse_report(line: str) -> Report | None:
         if m and m.group(1).strip() in _FIELDS:
             values[_FIELDS[m.group(1).strip()]] = float(m.group(2))
     try:
-        return Report(request_id=request_id, status=status, **values)  # type: ignore[arg-type]
+        return Report(request_id=request_id, status=status, **values)
     except TypeError:
         return None  # a REPORT without its mandatory fields: not ours to guess
 

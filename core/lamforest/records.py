@@ -22,7 +22,7 @@ import platform
 import time
 import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from lamforest import keys
 from lamforest.store.base import Store, get_json, put_json
@@ -31,7 +31,13 @@ GROVE_STATES = ("running", "done", "failed", "cancelled")
 TERMINAL = ("done", "failed", "cancelled")
 
 
-def error_fields(exc: BaseException) -> dict[str, str]:
+class ErrorFields(TypedDict):
+    error: str
+    message: str
+    traceback: str
+
+
+def error_fields(exc: BaseException) -> ErrorFields:
     """What a ``failed`` record says of an exception: its type, message and traceback tail."""
     return {
         "error": type(exc).__name__,

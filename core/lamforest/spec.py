@@ -56,18 +56,17 @@ def validate_name(name: object) -> str:
 
 
 def as_int(field_name: str, value: object, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        whole_float = isinstance(value, float) and value.is_integer()
-        if whole_float or (isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip())):
-            value = int(value)
-        else:
-            raise SpecError(field_name, f"must be a whole number, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise SpecError(field_name, f"must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise SpecError(field_name, f"must be at most {maximum}, got {value}")
-    return value
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    whole_float = isinstance(value, float) and value.is_integer()
+    if whole or whole_float or (isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip())):
+        number = int(value)  # type: ignore[call-overload]  # one of the kinds just checked
+    else:
+        raise SpecError(field_name, f"must be a whole number, got {value!r}")
+    if number < minimum:
+        raise SpecError(field_name, f"must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise SpecError(field_name, f"must be at most {maximum}, got {number}")
+    return number
 
 
 def choice(field_name: str, value: object, allowed: tuple[str, ...]) -> str:

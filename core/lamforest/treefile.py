@@ -258,7 +258,7 @@ def dumps(estimator: Any, extra: Mapping[str, Any] | None = None) -> bytes:
         ),
     ]
 
-    header = {
+    header: dict[str, Any] = {
         "class": name,
         "top": top,
         "trees": {
@@ -352,7 +352,7 @@ def _read_record(f: Any, budget: list[int]) -> np.ndarray:
         raw = np.empty(nbytes, dtype=np.uint8)
     except MemoryError:
         raise _fail(f"tree file record claims {nbytes} bytes, which cannot be allocated") from None
-    view = memoryview(raw)
+    view = memoryview(raw.data)
     pos = 0
     while pos < nbytes:
         got = f.readinto(view[pos : pos + _CHUNK])
@@ -505,8 +505,10 @@ def _nodes(members: dict[str, np.ndarray], total: int) -> np.ndarray:
         raise _fail(f"tree file lacks node field(s) {', '.join(sorted(wanted - stored))} that this scikit-learn needs")
     # Same names, other layout (order, padding, byte order, int width): copy field by field, by name.
     out = np.empty(total, dtype=NODE_DTYPE)
-    for field in NODE_DTYPE.names:
-        have, want = nodes.dtype.fields[field][0], NODE_DTYPE.fields[field][0]
+    have_fields: Mapping[str, Any] = nodes.dtype.fields or {}  # structured dtypes: never None
+    want_fields: Mapping[str, Any] = NODE_DTYPE.fields or {}
+    for field in NODE_DTYPE.names or ():
+        have, want = have_fields[field][0], want_fields[field][0]
         if have.kind != want.kind:
             raise _fail(f"tree file node field {field} is {have}, this scikit-learn has {want}")
         out[field] = nodes[field]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from lamforest import keys, records
 from lamforest.driver import Plan
@@ -83,7 +84,14 @@ def write_grove(
     rid = request_id(name, grove, attempt)
     trees = plan.spec.grove if grove < plan.spec.n_groves - 1 else plan.spec.grove_sizes()[-1]
     seed = _seeds(plan.spec.seed, plan.spec.trees, plan.spec.grove)[grove]
-    base = {"grove": grove, "trees": trees, "seed": seed, "attempt": attempt, "request_id": rid, "started": started}
+    base: dict[str, Any] = {
+        "grove": grove,
+        "trees": trees,
+        "seed": seed,
+        "attempt": attempt,
+        "request_id": rid,
+        "started": started,
+    }
     gid = keys.grove_id(grove)
     if state == "running":
         _log(store, name, [format_start(rid)])

@@ -188,8 +188,8 @@ class LogTap:
         self.source = source
         self._pending: list[str] = []
 
-    def lines(self, build: str) -> list[str]:
-        out = self.source.lines(build)
+    def lines(self, build: str, kind: str | None = None) -> list[str]:
+        out = self.source.lines(build) if kind is None else self.source.lines(build, kind)
         self._pending.extend(out)
         return out
 

@@ -267,7 +267,7 @@ def aws_backend(*, check: bool = True) -> AwsBackend:
     def is_stale(record: dict) -> bool:
         """A running record older than the function's timeout (plus a margin) cannot still be running."""
         started = record.get("started")
-        return bool(started) and time.time() - float(started) > timeout_s + STALE_MARGIN_S
+        return started is not None and bool(started) and time.time() - float(started) > timeout_s + STALE_MARGIN_S
 
     route = f"sns -> {function or 'function'}" if names["dispatch"] == "sns" else f"invoke {function}"
     return AwsBackend(

@@ -46,8 +46,11 @@ def default_workers() -> int:
 
 
 class _Worker:
-    def __init__(self, proc: subprocess.Popen) -> None:
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None  # started with both piped
         self.proc = proc
+        self.stdin: IO[str] = proc.stdin
+        self.stdout: IO[str] = proc.stdout
         self.ready = False
         self.current: dict | None = None
 
@@ -107,7 +110,7 @@ class LocalCompute:
         while not self._closed.is_set() and not self.broken:
             if worker is None:
                 worker = self._spawn()
-                if self._read(worker.proc.stdout) is None:  # died while starting
+                if self._read(worker.stdout) is None:  # died while starting
                     worker = self._retire(worker, started=False)
                     continue
                 worker.ready = True
@@ -118,9 +121,9 @@ class LocalCompute:
                 break
             worker.current = event
             try:
-                worker.proc.stdin.write(json.dumps(event) + "\n")
-                worker.proc.stdin.flush()
-                reply = self._read(worker.proc.stdout)
+                worker.stdin.write(json.dumps(event) + "\n")
+                worker.stdin.flush()
+                reply = self._read(worker.stdout)
             except (BrokenPipeError, OSError, ValueError):
                 reply = None
             if reply is None:  # the environment died mid-invocation
@@ -130,7 +133,8 @@ class LocalCompute:
         if worker is not None:
             self._stop(worker)
 
-    def _retire(self, worker: _Worker, started: bool) -> None:
+    def _retire(self, worker: _Worker, started: bool) -> _Worker | None:
+        """Reap a dead worker; return what the feeder's slot holds next: no worker."""
         code = worker.proc.wait()
         with self._lock:
             self._live.pop(worker.proc.pid, None)
@@ -174,7 +178,7 @@ class LocalCompute:
 
     def _stop(self, worker: _Worker) -> None:
         try:
-            worker.proc.stdin.close()
+            worker.stdin.close()
             worker.proc.wait(timeout=2)
         except (OSError, subprocess.TimeoutExpired):
             worker.proc.kill()

@@ -31,7 +31,7 @@ import numpy as np
 
 from lamforest import data as datamod
 from lamforest import keys, memory
-from lamforest.backend.base import Backend
+from lamforest.backend.base import Backend, Event
 from lamforest.cost import total_usd
 from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
 from lamforest.driver.plan import BuildError, load_plan
@@ -128,7 +128,7 @@ def predict_distributed(
         },
     )
     compute = backend.make_compute(spec, workers, False)
-    compute.submit(tasks)
+    compute.submit(list[Event](tasks))
     try:
         done, failed = wait_records(
             backend.store, pre, [t.gid for t in tasks], timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress
@@ -141,7 +141,7 @@ def predict_distributed(
             f"distributed predict {pid} of {name!r}: {len(failed)} batch(es) failed; grove "
             f"{first.get('grove')}: {first.get('error')}: {first.get('message')}"
         )
-    total = None
+    total: np.ndarray | None = None
     for t in tasks:  # grove order
         key = keys.job_file(pre, f"votes/{t.gid}.npy")
         votes = np.load(io.BytesIO(backend.store.get_bytes(key)), allow_pickle=False)
@@ -150,6 +150,8 @@ def predict_distributed(
     trees = sum(int(r["trees"]) for r in done.values())
     if trees != spec.trees:
         raise BuildError(f"distributed predict {pid}: {trees} trees voted, the forest has {spec.trees}")
+    if total is None:
+        raise BuildError(f"distributed predict {pid}: no batch to sum")
     values = total / trees
     classes = np.asarray(plan.classes) if plan.task == "classification" else None
     wall = time.perf_counter() - t0

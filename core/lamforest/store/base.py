@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -43,7 +44,7 @@ class Store(Protocol):
         """Remove a key; no error when it is already gone."""
         ...
 
-    def children(self, prefix: str) -> list[str]:
+    def children(self, prefix: str) -> builtins.list[str]:  # `list` here is the method above
         """Names of the immediate "folders" under ``prefix`` (S3: common prefixes), sorted."""
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import tempfile
@@ -77,7 +78,7 @@ class LocalStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def children(self, prefix: str) -> list[str]:
+    def children(self, prefix: str) -> builtins.list[str]:  # `list` here is the method above
         base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
         try:
             return sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))

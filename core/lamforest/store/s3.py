@@ -17,6 +17,7 @@ is a ``StoreError`` whose message says what to do.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import tempfile
@@ -181,7 +182,7 @@ class S3Store:
         with self._errors("DELETE", key):
             self.client.delete_object(Bucket=self.bucket, Key=self._check(key))
 
-    def children(self, prefix: str) -> list[str]:
+    def children(self, prefix: str) -> builtins.list[str]:  # `list` here is the method above
         base = self._dir(prefix)
         names: set[str] = set()
         with self._errors("LIST", prefix or None):

@@ -22,7 +22,7 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
     """Run one grove to a terminal record; return that record."""
     build, gid = event.build, event.gid
     cancel_key = keys.cancel(build)
-    base = {
+    base: dict[str, Any] = {
         "grove": event.grove,
         "trees": event.trees,
         "seed": event.seed,

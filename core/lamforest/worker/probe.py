@@ -89,6 +89,7 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
         oob_sums(grove.estimator, X, y)
         oob_s = time.perf_counter() - t0
         a = grove.oob_sum
+        assert a is not None  # a bootstrapped grove carries its OOB sums
         t0 = time.perf_counter()
         _ = a + a
         oob_add_s = time.perf_counter() - t0

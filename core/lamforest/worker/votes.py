@@ -23,6 +23,7 @@ from lamforest.worker.env import load_input, peak_memory_mb
 def grove_votes(estimator: Any, X: np.ndarray) -> np.ndarray:
     """Sum over the grove's trees of predict_proba (classifier) or predict (regressor), in tree order."""
     X = np.asarray(X, dtype=np.float32)
+    total: np.ndarray
     if hasattr(estimator, "classes_"):
         total = np.zeros((X.shape[0], len(estimator.classes_)), dtype=np.float64)
         for tree in estimator.estimators_:
@@ -43,7 +44,8 @@ def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, A
     try:
         X = load_input(store, event.input)
         t_load = time.perf_counter()
-        total, trees, load_groves = None, 0, 0.0
+        total: np.ndarray | None = None
+        trees, load_groves = 0, 0.0
         for g in range(event.grove, event.grove + event.batch):
             t = time.perf_counter()
             est = artifacts.loads_grove(store.get_bytes(keys.grove(event.build, keys.grove_id(g)))).estimator
@@ -52,6 +54,8 @@ def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, A
             total = votes if total is None else total + votes
             trees += len(est.estimators_)
             del est
+        if total is None:
+            raise ValueError("a predict batch of no groves")  # parse_event makes batch >= 1
         buf = io.BytesIO()
         np.save(buf, total, allow_pickle=False)
         store.put_bytes(keys.job_file(pre, f"votes/{event.gid}.npy"), buf.getvalue())

@@ -151,14 +151,14 @@ class NewBuildScreen(ModalScreen[str | None]):
             name=self.value("name"),
             data=data,
             target=self.value("target") or None,
-            trees=self.value("trees"),
+            trees=self.value("trees"),  # type: ignore[arg-type]  # strings: BuildSpec validates and converts
             grove=self.value("grove"),  # type: ignore[arg-type]
             model=self.value("model"),
             task=self.value("task"),
             params=params,
-            seed=self.value("seed"),
-            memory=self.value("memory"),
-            arch=self.value("arch"),  # type: ignore[arg-type]
+            seed=self.value("seed"),  # type: ignore[arg-type]
+            memory=self.value("memory"),  # type: ignore[arg-type]
+            arch=self.value("arch"),
             max_cost=self.value("max_cost") or None,  # type: ignore[arg-type]
         )
 

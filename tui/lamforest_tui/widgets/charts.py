@@ -59,7 +59,7 @@ class GroveTimeline(PlotextPlot):
         plt.xlabel("seconds since the first grove started")
         shown = bands(spans)
         if shown:
-            ticks = sorted({s.grove for s in shown})
+            ticks: list[float] = sorted({s.grove for s in shown})
             step = max(1, len(ticks) // 6)
             plt.yticks(ticks[::step])
         for span in shown:

@@ -1,4 +1,4 @@
-"""TUI for issue 6: the budget field of the new-build form, and the live search leaderboard (``s``)."""
+"""TUI: the budget field of the new-build form, and the live search leaderboard (``s``)."""
 
 from __future__ import annotations
 

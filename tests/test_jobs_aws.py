@@ -1,5 +1,5 @@
-"""Issue 6 on the AWS backend, against moto over HTTP (the ``aws`` rig of tests/test_aws_backend.py):
-distributed predict, search, tune-memory and the budget guard."""
+"""Distributed predict, search, tune-memory and the budget guard on the AWS backend, against moto
+over HTTP (the ``aws`` rig of tests/aws_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from lamforest.driver import search
 from lamforest.driver.distributed import predict_distributed
 from lamforest.driver.tune import tune_memory
 from lamforest.spec import BuildSpec, parse_grid
-from tests.test_aws_backend import Rig, _run, aws  # noqa: F401  (aws is the fixture)
+from tests.aws_fixtures import Rig, run_build
 
 
-def test_distributed_predict_on_aws_equals_merged(aws: Rig) -> None:  # noqa: F811
+def test_distributed_predict_on_aws_equals_merged(aws: Rig) -> None:
     backend = aws.backend()
     driver.create(backend, BuildSpec(name="dp", data="digits", trees=9, grove=3, seed=4))
-    assert _run(backend, "dp").state == "done"
+    assert run_build(backend, "dp").state == "done"
     res = predict_distributed(backend, "dp", batch_groves=2, timeout_s=60)
     model = driver.load_model(backend, "dp")
     X, _ = data.get_test(backend.store, "dp")
@@ -36,7 +36,7 @@ def test_distributed_predict_on_aws_equals_merged(aws: Rig) -> None:  # noqa: F8
     assert [kind(inv["event"]) for inv in aws.standin.invocations].count("predict") == 2  # one per batch
 
 
-def test_search_on_aws_leaderboard_with_billed_costs(aws: Rig) -> None:  # noqa: F811
+def test_search_on_aws_leaderboard_with_billed_costs(aws: Rig) -> None:
     backend = aws.backend()
     search.create(
         backend,
@@ -48,7 +48,7 @@ def test_search_on_aws_leaderboard_with_billed_costs(aws: Rig) -> None:  # noqa:
     assert "builds/sa/leaderboard.json" in backend.store.list("builds/sa/")
 
 
-def test_tune_memory_on_aws_sets_and_restores_the_function_memory(aws: Rig) -> None:  # noqa: F811
+def test_tune_memory_on_aws_sets_and_restores_the_function_memory(aws: Rig) -> None:
     backend = aws.backend()
     res = tune_memory(backend, data="iris", trees_per_grove=2, memory="512,3538", runs=2, timeout_s=60)
     assert not res.simulated and "AWS" in res.note
@@ -61,10 +61,10 @@ def test_tune_memory_on_aws_sets_and_restores_the_function_memory(aws: Rig) -> N
     assert all(r.cost_usd > 0 for r in res.rows)
 
 
-def test_budget_guard_cancels_an_aws_build(aws: Rig) -> None:  # noqa: F811
+def test_budget_guard_cancels_an_aws_build(aws: Rig) -> None:
     backend = aws.backend()
     driver.create(backend, BuildSpec(name="bud", data="digits", trees=40, grove=2, seed=3, max_cost=1e-9))
-    st = _run(backend, "bud")
+    st = run_build(backend, "bud")
     assert st.state == "cancelled"
     assert st.cancel_reason and st.cancel_reason.startswith("budget:") and "--max-cost" in st.cancel_reason
     assert st.trees_done < 40  # dispatch stopped before every grove ran

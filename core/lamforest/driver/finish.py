@@ -126,7 +126,8 @@ def finalize(
     oob_total: np.ndarray | None = None
     oob_count: np.ndarray | None = None
     kept: list[Grove] | None = [] if merge.mode != "never" else None
-    size, listed, estimator = 0, [], ""
+    size, estimator = 0, ""
+    listed: list[dict[str, Any]] = []
     for loaded in stream.groves(backend, name, [r.grove for r in st.rows]):
         g = loaded.grove
         est = g.estimator
@@ -197,7 +198,7 @@ def finalize(
     starts = [r.started for r in st.rows if r.started]
     ends = [r.ended for r in st.rows if r.ended]
     worker_peaks = [r.report.max_memory_mb for r in st.rows if r.report is not None]
-    summary = {
+    summary: dict[str, Any] = {
         "state": "done",
         "test_score": test_score,
         "metric": "accuracy" if classes is not None else "r2",

@@ -185,8 +185,8 @@ def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None)
         X, y = datamod.get_test(backend.store, name)
         return X, y, "held-out test set"
     names = stream.feature_names(backend, plan)
-    X, y = datamod.load_rows(source, names, plan.spec.target, task=plan.task, seed=plan.spec.seed)
-    return X, y, source
+    rows, labels = datamod.load_rows(source, names, plan.spec.target, task=plan.task, seed=plan.spec.seed)
+    return rows, labels, source
 
 
 def save(pred: Prediction, out: str, force: bool = False) -> str:

@@ -71,7 +71,7 @@ def main() -> None:
         backend.close()
     base = _child("baseline", home)
     rows = [
-        ("merged (load model.joblib)", _child("merged", home)),
+        ("merged (load model.tree)", _child("merged", home)),
         (f"distributed ({-(-TREES // GROVE // BATCH)} events of {BATCH} groves)", _child("distributed", home)),
     ]
     print(f"\n{'mode':<36} {'rows':>7} {'wall s':>8} {'rows/s':>10} {'driver peak MB':>15} {'above baseline':>15}")

@@ -1,4 +1,4 @@
-"""Tree files (``lamforest.treefile``) against joblib lz4 level 1 (how groves are stored today).
+"""Tree files (``lamforest.treefile``) against joblib lz4 level 1 (how groves were stored before tree files).
 
 Two groves of 10 fully grown trees: 50,000 rows x 10 features with random
 10-class labels (trees of ~40,000 nodes, the size a real grove reaches) and

@@ -179,7 +179,7 @@ def test_a_worker_running_each_event_kind_loads_no_driver_module(tmp_path: Path)
 
 # -- one place for the store's layout and for records
 KEY_PREFIXES = ("builds/", "data/")
-KEY_PARTS = ("/state/", "/groves/", "/predict/", "/trials/", "spec.json", "summary.json", "model.joblib", "/CANCEL")
+KEY_PARTS = ("/state/", "/groves/", "/predict/", "/trials/", "spec.json", "summary.json", "model.tree", "/CANCEL")
 OWNERS = {"keys.py", "records.py"}
 RECORD_STATES = ("running", "done", "failed", "cancelled")
 

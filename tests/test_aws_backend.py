@@ -220,7 +220,7 @@ def test_digits_build_through_sns_matches_local_bit_for_bit(aws: Rig, local_mode
     assert st.state == "done", st.to_json()
     aws.standin.wait_idle()
     assert dropped["ids"] == ["g0-a1", "g1-a1"]
-    assert sorted(_grove_keys(aws, "digits-sns")) == [f"builds/digits-sns/groves/g{i:05d}.joblib" for i in range(4)]
+    assert sorted(_grove_keys(aws, "digits-sns")) == [f"builds/digits-sns/groves/g{i:05d}.tree" for i in range(4)]
     runs_of_0 = [i for i in aws.standin.invocations if aws.standin.grove_of(i["event"]) == 0]
     assert len(runs_of_0) == 2  # delivered twice, fitted (at most) twice, stored once
     st = driver.status(backend, "digits-sns")  # a fresh watcher: every REPORT is in CloudWatch by now

@@ -186,7 +186,7 @@ def test_backend_options_before_or_after_the_command(home, capsys, tmp_path):
     other = tmp_path / "other-home"
     assert main(["--home", str(other), "build", "x", "--data", "iris", "-t", "2", "-g", "1", "-s", "--json"]) == 0
     capsys.readouterr()
-    assert (other / "builds" / "x" / "model.joblib").is_file()
+    assert (other / "builds" / "x" / "model.tree").is_file()
     assert main(["builds", "--home", str(other), "--json"]) == 0
     assert [b["name"] for b in json.loads(capsys.readouterr().out)] == ["x"]
     assert main(["--backend", "local", "builds", "--json"]) == 0

@@ -11,9 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-import joblib
-
-from lamforest import driver
+from lamforest import artifacts, driver
 from lamforest.backend import local_backend
 from lamforest.spec import BuildSpec
 from lamforest.store.base import get_json
@@ -75,9 +73,9 @@ def test_worker_killed_mid_grove_is_retried_and_leaves_no_partial_artifact(home:
         row = st.rows[victim["grove"]]
         assert row.state == "done" and row.attempt == 2
         groves_dir = home / "builds" / "kill" / "groves"
-        assert sorted(p.name for p in groves_dir.iterdir()) == [f"g{i:05d}.joblib" for i in range(4)]
+        assert sorted(p.name for p in groves_dir.iterdir()) == [f"g{i:05d}.tree" for i in range(4)]
         for p in groves_dir.iterdir():
-            assert joblib.load(p)["trees"] == 4  # every artifact is whole
+            assert artifacts.loads_grove(p.read_bytes()).trees == 4  # every artifact is whole
         assert driver.load_model(backend, "kill").n_estimators == 16
         log = (home / "builds" / "kill" / "lambda.log").read_text()
         assert "Runtime.ExitError" in log and "Status: error" in log

@@ -367,7 +367,7 @@ def test_handler_runs_under_the_lambda_runtime_client(lambda_environment: Enviro
     # What the entry point wrote is a real build: the driver merges it into a forest.
     build_dir = env.home / "builds" / "image-test"
     for gid in gids:
-        assert (build_dir / "groves" / f"{gid}.joblib").is_file()
+        assert (build_dir / "groves" / f"{gid}.tree").is_file()
         assert (build_dir / "state" / f"{gid}.done").is_file()
     from lamforest import driver
     from lamforest.backend import local_backend

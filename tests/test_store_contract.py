@@ -133,21 +133,21 @@ def test_get_file_writes_whole_file(store: Store, tmp_path: Path) -> None:
 def test_no_partial_objects_under_concurrent_rewrites(store: Store) -> None:
     """A reader sees the whole old object or the whole new one, never a mix or a prefix."""
     a, b = b"A" * 200_000, b"B" * 150_000
-    store.put_bytes("builds/c/model.joblib", a)
+    store.put_bytes("builds/c/model.tree", a)
     stop = threading.Event()
     errors: list[Any] = []
 
     def writer() -> None:
         i = 0
         while not stop.is_set() and i < 200:
-            store.put_bytes("builds/c/model.joblib", b if i % 2 == 0 else a)
+            store.put_bytes("builds/c/model.tree", b if i % 2 == 0 else a)
             i += 1
 
     t = threading.Thread(target=writer)
     t.start()
     try:
         for _ in range(40):
-            got = store.get_bytes("builds/c/model.joblib")
+            got = store.get_bytes("builds/c/model.tree")
             if got not in (a, b):
                 errors.append(len(got))
     finally:
@@ -155,6 +155,51 @@ def test_no_partial_objects_under_concurrent_rewrites(store: Store) -> None:
         t.join(timeout=30)
     assert not t.is_alive()
     assert errors == []
+
+
+def test_create_writes_only_a_new_key(store: Store) -> None:
+    assert store.create("builds/n/claim.json", b"first") is True
+    assert store.create("builds/n/claim.json", b"second, longer") is False
+    assert store.get_bytes("builds/n/claim.json") == b"first"  # the loser changed nothing
+    assert list(store.list("builds/n/")) == ["builds/n/claim.json"]  # and left no temp file
+    store.delete("builds/n/claim.json")
+    assert store.create("builds/n/claim.json", b"again") is True  # a freed name can be taken again
+    assert store.get_bytes("builds/n/claim.json") == b"again"
+
+
+def test_deleting_the_last_key_of_a_folder_leaves_no_folder(store: Store) -> None:
+    store.put_bytes("builds/keep/spec.json", b"1")
+    store.put_bytes("builds/gone/state/g00000.running", b"1")
+    store.delete("builds/gone/state/g00000.running")
+    assert store.children("builds/") == ["keep"]  # as in a bucket, where folders are only key prefixes
+    store.put_bytes("builds/gone/state/g00000.done", b"2")  # and writing there again works
+    assert store.get_bytes("builds/gone/state/g00000.done") == b"2"
+
+
+def test_create_is_exclusive_among_concurrent_writers(store: Store) -> None:
+    """Eight threads race for each of five keys: exactly one wins each, and its content is what is stored."""
+    start = threading.Barrier(8)
+    wins: dict[str, list[int]] = {}
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        start.wait(timeout=30)
+        for k in range(5):
+            key = f"builds/race{k}/claim.json"
+            if store.create(key, f"writer {i} ".encode() * 5000):
+                with lock:
+                    wins.setdefault(key, []).append(i)
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(wins) == [f"builds/race{k}/claim.json" for k in range(5)]
+    for key, winners in wins.items():
+        assert len(winners) == 1, (key, winners)
+        assert store.get_bytes(key) == f"writer {winners[0]} ".encode() * 5000
+    assert sorted(store.list("builds/")) == sorted(wins)  # no temp files left by the losers
 
 
 def test_local_path_is_only_for_folders(store: Store) -> None:

@@ -86,3 +86,38 @@ def test_build_screen_finished(backend: Backend, snap_compare) -> None:
         await until(pilot, shown)
 
     assert snap_compare(LamforestApp(backend), terminal_size=SIZE, run_before=ready)
+
+
+SMALL = (80, 24)
+
+
+def test_builds_screen_80x24(backend: Backend, snap_compare) -> None:
+    """Columns shrink by priority (created, billed, failed go first); the footer keeps q and ?."""
+
+    async def ready(pilot: Pilot) -> None:
+        await until(pilot, lambda: builds_listed(pilot))
+
+    assert snap_compare(LamforestApp(backend), terminal_size=SMALL, run_before=ready)
+
+
+def test_new_build_form_80x24_scrolled_to_the_last_field(backend: Backend, snap_compare) -> None:
+    async def ready(pilot: Pilot) -> None:
+        await until(pilot, lambda: builds_listed(pilot))
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NewBuildScreen))
+        pilot.app.screen.query_one("#in-min_samples_leaf").focus()
+        await until(pilot, lambda: pilot.app.screen.query_one("#new-build").scroll_y > 0)
+
+    assert snap_compare(LamforestApp(backend), terminal_size=SMALL, run_before=ready)
+
+
+def test_build_screen_80x24(backend: Backend, snap_compare) -> None:
+    """The header and the grove table first; no charts where they do not fit; a shorter log."""
+
+    async def ready(pilot: Pilot) -> None:
+        await until(pilot, lambda: builds_listed(pilot))
+        await pilot.press("down")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, BuildScreen) and pilot.app.screen.view is not None)
+
+    assert snap_compare(LamforestApp(backend), terminal_size=SMALL, run_before=ready)

@@ -89,19 +89,19 @@ def test_a_grove_that_raises_becomes_a_failed_record(plan_and_backend):
     assert out["groves"][0]["state"] == "failed"
     assert rec["error"] == "SpecError" and "max_depth" in rec["message"]  # type and message kept
     assert rec["request_id"] == "r-bad" and rec["attempt"] == 1
-    assert not backend.store.exists("builds/w/groves/g00000.joblib")
+    assert not backend.store.exists("builds/w/groves/g00000.tree")
 
 
 def test_duplicate_delivery_is_idempotent(plan_and_backend):
     plan, backend = plan_and_backend
     event = plan.events()[0].to_event()
     handler(event, ctx("first"), store=backend.store)
-    blob = backend.store.get_bytes("builds/w/groves/g00000.joblib")
+    blob = backend.store.get_bytes("builds/w/groves/g00000.tree")
     again = handler(event, ctx("second"), store=backend.store)
     assert again["groves"][0].get("duplicate") is True
-    assert backend.store.get_bytes("builds/w/groves/g00000.joblib") == blob
+    assert backend.store.get_bytes("builds/w/groves/g00000.tree") == blob
     assert get_json(backend.store, "builds/w/state/g00000.done")["request_id"] == "first"
-    assert [k for k in backend.store.list("builds/w/groves/")] == ["builds/w/groves/g00000.joblib"]
+    assert [k for k in backend.store.list("builds/w/groves/")] == ["builds/w/groves/g00000.tree"]
 
 
 def test_cancel_marker_stops_before_loading_data(plan_and_backend):
@@ -110,7 +110,7 @@ def test_cancel_marker_stops_before_loading_data(plan_and_backend):
     out = handler(plan.events()[0].to_event(), ctx(), store=backend.store)
     assert out["groves"][0]["state"] == "cancelled"
     assert out["groves"][0]["trees_fitted"] == 0
-    assert not backend.store.exists("builds/w/groves/g00000.joblib")
+    assert not backend.store.exists("builds/w/groves/g00000.tree")
 
 
 def test_store_from_environment(plan_and_backend, monkeypatch):

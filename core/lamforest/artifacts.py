@@ -1,44 +1,96 @@
-"""How groves and merged models are written to and read from the store: one place for the format."""
+"""How groves and merged models are written to and read from the store: one place for the format.
+
+Both are tree files (``lamforest.treefile``): numbers and names only, so
+reading one from the store can never run code, whoever wrote it. A file that
+is not a well-formed tree file raises ``TreeFileError`` (a ``ValueError``)
+with a one-line message; callers name the build and the grove or model.
+"""
 
 from __future__ import annotations
 
-import io
+import hashlib
 from typing import Any
 
-import joblib
+import numpy as np
 
+from lamforest import keys, treefile
 from lamforest.grove import Grove
+from lamforest.treefile import TreeFileError
 
-COMPRESS = ("lz4", 1)  # fast lz4: a 46 MB grove dumps in 0.09 s to 10 MB; level 3 (HC) took 0.44 s for 7 MB
+# Exported .joblib files (`lamforest export`): fast lz4, as scikit-learn users load them.
+EXPORT_COMPRESS = ("lz4", 1)
+
+
+def digest(blob: bytes) -> str:
+    """The sha256 a record keeps of a stored file, to check it before it is used."""
+    return hashlib.sha256(blob).hexdigest()
+
+
+def mismatch(blob: bytes, record: dict[str, Any] | None) -> str | None:
+    """Why ``blob`` is not the file ``record`` (a done record or a summary) describes, or None.
+
+    A record without ``sha256`` (written before files were hashed) checks nothing.
+    """
+    if not record or "sha256" not in record:
+        return None
+    if "bytes" in record and record["bytes"] != len(blob):
+        return f"it has {len(blob):,} bytes, its record says {record['bytes']:,} (truncated or replaced)"
+    if digest(blob) != record["sha256"]:
+        return "its sha256 differs from its record (altered or replaced)"
+    return None
+
+
+def grove_refit_hint(build: str, gid: str) -> str:
+    """The way out for a bad grove file: it is deterministic, so fitting it again gives the same grove."""
+    return (
+        f"delete {keys.state(build, gid, 'done')} and {keys.grove(build, gid)}, "
+        f"then `lamforest finish {build}` fits it again"
+    )
+
+
+def grove_error(build: str, gid: str, why: str) -> str:
+    """One line: a grove file that will not be used, and how to fit it again."""
+    return f"build {build!r}: grove {gid} ({keys.grove(build, gid)}) is not used: {why}; {grove_refit_hint(build, gid)}"
+
+
+def model_error(build: str, why: str) -> str:
+    """One line: a model file that will not be used, and how to merge it again."""
+    return (
+        f"build {build!r}: the model ({keys.model(build)}) is not used: {why}; "
+        f"delete {keys.summary(build)} and run `lamforest finish {build}` to merge the groves again"
+    )
 
 
 def dumps_grove(grove: Grove) -> bytes:
-    buf = io.BytesIO()
-    joblib.dump(
-        {
-            "v": 1,
-            "estimator": grove.estimator,
-            "trees": grove.trees,
-            "seed": grove.seed,
-            "oob_sum": grove.oob_sum,
-            "oob_count": grove.oob_count,
-        },
-        buf,
-        compress=COMPRESS,
-    )
-    return buf.getvalue()
+    extra = {"trees": grove.trees, "seed": grove.seed, "oob_sum": grove.oob_sum, "oob_count": grove.oob_count}
+    return treefile.dumps(grove.estimator, extra)
+
+
+def _optional_array(extra: dict[str, Any], name: str) -> np.ndarray | None:
+    value = extra.get(name)
+    if value is not None and not isinstance(value, np.ndarray):
+        raise TreeFileError(f"grove file: {name} is {type(value).__name__}, not an array")
+    return value
 
 
 def loads_grove(blob: bytes) -> Grove:
-    d = joblib.load(io.BytesIO(blob))
-    return Grove(d["estimator"], d["trees"], d["seed"], d.get("oob_sum"), d.get("oob_count"))
+    est, extra = treefile.loads(blob)
+    if not hasattr(est, "estimators_"):
+        raise TreeFileError(f"grove file holds a {type(est).__name__}, not a forest")
+    trees, seed = extra.get("trees"), extra.get("seed")
+    if not isinstance(trees, int) or isinstance(trees, bool) or trees != len(est.estimators_):
+        raise TreeFileError(f"grove file: trees is {trees!r}, the forest holds {len(est.estimators_)}")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
+        raise TreeFileError(f"grove file: seed is {seed!r}, not an int")
+    return Grove(est, trees, int(seed), _optional_array(extra, "oob_sum"), _optional_array(extra, "oob_count"))
 
 
 def dumps_model(model: Any) -> bytes:
-    buf = io.BytesIO()
-    joblib.dump(model, buf, compress=COMPRESS)
-    return buf.getvalue()
+    return treefile.dumps(model)
 
 
 def loads_model(blob: bytes) -> Any:
-    return joblib.load(io.BytesIO(blob))
+    est, _ = treefile.loads(blob)
+    if not hasattr(est, "estimators_"):
+        raise TreeFileError(f"model file holds a {type(est).__name__}, not a forest")
+    return est

@@ -238,6 +238,52 @@ def content_hash(X: np.ndarray, y: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def input_hash(X: np.ndarray) -> str:
+    """The content address of rows stored to predict (float32 X alone, tagged apart from train sets)."""
+    h = hashlib.sha256(json.dumps(["input", str(X.dtype), list(X.shape)]).encode())
+    h.update(np.ascontiguousarray(X).data)
+    return h.hexdigest()
+
+
+class DataIntegrityError(ValueError):
+    """A stored data set is not the content its address names (altered or truncated): never used."""
+
+
+def check_train(ref: str, X: np.ndarray, y: np.ndarray) -> None:
+    """Raise ``DataIntegrityError`` unless ``X``, ``y`` (as read from the store) hash to ``ref``."""
+    if keys.data_ref(content_hash(X, y)) != ref:
+        raise DataIntegrityError(
+            f"train set {ref} does not match its content address (altered or truncated in the store); "
+            f"it is not used: creating any build from the same data stores it again"
+        )
+
+
+def check_input(ref: str, X: np.ndarray) -> None:
+    """Raise ``DataIntegrityError`` unless rows stored by ``put_input`` hash to ``ref``."""
+    if keys.data_ref(input_hash(X)) != ref:
+        raise DataIntegrityError(
+            f"input rows {ref} do not match their content address (altered or truncated in the store); "
+            f"they are not used: predicting the same rows again stores them again"
+        )
+
+
+def _stored_train_is(store: Store, ref: str) -> bool:
+    """Whether ``ref``'s stored arrays are whole and hash to ``ref`` (a reused copy is checked, not trusted)."""
+    try:
+        arrays = []
+        for name in ("X.npy", "y.npy"):
+            key = keys.data_file(ref, name)
+            path = store.local_path(key)
+            if path is not None:
+                arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
+            else:
+                arrays.append(np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False))
+        check_train(ref, arrays[0], arrays[1])
+    except (KeyError, OSError, ValueError, EOFError):
+        return False
+    return True
+
+
 def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
@@ -245,10 +291,15 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
 
 
 def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_names: list[str]) -> str:
-    """Store the train set once, addressed by its content; return its ref ``data/<sha256>``."""
+    """Store the train set once, addressed by its content; return its ref ``data/<sha256>``.
+
+    A copy already stored under the ref is re-hashed before it is reused; one
+    that is altered or truncated is written again with the right content.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float32)  # as stored, so that the stored copy hashes to the ref
     ref = keys.data_ref(content_hash(X, y))
-    if not store.exists(keys.data_file(ref, "meta.json")):
-        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(np.ascontiguousarray(X, dtype=np.float32)))
+    if not (store.exists(keys.data_file(ref, "meta.json")) and _stored_train_is(store, ref)):
+        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
         store.put_bytes(keys.data_file(ref, "y.npy"), _npy_bytes(y))
         meta = {
             "rows": int(X.shape[0]),
@@ -265,9 +316,7 @@ def put_train(store: Store, X: np.ndarray, y: np.ndarray, task: str, feature_nam
 def put_input(store: Store, X: np.ndarray) -> str:
     """Store rows to predict once, addressed by their content; return ``data/<sha256>``."""
     X = np.ascontiguousarray(X, dtype=np.float32)
-    h = hashlib.sha256(json.dumps(["input", str(X.dtype), list(X.shape)]).encode())
-    h.update(X.data)
-    ref = keys.data_ref(h.hexdigest())
+    ref = keys.data_ref(input_hash(X))
     if not store.exists(keys.data_file(ref, "meta.json")):
         store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
         meta = {"rows": int(X.shape[0]), "cols": int(X.shape[1]), "kind": "input"}

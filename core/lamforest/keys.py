@@ -1,12 +1,13 @@
 """Every key of the store's layout, in one place. Nothing else formats a key.
 
 data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
+builds/<b>/claim.json                        the name taken (an exclusive create), before anything else is written
 builds/<b>/spec.json                         the plan: what was asked and what the data resolved to
 builds/<b>/test.npz                          the held-out set (driver only, never in an event)
-builds/<b>/groves/<gid>.joblib               one fitted grove
+builds/<b>/groves/<gid>.tree                 one fitted grove (a tree file: no pickle)
 builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
 builds/<b>/CANCEL                            the cancel marker
-builds/<b>/model.joblib                      the merged forest (only when it fits the merge limit)
+builds/<b>/model.tree                        the merged forest (a tree file; only below the merge limit)
 builds/<b>/manifest.json                     the forest as its groves: classes, features, trees, grove hashes
 builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
@@ -54,8 +55,13 @@ def build(name: str) -> str:
 
 
 def build_file(name: str, file: str) -> str:
-    """A build's top-level files: spec.json, summary.json, model.joblib, CANCEL, test.npz, ..."""
+    """A build's top-level files: spec.json, summary.json, model.tree, CANCEL, test.npz, ..."""
     return f"{BUILDS}{name}/{file}"
+
+
+def claim(name: str) -> str:
+    """Written once, exclusively, by whoever creates the build or search ``name``: the name is theirs."""
+    return build_file(name, "claim.json")
 
 
 def spec(name: str) -> str:
@@ -71,7 +77,7 @@ def cancel(name: str) -> str:
 
 
 def model(name: str) -> str:
-    return build_file(name, "model.joblib")
+    return build_file(name, "model.tree")
 
 
 def manifest(name: str) -> str:
@@ -93,7 +99,7 @@ def lambda_log(name: str, kind: str | None = None) -> str:
 
 
 def grove(name: str, gid: str) -> str:
-    return build_file(name, f"groves/{gid}.joblib")
+    return build_file(name, f"groves/{gid}.tree")
 
 
 def states(name: str) -> str:

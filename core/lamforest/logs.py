@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -179,3 +180,82 @@ def append_lines(path: Path, lines: list[str]) -> None:
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+class LogHub:
+    """One forward-only reader of a backend's logs, shared by every watcher of that backend.
+
+    Each line is fetched once and kept; every ``cursor()`` hands its owner each
+    line once, from its own position. With a per-build log (local files) the
+    hub reads a build's file when a cursor asks for it. With one log for every
+    build (CloudWatch, ``shared``), the hub reads the whole log through one
+    build's read position (the first build asked, the *anchor*), so watching
+    any number of builds costs one read per interval; a build asked later gets
+    one catch-up read of its own, since it may be older than the anchor. Lines
+    of a shared log are de-duplicated by their text (platform lines carry their
+    request id, so equal text is the same line).
+    """
+
+    def __init__(self, source: LogSource, keep: int = 50_000) -> None:
+        self.source = source
+        self.shared = bool(source.shared)
+        self.keep = keep  # lines kept per buffer: an all-day session must not grow without bound
+        self._lock = threading.Lock()
+        self._lines: dict[str, list[str]] = {}  # build (or "" for a shared log) -> the last lines fetched
+        self._base: dict[str, int] = {}  # buffer -> how many lines were dropped from its front
+        self._anchor: str | None = None
+        self._caught_up: set[str] = set()
+        self._seen: set[str] = set()
+
+    def cursor(self) -> LogCursor:
+        return LogCursor(self)
+
+    def _pull(self, build: str, kind: str | None) -> str:
+        """Fetch what is new for ``build``; return the buffer key its lines are kept under."""
+        if not self.shared:
+            key = build if kind is None else f"{build}\0{kind}"
+            self._lines.setdefault(key, []).extend(self.source.lines(build, kind))
+            return key
+        if self._anchor is None:
+            self._anchor = build
+            self._caught_up.add(build)
+        got = []
+        if build not in self._caught_up:
+            self._caught_up.add(build)
+            got.extend(self.source.lines(build, kind))
+        got.extend(self.source.lines(self._anchor, kind))
+        buf = self._lines.setdefault("", [])
+        for line in got:
+            if line not in self._seen:
+                self._seen.add(line)
+                buf.append(line)
+        return ""
+
+    def read(self, build: str, kind: str | None, offset: int) -> tuple[list[str], int]:
+        """Lines from ``offset`` (a position in everything ever fetched) on, and the next position.
+        A cursor so far behind that its lines were dropped resumes at the oldest kept line."""
+        with self._lock:
+            key = self._pull(build, kind)
+            buf = self._lines.get(key, [])
+            base = self._base.get(key, 0)
+            out, end = buf[max(0, offset - base) :], base + len(buf)
+            if len(buf) > self.keep:  # after reading: this reader got everything it fetched
+                drop = len(buf) - self.keep
+                del buf[:drop]
+                self._base[key] = base + drop
+            return out, end
+
+
+class LogCursor:
+    """A ``LogSource`` over a ``LogHub``: its own read position per build, the hub's fetches."""
+
+    def __init__(self, hub: LogHub) -> None:
+        self.hub = hub
+        self.shared = hub.shared
+        self._offsets: dict[tuple[str, str | None], int] = {}
+
+    def lines(self, build: str, kind: str | None = None) -> list[str]:
+        # A shared log has one buffer: one position for every build this cursor reads.
+        at = ("", None) if self.shared else (build, kind)
+        out, self._offsets[at] = self.hub.read(build, kind, self._offsets.get(at, 0))
+        return out

@@ -8,7 +8,7 @@ worker die, an AWS dispatcher that could not send the event, a test fixture):
 
     grove, trees, seed, attempt, request_id, state, started, ended, host, pid
 
-plus, for ``done``: timings, bytes, max_memory_mb, n_jobs; for ``failed``:
+plus, for ``done``: timings, bytes and sha256 of the grove file, max_memory_mb, n_jobs; for ``failed``:
 error, message, traceback.
 
 Job records (distributed predict batches, search trials) are

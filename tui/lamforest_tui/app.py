@@ -39,6 +39,11 @@ class LamforestApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.ctrl_quit"),
+        # Focus keys act where the app receives them (priority), before it hands the next keys on:
+        # as plain bindings they made a round trip through the focused widget's queue, and the keys
+        # typed right after a tab were already handed to the field being left.
+        Binding("tab", "focus_next", "Next field", show=False, priority=True, id="app.focus_next"),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True, id="app.focus_previous"),
     ]
 
     @dataclass
@@ -123,36 +128,91 @@ class LamforestApp(App[None]):
                 self.start_build(name)
                 self.open_build(name)
 
-        self.push_screen(NewBuildScreen(self.backend), created)
+        if isinstance(self.screen, NewBuildScreen):
+            return
+        self.push_screen(NewBuildScreen(self.backend, self.workers_per_build), created)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While the form creates a build, nothing may open over it until it is done.
+        busy = isinstance(self.screen, NewBuildScreen) and self.screen.submitting
+        return not (action == "command_palette" and busy)
+
+    def resume_build(self, name: str) -> None:
+        """Ask, then drive an interrupted build to its end here (``driver.finish`` in a thread)."""
+        if name in self.running:
+            self.notify(f"{name} is already running here", title="Resume")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                # driver.run resumes a build whose groves are partly done (what `lamforest finish` does)
+                # and, unlike finish, stops when this app quits.
+                self.start_build(name)
+                self.notify(f"resuming {name}: groves not done are dispatched again", title="Resume")
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Resume [b]{name}[/b]? Its driver is gone; this app dispatches the groves not done yet, "
+                "then merges and scores it. Quitting stops it again.",
+                title="Resume build?",
+            ),
+            answered,
+        )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            if not self.is_screen_installed("help"):
+                self.install_screen(HelpScreen(), "help")  # composed once, kept: it opens at once after
+            self.push_screen("help")
+
+    def quit_question(self, running: list[str]) -> str:
+        """What quitting does to the builds this app drives, said plainly."""
+        names = ", ".join(f"[b]{n}[/b]" for n in running)
+        verb = "is" if len(running) == 1 else "are"
+        if self.backend.runs_without_driver:
+            fate = (
+                "Groves already sent finish on their own; no new grove is sent and nothing merges the forest "
+                "until you resume it."
+            )
+        else:
+            fate = (
+                "Quitting STOPS it: its local workers end with this app. Groves done so far stay in the store; "
+                "the build shows as interrupted until you resume it."
+            )
+        return (
+            f"{names} {verb} running here. {fate}\nResume later with [b]r[/b] on the build, or `lamforest finish NAME`."
+        )
 
     async def action_quit(self) -> None:
         running = self.running
         if not running:
             self.exit()
             return
+        if isinstance(self.screen, ConfirmScreen):
+            return  # already asking: one question at a time
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.exit()
 
-        names = ", ".join(running)
-        self.push_screen(
-            ConfirmScreen(
-                f"{names} {'is' if len(running) == 1 else 'are'} still running. Stop watching and quit?\n"
-                f"The store keeps every grove; `lamforest finish NAME` resumes later.",
-                title="Quit?",
-            ),
-            answered,
-        )
+        self.push_screen(ConfirmScreen(self.quit_question(running), title="Quit?"), answered)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("New build", "Open the new-build form (n)", self.action_new_build)
         yield SystemCommand("Help", "Every key of every screen (?)", self.action_help)
+        # The screen's own actions, where they apply now (the same checks as its keys).
+        own = {
+            "cancel_build": ("Cancel build", "Cancel the selected build (c)"),
+            "resume_build": ("Resume build", "Resume an interrupted build (r)"),
+            "predict": ("Predict", "Predict on the held-out test set (p)"),
+            "export": ("Export", "Write the merged model to a file (e)"),
+            "searches": ("Searches", "Hyperparameter searches and leaderboards (s)"),
+            "filter": ("Filter builds", "Filter by name or state (/)"),
+        }
+        for action, (title, help_text) in own.items():
+            if hasattr(screen, f"action_{action}") and screen.check_action(action, ()):
+                yield SystemCommand(title, help_text, getattr(screen, f"action_{action}"))
 
     def stop_drivers(self, wait_s: float = STOP_WAIT_S) -> list[str]:
         """Ask the build drivers to stop watching (builds stay in the store); wait for them to let go."""

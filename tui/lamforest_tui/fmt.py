@@ -62,3 +62,8 @@ def stamp(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
+
+
+def stamp_ms(epoch: float) -> str:
+    """Local date and time to the millisecond, for grove records: ``2026-01-01 00:00:02.041``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}"

@@ -78,8 +78,9 @@ def write_grove(
     init_ms: float | None = None,
     attempt: int = 1,
     max_memory_mb: int = 99,
+    log: bool = True,
 ) -> None:
-    """One grove's record (``running``, ``done`` or ``failed``) and its log lines."""
+    """One grove's record (``running``, ``done`` or ``failed``) and, with ``log``, its local log lines."""
     name = plan.spec.name
     rid = request_id(name, grove, attempt)
     trees = plan.spec.grove if grove < plan.spec.n_groves - 1 else plan.spec.grove_sizes()[-1]
@@ -94,7 +95,8 @@ def write_grove(
     }
     gid = keys.grove_id(grove)
     if state == "running":
-        _log(store, name, [format_start(rid)])
+        if log:
+            _log(store, name, [format_start(rid)])
         records.write_grove(store, name, gid, records.grove_record("running", **base))
         return
     extra: dict = {}
@@ -111,6 +113,8 @@ def write_grove(
         extra = {"error": "MemoryError", "message": "grove did not fit in memory"}
     records.write_grove(store, name, gid, records.grove_record(state, **base, ended=started + duration_s, **extra))
     status = None if state == "done" else "error"
+    if not log:
+        return
     _log(
         store,
         name,
@@ -152,17 +156,26 @@ def write_summary(
 
 
 def write_finished_build(
-    store: Store, name: str, *, groves: int = 8, grove: int = 5, created: float = FIXED_CREATED, workers: int = 2
+    store: Store,
+    name: str,
+    *,
+    groves: int = 8,
+    grove: int = 5,
+    created: float = FIXED_CREATED,
+    workers: int = 2,
+    log: bool = True,
 ) -> Plan:
-    """A done build: ``groves`` groves run two at a time with fixed, varied durations."""
+    """A done build: ``groves`` groves run two at a time with fixed, varied durations (``log``: and
+    their local log lines; a bucket has no local log, so pass False for an S3 store)."""
     plan = write_plan(store, name, trees=groves * grove, grove=grove, created=created)
     clock = [created + 2.0] * workers
     for g in range(groves):
         w = g % workers
         duration = 0.04 + 0.013 * ((g * 7) % 5)
         init = 2056.04 if g < workers else None
-        write_grove(store, plan, g, "running", started=clock[w])
-        write_grove(store, plan, g, "done", started=clock[w], duration_s=duration, init_ms=init)
+        if log:
+            write_grove(store, plan, g, "running", started=clock[w])
+        write_grove(store, plan, g, "done", started=clock[w], duration_s=duration, init_ms=init, log=log)
         clock[w] += duration + 0.005
     write_summary(store, plan, wall_s=max(clock) - created)
     return plan

@@ -29,6 +29,8 @@ GROVE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("retries", "retry", 5),
 )
 ACTIVE = ("queued", "running", "finishing")
+FINAL = ("done", "failed", "cancelled")
+INTERRUPTED = "interrupted"  # no driver holds the build any more: not running, no clock; resumable
 
 
 def grove_cells(row: GroveRow, origin: float) -> tuple[str, ...]:
@@ -117,6 +119,10 @@ class BuildView:
         )
         if self.reason:
             line2 += f"  ·  [i]{self.reason}[/i]"
+        elif self.state == "queued":
+            line2 += "  ·  [i]waiting for the first grove to start: workers are starting (a cold start)[/i]"
+        elif self.state == INTERRUPTED:
+            line2 += "  ·  [i]no driver is running it: [b]r[/b] resumes it here[/i]"
         if self.error:
             line2 += f"\n[red]{self.error}[/red]"
         return line1, line2
@@ -129,11 +135,37 @@ def state_style(state: str) -> str:
         "finishing": "cyan",
         "failed": "red",
         "cancelled": "magenta",
+        INTERRUPTED: "bold red",
     }.get(state, "dim")
 
 
-def build_view(status: BuildStatus, new_lines: list[str] | None = None) -> BuildView:
-    """Freeze a status (call it in the thread that refreshed it)."""
+def elapsed(status: BuildStatus) -> float:
+    """Seconds since the build was created: counting (on the screen's clock) while a driver works on
+    it, the core's fixed figure once it ended or was interrupted."""
+    if status.state in ACTIVE:
+        return max(0.0, fmt.now() - status.plan.created)
+    return status.elapsed_s
+
+
+CellCache = dict[int, tuple[tuple[Any, ...], tuple[str, ...]]]
+
+
+def cached_cells(status: BuildStatus, origin: float, cache: CellCache) -> dict[int, tuple[str, ...]]:
+    """Every grove's cells, formatting again only the rows whose record or report changed (and the
+    running ones, whose duration grows): a 1,000-grove build changes a few dozen rows per refresh."""
+    out = {}
+    for r in status.rows:
+        key = (r.state, r.attempt, r.started, r.ended, r.request_id, r.report is not None)
+        hit = cache.get(r.grove)
+        if hit is None or hit[0] != key or r.state == "running":
+            hit = cache[r.grove] = (key, grove_cells(r, origin))
+        out[r.grove] = hit[1]
+    return out
+
+
+def build_view(status: BuildStatus, new_lines: list[str] | None = None, cache: CellCache | None = None) -> BuildView:
+    """Freeze a status (call it in the thread that refreshed it); ``cache`` keeps formatted rows
+    between calls for the same build."""
     origin = status.plan.created
     starts = [r.started for r in status.rows if r.started is not None]
     t0 = min(starts) if starts else origin
@@ -153,7 +185,7 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None) -> Build
         counts={st: status.count(st) for st in ("queued", "running", "done", "failed", "cancelled")},
         trees_done=status.trees_done,
         trees_total=status.spec.trees,
-        elapsed_s=status.elapsed_s,
+        elapsed_s=elapsed(status),
         billed_ms=status.billed_ms,
         gb_seconds=status.gb_seconds,
         cost_usd=status.cost_usd,
@@ -165,7 +197,7 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None) -> Build
         reason=status.cancel_reason,
         error=summary.get("error"),
         model_path=status.model,
-        cells={r.grove: grove_cells(r, origin) for r in status.rows},
+        cells=cached_cells(status, origin, cache if cache is not None else {}),
         records={r.grove: r.record for r in status.rows if r.record},
         durations=[r.duration_s for r in status.rows if r.state == "done" and r.duration_s is not None],
         spans=spans,

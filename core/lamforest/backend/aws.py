@@ -276,6 +276,7 @@ def aws_backend(*, check: bool = True) -> AwsBackend:
         make_compute=make_compute,
         log_source=new_log_source,
         estimate=False,
+        runs_without_driver=True,
         describe=f"aws ({region or 'default region'}: s3://{bucket}, {route})",
         report_wait_s=REPORT_WAIT_S,
         function_memory_mb=memory,

@@ -7,16 +7,18 @@ backend it is.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from lamforest.events import FitEvent, PredictEvent, SearchEvent
-from lamforest.logs import LogSource
+from lamforest.logs import LogHub, LogSource
 from lamforest.spec import BuildSpec
 from lamforest.store.base import Store
 
 Event = FitEvent | PredictEvent | SearchEvent
+_HUB_LOCK = threading.Lock()
 
 
 class ConfigError(RuntimeError):
@@ -79,12 +81,23 @@ class Backend:
     is_stale: Callable[[dict], bool] = lambda record: False
     n_jobs: Callable[[BuildSpec], int] = lambda spec: 1
     memory_tuner: Callable[[], MemoryTuner] | None = None  # None: memory cannot be set (tune simulates)
+    # Do invocations already sent finish when the driver process exits? (Lambda: yes; local workers: no.)
+    runs_without_driver: bool = False
+    _hub: LogHub | None = field(default=None, repr=False)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def price_arch(self, requested: str | None = None) -> str:
         """The architecture to price with: the deployed function's when there is one (on AWS it is
         fixed by Terraform, a spec's is only a request), else the requested one, else x86_64."""
         return str(self.architecture or requested or "x86_64")
+
+    def shared_log_source(self) -> LogSource:
+        """A reader of this backend's logs with its own position, over ONE reader shared by every
+        caller (see ``LogHub``): watchers of many builds cost one log read per interval, forward only."""
+        with _HUB_LOCK:  # watchers refresh in threads
+            if self._hub is None:
+                self._hub = LogHub(self.log_source())
+            return self._hub.cursor()
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)

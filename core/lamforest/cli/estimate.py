@@ -142,7 +142,10 @@ def _print(
     if actual and actual.get("wall_s") is not None:
         console.print(f"actual: {_s(float(actual['wall_s']))}, ${float(actual['cost_usd']):.6f}")
     for name, why in e.sources.items():
-        console.print(f"  {name} = {getattr(e.lam.params, name)!s}: {why}")
+        # "local cpu_scale" names a parameter of the local projection; a bare name, Lambda's.
+        where, _, attr = name.rpartition(" ")
+        params = e.local.params if where == "local" and e.local else e.lam.params
+        console.print(f"  {name} = {getattr(params, attr)!s}: {why}")
     if all_params:
         params = replace(e.lam.params)
         for name, value, unit, why in params.describe():

@@ -286,9 +286,9 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
                 valid_size=args.valid_size,
             )
             doc = search.create(backend, spec)
-            if not args.json:
+            if not args.json:  # doc["spec"] is the stored (plain) form; the typed spec is at hand
                 console.print(
-                    f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {doc['spec'].base.trees} "
+                    f"[bold]{args.name}[/]: {len(doc['combinations'])} trial(s) of {spec.base.trees} "
                     f"trees on {backend.describe}; fit {doc['n_fit']} rows, validate {doc['n_valid']}"
                 )
         lb = search.run(backend, args.name, workers=args.workers)

@@ -20,7 +20,16 @@ from lamforest.driver.results import (
     whole_model,
 )
 from lamforest.driver.run import Progress, cancel, finish, run
-from lamforest.driver.watch import BUILD_STATES, GROVE_STATES, BuildStatus, GroveRow, Watcher, list_builds, status
+from lamforest.driver.watch import (
+    BUILD_STATES,
+    GROVE_STATES,
+    BuildStatus,
+    BuildsView,
+    GroveRow,
+    Watcher,
+    list_builds,
+    status,
+)
 
 __all__ = [
     "BUILD_STATES",
@@ -28,6 +37,7 @@ __all__ = [
     "GROVE_STATES",
     "BuildError",
     "BuildStatus",
+    "BuildsView",
     "GroveRow",
     "MergePolicy",
     "Plan",

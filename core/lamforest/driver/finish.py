@@ -19,6 +19,8 @@ from lamforest import artifacts, forest, keys, memory
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import estimate, stream
+from lamforest.driver.plan import BuildError
+from lamforest.driver.stream import GroveMismatch
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
 from lamforest.spec import SpecError
@@ -58,8 +60,31 @@ class MergePolicy:
         return self.mode == "always" or (self.mode == "auto" and nbytes <= self.limit_mb * 1e6)
 
 
-def load_grove(backend: Backend, name: str, grove: int) -> Grove:
-    return artifacts.loads_grove(backend.store.get_bytes(keys.grove(name, keys.grove_id(grove))))
+def load_grove(backend: Backend, name: str, grove: int, record: dict[str, Any] | None = None) -> Grove:
+    """A done grove, checked against its done ``record`` (sha256, bytes) before it is read.
+
+    Raises ``GroveMismatch`` when the file is missing or is not the file the
+    worker wrote, and ``BuildError`` when it is not a valid grove file.
+    """
+    gid = keys.grove_id(grove)
+    try:
+        blob = backend.store.get_bytes(keys.grove(name, gid))
+    except KeyError:
+        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing"), [gid]) from None
+    why = artifacts.mismatch(blob, record)
+    if why:
+        raise GroveMismatch(artifacts.grove_error(name, gid, why), [gid])
+    try:
+        return artifacts.loads_grove(blob)
+    except artifacts.TreeFileError as exc:
+        raise BuildError(artifacts.grove_error(name, gid, str(exc))) from None
+
+
+def forget_groves(backend: Backend, name: str, gids: list[str]) -> None:
+    """Remove groves' done records and files so that the next dispatch fits them again."""
+    for gid in gids:
+        backend.store.delete(keys.state(name, gid, "done"))
+        backend.store.delete(keys.grove(name, gid))
 
 
 def write_end(
@@ -109,7 +134,7 @@ def finalize(
     merge: MergePolicy | None = None,
 ) -> BuildStatus:
     """Every grove is done: stream them to score (test and OOB), write manifest.json, summary.json, and
-    model.joblib when ``merge`` allows it.
+    model.tree when ``merge`` allows it.
 
     Peak memory is a few groves plus the held-out votes and the OOB sums (and
     the merged forest itself, only when it is kept).
@@ -128,7 +153,7 @@ def finalize(
     kept: list[Grove] | None = [] if merge.mode != "never" else None
     size, estimator = 0, ""
     listed: list[dict[str, Any]] = []
-    for loaded in stream.groves(backend, name, [r.grove for r in st.rows]):
+    for loaded in stream.groves(backend, name, [r.grove for r in st.rows], records=[r.record for r in st.rows]):
         g = loaded.grove
         est = g.estimator
         estimator = estimator or type(est).__name__
@@ -164,7 +189,7 @@ def finalize(
         _, y_tr = datamod.open_train(backend.store, plan.data_ref)
         oob_score = forest.oob_score_from_sums(oob_total, oob_count, np.asarray(y_tr), classes)
     del oob_total, oob_count
-    model_bytes = None
+    model_bytes, model_sha256 = None, None
     t_merge = 0.0
     if kept is not None and merge.keeps(size):
         t1 = time.perf_counter()
@@ -174,6 +199,7 @@ def finalize(
         del merged
         backend.store.put_bytes(keys.model(name), blob)
         model_bytes = len(blob)
+        model_sha256 = artifacts.digest(blob)
         del blob
         t_merge = time.perf_counter() - t1
     else:
@@ -215,6 +241,7 @@ def finalize(
         "cost_is_estimate": st.cost_estimate,
         "model_kind": "merged" if model_bytes is not None else "groves",
         "model_bytes": model_bytes,
+        "model_sha256": model_sha256,
         "groves_bytes": sum(g["bytes"] for g in listed),
         "forest_mb": round(size / 1e6, 1),
         "merge": manifest["merge"],

@@ -22,6 +22,7 @@ from lamforest.driver import stream
 from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.grove import Grove
 from lamforest.spec import SpecError
+from lamforest.store.base import get_json
 
 
 def _grove_set_hint(name: str, manifest: dict[str, Any]) -> str:
@@ -45,7 +46,20 @@ def load_model(backend: Backend, name: str) -> Any:
             hint = _grove_set_hint(name, manifest)
             raise BuildError(f"{hint}; to merge it anyway: `lamforest export {name} PATH --force`") from None
         raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`") from None
-    return artifacts.loads_model(blob)
+    try:
+        summary = get_json(backend.store, keys.summary(name))
+    except KeyError:
+        summary = None
+    expect = {"sha256": summary["model_sha256"]} if isinstance(summary, dict) and "model_sha256" in summary else None
+    if expect is not None and isinstance(summary, dict) and "model_bytes" in summary:
+        expect["bytes"] = summary["model_bytes"]
+    why = artifacts.mismatch(blob, expect)
+    if why:
+        raise BuildError(artifacts.model_error(name, why))
+    try:
+        return artifacts.loads_model(blob)
+    except artifacts.TreeFileError as exc:
+        raise BuildError(artifacts.model_error(name, str(exc))) from None
 
 
 def has_merged(backend: Backend, name: str) -> bool:
@@ -255,5 +269,5 @@ def export(backend: Backend, name: str, path: Path | str, force: bool = False) -
     path = Path(path)
     model = whole_model(backend, name, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path, compress=artifacts.COMPRESS)
+    joblib.dump(model, path, compress=artifacts.EXPORT_COMPRESS)
     return path

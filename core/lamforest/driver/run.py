@@ -15,7 +15,7 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
-from lamforest.driver.finish import MergePolicy, finalize, write_end, write_failed
+from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
 from lamforest.driver.plan import BuildError, load_plan
 from lamforest.driver.schedule import Scheduler, over_budget, window_for
 from lamforest.driver.watch import BuildStatus, Watcher
@@ -47,7 +47,7 @@ def run(
 
     Also resumes a build whose driver died: groves already done are kept.
     ``should_stop`` lets a caller (the TUI on quit) stop watching without
-    cancelling the build. ``merge`` says when the merged file is written.
+    cancelling the build.
     """
     plan = load_plan(backend, name)
     spec = plan.spec
@@ -112,17 +112,45 @@ def finish(
     workers: int | None = None,
     merge: MergePolicy | None = None,
 ) -> BuildStatus:
-    """Score the groves as one forest, write manifest.json and summary.json (and model.joblib when
-    ``merge`` allows it).
+    """Score the groves as one forest (streamed), write manifest.json and summary.json, and model.tree when
+    ``merge`` allows it. Merge the groves into one sklearn forest, score it, write model.tree and summary.json.
 
-    If groves are missing (the driver died), they are dispatched first.
+    If groves are missing (the driver died), they are dispatched first. A grove
+    whose file is missing or differs from its done record (altered, truncated)
+    is fitted again once (groves are deterministic); never merged as it is.
     """
     watcher = watcher or Watcher(backend, name)
     st = watcher.refresh()
     if st.summary and st.state == "done":
-        return st
+        if st.model is not None or (
+            st.summary.get("model_kind") == "groves" and backend.store.exists(keys.manifest(name))
+        ):
+            return st  # merged, or a grove set by design
+        # Done, but the model is gone (deleted, or the build predates tree files): merge again.
+        backend.store.delete(keys.summary(name))
+        st = watcher.refresh()
     if st.state == "cancelled":
         raise BuildError(f"build {name!r} was cancelled ({st.cancel_reason}); nothing to finish")
     if any(r.state != "done" for r in st.rows):
-        return run(backend, name, workers=workers, merge=merge)
-    return finalize(backend, watcher, failures=failures, t_start=t_start, merge=merge)
+        return _refit_once(backend, name, workers, lambda: run(backend, name, workers=workers, merge=merge), merge)
+    return _refit_once(
+        backend,
+        name,
+        workers,
+        lambda: finalize(backend, watcher, failures=failures, t_start=t_start, merge=merge),
+        merge,
+    )
+
+
+def _refit_once(
+    backend: Backend,
+    name: str,
+    workers: int | None,
+    attempt: Callable[[], BuildStatus],
+    merge: MergePolicy | None = None,
+) -> BuildStatus:
+    try:
+        return attempt()
+    except GroveMismatch as exc:
+        forget_groves(backend, name, exc.gids)
+    return run(backend, name, workers=workers, merge=merge)

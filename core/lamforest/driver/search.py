@@ -24,7 +24,7 @@ from lamforest import keys
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_usd
 from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
-from lamforest.driver.plan import BuildError
+from lamforest.driver.plan import BuildError, claimed
 from lamforest.driver.plan import create as create_build
 from lamforest.driver.run import Progress
 from lamforest.driver.run import run as run_build
@@ -207,11 +207,15 @@ def list_searches(backend: Backend) -> list[str]:
 
 def create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
     """Validate everything (every combination with scikit-learn's own checks), then store the data and
-    ``search.json``. Nothing is written unless every check passed."""
+    ``search.json``. The name is taken (shared with builds) after the cheap checks, and given back if
+    loading the data or a combination's check fails."""
     spec = spec.validated()
+    with claimed(backend, spec.name):
+        return _create(backend, spec)
+
+
+def _create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
     store, base = backend.store, spec.base
-    if store.exists(keys.spec(spec.name)) or exists(backend, spec.name):
-        raise SpecError("name", f"a build or search named {spec.name!r} already exists; pick another name")
     ds = datamod.load(base.data, base.target, base.task, base.seed)
     combos = spec.combinations()
     for combo in combos:
@@ -371,6 +375,15 @@ def promote(
     on_progress: Progress | None = None,
 ) -> BuildStatus:
     """Start a full build with the best trial's params (same data, seed and split as the search)."""
+    create_promoted(backend, name, build_name, trees=trees, grove=grove)
+    return run_build(backend, build_name, workers=workers, on_progress=on_progress)
+
+
+def create_promoted(
+    backend: Backend, name: str, build_name: str, *, trees: int | None = None, grove: int | None = None
+) -> BuildSpec:
+    """Create (not run) the build of the best trial's params and record it in the search; for a
+    caller that runs builds its own way (the TUI's driver threads)."""
     doc = load(backend, name)
     lb = leaderboard(backend, name, _doc=doc)
     best = lb.best
@@ -380,4 +393,4 @@ def promote(
     create_build(backend, spec)
     doc["promoted"] = [*doc.get("promoted", []), build_name]
     put_json(backend.store, keys.search(name), {**doc, "spec": doc["spec"].to_dict()})
-    return run_build(backend, build_name, workers=workers, on_progress=on_progress)
+    return spec

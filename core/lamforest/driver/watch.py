@@ -14,12 +14,13 @@ from lamforest import keys
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
 from lamforest.driver.plan import BuildError, Plan, load_plan
-from lamforest.logs import Report, parse_report
+from lamforest.logs import LogSource, Report, parse_report
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json
 
 BUILD_STATES = ("queued", "running", "finishing", "done", "failed", "cancelled")
 GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE_STATES = ("queued", "running", "finishing")  # a driver is (or should be) at work; "interrupted": none is
 
 
 @dataclass
@@ -88,28 +89,43 @@ class BuildStatus:
     cancel_reason: str | None = None
     model: str | None = None
     dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
+    # Grove counts of a finished build read from its summary alone (``brief``): its rows were not read.
+    brief_counts: dict[str, int] | None = None
 
     @property
     def spec(self) -> BuildSpec:
         return self.plan.spec
 
+    @property
+    def brief(self) -> bool:
+        """Made from the summary alone: counts and totals are right, ``rows`` are not filled."""
+        return self.brief_counts is not None
+
     def count(self, state: str) -> int:
+        if self.brief_counts is not None:
+            return self.brief_counts.get(state, 0)
         return sum(1 for r in self.rows if r.state == state)
 
     @property
     def trees_done(self) -> int:
+        if self.brief_counts is not None and self.summary is not None:
+            return int(self.summary.get("trees_done", self.summary.get("trees", 0)) or 0)
         return sum(r.trees for r in self.rows if r.state == "done")
 
     @property
     def elapsed_s(self) -> float:
-        if self.summary and "wall_s" in self.summary:
-            return float(self.summary["wall_s"])
-        starts = [r.started for r in self.rows if r.started]
-        if not starts:
-            return 0.0
-        ends = [r.ended for r in self.rows if r.ended]
-        active = self.state in ("running", "queued", "finishing")
-        return (time.time() if active or not ends else max(ends)) - min(starts)
+        """Seconds since the build was created: to now while it is active, to its end once it ended
+        (the summary's ``finished``; without a summary, the last grove event), so the clock neither
+        jumps when the build ends nor counts for a build nobody drives."""
+        created = self.plan.created
+        if self.summary:
+            if self.summary.get("finished"):
+                return max(0.0, float(self.summary["finished"]) - created)
+            return float(self.summary.get("wall_s") or 0.0)
+        if self.state in ACTIVE_STATES:
+            return max(0.0, time.time() - created)
+        marks = [t for r in self.rows for t in (r.started, r.ended) if t]
+        return max(0.0, max(marks) - created) if marks else 0.0
 
     @property
     def projected_cost_usd(self) -> float | None:
@@ -160,11 +176,11 @@ class BuildStatus:
 class Watcher:
     """An incremental view of one build, kept up to date from the store and the log source."""
 
-    def __init__(self, backend: Backend, name: str, plan: Plan | None = None) -> None:
+    def __init__(self, backend: Backend, name: str, plan: Plan | None = None, logs: LogSource | None = None) -> None:
         self.backend = backend
         self.name = name
         self.plan = plan or load_plan(backend, name)
-        self.logs = backend.log_source()
+        self.logs = logs if logs is not None else backend.log_source()
         self._versions: dict[str, str] = {}
         self._records: dict[str, dict[str, dict]] = {}  # gid -> state -> record
         self._reports: dict[str, Report] = {}
@@ -188,9 +204,12 @@ class Watcher:
         """The build's CANCEL marker was seen by the last refresh."""
         return self._cancel is not None
 
-    def refresh(self) -> BuildStatus:
+    def refresh(self, listing: dict[str, str] | None = None) -> BuildStatus:
+        """Bring the view up to date: one LIST of the build (unless ``listing`` is that LIST's
+        fresh result), one GET per record that changed, new log lines."""
         store = self.backend.store
-        listing = store.list(keys.build(self.name))
+        if listing is None:
+            listing = store.list(keys.build(self.name))
         present: dict[str, set[str]] = {}
         for key, version in listing.items():
             if parsed := keys.parse_state(self.name, key):
@@ -236,6 +255,18 @@ class Watcher:
             return "cancelled", recs["cancelled"]
         return "queued", {}
 
+    def _build_state(self) -> str:
+        """The build's state from what the last refresh saw (groves' rows already updated)."""
+        if self._summary:
+            return str(self._summary.get("state", "done"))
+        if self._cancel is not None:
+            return "cancelled"
+        if self.rows and all(r.state == "done" for r in self.rows):
+            return "finishing"
+        if any(r.state != "queued" for r in self.rows):
+            return "running"
+        return "queued"
+
     def _status(self, present: dict[str, set[str]], listing: dict[str, str]) -> BuildStatus:
         spec = self.plan.spec
         arch = self.backend.price_arch(spec.arch)
@@ -256,16 +287,7 @@ class Watcher:
         billed = sum(r.billed_ms for r in reports)
         gbs = total_gb_seconds(reports)
         cost = total_usd(reports, arch)
-        if self._summary:
-            state = self._summary.get("state", "done")
-        elif self._cancel is not None:
-            state = "cancelled"
-        elif self.rows and all(r.state == "done" for r in self.rows):
-            state = "finishing"
-        elif any(r.state != "queued" for r in self.rows):
-            state = "running"
-        else:
-            state = "queued"
+        state = self._build_state()
         model_key = keys.model(self.name)
         model = None
         if model_key in listing:
@@ -287,6 +309,97 @@ class Watcher:
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
         )
+
+
+def summary_status(backend: Backend, plan: Plan, summary: dict[str, Any], listing: dict[str, str]) -> BuildStatus:
+    """A finished build's status from its summary alone (no grove record read): for lists."""
+    name = plan.spec.name
+    groves = plan.spec.n_groves
+    state = str(summary.get("state", "done"))
+    failed = {f.get("grove") for f in summary.get("failures") or [] if isinstance(f, dict)}
+    counts = {"done": groves} if state == "done" else {"failed": len(failed)}
+    billed = float(summary.get("billed_ms") or 0.0)
+    gbs = summary.get("gb_seconds")
+    if gbs is None:  # summaries of builds that ended without a model do not carry it
+        gbs = billed / 1000 * plan.spec.memory / 1024
+    model_key = keys.model(name)
+    model = None
+    if model_key in listing:
+        local = backend.store.local_path(model_key)
+        model = str(local) if local else f"{backend.store.url}/{model_key}"
+    return BuildStatus(
+        name=name,
+        state=state,
+        backend=backend.name,
+        plan=plan,
+        rows=[],
+        billed_ms=billed,
+        gb_seconds=float(gbs),
+        cost_usd=float(summary.get("cost_usd") or 0.0),
+        cost_estimate=bool(summary.get("cost_is_estimate", backend.estimate)),
+        summary=summary,
+        cancel_reason=summary.get("reason") if state == "cancelled" else None,
+        model=model,
+        brief_counts=counts,
+    )
+
+
+class BuildsView:
+    """Every build of a store, kept up to date across refreshes at the least cost (the builds list).
+
+    A refresh costs one LIST of the build names, plus, per build:
+    - seen for the first time: its spec (one GET) and one LIST of its prefix;
+    - finished (it has a summary): its summary, read once; after that nothing, ever;
+    - not finished: a ``Watcher`` kept across refreshes: one LIST plus one GET per record that
+      changed; its logs come through the backend's shared reader (``shared_log_source``).
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._watchers: dict[str, Watcher] = {}
+        self._final: dict[str, BuildStatus] = {}
+
+    def forget(self, name: str) -> None:
+        """Read ``name`` afresh next time (e.g. after it was resumed)."""
+        self._watchers.pop(name, None)
+        self._final.pop(name, None)
+
+    def refresh(self) -> list[BuildStatus]:
+        names = self.backend.store.children(keys.BUILDS)
+        out = []
+        for name in names:
+            st = self._final.get(name) or self._refresh_one(name)
+            if st is not None:
+                out.append(st)
+        for name in (set(self._watchers) | set(self._final)) - set(names):
+            self.forget(name)  # deleted from the store
+        out.sort(key=lambda s: s.plan.created, reverse=True)
+        return out
+
+    def _refresh_one(self, name: str) -> BuildStatus | None:
+        watcher = self._watchers.get(name)
+        listing = None
+        if watcher is None:
+            try:
+                plan = load_plan(self.backend, name)
+            except (BuildError, SpecError):
+                return None  # a folder without spec.json: a build being created, or not ours
+            listing = self.backend.store.list(keys.build(name))
+            if keys.summary(name) in listing:
+                try:
+                    summary = get_json(self.backend.store, keys.summary(name))
+                except (KeyError, ValueError):
+                    summary = None
+                if summary is not None:
+                    st = self._final[name] = summary_status(self.backend, plan, summary, listing)
+                    return st
+            watcher = Watcher(self.backend, name, plan=plan, logs=self.backend.shared_log_source())
+            self._watchers[name] = watcher
+        st = watcher.refresh(listing)
+        if st.summary is not None:
+            self._final[name] = st
+            del self._watchers[name]
+        return st
 
 
 def status(backend: Backend, name: str) -> BuildStatus:

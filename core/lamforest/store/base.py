@@ -24,6 +24,15 @@ class Store(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
+    def create(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if it does not exist: True when this call created it, False when it was there.
+
+        Exclusive among concurrent writers, whatever their process or host:
+        exactly one ``create`` of a key returns True, and the object is whole
+        the moment it appears.
+        """
+        ...
+
     def get_bytes(self, key: str) -> bytes:
         """Raise ``KeyError(key)`` when the key does not exist."""
         ...

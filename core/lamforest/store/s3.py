@@ -50,6 +50,7 @@ CLIENT_CONFIG = Config(
 SINGLE_PUT_MAX = 64 << 20
 
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
+_TAKEN = {"PreconditionFailed", "ConditionalRequestConflict"}  # a conditional PUT lost: the key is someone's
 _DENIED = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
@@ -125,6 +126,20 @@ class S3Store:
     def put_bytes(self, key: str, data: bytes) -> None:
         with self._errors("PUT", key):
             self.client.put_object(Bucket=self.bucket, Key=self._check(key), Body=data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        """A conditional PUT (``If-None-Match: *``): S3 refuses it with 412 when the key exists, and with
+        409 when another conditional write of the key is in flight; either way someone else has it."""
+        with self._errors("PUT", key):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self._check(key), Body=data, IfNoneMatch="*")
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if code in _TAKEN or status == 412:
+                    return False
+                raise
+        return True
 
     def get_bytes(self, key: str) -> bytes:
         with self._errors("GET", key):

@@ -7,6 +7,7 @@ import resource
 import numpy as np
 
 from lamforest import data as datamod
+from lamforest import keys
 from lamforest.store.base import Store
 
 # Data sets already opened by this execution environment, by (store, ref).
@@ -14,17 +15,50 @@ _TRAIN: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 _INPUTS: dict[tuple[str, str], np.ndarray] = {}
 
 
+def _forget_download(store: Store, ref: str) -> None:
+    """Drop a bad downloaded copy, so that the next invocation fetches it again."""
+    if store.local_path(keys.data_file(ref, "X.npy")) is None:
+        for name in ("X.npy", "y.npy"):
+            (datamod.cache_dir() / ref / name).unlink(missing_ok=True)
+
+
 def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
+    """The train set at ``ref``, checked once per environment against its content address.
+
+    Raises ``DataIntegrityError`` (the grove fails with its message) for a
+    copy that is altered or truncated; nothing is fitted on it.
+    """
     key = (store.url, ref)
     if key not in _TRAIN:
-        _TRAIN[key] = datamod.open_train(store, ref)
+        try:
+            X, y = datamod.open_train(store, ref)
+            datamod.check_train(ref, X, y)
+        except datamod.DataIntegrityError:
+            _forget_download(store, ref)
+            raise
+        except (OSError, ValueError, EOFError) as exc:  # a truncated .npy does not open
+            _forget_download(store, ref)
+            why = " ".join(str(exc).split())
+            raise datamod.DataIntegrityError(f"train set {ref} cannot be read ({why}); it is not used") from None
+        _TRAIN[key] = X, y
     return _TRAIN[key]
 
 
 def load_input(store: Store, ref: str) -> np.ndarray:
+    """Rows to predict at ``ref``, checked once per environment against their content address."""
     key = (store.url, ref)
     if key not in _INPUTS:
-        _INPUTS[key] = datamod.open_input(store, ref)
+        try:
+            X = datamod.open_input(store, ref)
+            datamod.check_input(ref, X)
+        except datamod.DataIntegrityError:
+            _forget_download(store, ref)
+            raise
+        except (OSError, ValueError, EOFError) as exc:
+            _forget_download(store, ref)
+            why = " ".join(str(exc).split())
+            raise datamod.DataIntegrityError(f"input rows {ref} cannot be read ({why}); they are not used") from None
+        _INPUTS[key] = X
     return _INPUTS[key]
 
 

@@ -55,6 +55,7 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
             fit_ms=round((t_fit - t_load) * 1000, 2),
             write_ms=round((t_write - t_fit) * 1000, 2),
             bytes=len(blob),
+            sha256=artifacts.digest(blob),
             max_memory_mb=peak_memory_mb(),
             n_jobs=event.n_jobs,
         )

@@ -35,6 +35,26 @@ def grove_votes(estimator: Any, X: np.ndarray) -> np.ndarray:
     return total
 
 
+class GroveFileError(ValueError):
+    """A grove file that is not what its worker wrote, or not a grove file at all: never used."""
+
+
+def _load_grove(store: Store, build: str, gid: str) -> Any:
+    """A grove's forest, checked against its done record's sha256 and read as a tree file (never a pickle)."""
+    blob = store.get_bytes(keys.grove(build, gid))
+    try:
+        record = records.read_grove(store, build, gid, "done")
+    except KeyError:
+        raise GroveFileError(artifacts.grove_error(build, gid, "it has no done record")) from None
+    why = artifacts.mismatch(blob, record)
+    if why:
+        raise GroveFileError(artifacts.grove_error(build, gid, why))
+    try:
+        return artifacts.loads_grove(blob).estimator
+    except artifacts.TreeFileError as exc:
+        raise GroveFileError(artifacts.grove_error(build, gid, str(exc))) from None
+
+
 def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, Any]:
     pre = keys.predict_job(event.build, event.job)
     base = {"grove": event.grove, "batch": event.batch, "request_id": request_id}
@@ -48,7 +68,7 @@ def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, A
         trees, load_groves = 0, 0.0
         for g in range(event.grove, event.grove + event.batch):
             t = time.perf_counter()
-            est = artifacts.loads_grove(store.get_bytes(keys.grove(event.build, keys.grove_id(g)))).estimator
+            est = _load_grove(store, event.build, keys.grove_id(g))
             load_groves += time.perf_counter() - t
             votes = grove_votes(est, X)
             total = votes if total is None else total + votes

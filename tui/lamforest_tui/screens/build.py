@@ -11,13 +11,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from lamforest import driver
@@ -28,23 +27,26 @@ from lamforest_tui.screens.export import ExportScreen
 from lamforest_tui.screens.grove import GroveScreen
 from lamforest_tui.screens.predict_ask import PredictAskScreen, PredictRequest
 from lamforest_tui.screens.prediction import PredictionScreen
-from lamforest_tui.view import BuildView, LogTap, build_view, report_request_id
+from lamforest_tui.view import FINAL, INTERRUPTED, BuildView, CellCache, LogTap, build_view, report_request_id
 from lamforest_tui.widgets.build_header import BuildHeader
 from lamforest_tui.widgets.charts import DurationHistogram, GroveTimeline
+from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.grove_table import GroveTable
 from lamforest_tui.widgets.log_pane import LogPane
 
-REFRESH_S = 0.25
-CHART_MIN_S = 1.0  # charts redraw at most this often while a build runs
+REFRESH_S = 0.5  # the store is read twice a second while the build is active; never once it ended
+CHARTS_MIN_WIDTH = 36  # columns the charts need beside the grove table to be readable
+CHART_MIN_S = 3.0  # charts redraw at most this often while a build runs (plotext draws everything each time)
 
 
 class BuildScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="build.back"),
         Binding("p", "predict", "Predict", id="build.predict"),
-        Binding("c", "cancel_build", "Cancel build", id="build.cancel"),
+        Binding("c", "cancel_build", "Cancel", id="build.cancel"),
         Binding("e", "export", "Export", id="build.export"),
-        Binding("r", "refresh", "Refresh", show=False, id="build.refresh"),
+        Binding("r", "resume_build", "Resume", id="build.resume"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="build.refresh"),
     ]
 
     @dataclass
@@ -67,6 +69,7 @@ class BuildScreen(Screen[None]):
         self._chart_key: tuple[int, ...] | None = None
         self._chart_at = 0.0
         self._last_error = ""
+        self._cells: CellCache = {}  # formatted rows, kept between refreshes (worker thread only)
 
     def compose(self) -> ComposeResult:
         yield BuildHeader(id="build-header")
@@ -76,7 +79,19 @@ class BuildScreen(Screen[None]):
                 yield DurationHistogram(id="histogram")
                 yield GroveTimeline(id="timeline")
         yield LogPane(id="log")
-        yield Footer()
+        yield KeysFooter()
+
+    def on_screen_resume(self) -> None:
+        if self.view is not None:
+            self.poll()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Small terminals: the grove table and the header first; charts only where they fit beside the
+        table, and a shorter log below 32 lines (at 80x24 the table keeps ~11 rows)."""
+        table_width = self.query_one(GroveTable).styles.width
+        room = event.size.width - (int(table_width.value) if table_width is not None else 110)
+        self.query_one("#charts").display = room >= CHARTS_MIN_WIDTH
+        self.query_one(LogPane).styles.height = 8 if event.size.height >= 32 else 4
 
     def on_mount(self) -> None:
         self.sub_title = self.build_name
@@ -87,6 +102,10 @@ class BuildScreen(Screen[None]):
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
+        if self.app.screen is not self and self.view is not None:
+            return  # covered by another screen (a grove's detail, help): read again when back
+        if self.view is not None and self.view.state in FINAL and self.build_name not in self.app.running:  # type: ignore[attr-defined]
+            return  # a finished build was read once; nothing can change it, so no request per tick
         if not self._refreshing:
             self._refreshing = True
             self.load()
@@ -95,14 +114,15 @@ class BuildScreen(Screen[None]):
     def load(self) -> None:
         try:
             if self.watcher is None:
-                watcher = driver.Watcher(self.backend, self.build_name)
+                # Logs through the backend's one shared reader (one read per interval for every watcher).
+                watcher = driver.Watcher(self.backend, self.build_name, logs=self.backend.shared_log_source())
                 self.tap = LogTap(watcher.logs)
                 watcher.logs = self.tap
                 self.watcher = watcher
             assert self.tap is not None
             status = self.watcher.refresh()
             if not get_current_worker().is_cancelled:
-                self.post_message(self.Refreshed(build_view(status, self.tap.take())))
+                self.post_message(self.Refreshed(build_view(status, self.tap.take(), self._cells)))
         finally:
             self._refreshing = False
 
@@ -138,8 +158,14 @@ class BuildScreen(Screen[None]):
         if action in ("predict", "export"):
             return True if state == "done" else None
         if action == "cancel_build":
-            return True if state in ("queued", "running") else None
+            return True if state in ("queued", "running", INTERRUPTED) else None
+        if action == "resume_build":
+            return state == INTERRUPTED  # False hides it: rare, and room is short
         return True
+
+    def action_resume_build(self) -> None:
+        if self.view and self.view.state == INTERRUPTED:
+            self.app.resume_build(self.build_name)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         self.app.pop_screen()

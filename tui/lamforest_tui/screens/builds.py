@@ -1,7 +1,10 @@
 """Home: every build in the store, refreshed every 1.5 s from a thread worker.
 
 The store is the truth, so builds started by the CLI in another process (or
-before a restart) show up here like any other.
+before a restart) show up here like any other. One ``BuildsView`` is kept
+for the screen's life: a refresh costs one LIST of the names, one LIST per
+build still running, and nothing for a finished build once it was read.
+Only rows whose cells changed are touched.
 """
 
 from __future__ import annotations
@@ -9,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from lamforest import driver
@@ -22,13 +25,15 @@ from lamforest.backend import Backend
 from lamforest.driver import BuildStatus
 from lamforest_tui import fmt
 from lamforest_tui.screens.confirm import ConfirmScreen
-from lamforest_tui.view import ACTIVE, state_style
+from lamforest_tui.view import ACTIVE, INTERRUPTED, elapsed, state_style
 from lamforest_tui.widgets.builds_table import BuildsTable
+from lamforest_tui.widgets.footer import KeysFooter
+from lamforest_tui.widgets.steady_input import SteadyInput
 
 LIST_S = 1.5
 BUILD_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("name", "name", 30),
-    ("state", "state", 10),
+    ("name", "name", 12),  # the minimum: the name takes what the other columns leave
+    ("state", "state", 11),
     ("trees", "trees", 11),
     ("failed", "failed", 6),
     ("elapsed", "elapsed", 8),
@@ -37,6 +42,21 @@ BUILD_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("score", "score", 16),
     ("created", "created", 16),
 )
+# Dropped first when the terminal is narrow, in this order.
+DROP_ORDER = ("created", "billed", "failed", "elapsed", "score")
+NAME_MAX = 48
+
+
+def column_layout(width: int) -> list[tuple[str, str, int]]:
+    """The columns that fit ``width`` cells (each takes 2 of padding), the name widened to the rest."""
+    cols = list(BUILD_COLUMNS)
+    used = lambda cs: sum(w + 2 for _k, _l, w in cs) + 2  # noqa: E731 - plus the scrollbar
+    for key in DROP_ORDER:
+        if used(cols) <= width:
+            break
+        cols = [c for c in cols if c[0] != key]
+    spare = max(0, width - used(cols))
+    return [(k, label, min(NAME_MAX, w + spare) if k == "name" else w) for k, label, w in cols]
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,7 @@ class BuildRow:
 
 
 def build_row(st: BuildStatus) -> BuildRow:
+    """One row's cells (every column; the table shows those that fit)."""
     est = "est. " if st.cost_estimate else ""
     metric = (st.summary or {}).get("metric")
     score = f"{metric} {fmt.score(st.test_score)}" if st.test_score is not None else ""
@@ -62,7 +83,7 @@ def build_row(st: BuildStatus) -> BuildRow:
             st.state,
             f"{st.trees_done}/{st.spec.trees}",
             str(st.count("failed")) if st.count("failed") else "",
-            fmt.secs(st.elapsed_s) if st.elapsed_s else "",
+            fmt.secs(secs) if (secs := elapsed(st)) else "",  # from creation; stops when it ends
             fmt.gbs(st.gb_seconds),
             f"{est}{fmt.usd(st.cost_usd)}",
             score,
@@ -73,11 +94,14 @@ def build_row(st: BuildStatus) -> BuildRow:
 
 class BuildsScreen(Screen[None]):
     BINDINGS = [
-        Binding("n", "new_build", "New build", id="driver.new"),
-        Binding("c", "cancel_build", "Cancel build", id="driver.cancel"),
-        Binding("slash", "filter", "Filter", id="driver.filter"),
-        Binding("r", "refresh", "Refresh", id="driver.refresh"),
-        Binding("s", "searches", "Searches", show=False, id="driver.searches"),
+        Binding("n", "new_build", "New", id="driver.new"),
+        Binding("c", "cancel_build", "Cancel", id="driver.cancel"),
+        Binding("r", "resume_build", "Resume", id="driver.resume"),
+        # Priority: the filter box takes the focus before the next keys are handed on (typed fast,
+        # "/abc" must filter by "abc", not send "c" to the table as cancel).
+        Binding("slash", "filter", "Filter", priority=True, id="driver.filter"),
+        Binding("s", "searches", "Searches", id="driver.searches"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="driver.refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="driver.clear_filter"),
     ]
 
@@ -93,27 +117,52 @@ class BuildsScreen(Screen[None]):
         self._shown: list[BuildRow] = []
         self._filter = ""
         self._listing = False
+        self._columns: list[tuple[str, str, int]] = []
+        self._shown_for: tuple[str, int] | None = None  # (filter, builds) the table was last drawn for
+        self.view = driver.BuildsView(backend)  # kept across refreshes: that is what makes them cheap
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter by name or state; esc clears", id="filter")
+        yield SteadyInput(placeholder="filter by name or state; esc clears", id="filter")
         yield Static("", id="empty")
         yield BuildsTable(id="builds")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.backend.describe
         table = self.query_one("#builds", DataTable)
-        for key, label, width in BUILD_COLUMNS:
-            table.add_column(label, key=key, width=width)
+        self.lay_out(self.size.width or 120)
         self.query_one("#filter", Input).display = False
         table.focus()
         self.poll()
         self.set_interval(LIST_S, self.poll)
 
+    def on_screen_resume(self) -> None:
+        if self.loaded:
+            self.poll()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.lay_out(event.size.width)
+
+    def lay_out(self, width: int) -> None:
+        """Columns for this width; re-add the rows only when the set of columns changed."""
+        cols = column_layout(width)
+        if cols == self._columns:
+            return
+        self._columns = cols
+        table = self.query_one("#builds", DataTable)
+        table.clear(columns=True)
+        for key, label, w in cols:
+            table.add_column(label, key=key, width=w)
+        self._shown = []
+        self._shown_for = None
+        self.show_rows()
+
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
+        if self.app.screen is not self and self.loaded:
+            return  # another screen is on top: no reading what nobody sees; read again when back
         if not self._listing:
             self._listing = True
             self.load()
@@ -121,7 +170,7 @@ class BuildsScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="list")
     def load(self) -> None:
         try:
-            self.post_message(self.Listed([build_row(st) for st in driver.list_builds(self.backend)]))
+            self.post_message(self.Listed([build_row(st) for st in self.view.refresh()]))
         finally:
             self._listing = False
 
@@ -142,17 +191,24 @@ class BuildsScreen(Screen[None]):
         table = self.query_one("#builds", DataTable)
         rows = [r for r in self.rows if r.matches(self._filter)]
         keys = [key for key, _l, _w in BUILD_COLUMNS]
+        shown = {key for key, _l, _w in self._columns}
+        if rows == self._shown and self._shown_for == (self._filter, len(self.rows)):
+            return  # nothing changed: no widget touched, nothing re-rendered
+        self._shown_for = (self._filter, len(self.rows))
         with self.app.batch_update():
             if [r.name for r in rows] == [r.name for r in self._shown]:
                 for new, old in zip(rows, self._shown, strict=True):
+                    if new.cells == old.cells:
+                        continue  # the usual case: nothing to touch
                     for key, a, b in zip(keys, old.cells, new.cells, strict=True):
-                        if a != b:
+                        if a != b and key in shown:
                             table.update_cell(new.name, key, self._cell(key, b))
             else:  # a build appeared, went, or the filter changed: re-add, keep the cursor on its build
                 current = self.current_name
                 table.clear()
                 for r in rows:
-                    table.add_row(*(self._cell(k, v) for k, v in zip(keys, r.cells, strict=True)), key=r.name)
+                    cells = dict(zip(keys, r.cells, strict=True))
+                    table.add_row(*(self._cell(k, cells[k]) for k, _l, _w in self._columns), key=r.name)
                 names = [r.name for r in rows]
                 if current in names:
                     table.move_cursor(row=names.index(current), animate=False)
@@ -185,6 +241,9 @@ class BuildsScreen(Screen[None]):
         if action == "cancel_build":
             row = self.current
             return True if row and row.state in ACTIVE else None
+        if action == "resume_build":
+            row = self.current
+            return bool(row and row.state == INTERRUPTED)  # False hides it: rare, and room is short
         if action == "clear_filter":
             return bool(self._filter) or self.query_one("#filter", Input).display
         return True
@@ -226,17 +285,23 @@ class BuildsScreen(Screen[None]):
         driver.cancel(self.backend, name)
         return name
 
+    def action_resume_build(self) -> None:
+        row = self.current
+        if row and row.state == INTERRUPTED:
+            self.view.forget(row.name)
+            self.app.resume_build(row.name)  # type: ignore[attr-defined]
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now: widget.focus() defers, and the keys typed next would go to the table
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
         box.display = False
         self._filter = ""
-        self.query_one("#builds", DataTable).focus()
+        self.set_focus(self.query_one("#builds", DataTable))
         self.show_rows()
 
     @on(Input.Changed, "#filter")
@@ -247,7 +312,7 @@ class BuildsScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def filter_done(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#builds", DataTable).focus()
+        self.set_focus(self.query_one("#builds", DataTable))
 
     def action_refresh(self) -> None:
         self.poll()

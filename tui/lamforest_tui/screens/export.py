@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
+
+from lamforest_tui.widgets.footer import KeysFooter
 
 
 class ExportScreen(ModalScreen[Path | None]):
@@ -25,7 +27,7 @@ class ExportScreen(ModalScreen[Path | None]):
             )
             yield Input(value=str(Path.cwd() / f"{self.build}.joblib"), id="export-path")
             yield Static("enter: export   esc: cancel", classes="hint")
-        yield Footer()
+        yield KeysFooter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -9,7 +9,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from lamforest_tui import fmt
+from lamforest_tui.widgets.footer import KeysFooter
+
+TIME_FIELDS = ("started", "ended")
+
+
+def readable(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its epoch times as local date-times (to the millisecond), the raw value kept
+    beside them for whoever compares with logs."""
+    out = dict(record)
+    for key in TIME_FIELDS:
+        value = out.get(key)
+        if isinstance(value, int | float):
+            out[key] = fmt.stamp_ms(float(value))
+            out[f"{key}_epoch"] = value
+    return out
 
 
 class GroveScreen(ModalScreen[None]):
@@ -29,12 +46,14 @@ class GroveScreen(ModalScreen[None]):
         with VerticalScroll(id="grove-body", classes="dialog"):
             yield Static(f"[b]{self.build} · grove {self.grove}[/b]", classes="dialog-title")
             yield Static("[b]record[/b] (builds/…/state/)", classes="section")
-            text = json.dumps(self.record, indent=1, sort_keys=True) if self.record else "no record yet: queued"
+            text = (
+                json.dumps(readable(self.record), indent=1, sort_keys=True) if self.record else "no record yet: queued"
+            )
             yield Static(text, id="grove-record", markup=False)
             yield Static("[b]REPORT[/b]", classes="section")
             report = (self.report_line or "no REPORT line yet").replace("\t", "\n  ")
             yield Static(report, id="grove-report", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

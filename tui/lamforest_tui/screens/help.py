@@ -1,47 +1,77 @@
-"""``?``: every key of every screen, in one place."""
+"""``?``: every key of every screen, in one place.
+
+Rich tables in one ``Static``, not a ``Markdown`` widget: Markdown mounts a
+widget per block and took ~110 ms to open; this opens in a few.
+"""
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Markdown
+from textual.widgets import Static
 
-KEYMAP = """\
-# lamforest-tui keys
+from lamforest_tui.widgets.footer import KeysFooter
 
-**Builds** (home)
+TITLE = "lamforest-tui keys"
+SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Builds (home)",
+        (
+            ("n", "new build (form)"),
+            ("enter", "open the selected build"),
+            ("c", "cancel the selected build (asks y/n)"),
+            ("r", "resume the selected build when it is interrupted (asks y/n)"),
+            ("/", "filter builds by name or state (esc clears)"),
+            ("s", "hyperparameter searches: state, trials, best, cost; p promotes the best"),
+            ("ctrl+r", "refresh now"),
+            ("?", "this help"),
+            ("q / ctrl+q", "quit (says what happens to builds running here, asks y/n)"),
+            ("ctrl+p", "command palette: every action of the screen you are on"),
+        ),
+    ),
+    (
+        "Build",
+        (
+            ("enter", "the selected grove's record and REPORT line"),
+            ("p", "predict on the held-out test set (when done)"),
+            ("c", "cancel the build (asks y/n)"),
+            ("r", "resume it when interrupted (asks y/n)"),
+            ("e", "export the merged model (.joblib, or .skops: the safe format)"),
+            ("esc", "back to the builds"),
+        ),
+    ),
+    (
+        "New build (form)",
+        (
+            ("tab / shift+tab", "move between fields (the form scrolls to the field)"),
+            ("ctrl+s / enter", "start: every error shows beside its field; nothing starts until all pass"),
+            ("esc", "close (not while it is starting the build)"),
+        ),
+    ),
+)
+NOTE = (
+    "A build is interrupted when no driver holds it any more (the app or CLI that ran it quit): "
+    "its groves are kept; r resumes it here. Costs on the local backend are what the same "
+    "invocations would cost on Lambda (marked est.)."
+)
 
-| key | action |
-|-----|--------|
-| `n` | new build (form) |
-| `enter` | open the selected build |
-| `c` | cancel the selected build (asks y/n) |
-| `/` | filter builds by name or state (`esc` clears) |
-| `s` | hyperparameter searches and their live leaderboards |
-| `r` | refresh now |
-| `?` | this help |
-| `q` / `ctrl+q` | quit (asks if a build started here is still running) |
-| `ctrl+p` | command palette |
 
-**Build**
-
-| key | action |
-|-----|--------|
-| `enter` | the selected grove's record and REPORT line |
-| `p` | predict on the held-out test set (when done) |
-| `c` | cancel the build (asks y/n) |
-| `e` | export the merged model (joblib) |
-| `esc` | back to the builds |
-
-**New build** (form): `tab`/`shift+tab` move between fields, `ctrl+s` or the
-Start button starts, `esc` closes. Errors show beside the field; nothing
-starts until the form is valid.
-
-Costs on the local backend are what the same invocations would cost on
-Lambda (marked *est.*): billed duration x memory, priced per architecture.
-"""
+def keymap() -> Group:
+    parts: list[RenderableType] = [Text(TITLE, style="bold")]
+    for title, rows in SECTIONS:
+        table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None)
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for key, action in rows:
+            table.add_row(key, action)
+        parts += [Text(""), table]
+    parts += [Text(""), Text(NOTE, style="dim")]
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -53,8 +83,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body", classes="dialog"):
-            yield Markdown(KEYMAP)
-        yield Footer()
+            yield Static(keymap())
+        yield KeysFooter()
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

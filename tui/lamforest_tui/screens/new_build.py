@@ -1,9 +1,11 @@
-"""``n``: the new-build form. Validated by the core itself; errors show beside their field.
+"""``n``: the new-build form. Validated by the core itself; every error shows beside its field.
 
-Submitting runs ``driver.validate`` (no writes) at once, then ``driver.create``
-in a thread worker (it loads the data: missing file, unknown target column).
-The form closes with the new build's name only when both passed; nothing is
-written or started before that.
+Submitting is one step: ``driver.validate`` (no writes) at once, then, in a
+thread worker, the workers are started (a cold start overlaps the data) and
+``driver.create`` claims the name, loads and stores the data. The form says
+which stage it is in; until it ends, keys other than typing are ignored (it
+cannot be closed half-way, so no build is left behind unstarted), and the form
+closes with the new build's name, which the app starts at once.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from lamforest import driver
@@ -25,6 +28,8 @@ from lamforest.backend import Backend
 from lamforest.data import BUILTINS
 from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value
 from lamforest_tui import fmt
+from lamforest_tui.widgets.footer import KeysFooter
+from lamforest_tui.widgets.steady_input import SteadyInput
 
 DATASETS = [*BUILTINS, "synthetic", "file"]
 COMMON_PARAMS = ("max_depth", "max_features", "min_samples_leaf")
@@ -75,13 +80,21 @@ class NewBuildScreen(ModalScreen[str | None]):
         Binding("escape", "close", "Close", id="new.close"),
     ]
 
-    def __init__(self, backend: Backend) -> None:
+    @dataclass
+    class Stage(Message):
+        """The submit moved on (posted from its thread)."""
+
+        text: str
+
+    def __init__(self, backend: Backend, workers: int | None = None) -> None:
         super().__init__()
         self.backend = backend
+        self.build_workers = workers
         self.submitting = False
+        self.stages: list[str] = []  # what the form said while submitting, in order
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="new-build", classes="dialog"):
+        with VerticalScroll(id="new-build", classes="dialog", can_focus=False):
             yield Static("[b]New build[/b]  ·  tab moves, enter or ctrl+s starts, esc closes", classes="dialog-title")
             with Grid(id="form"):
                 for f in fields():
@@ -90,7 +103,7 @@ class NewBuildScreen(ModalScreen[str | None]):
                         if f.kind == "select":
                             yield Select(f.options, value=f.default, allow_blank=False, id=f"in-{f.key}", compact=True)
                         else:
-                            yield Input(
+                            yield SteadyInput(
                                 value=f.default or self._default(f.key),
                                 placeholder=f.placeholder,
                                 id=f"in-{f.key}",
@@ -101,7 +114,7 @@ class NewBuildScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start build", id="start", variant="success")
                 yield Button("Cancel", id="cancel")
-        yield Footer()
+        yield KeysFooter()
 
     def _default(self, key: str) -> str:
         if key == "name":
@@ -125,42 +138,65 @@ class NewBuildScreen(ModalScreen[str | None]):
         self.query_one("#field-data").display = kind in ("synthetic", "file")
         self.query_one("#field-target").display = kind == "file"
 
-    def value(self, key: str) -> str:
+    def value(self, key: str, overrides: dict[str, str] | None = None) -> str:
+        if overrides and key in overrides:
+            return overrides[key]
         widget = self.query_one(f"#in-{key}")
         if isinstance(widget, Select):
             return str(widget.value)
         assert isinstance(widget, Input)
         return widget.value.strip()
 
-    def spec(self) -> BuildSpec:
-        """The form as a BuildSpec (unvalidated: the core validates it)."""
-        kind = self.value("dataset")
+    def spec(self, overrides: dict[str, str] | None = None) -> BuildSpec:
+        """The form as a BuildSpec (unvalidated: the core validates it); ``overrides`` replace fields."""
+
+        def value(key: str) -> str:
+            return self.value(key, overrides)
+
+        kind = value("dataset")
         data = kind
         if kind == "synthetic":
-            data = "synthetic:" + self.value("data").removeprefix("synthetic:")
+            data = "synthetic:" + value("data").removeprefix("synthetic:")
         elif kind == "file":
-            data = self.value("data")
+            data = value("data")
             if not data:
                 raise SpecError("data", "a file path is required (.csv, .parquet, .npz, .npy)")
         params: dict[str, Any] = {}
         for key in COMMON_PARAMS:
-            text = self.value(key)
+            text = value(key)
             if text:
                 params[key] = parse_param_value(text)
         return BuildSpec(
-            name=self.value("name"),
+            name=value("name"),
             data=data,
-            target=self.value("target") or None,
-            trees=self.value("trees"),  # type: ignore[arg-type]  # strings: BuildSpec validates and converts
-            grove=self.value("grove"),  # type: ignore[arg-type]
-            model=self.value("model"),
-            task=self.value("task"),
+            target=value("target") or None,
+            trees=value("trees"),  # type: ignore[arg-type]  # strings: BuildSpec validates and converts
+            grove=value("grove"),  # type: ignore[arg-type]
+            model=value("model"),
+            task=value("task"),
             params=params,
-            seed=self.value("seed"),  # type: ignore[arg-type]
-            memory=self.value("memory"),  # type: ignore[arg-type]
-            arch=self.value("arch"),
-            max_cost=self.value("max_cost") or None,  # type: ignore[arg-type]
+            seed=value("seed"),  # type: ignore[arg-type]
+            memory=value("memory"),  # type: ignore[arg-type]
+            arch=value("arch"),
+            max_cost=value("max_cost") or None,  # type: ignore[arg-type]
         )
+
+    def all_errors(self) -> list[SpecError]:
+        """Every field's error at once: validate, put the offending field back to its default, repeat."""
+        errors: list[SpecError] = []
+        defaults = {f.key: f.default for f in fields()}
+        overrides: dict[str, str] = {}
+        for _ in range(len(defaults) + 1):
+            try:
+                driver.validate(self.spec(overrides))
+                return errors
+            except SpecError as exc:
+                errors.append(exc)
+                key = error_key(exc.field)
+                if key == "general" or key in overrides:
+                    return errors
+                overrides[key] = defaults[key] if key != "name" else "x"
+        return errors
 
     def clear_errors(self) -> None:
         for err in self.query(".error").results(Static):
@@ -168,7 +204,7 @@ class NewBuildScreen(ModalScreen[str | None]):
         for widget in self.query(".invalid"):
             widget.remove_class("invalid")
 
-    def show_error(self, exc: SpecError) -> None:
+    def show_error(self, exc: SpecError, focus: bool = True) -> None:
         key = error_key(exc.field)
         if key == "general":
             self.query_one("#err-general", Static).update(f"{exc.field}: {exc.message}")
@@ -176,7 +212,8 @@ class NewBuildScreen(ModalScreen[str | None]):
         self.query_one(f"#err-{key}", Static).update(exc.message)
         widget = self.query_one(f"#in-{key}")
         widget.add_class("invalid")
-        widget.focus()
+        if focus:
+            widget.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         key = (event.input.id or "").removeprefix("in-")
@@ -192,32 +229,52 @@ class NewBuildScreen(ModalScreen[str | None]):
         event.stop()
         if event.button.id == "start":
             self.action_submit()
-        else:
+        elif not self.submitting:
             self.dismiss(None)
 
     def action_submit(self) -> None:
         if self.submitting:
             return
         self.clear_errors()
-        try:
-            spec = driver.validate(self.spec())
-        except SpecError as exc:
-            self.show_error(exc)
+        errors = self.all_errors()
+        if errors:
+            order = [f.key for f in fields()]
+            errors.sort(key=lambda e: order.index(k) if (k := error_key(e.field)) in order else len(order))
+            for i, exc in enumerate(errors):  # the focus goes to the first field, in the form's order
+                self.show_error(exc, focus=i == 0)
             return
+        spec = driver.validate(self.spec())
         self.submitting = True
         self.query_one("#start", Button).disabled = True
-        self.query_one("#err-general", Static).update("[dim]loading the data…[/dim]")
+        self.query_one("#cancel", Button).disabled = True
+        self.on_new_build_screen_stage(self.Stage("starting workers…"))
         self.create(spec)
+
+    def on_new_build_screen_stage(self, message: NewBuildScreen.Stage) -> None:
+        if self.submitting:
+            self.stages.append(message.text)
+            note = "[dim](keys wait until it is done)[/dim]"
+            self.query_one("#err-general", Static).update(f"[b]{message.text}[/b]  {note}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="create")
     def create(self, spec: BuildSpec) -> str:
-        return driver.create(self.backend, spec).spec.name
+        # Workers first: their cold start (local: interpreters importing scikit-learn) overlaps the data.
+        self.backend.make_compute(spec, self.build_workers, False)
+        self.post_message(self.Stage("claiming the name, loading and storing the data…"))
+        name = driver.create(self.backend, spec).spec.name
+        self.post_message(self.Stage("starting the build…"))
+        return name
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # One submit at a time, and no closing half-way (it would leave a build behind).
+        return not (self.submitting and action in ("close", "submit"))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "create" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         self.submitting = False
         self.query_one("#start", Button).disabled = False
+        self.query_one("#cancel", Button).disabled = False
         self.query_one("#err-general", Static).update("")
         if event.state == WorkerState.SUCCESS:
             self.dismiss(event.worker.result)
@@ -229,4 +286,5 @@ class NewBuildScreen(ModalScreen[str | None]):
             self.query_one("#err-general", Static).update(f"{type(error).__name__}: {error}")
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        if not self.submitting:
+            self.dismiss(None)

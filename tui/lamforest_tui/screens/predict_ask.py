@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from lamforest.output import check_target
 from lamforest.spec import SpecError
+from lamforest_tui.widgets.footer import KeysFooter
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class PredictAskScreen(ModalScreen[PredictRequest | None]):
             yield Input(value=str(Path.cwd() / f"{self.build}-predictions.csv"), id="predict-out")
             yield Static("", id="predict-error", classes="error")
             yield Static("enter: predict   esc: cancel", classes="hint")
-        yield Footer()
+        yield KeysFooter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

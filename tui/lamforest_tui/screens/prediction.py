@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from lamforest.driver import Prediction
+from lamforest_tui.widgets.footer import KeysFooter
 
 
 def confusion_table(pred: Prediction) -> Table:
@@ -84,7 +85,7 @@ class PredictionScreen(ModalScreen[None]):
                 yield Static(errors_table(p), id="prediction-detail")
             if p.driver_peak_mb is not None:
                 yield Static(f"driver peak memory while predicting: {p.driver_peak_mb:,} MB", classes="hint")
-        yield Footer()
+        yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -17,22 +17,24 @@ class BuildHeader(Vertical):
     BuildHeader .bars Label:first-child { padding: 0 1 0 0; }
     BuildHeader ProgressBar { width: 1fr; }
     BuildHeader ProgressBar Bar { width: 1fr; }
-    BuildHeader ProgressBar PercentageStatus { width: 6; }
     """
 
     def compose(self) -> ComposeResult:
         yield Static("", id="header-line1")
         yield Static("", id="header-line2")
         with Horizontal(classes="bars"):
-            yield Label("groves")
-            yield ProgressBar(id="groves-bar", show_eta=False)
-            yield Label("trees")
-            yield ProgressBar(id="trees-bar", show_eta=False)
+            yield Label("groves", id="groves-label")
+            yield ProgressBar(id="groves-bar", show_eta=False, show_percentage=False)
+            yield Label("trees", id="trees-label")
+            yield ProgressBar(id="trees-bar", show_eta=False, show_percentage=False)
 
     def show(self, view: BuildView) -> None:
         line1, line2 = view.header_lines()
         self.query_one("#header-line1", Static).update(line1)
         self.query_one("#header-line2", Static).update(line2)
         ended = view.counts.get("done", 0)
-        self.query_one("#groves-bar", ProgressBar).update(total=view.groves_total, progress=ended)
-        self.query_one("#trees-bar", ProgressBar).update(total=view.trees_total, progress=view.trees_done)
+        # The percentage goes in our own label: ProgressBar's cut "100%" to "100" in a narrow header.
+        for key, done, total in (("groves", ended, view.groves_total), ("trees", view.trees_done, view.trees_total)):
+            pct = f"{100 * done // total}%" if total else "-"
+            self.query_one(f"#{key}-label", Label).update(f"{key} {pct:>4}")
+            self.query_one(f"#{key}-bar", ProgressBar).update(total=total, progress=done)

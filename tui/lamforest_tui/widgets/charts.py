@@ -9,6 +9,9 @@ height can show anyway.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 from textual_plotext import PlotextPlot
 
 from lamforest_tui.view import Span
@@ -41,7 +44,12 @@ class DurationHistogram(PlotextPlot):
         plt.clear_figure()
         plt.title("grove duration (s)")
         if durations:
-            plt.hist(durations, bins=min(20, max(4, len(durations) // 2)), color="cyan")
+            bins = min(20, max(4, len(durations) // 2))
+            plt.hist(durations, bins=bins, color="cyan")
+            # Counts are whole groves: integer ticks only (plotext would put 833.3 on the axis).
+            top = int(np.histogram(durations, bins=bins)[0].max())
+            step = max(1, math.ceil(top / 5))
+            plt.yticks(list(range(0, top + step, step)))
         plt.ylabel("groves")
         plt.xlabel("seconds")
         self.refresh()

@@ -65,7 +65,7 @@ def main() -> None:
         st = driver.run(backend, "bp", workers=2)
         print(
             f"built {TREES} trees on {DATA} in {time.perf_counter() - t0:.1f} s; model "
-            f"{(st.summary or {}).get('model_bytes', 0) / 1e6:.1f} MB compressed; {st.plan.n_test} rows to predict"
+            f"{((st.summary or {}).get('model_bytes') or 0) / 1e6:.1f} MB compressed; {st.plan.n_test} rows to predict"
         )
     finally:
         backend.close()

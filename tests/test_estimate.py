@@ -172,11 +172,15 @@ def test_memory_warning_when_a_grove_will_not_fit() -> None:
     assert too_big.warnings[0].startswith("memory:") and "at most 16 trees" in too_big.warnings[0]
 
 
-def test_driver_memory_warning_when_the_merge_will_not_fit() -> None:
+def test_driver_memory_warning_when_finishing_will_not_fit() -> None:
     s = hand_sample(tree_mem_mb=4.0, worker_base_mb=100.0)
-    p = project(s, 1000, 10, params=replace(EXACT, driver_memory_mb=2048.0))
-    assert p.driver_peak_mb > 4000  # 1,000 trees of 4 MB, and the groves' OOB arrays
-    assert any(w.startswith("driver:") for w in p.warnings)
+    # 200 trees of 4 MB merge (800 MB, below the 1 GB merge limit): finish holds them all
+    merged = project(s, 200, 10, params=replace(EXACT, driver_memory_mb=512.0))
+    assert merged.driver_peak_mb > 900
+    assert any(w.startswith("driver:") and "--merge never" in w for w in merged.warnings)
+    # 1,000 trees (4 GB) stay a grove set: finish streams them, a few groves at a time
+    streamed = project(s, 1000, 10, params=replace(EXACT, driver_memory_mb=512.0))
+    assert streamed.driver_peak_mb < 512 and not streamed.warnings
     assert not project(s, 100, 10, params=replace(EXACT, driver_memory_mb=2048.0)).warnings
 
 

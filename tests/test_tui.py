@@ -24,6 +24,7 @@ from lamforest_tui.screens.builds import BuildsScreen
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.grove import GroveScreen
 from lamforest_tui.screens.new_build import NewBuildScreen
+from lamforest_tui.screens.predict_ask import PredictAskScreen
 from lamforest_tui.screens.prediction import PredictionScreen
 from lamforest_tui.widgets.grove_table import GroveTable
 
@@ -90,10 +91,15 @@ async def test_start_digits_build_from_form_watch_and_predict(backend: Backend, 
         await pilot.press("escape")
 
         await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, PredictAskScreen), "what to predict")
+        app.screen.query_one("#predict-out", Input).value = ""  # the held-out set, shown only
+        app.screen.query_one("#predict-data", Input).focus()
+        await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PredictionScreen), "the prediction")
         pred = app.screen
         assert isinstance(pred, PredictionScreen)
         assert pred.pred.metric == "accuracy" and pred.pred.score is not None and pred.pred.score > 0.8
+        assert pred.pred.out is None
         assert "accuracy" in str(pred.query_one("#prediction-score").render())
         await pilot.press("escape", "escape")
         await until(pilot, lambda: isinstance(app.screen, BuildsScreen), "back home")

@@ -42,6 +42,7 @@ import numpy as np
 
 from lamforest import cost
 from lamforest.estimate_params import ModelParams
+from lamforest.forest import DEFAULT_MERGE_LIMIT_MB, STREAM_PREFETCH
 from lamforest.sample import Sample, cached_sample
 from lamforest.simulate import simulate
 from lamforest.spec import ARCHITECTURES, MEMORY_MAX_MB, MEMORY_MIN_MB, BuildSpec, SpecError
@@ -251,8 +252,9 @@ def project(
     driver_mb = _driver_peak_mb(sample, trees, n)
     if params.driver_memory_mb and driver_mb > params.driver_memory_mb:
         warnings.append(
-            f"driver: merging {trees:,} trees needs ~{driver_mb / 1024:,.1f} GB, more than this machine's "
-            f"{params.driver_memory_mb / 1024:,.1f} GB; build fewer trees, or run the driver on a larger machine"
+            f"driver: finishing {trees:,} trees needs ~{driver_mb / 1024:,.1f} GB, more than this machine's "
+            f"{params.driver_memory_mb / 1024:,.1f} GB; build with --merge never (the groves are the model), "
+            "or run the driver on a larger machine"
         )
     return Projection(
         backend=backend,
@@ -305,20 +307,27 @@ def _bucket(params: ModelParams) -> tuple[float, float]:
 
 
 def _finish_s(sample: Sample, trees: int, groves: int, params: ModelParams) -> float:
-    """The driver after the last grove: REPORT lines, fetch and load groves, OOB sums, score, write the model."""
+    """The driver after the last grove: REPORT lines, fetch and load groves, OOB sums, score, and write the
+    merged model when it is below the merge limit."""
     grove_mb = trees * sample.grove_bytes_per_tree / 1e6
     fetch = grove_mb / params.driver_download_mb_s
     load = trees * sample.load_s_per_tree
     score = trees * sample.predict_s_per_tree / speedup(params.driver_cores, params.parallel_efficiency)
-    write = trees * sample.dump_s_per_tree + grove_mb / params.driver_upload_mb_s
+    # The merged file is written only below the merge limit; above it the forest stays its groves.
+    merges = trees * sample.tree_mem_mb <= DEFAULT_MERGE_LIMIT_MB
+    write = trees * sample.dump_s_per_tree + grove_mb / params.driver_upload_mb_s if merges else 0.0
     return params.report_wait_s + fetch + load + groves * sample.oob_add_s + score + write
 
 
 def _driver_peak_mb(sample: Sample, trees: int, groves: int) -> float:
-    """finish holds every grove (trees and OOB arrays) and the merged forest's trees at once."""
+    """finish streams the groves: a few in memory at a time (read ahead while one votes) and the running
+    OOB sums, plus the merged forest's trees when it is below the default merge limit (above it the build
+    stays a grove set and nothing holds the whole forest)."""
     width = max(1, sample.classes)
-    oob = groves * sample.rows * (width * 8 + 8) / 1e6 if sample.oob_per_tree_s > 0 else 0.0
-    return sample.worker_base_mb + trees * sample.tree_mem_mb + oob
+    oob = 2 * sample.rows * (width * 8 + 8) / 1e6 if sample.oob_per_tree_s > 0 else 0.0
+    in_flight = (STREAM_PREFETCH + 1) * trees / max(1, groves) * sample.tree_mem_mb
+    merged = trees * sample.tree_mem_mb
+    return sample.worker_base_mb + in_flight + oob + (merged if merged <= DEFAULT_MERGE_LIMIT_MB else 0.0)
 
 
 def _warnings(

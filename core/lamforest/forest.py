@@ -1,4 +1,10 @@
-"""Merge groves into one ordinary scikit-learn forest; score it; OOB from grove sums."""
+"""Merge groves into one ordinary scikit-learn forest; score it; OOB from grove sums.
+
+``Votes`` predicts a forest one grove at a time, with the same float64
+additions, in the same order, as the merged forest's own ``predict_proba``
+(one running sum over every tree, then one division), so the streamed and the
+merged results are equal to the bit.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,13 @@ from typing import Any
 import numpy as np
 
 from lamforest.grove import Grove
+
+# A merged forest below this many MB in memory gets its single scikit-learn file by default: one a
+# laptop can load, predict with and keep beside other work. Above it, the forest is its groves.
+DEFAULT_MERGE_LIMIT_MB = 1024
+# Groves read ahead while one votes, when finish and predict stream a forest: enough to hide a GET
+# behind a grove's votes, few enough to stay small. At most this many plus one are in memory.
+STREAM_PREFETCH = 3
 
 
 def merge(groves: Sequence[Grove]) -> Any:
@@ -55,12 +68,8 @@ def oob_decision(
     """The whole forest's OOB decision and score from the groves' vote sums (None without bootstrap).
 
     The decision is scikit-learn's ``oob_decision_function_`` (classifier: rows x
-    classes) or ``oob_prediction_`` (regressor). Rows that no tree left out are
-    counted as one vote of zeros, as scikit-learn does; the score is accuracy
-    (classifier) or R² (regressor), unweighted, as scikit-learn's ``oob_score_``.
+    classes) or ``oob_prediction_`` (regressor).
     """
-    from sklearn.metrics import accuracy_score, r2_score
-
     if not groves or any(g.oob_sum is None for g in groves):
         return None
     sums = [g.oob_sum for g in groves if g.oob_sum is not None]
@@ -69,6 +78,26 @@ def oob_decision(
     for s, c in zip(sums[1:], counts[1:], strict=True):  # in grove order, one array at a time
         total += s
         count += c
+    return oob_from_sums(total, count, y_train, classes)
+
+
+def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray | None) -> float | None:
+    """The whole forest's OOB score from the groves' vote sums (None without bootstrap)."""
+    out = oob_decision(groves, y_train, classes)
+    return None if out is None else out[1]
+
+
+def oob_from_sums(
+    total: np.ndarray, count: np.ndarray, y_train: np.ndarray, classes: np.ndarray | None
+) -> tuple[np.ndarray, float]:
+    """The OOB decision and score from the forest's summed OOB votes and per-row counts.
+
+    Rows that no tree left out are counted as one vote of zeros, as scikit-learn
+    does; the score is accuracy (classifier) or R² (regressor), unweighted, as
+    scikit-learn's ``oob_score_``.
+    """
+    from sklearn.metrics import accuracy_score, r2_score
+
     count = np.where(count == 0, 1, count)
     if classes is not None:
         decision = total / count[:, None]
@@ -78,7 +107,89 @@ def oob_decision(
     return prediction, float(r2_score(y_train, prediction))
 
 
-def oob_score(groves: Sequence[Grove], y_train: np.ndarray, classes: np.ndarray | None) -> float | None:
-    """The whole forest's OOB score from the groves' vote sums (None without bootstrap)."""
-    out = oob_decision(groves, y_train, classes)
-    return None if out is None else out[1]
+def oob_score_from_sums(total: np.ndarray, count: np.ndarray, y_train: np.ndarray, classes: np.ndarray | None) -> float:
+    """The OOB score alone (see ``oob_from_sums``)."""
+    return oob_from_sums(total, count, y_train, classes)[1]
+
+
+def tree_bytes(estimator: Any) -> int:
+    """Memory the fitted trees of ``estimator`` hold: their node arrays and leaf values.
+
+    About the size of the merged forest's pickle, since nearly all of it is
+    these arrays; what ``finish`` compares with the merge limit.
+    """
+    from sklearn.tree._tree import NODE_DTYPE
+
+    return sum(t.tree_.node_count * NODE_DTYPE.itemsize + t.tree_.value.nbytes for t in estimator.estimators_)
+
+
+class Votes:
+    """The forest's mean vote on rows ``X``, accumulated one grove at a time.
+
+    ``add`` each grove in grove order, then ``mean``: the same running sum
+    over every tree (in tree order) and the same division as scikit-learn's
+    forest ``predict_proba``/``predict`` with one job, so the results are the
+    merged forest's to the bit. Trees of one grove predict in parallel threads
+    (scikit-learn's tree code releases the GIL); their outputs are added in
+    order, at most ``threads`` at a time, so memory stays one grove's worth.
+    """
+
+    def __init__(self, X: np.ndarray, classes: np.ndarray | None, threads: int = 1) -> None:
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.classes = classes
+        self.classifier = classes is not None
+        shape = (self.X.shape[0], len(classes)) if classes is not None else (self.X.shape[0],)
+        self.total = np.zeros(shape, dtype=np.float64)
+        self.trees = 0
+        self.threads = max(1, threads)
+        self._pool: Any = None
+
+    def _predict(self, tree: Any) -> np.ndarray:
+        if self.classifier:
+            return tree.predict_proba(self.X, check_input=False)
+        return tree.predict(self.X, check_input=False)
+
+    def add(self, estimator: Any) -> None:
+        """Add a grove's trees; a classifier's classes must be the forest's, in its column order."""
+        if self.classes is not None and not np.array_equal(estimator.classes_, self.classes):
+            raise ValueError(
+                f"a grove has classes {list(estimator.classes_)}, the forest {list(self.classes)}: "
+                "the groves were not fitted on one train set"
+            )
+        trees = list(estimator.estimators_)
+        if self.threads == 1 or len(trees) == 1:
+            for tree in trees:
+                self.total += self._predict(tree)
+        else:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=self.threads)
+            for i in range(0, len(trees), self.threads):
+                for out in self._pool.map(self._predict, trees[i : i + self.threads]):
+                    self.total += out  # in tree order: the merged forest's additions
+        self.trees += len(trees)
+
+    def mean(self) -> np.ndarray:
+        """Probabilities (classifier, one column per class) or predictions (regressor)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if not self.trees:
+            raise ValueError("no trees voted")
+        out = self.total.copy()
+        out /= self.trees
+        return out
+
+
+def labels_of(values: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    """Predicted labels from probabilities (as scikit-learn's ``predict``), or the values of a regressor."""
+    return classes.take(np.argmax(values, axis=1), axis=0) if classes is not None else values
+
+
+def score_values(values: np.ndarray, y: np.ndarray, classes: np.ndarray | None) -> float:
+    """``score`` from already computed votes: accuracy for a classifier, R² for a regressor."""
+    from sklearn.metrics import accuracy_score, r2_score
+
+    pred = labels_of(values, classes)
+    return float(accuracy_score(y, pred) if classes is not None else r2_score(y, pred))

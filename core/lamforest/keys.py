@@ -9,7 +9,8 @@ builds/<b>/groves/<gid>.tree                 one fitted grove (a tree file: no p
 builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
 builds/<b>/CANCEL                            the cancel marker
 builds/<b>/lease.json                        the driver's lease, renewed while a driver runs the build
-builds/<b>/model.tree                        the merged forest (a tree file)
+builds/<b>/model.tree                        the merged forest (a tree file; only below the merge limit)
+builds/<b>/manifest.json                     the forest as its groves: classes, features, trees, grove hashes
 builds/<b>/oob.npy                           the forest's OOB decision (or prediction) per train row
 builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
@@ -89,6 +90,11 @@ def model(name: str) -> str:
 def oob(name: str) -> str:
     """The OOB decision function (classifier) or OOB prediction (regressor) of a bootstrapped forest."""
     return build_file(name, "oob.npy")
+
+
+def manifest(name: str) -> str:
+    """What a finished forest is made of: written by finish, read by predict and export."""
+    return build_file(name, "manifest.json")
 
 
 def test_set(name: str) -> str:

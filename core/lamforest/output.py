@@ -54,16 +54,8 @@ def write_predictions(
         sys.stdout.write(_csv_text(names, predictions, proba))
         sys.stdout.flush()
         return "-"
-    out = Path(path).expanduser()
+    out = check_target(path, force)
     suffix = out.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise SpecError("out", f"{path}: unknown file type {suffix!r}; use .csv, .parquet or .npy (or - for stdout)")
-    if out.is_dir():
-        raise SpecError("out", f"{path} is a folder; give a file name ending in {suffix or '.csv'}")
-    if not out.parent.is_dir():
-        raise SpecError("out", f"{path}: the folder {out.parent} does not exist; create it first")
-    if (out.exists() or out.is_symlink()) and not force:
-        raise SpecError("out", f"{path} already exists; choose another name or allow overwriting it (force)")
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     except OSError as exc:
@@ -89,6 +81,22 @@ def write_predictions(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return str(out)
+
+
+def check_target(path: str, force: bool = False) -> Path:
+    """Refuse, before any work, a path ``write_predictions`` would refuse: unknown suffix, a folder,
+    a missing folder, an existing file without ``force``."""
+    out = Path(path).expanduser()
+    suffix = out.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise SpecError("out", f"{path}: unknown file type {suffix!r}; use .csv, .parquet or .npy (or - for stdout)")
+    if out.is_dir():
+        raise SpecError("out", f"{path} is a folder; give a file name ending in {suffix or '.csv'}")
+    if not out.parent.is_dir():
+        raise SpecError("out", f"{path}: the folder {out.parent} does not exist; create it first")
+    if (out.exists() or out.is_symlink()) and not force:
+        raise SpecError("out", f"{path} already exists; choose another name or allow overwriting it (force)")
+    return out
 
 
 def _link_new(tmp: str, out: Path, shown: str) -> None:

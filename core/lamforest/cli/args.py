@@ -31,6 +31,22 @@ def _backend_args(p: argparse.ArgumentParser, top: bool = False) -> None:
     )
 
 
+def _merge_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--merge",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="write the single scikit-learn file: auto (below --merge-limit), always, or never; "
+        "without it the forest is its groves and predict streams them (default: auto)",
+    )
+    p.add_argument(
+        "--merge-limit",
+        default=None,
+        metavar="MB",
+        help="with --merge auto: the largest merged forest, in MB of memory, that gets its file (default: 1024)",
+    )
+
+
 def _spec_args(b: argparse.ArgumentParser) -> None:
     """What a build asks for: the flags `build` and `estimate` share."""
     b.add_argument(
@@ -99,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run groves one after another in this process (local) or synchronously (aws)",
     )
     b.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    _merge_args(b)
     _backend_args(b)
 
     e = sub.add_parser(
@@ -153,11 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("name")
     f.add_argument("--workers", type=int, default=None)
     f.add_argument("--json", action="store_true")
+    _merge_args(f)
     _backend_args(f)
 
-    pr = sub.add_parser("predict", help="predict with a build's merged forest")
+    pr = sub.add_parser("predict", help="predict new rows (or score labelled ones) with a finished build")
     pr.add_argument("name")
-    pr.add_argument("--data", default=None, help="dataset to predict (default: the build's held-out test set)")
+    pr.add_argument(
+        "--data",
+        default=None,
+        help="rows to predict: a .csv/.parquet/.npy/.npz file with the training columns, with or without "
+        "the target (default: the build's held-out test set)",
+    )
+    pr.add_argument(
+        "--out",
+        default=None,
+        metavar="PRED",
+        help="write one row per input row: the prediction and, for a classifier, one probability column per "
+        "class (.csv, .parquet or .npy; - for CSV on stdout). Default for rows without the target: stdout",
+    )
+    pr.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     pr.add_argument("--json", action="store_true")
     pr.add_argument(
         "--distributed",
@@ -224,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write a build's merged forest to a file any scikit-learn user can load")
     ex.add_argument("name")
     ex.add_argument("path", help="a .skops path writes the safe skops format; anything else, joblib")
-    ex.add_argument("-f", "--force", action="store_true", help="overwrite PATH if it exists")
+    ex.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="overwrite PATH if it exists; merge a forest above its merge limit (holds it all in memory)",
+    )
     _backend_args(ex)
     return parser

@@ -65,6 +65,7 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
     )
     checked = drv.validate(spec)  # cheap checks before the backend is even opened
     check_workers(args.workers)
+    merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
     backend = _open(args)
     try:
         # A budget is checked against the estimate before anything is written or dispatched.
@@ -85,7 +86,9 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
                 f"{plan.spec.n_groves} groves on {backend.describe}; "
                 f"train {plan.n_train} x {plan.n_features}, test {plan.n_test}"
             )
-        st = _run(backend, args, plan.spec.name, plan.spec.n_groves, plan.spec.trees, console, sync=args.sync)
+        st = _run(
+            backend, args, plan.spec.name, plan.spec.n_groves, plan.spec.trees, console, sync=args.sync, merge=merge
+        )
         pred = drv.predict(backend, st.name) if args.predict and st.state == "done" else None
     finally:
         backend.close()
@@ -93,12 +96,20 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
 
 
 def _run(
-    backend: Any, args: argparse.Namespace, name: str, groves: int, trees: int, console: Any, sync: bool = False
+    backend: Any,
+    args: argparse.Namespace,
+    name: str,
+    groves: int,
+    trees: int,
+    console: Any,
+    sync: bool = False,
+    merge: drv.MergePolicy | None = None,
 ) -> drv.BuildStatus:
+    workers = getattr(args, "workers", None)
     if args.json:
-        return drv.run(backend, name, workers=getattr(args, "workers", None), sync=sync)
+        return drv.run(backend, name, workers=workers, sync=sync, merge=merge)
     with ProgressView(console, groves, trees) as view:
-        return drv.run(backend, name, workers=getattr(args, "workers", None), sync=sync, on_progress=view.update)
+        return drv.run(backend, name, workers=workers, sync=sync, on_progress=view.update, merge=merge)
 
 
 def _report(st: drv.BuildStatus, args: argparse.Namespace, console: Any, pred: drv.Prediction | None = None) -> int:
@@ -153,55 +164,66 @@ def cmd_cancel(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_finish(args: argparse.Namespace, console: Any) -> int:
+    merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
     backend = _open(args)
     try:
         st = drv.status(backend, args.name)
+        if st.state not in ("done", "finishing", "failed", "cancelled") and not args.json:
+            missing = len(st.rows) - st.count("done")
+            console.print(f"[bold]{args.name}[/]: {missing} grove(s) not done; dispatching them again")
         if args.json or st.state in ("done", "finishing", "failed", "cancelled"):
             # A failed or cancelled build cannot be finished: drv.finish says why and what to do.
-            st = drv.finish(backend, args.name, workers=args.workers)
+            st = drv.finish(backend, args.name, workers=args.workers, merge=merge)
         else:
             missing = len(st.rows) - st.count("done")
             todo = f"{missing} grove(s) not done; dispatching them again" if missing else "every grove done; merging"
             console.print(f"[bold]{args.name}[/]: {todo}")
             with ProgressView(console, len(st.rows), st.spec.trees) as view:
-                st = drv.run(backend, args.name, workers=args.workers, on_progress=view.update)
+                st = drv.run(backend, args.name, workers=args.workers, on_progress=view.update, merge=merge)
     finally:
         backend.close()
     return _report(st, args, console)
 
 
 def cmd_predict(args: argparse.Namespace, console: Any) -> int:
-    if args.distributed:
-        return cmd_predict_distributed(args, console)
+    if args.out is not None and args.out != "-":
+        from lamforest.output import check_target
+
+        check_target(args.out, args.force)  # before any rows are read or groves fetched
     backend = _open(args)
     try:
-        pred = drv.predict(backend, args.name, args.data)
+        if args.distributed:
+            from lamforest.driver.distributed import predict_distributed
+
+            res = predict_distributed(
+                backend, args.name, args.data, batch_groves=args.batch_groves, workers=args.workers
+            )
+            pred = res.prediction
+        else:
+            res, pred = None, drv.predict(backend, args.name, args.data)
+        # Rows without the target have nothing to score: their predictions are the answer.
+        out = args.out if args.out is not None else ("-" if pred.metric is None else None)
+        if out is not None:
+            drv.save(pred, out, args.force)
     finally:
         backend.close()
+    # With --out -, stdout holds the predictions: what happened goes to stderr.
+    stream = sys.stderr if out == "-" else sys.stdout
     if args.json:
-        print(json.dumps(pred.to_json(), default=str))
-    else:
-        print_prediction(console, pred)
-    return EXIT_OK
-
-
-def cmd_predict_distributed(args: argparse.Namespace, console: Any) -> int:
-    from lamforest.driver.distributed import predict_distributed
-
-    backend = _open(args)
-    try:
-        res = predict_distributed(backend, args.name, args.data, batch_groves=args.batch_groves, workers=args.workers)
-    finally:
-        backend.close()
-    if args.json:
-        print(json.dumps(res.to_json(), default=str))
+        print(json.dumps(res.to_json() if res is not None else pred.to_json(), default=str), file=stream)
         return EXIT_OK
-    print_prediction(console, res.prediction)
-    est = " est." if res.cost_estimate else ""
-    console.print(
-        f"distributed: {res.invocations} invocation(s) over {res.trees} trees, {res.wall_s:.2f} s, "
-        f"{res.rows_per_s:,.0f} rows/s, {fmt_usd(res.cost_usd)}{est} (predict id {res.predict_id})"
-    )
+    if out == "-":
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False)
+    print_prediction(console, pred)
+    if res is not None:
+        est = " est." if res.cost_estimate else ""
+        console.print(
+            f"distributed: {res.invocations} invocation(s) over {res.trees} trees, {res.wall_s:.2f} s, "
+            f"{res.rows_per_s:,.0f} rows/s, {fmt_usd(res.cost_usd)}{est} (predict id {res.predict_id}); "
+            f"workers' peak memory {res.worker_peak_mb:,.0f} MB"
+        )
     return EXIT_OK
 
 
@@ -252,7 +274,7 @@ def cmd_export(args: argparse.Namespace, console: Any) -> int:
             from lamforest import safe
 
             path = export_target(args.path, args.force)
-            write_file(path, safe.dumps(drv.load_model(backend, args.name)))
+            write_file(path, safe.dumps(drv.whole_model(backend, args.name, args.force)))
             how = "lamforest.safe.load (refuses untrusted types)"
         else:
             path = drv.export(backend, args.name, args.path, force=args.force)

@@ -83,6 +83,20 @@ def summary_table(st: drv.BuildStatus) -> Any:
         rows.append(("next", escape(st.hint)))
     if st.model:
         rows.append(("model", st.model))
+    elif j["model_kind"] == "groves":
+        merge = (st.summary or {}).get("merge") or {}
+        why = f", above the merge limit of {merge['limit_mb']:,.0f} MB" if merge.get("mode") == "auto" else ""
+        rows.append(
+            (
+                "model",
+                f"a grove set: {len(st.rows)} groves, {j['forest_mb']:,.1f} MB merged{why}; predict new rows with "
+                f"`lamforest predict {st.name} --data FILE --out PRED.csv` (groves streamed)",
+            )
+        )
+    mem = j["memory"] or {}
+    if mem.get("driver_finish_peak_mb") is not None:
+        workers = f"; workers peak {mem['worker_peak_mb']:,.0f} MB" if mem.get("worker_peak_mb") is not None else ""
+        rows.append(("memory", f"driver peak during finish {mem['driver_finish_peak_mb']:,} MB{workers}"))
     for k, v in rows:
         t.add_row(k, v)
     return t
@@ -126,8 +140,13 @@ def print_prediction(console: Any, pred: drv.Prediction) -> None:
     from rich.table import Table
 
     console.print(f"[bold]{pred.source}[/]: {pred.rows} rows")
+    if pred.out and pred.out != "-":
+        console.print(f"predictions written to [bold]{pred.out}[/]")
+    if pred.driver_peak_mb is not None:
+        console.print(f"driver peak memory while predicting: {pred.driver_peak_mb:,} MB")
     if pred.metric is None:
-        console.print(f"predictions (first 20): {pred.predictions[:20].tolist()}")
+        if not pred.out:
+            console.print(f"predictions (first 20): {pred.predictions[:20].tolist()}")
         return
     console.print(f"[bold]{pred.metric}[/] {pred.score:.4f}")
     if pred.confusion is not None and pred.labels is not None and len(pred.labels) <= 20:

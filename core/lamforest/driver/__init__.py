@@ -7,9 +7,18 @@ driver API; its parts live in ``plan`` (create), ``schedule`` + ``run``
 ``results`` (predict, export), ``distributed`` (predict through workers), ``search``, ``tune``.
 """
 
-from lamforest.driver.finish import load_grove
+from lamforest.driver.finish import DEFAULT_MERGE_LIMIT_MB, MergePolicy, load_grove
 from lamforest.driver.plan import BuildError, Plan, create, create_from_arrays, load_plan, validate
-from lamforest.driver.results import Prediction, evaluate, export, load_model, predict, predict_values
+from lamforest.driver.results import (
+    Prediction,
+    evaluate,
+    export,
+    load_model,
+    predict,
+    predict_values,
+    save,
+    whole_model,
+)
 from lamforest.driver.run import Progress, cancel, finish, run
 from lamforest.driver.watch import (
     BUILD_STATES,
@@ -24,11 +33,13 @@ from lamforest.driver.watch import (
 
 __all__ = [
     "BUILD_STATES",
+    "DEFAULT_MERGE_LIMIT_MB",
     "GROVE_STATES",
     "BuildError",
     "BuildStatus",
     "BuildsView",
     "GroveRow",
+    "MergePolicy",
     "Plan",
     "Prediction",
     "Progress",
@@ -46,6 +57,8 @@ __all__ = [
     "predict",
     "predict_values",
     "run",
+    "save",
     "status",
     "validate",
+    "whole_model",
 ]

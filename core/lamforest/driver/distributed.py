@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 
 from lamforest import data as datamod
-from lamforest import keys
+from lamforest import keys, memory
 from lamforest.backend.base import Backend, Event
 from lamforest.cost import total_usd
 from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
-from lamforest.driver.plan import BuildError, Plan, load_plan
-from lamforest.driver.results import Prediction, evaluate
+from lamforest.driver.plan import BuildError, load_plan
+from lamforest.driver.results import Prediction, from_values, rows_to_predict
 from lamforest.driver.watch import status
 from lamforest.events import PredictEvent
 from lamforest.spec import SpecError, as_int
@@ -57,6 +57,7 @@ class DistributedPrediction:
     cost_usd: float
     cost_estimate: bool
     reports: int
+    worker_peak_mb: float = 0.0  # the largest Max Memory Used of the predict invocations
 
     @property
     def rows_per_s(self) -> float:
@@ -74,31 +75,8 @@ class DistributedPrediction:
             "cost_usd": self.cost_usd,
             "cost_is_estimate": self.cost_estimate,
             "reports": self.reports,
+            "worker_peak_mb": self.worker_peak_mb,
         }
-
-
-class _Precomputed:
-    """Looks like a fitted estimator to ``results.evaluate``: predictions already made."""
-
-    def __init__(self, predictions: np.ndarray, classes: np.ndarray | None) -> None:
-        self._pred = predictions
-        if classes is not None:
-            self.classes_ = classes
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self._pred
-
-
-def _rows(backend: Backend, name: str, plan: Plan, source: str | None) -> tuple[np.ndarray, Any, str]:
-    if source is None:
-        if not plan.n_test:
-            raise SpecError("data", f"build {name!r} trained on every row and has no held-out test set; give --data")
-        X, y = datamod.get_test(backend.store, name)
-        return X, y, "held-out test set"
-    ds = datamod.load(source, plan.spec.target, plan.task, plan.spec.seed)
-    if ds.X.shape[1] != plan.n_features:
-        raise SpecError("data", f"{source}: {ds.X.shape[1]} features, the model expects {plan.n_features}")
-    return ds.X, ds.y, source
 
 
 def predict_distributed(
@@ -112,7 +90,8 @@ def predict_distributed(
     poll_s: float = 0.05,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> DistributedPrediction:
-    """Predict ``source`` (default: the held-out test set) with a finished build, one event per batch of groves.
+    """Predict ``source`` (default: the held-out test set; rows with or without the target) with a
+    finished build, one event per batch of groves.
 
     Bad input raises SpecError naming the field before anything is written.
     """
@@ -124,7 +103,8 @@ def predict_distributed(
     st = status(backend, name)
     if st.state != "done":
         raise BuildError(f"build {name!r} is {st.state}; distributed predict needs a finished build")
-    X, y, where = _rows(backend, name, plan, source)
+    exact = memory.reset_peak()
+    X, y, where = rows_to_predict(backend, name, plan, source)
     t0 = time.perf_counter()
     ref = datamod.put_input(backend.store, X)
     pid = f"p{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -174,9 +154,9 @@ def predict_distributed(
         raise BuildError(f"distributed predict {pid}: no batch to sum")
     values = total / trees
     classes = np.asarray(plan.classes) if plan.task == "classification" else None
-    predictions = classes.take(np.argmax(values, axis=1)) if classes is not None else values
     wall = time.perf_counter() - t0
-    pred = evaluate(_Precomputed(predictions, classes), X, y, where)
+    pred = from_values(values, y, classes, where)
+    pred.driver_peak_mb = memory.peak_mb() if exact else None
     rids = {r["request_id"] for r in done.values() if r.get("request_id")}
     reports = reports_for(backend, name, "predict", rids)
     out = DistributedPrediction(
@@ -189,6 +169,7 @@ def predict_distributed(
         cost_usd=total_usd(reports.values(), backend.price_arch(spec.arch)),
         cost_estimate=backend.estimate,
         reports=len(reports),
+        worker_peak_mb=max((r.max_memory_mb for r in reports.values()), default=0.0),
     )
     result = {k: v for k, v in out.to_json().items() if k not in ("predictions", "confusion")}
     put_json(backend.store, keys.job_file(pre, "result.json"), result)

@@ -1,31 +1,64 @@
-"""End a build: merge its groves into one forest, score it, write the model and the summary;
-or write the summary of a build that ended without a model (cancelled, failed)."""
+"""End a build: stream its groves to score it (test and OOB), write its manifest and summary, and the
+merged forest when it fits; or write the summary of a build that ended without a model.
+
+Finishing holds a few groves at a time, never the forest: held-out votes and
+OOB sums are accumulated grove by grove, in grove order, with the same
+additions as the merged forest (so the scores are the merged forest's). The
+merged scikit-learn file is written only under the merge policy.
+"""
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from lamforest import artifacts, forest, keys
+from lamforest import artifacts, forest, keys, memory
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
-from lamforest.driver import estimate
+from lamforest.driver import estimate, stream
 from lamforest.driver.oob import write_oob
 from lamforest.driver.plan import BuildError
+from lamforest.driver.stream import GroveMismatch
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
+from lamforest.spec import SpecError
 from lamforest.store.base import put_json
 
+MERGE_MODES = ("auto", "always", "never")
+DEFAULT_MERGE_LIMIT_MB = forest.DEFAULT_MERGE_LIMIT_MB
 
-class GroveMismatch(BuildError):
-    """Grove files differ from what their done records say; ``gids`` can be fitted again."""
 
-    def __init__(self, message: str, gids: list[str]) -> None:
-        super().__init__(message)
-        self.gids = gids
+@dataclass(frozen=True)
+class MergePolicy:
+    """When ``finish`` writes the single scikit-learn file: ``auto`` below ``limit_mb`` (the
+    merged forest's estimated size in memory), ``always``, or ``never`` (the groves are the model)."""
+
+    mode: str = "auto"
+    limit_mb: float = DEFAULT_MERGE_LIMIT_MB
+
+    def __post_init__(self) -> None:
+        if self.mode not in MERGE_MODES:
+            raise SpecError("merge", f"{self.mode!r} is not one of {', '.join(MERGE_MODES)}")
+        if not isinstance(self.limit_mb, (int, float)) or isinstance(self.limit_mb, bool) or not self.limit_mb > 0:
+            raise SpecError("merge_limit", f"{self.limit_mb!r}: the limit is a positive number of MB")
+
+    @classmethod
+    def parse(cls, mode: str | None, limit_mb: Any) -> MergePolicy:
+        """From command-line text: ``limit_mb`` may be a string."""
+        if limit_mb is None:
+            return cls(mode or "auto")
+        try:
+            limit = float(limit_mb)
+        except (TypeError, ValueError):
+            raise SpecError("merge_limit", f"{limit_mb!r} is not a number of MB") from None
+        return cls(mode or "auto", limit)
+
+    def keeps(self, nbytes: int) -> bool:
+        """Whether a merged forest of ``nbytes`` in memory gets its file."""
+        return self.mode == "always" or (self.mode == "auto" and nbytes <= self.limit_mb * 1e6)
 
 
 def load_grove(backend: Backend, name: str, grove: int, record: dict[str, Any] | None = None) -> Grove:
@@ -82,70 +115,134 @@ def write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, An
     return watcher.refresh()
 
 
-def finalize(
-    backend: Backend, watcher: Watcher, *, failures: list[dict[str, Any]] | None, t_start: float | None
-) -> BuildStatus:
-    """Every grove is done: merge, score (test and OOB), write model.tree and summary.json.
-
-    Each grove is checked against its done record first; ``GroveMismatch``
-    names those that are not what their worker wrote (``run.finish`` fits them again).
-    """
-    name, plan = watcher.name, watcher.plan
-    st = watcher.refresh()
-    t0 = time.perf_counter()
+def _wait_reports(backend: Backend, watcher: Watcher) -> BuildStatus:
     # REPORT lines can trail the done records (CloudWatch ingests with a delay; a local
     # worker logs after its handler returns): wait for them, bounded, so the cost is whole.
+    st = watcher.refresh()
     deadline = time.monotonic() + backend.report_wait_s
     while any(r.report is None for r in st.rows) and time.monotonic() < deadline:
         time.sleep(0.2)
         st = watcher.refresh()
+    return st
 
-    # Fetch groves concurrently (S3 GETs and decompression overlap); map keeps grove order.
-    def fetch(row: Any) -> Grove | GroveMismatch:
-        try:
-            return load_grove(backend, name, row.grove, row.record)
-        except GroveMismatch as exc:
-            return exc
 
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(st.rows)))) as pool:
-        fetched = list(pool.map(fetch, st.rows))
-    bad = [g for g in fetched if isinstance(g, GroveMismatch)]
-    if bad:
-        gids = [gid for exc in bad for gid in exc.gids]
-        raise GroveMismatch(f"{len(bad)} grove file(s) do not match their records; first: {bad[0]}", gids)
-    groves = [g for g in fetched if isinstance(g, Grove)]
-    merged = forest.merge(groves)
-    t_merge = time.perf_counter() - t0
-    test_score = None
-    if plan.n_test:  # a build that trains on every row (test size 0) has no held-out score
+def finalize(
+    backend: Backend,
+    watcher: Watcher,
+    *,
+    failures: list[dict[str, Any]] | None,
+    t_start: float | None,
+    merge: MergePolicy | None = None,
+) -> BuildStatus:
+    """Every grove is done: stream them to score (test and OOB), write manifest.json, summary.json, and
+    model.tree when ``merge`` allows it.
+
+    Peak memory is a few groves plus the held-out votes and the OOB sums (and
+    the merged forest itself, only when it is kept).
+    """
+    merge = merge or MergePolicy()
+    name, plan = watcher.name, watcher.plan
+    st = _wait_reports(backend, watcher)
+    exact_peak = memory.reset_peak()
+    t0 = time.perf_counter()
+    classes = np.asarray(plan.classes) if plan.task == "classification" else None
+    if plan.n_test:
         X_te, y_te = datamod.get_test(backend.store, name)
-        merged.n_jobs = -1  # score on every core; the saved model keeps scikit-learn's default
-        test_score = forest.score(merged, X_te, y_te)
-        merged.n_jobs = None
-    oob = None
-    if bootstraps(plan.spec.params, plan.spec.model):
+    else:  # a build that trains on every row (test size 0) has no held-out score: vote on no rows
+        X_te, y_te = np.zeros((0, plan.n_features), dtype=np.float32), None
+    votes = forest.Votes(X_te, classes, threads=stream.threads())
+    oob = bootstraps(plan.spec.params, plan.spec.model)
+    oob_total: np.ndarray | None = None
+    oob_count: np.ndarray | None = None
+    kept: list[Grove] | None = [] if merge.mode != "never" else None
+    size, estimator = 0, ""
+    listed: list[dict[str, Any]] = []
+    for loaded in stream.groves(backend, name, [r.grove for r in st.rows], records=[r.record for r in st.rows]):
+        g = loaded.grove
+        est = g.estimator
+        estimator = estimator or type(est).__name__
+        votes.add(est)  # refuses a grove whose classes are not the plan's
+        if oob and g.oob_sum is not None and g.oob_count is not None:
+            # Grove order, as forest.oob_score sums them: the same additions.
+            oob_total = g.oob_sum if oob_total is None else oob_total + g.oob_sum
+            oob_count = g.oob_count if oob_count is None else oob_count + g.oob_count
+        elif oob:
+            oob = False  # a grove without sums (an older file): no OOB score rather than a wrong one
+        nbytes = forest.tree_bytes(est)
+        size += nbytes
+        listed.append(
+            {
+                "grove": loaded.index,
+                "trees": len(est.estimators_),
+                "sha256": loaded.sha256,
+                "bytes": loaded.nbytes,
+                "tree_bytes": nbytes,
+            }
+        )
+        if kept is not None:
+            if merge.mode == "auto" and not merge.keeps(size):
+                kept = None  # past the limit: this forest is its groves; stop holding trees
+            else:
+                kept.append(Grove(est, g.trees, g.seed))
+        del g, est, loaded
+    t_stream = time.perf_counter() - t0
+    values = votes.mean()
+    test_score = forest.score_values(values, y_te, classes) if y_te is not None else None
+    oob_score = None
+    if oob and oob_total is not None and oob_count is not None:
         try:
             X_tr, y_tr = datamod.open_train(backend.store, plan.data_ref)
             w_tr = datamod.open_weight(backend.store, plan.data_ref)
             datamod.check_train(plan.data_ref, X_tr, y_tr, w_tr)  # OOB scores only against the rows the groves saw
         except (ValueError, OSError, EOFError) as exc:  # DataIntegrityError, or a .npy too short to open
             raise BuildError(f"build {name!r}: {' '.join(str(exc).split())}") from None
-        classes = np.asarray(merged.classes_) if forest.is_classifier(merged) else None
-        decision = forest.oob_decision(groves, np.asarray(y_tr), classes)
-        if decision is not None:
-            oob = decision[1]
-            write_oob(backend, name, decision[0])
-    blob = artifacts.dumps_model(merged)
-    backend.store.put_bytes(keys.model(name), blob)
+        decision, oob_score = forest.oob_from_sums(oob_total, oob_count, np.asarray(y_tr), classes)
+        write_oob(backend, name, decision)  # the estimators' oob_decision_function_ / oob_prediction_
+        del decision
+    del oob_total, oob_count
+    model_bytes, model_sha256 = None, None
+    t_merge = 0.0
+    if kept is not None and merge.keeps(size):
+        t1 = time.perf_counter()
+        merged = forest.merge(kept)
+        del kept
+        blob = artifacts.dumps_model(merged)
+        del merged
+        backend.store.put_bytes(keys.model(name), blob)
+        model_bytes = len(blob)
+        model_sha256 = artifacts.digest(blob)
+        del blob
+        t_merge = time.perf_counter() - t1
+    else:
+        kept = None
+        backend.store.delete(keys.model(name))  # a file from an earlier finish under another policy
+    manifest = {
+        "v": 1,
+        "build": name,
+        "task": plan.task,
+        "model": plan.spec.model,
+        "estimator": estimator,
+        "classes": plan.classes,
+        "n_features": plan.n_features,
+        "features": stream.feature_names(backend, plan),
+        "trees": votes.trees,
+        "groves": listed,
+        "tree_bytes": size,
+        "merged": model_bytes is not None,
+        "merge": {"mode": merge.mode, "limit_mb": merge.limit_mb},
+    }
+    put_json(backend.store, keys.manifest(name), manifest)
     starts = [r.started for r in st.rows if r.started]
     ends = [r.ended for r in st.rows if r.ended]
-    summary = {
+    worker_peaks = [r.report.max_memory_mb for r in st.rows if r.report is not None]
+    summary: dict[str, Any] = {
         "state": "done",
         "test_score": test_score,
-        "metric": forest.metric_name(merged),
-        "oob_score": oob,
-        "trees": merged.n_estimators,
-        "groves": len(groves),
+        "metric": "accuracy" if classes is not None else "r2",
+        "oob_score": oob_score,
+        "trees": votes.trees,
+        "groves": len(listed),
+        "stream_s": t_stream,
         "merge_s": t_merge,
         "wall_s": time.time() - (t_start or (min(starts) if starts else time.time())),
         "fit_span_s": (max(ends) - min(starts)) if starts and ends else None,
@@ -153,8 +250,18 @@ def finalize(
         "gb_seconds": st.gb_seconds,
         "cost_usd": st.cost_usd,
         "cost_is_estimate": st.cost_estimate,
-        "model_bytes": len(blob),
-        "model_sha256": artifacts.digest(blob),
+        "model_kind": "merged" if model_bytes is not None else "groves",
+        "model_bytes": model_bytes,
+        "model_sha256": model_sha256,
+        "groves_bytes": sum(g["bytes"] for g in listed),
+        "forest_mb": round(size / 1e6, 1),
+        "merge": manifest["merge"],
+        "memory": {
+            "driver_finish_peak_mb": memory.peak_mb(),
+            "driver_peak_is_phase": exact_peak,
+            "worker_peak_mb": max(worker_peaks) if worker_peaks else None,
+            "worker_memory_mb": plan.spec.memory,
+        },
         "failures": failures or [],
         "init_ms": estimate.median_init_ms([r.report.init_ms for r in st.rows if r.report]),
         "finished": time.time(),

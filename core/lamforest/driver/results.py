@@ -1,4 +1,10 @@
-"""Use a finished build: load its merged forest, predict and score, export it."""
+"""Use a finished build: predict (held-out set or new rows, to a file), score, export.
+
+A finished forest is its groves plus a manifest; the merged scikit-learn file
+exists only when it fit the merge limit. ``predict_values`` uses the merged
+file when there is one and otherwise streams the groves in order, with the
+same additions as the merged forest: the numbers are equal either way.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,25 @@ from typing import Any
 import joblib
 import numpy as np
 
-from lamforest import artifacts, forest, keys
+from lamforest import artifacts, forest, keys, memory, output
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
-from lamforest.driver.plan import BuildError, load_plan
+from lamforest.driver import stream
+from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.grove import Grove
 from lamforest.spec import SpecError
 from lamforest.store.base import get_json
+
+
+def _grove_set_hint(name: str, manifest: dict[str, Any]) -> str:
+    policy = manifest.get("merge", {})
+    limit = policy.get("limit_mb", 0)
+    why = f"above its merge limit of {limit:,.0f} MB" if policy.get("mode") == "auto" else "unmerged"
+    return (
+        f"build {name!r} is a grove set: {manifest['trees']} trees in {len(manifest['groves'])} groves, "
+        f"{manifest['tree_bytes'] / 1e6:,.1f} MB merged, {why}; predict streams its groves "
+        f"(`lamforest predict {name} --data FILE --out PRED.csv`)"
+    )
 
 
 def load_model(backend: Backend, name: str) -> Any:
@@ -27,6 +46,10 @@ def load_model(backend: Backend, name: str) -> Any:
     try:
         blob = backend.store.get_bytes(key)
     except KeyError:
+        manifest = stream.load_manifest(backend, name)
+        if manifest is not None:
+            hint = _grove_set_hint(name, manifest)
+            raise BuildError(f"{hint}; to merge it anyway: `lamforest export {name} PATH --force`") from None
         raise BuildError(no_model(backend, name)) from None
     try:
         summary = get_json(backend.store, keys.summary(name))
@@ -62,12 +85,46 @@ def no_model(backend: Backend, name: str) -> str:
     return f"build {name!r} has no model yet; run `lamforest finish {name}` to dispatch what is missing and merge"
 
 
+def has_merged(backend: Backend, name: str) -> bool:
+    return backend.store.exists(keys.model(name))
+
+
+def _check_width(X: np.ndarray, n_features: int) -> None:
+    if X.ndim != 2 or X.shape[1] != n_features:
+        cols = X.shape[1] if X.ndim == 2 else f"shape {X.shape}"
+        raise SpecError("data", f"rows have {cols} columns, the model expects {n_features} features")
+
+
+def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: dict[str, Any]) -> np.ndarray:
+    """The forest's mean vote on ``X`` from its groves, one at a time, each checked against its hash."""
+    classes = stream.manifest_classes(manifest)
+    votes = forest.Votes(X, classes, threads=stream.threads())
+    listed = manifest["groves"]
+    for loaded in stream.groves(backend, name, [g["grove"] for g in listed], [g["sha256"] for g in listed]):
+        votes.add(loaded.grove.estimator)
+        del loaded  # not held while the next grove is decoded
+    if votes.trees != manifest["trees"]:
+        raise BuildError(f"build {name!r}: {votes.trees} trees voted, the manifest lists {manifest['trees']}")
+    return votes.mean()
+
+
 def predict_values(backend: Backend, name: str, X: np.ndarray) -> np.ndarray:
     """The forest's probabilities (classifier: one column per class, in ``plan.classes`` order) or
-    predictions (regressor) for rows ``X``: the one entry every caller that predicts new rows uses."""
-    model = load_model(backend, name)
+    predictions (regressor) for rows ``X``: the one entry every caller that predicts new rows uses.
+
+    The merged forest when the build has one, else its groves streamed in
+    order (bounded memory); the two give the same numbers to the bit.
+    """
     X = np.asarray(X, dtype=np.float32)
-    return model.predict_proba(X) if forest.is_classifier(model) else model.predict(X)
+    manifest = stream.load_manifest(backend, name)
+    if manifest is not None:
+        _check_width(X, int(manifest["n_features"]))
+    if manifest is None or has_merged(backend, name):
+        model = load_model(backend, name)
+        model.n_jobs = None  # one running sum in tree order: what streaming reproduces
+        _check_width(X, int(model.n_features_in_))
+        return model.predict_proba(X) if forest.is_classifier(model) else model.predict(X)
+    return stream_values(backend, name, X, manifest)
 
 
 @dataclass
@@ -80,6 +137,9 @@ class Prediction:
     errors: dict[str, float] | None = None
     rows: int = 0
     source: str = "test set"
+    proba: np.ndarray | None = None  # classifier: one column per class, in ``labels`` order
+    out: str | None = None  # where the predictions were written, "-" for stdout
+    driver_peak_mb: int | None = None  # this process's peak memory while predicting
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,21 +151,30 @@ class Prediction:
             "confusion": self.confusion.tolist() if self.confusion is not None else None,
             "errors": self.errors,
             "predictions": self.predictions[:1000].tolist(),
+            "out": self.out,
+            "driver_peak_mb": self.driver_peak_mb,
         }
 
 
-def evaluate(model: Any, X: np.ndarray, y: np.ndarray | None, source: str) -> Prediction:
+def _plain(labels: Any) -> list[Any]:
+    return [x.item() if hasattr(x, "item") else x for x in labels]
+
+
+def score_predictions(
+    pred: np.ndarray, y: np.ndarray | None, classes: np.ndarray | None, source: str, rows: int
+) -> Prediction:
+    """A Prediction of already made predictions: scored against ``y`` when there is one."""
     from sklearn.metrics import confusion_matrix, mean_absolute_error, mean_squared_error
 
-    pred = model.predict(X)
-    out = Prediction(predictions=pred, rows=int(X.shape[0]), source=source)
+    out = Prediction(predictions=pred, rows=rows, source=source)
+    if classes is not None:
+        out.labels = _plain(classes)
     if y is None:
         return out
-    if forest.is_classifier(model):
-        labels = list(model.classes_)
-        out.metric, out.labels = "accuracy", [x.item() if hasattr(x, "item") else x for x in labels]
+    if classes is not None:
+        out.metric = "accuracy"
         out.score = float(np.mean(pred == y))
-        out.confusion = confusion_matrix(y, pred, labels=labels)
+        out.confusion = confusion_matrix(y, pred, labels=list(classes))
     else:
         from sklearn.metrics import r2_score
 
@@ -120,29 +189,115 @@ def evaluate(model: Any, X: np.ndarray, y: np.ndarray | None, source: str) -> Pr
     return out
 
 
-def predict(backend: Backend, name: str, source: str | None = None) -> Prediction:
-    """Predict with the merged forest on the held-out test set, or on another dataset."""
-    plan = load_plan(backend, name)
-    model = load_model(backend, name)
+def evaluate(model: Any, X: np.ndarray, y: np.ndarray | None, source: str) -> Prediction:
+    """Predict ``X`` with a fitted estimator and score it against ``y``."""
+    classes = np.asarray(model.classes_) if forest.is_classifier(model) else None
+    return score_predictions(model.predict(X), y, classes, source, int(X.shape[0]))
+
+
+def from_values(values: np.ndarray, y: np.ndarray | None, classes: np.ndarray | None, source: str) -> Prediction:
+    """A Prediction from the forest's mean votes: labels (argmax, as scikit-learn) or values, scored."""
+    pred = score_predictions(forest.labels_of(values, classes), _as_labels(y, classes), classes, source, len(values))
+    if classes is not None:
+        pred.proba = values
+    return pred
+
+
+def _as_labels(y: np.ndarray | None, classes: np.ndarray | None) -> np.ndarray | None:
+    """Labels read from a file compare with the classes as the same kind (ints stay ints)."""
+    if y is None or classes is None:
+        return y
+    if np.issubdtype(classes.dtype, np.number) and np.issubdtype(y.dtype, np.number):
+        if np.all(np.equal(np.mod(y, 1), 0)):
+            return y.astype(classes.dtype)
+    elif not np.issubdtype(classes.dtype, np.number):
+        return y.astype(str)
+    return y
+
+
+def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None) -> tuple[np.ndarray, Any, str]:
+    """X, y (or None for unlabelled rows) and a description: the held-out set, or ``source``'s rows
+    checked against the training columns by name."""
     if source is None:
         if not plan.n_test:
             raise SpecError("data", f"build {name!r} trained on every row and has no held-out test set; give --data")
         X, y = datamod.get_test(backend.store, name)
-        return evaluate(model, X, y, "held-out test set")
-    ds = datamod.load(source, plan.spec.target, plan.task, plan.spec.seed)
-    if ds.X.shape[1] != plan.n_features:
-        raise SpecError("data", f"{source}: {ds.X.shape[1]} features, the model expects {plan.n_features}")
-    return evaluate(model, ds.X, ds.y, source)
+        return X, y, "held-out test set"
+    names = stream.feature_names(backend, plan)
+    rows, labels = datamod.load_rows(source, names, plan.spec.target, task=plan.task, seed=plan.spec.seed)
+    return rows, labels, source
+
+
+def save(pred: Prediction, out: str, force: bool = False) -> str:
+    """Write one row per predicted row to ``out`` (CSV/Parquet/NPY by suffix, ``-`` for stdout)."""
+    pred.out = output.write_predictions(out, pred.predictions, pred.proba, pred.labels, force=force)
+    return pred.out
+
+
+def predict(
+    backend: Backend, name: str, source: str | None = None, *, out: str | None = None, force: bool = False
+) -> Prediction:
+    """Predict the held-out test set, or the rows of ``source`` (labelled or not), with a finished build.
+
+    With ``out`` the predictions (and, for a classifier, one probability
+    column per class) are written there. Rows with the target are scored.
+    """
+    plan = load_plan(backend, name)
+    exact = memory.reset_peak()
+    X, y, where = rows_to_predict(backend, name, plan, source)
+    if out is not None and out != "-":
+        output.check_target(out, force)
+    values = predict_values(backend, name, X)
+    classes = np.asarray(plan.classes) if plan.task == "classification" else None
+    pred = from_values(values, y, classes, where)
+    if out is not None:
+        save(pred, out, force)
+    pred.driver_peak_mb = memory.peak_mb() if exact else None
+    return pred
+
+
+def merge_groves(backend: Backend, name: str, manifest: dict[str, Any]) -> Any:
+    """Every grove of a grove set merged into one estimator in memory: the forest's full size."""
+    listed = manifest["groves"]
+    groves = [
+        Grove(g.grove.estimator, g.grove.trees, g.grove.seed)
+        for g in stream.groves(backend, name, [x["grove"] for x in listed], [x["sha256"] for x in listed])
+    ]
+    return forest.merge(groves)
+
+
+def whole_model(backend: Backend, name: str, force: bool = False) -> Any:
+    """The forest as one scikit-learn estimator: the merged file, or the groves merged now.
+
+    A grove set above its merge limit is refused unless ``force``: merging
+    holds the whole forest in memory, and loading the file will too.
+    """
+    if has_merged(backend, name):
+        return load_model(backend, name)
+    manifest = stream.load_manifest(backend, name)
+    if manifest is None:
+        load_plan(backend, name)
+        raise BuildError(f"build {name!r} has no model yet; run `lamforest finish {name}`")
+    limit = float(manifest.get("merge", {}).get("limit_mb") or 0)
+    size_mb = manifest["tree_bytes"] / 1e6
+    if not force and size_mb > limit:
+        raise SpecError(
+            "force",
+            f"{name} would take {size_mb:,.1f} MB merged (in memory, and about as much on disk), above the "
+            f"merge limit of {limit:,.0f} MB; add --force to write it anyway, or predict without merging",
+        )
+    return merge_groves(backend, name, manifest)
 
 
 def export(backend: Backend, name: str, path: Path | str, force: bool = False) -> Path:
-    """Write the merged model to ``path`` (joblib), for any scikit-learn user to load.
+    """Write the forest as one joblib file at ``path``, for any scikit-learn user to load.
 
-    An existing file is refused unless ``force``; the file appears whole or not at all. The
-    store holds a tree file; the exported file is plain scikit-learn (a pickle: the user's own).
+    ``force`` overwrites an existing file and merges a grove set above its merge limit (see
+    ``whole_model``); the file appears whole or not at all. The store holds tree files; the
+    exported file is plain scikit-learn (a pickle: the user's own).
     """
     path = export_target(path, force)
-    model = load_model(backend, name)
+    model = whole_model(backend, name, force)
     buf = io.BytesIO()
     joblib.dump(model, buf, compress=artifacts.EXPORT_COMPRESS)
     write_file(path, buf.getvalue())

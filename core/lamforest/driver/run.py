@@ -15,7 +15,7 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
-from lamforest.driver.finish import GroveMismatch, finalize, forget_groves, write_end, write_failed
+from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
 from lamforest.driver.lease import Lease
 from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.driver.schedule import Scheduler, over_budget, window_for
@@ -53,6 +53,7 @@ def run(
     on_progress: Progress | None = None,
     poll_s: float = 0.1,
     should_stop: Callable[[], bool] = lambda: False,
+    merge: MergePolicy | None = None,
 ) -> BuildStatus:
     """Dispatch every grove not yet done, watch, retry failures, then finish.
 
@@ -68,7 +69,7 @@ def run(
     if st.summary:
         return st
     with Lease(backend.store, name):
-        return _drive(backend, name, plan, watcher, workers, sync, on_progress, poll_s, should_stop)
+        return _drive(backend, name, plan, watcher, workers, sync, on_progress, poll_s, should_stop, merge)
 
 
 def _drive(
@@ -81,6 +82,7 @@ def _drive(
     on_progress: Progress | None,
     poll_s: float,
     should_stop: Callable[[], bool],
+    merge: MergePolicy | None = None,
 ) -> BuildStatus:
     spec = plan.spec
     watcher.driving = True  # this process drives it: never "interrupted" in its own eyes
@@ -126,7 +128,7 @@ def _drive(
         write_end(backend, st, "cancelled", sched.failures, t_start, reason=st.cancel_reason)
         final = watcher.refresh()
     else:
-        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start)
+        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start, merge=merge)
     if on_progress:
         on_progress(final)
     return final
@@ -140,8 +142,10 @@ def finish(
     t_start: float | None = None,
     watcher: Watcher | None = None,
     workers: int | None = None,
+    merge: MergePolicy | None = None,
 ) -> BuildStatus:
-    """Merge the groves into one sklearn forest, score it, write model.tree and summary.json.
+    """Score the groves as one forest (streamed), write manifest.json and summary.json, and model.tree when
+    ``merge`` allows it. Merge the groves into one sklearn forest, score it, write model.tree and summary.json.
 
     If groves are missing (the driver died), they are dispatched first. A grove
     whose file is missing or differs from its done record (altered, truncated)
@@ -150,8 +154,10 @@ def finish(
     watcher = watcher or Watcher(backend, name)
     st = watcher.refresh()
     if st.summary and st.state == "done":
-        if st.model is not None:
-            return st
+        if st.model is not None or (
+            st.summary.get("model_kind") == "groves" and backend.store.exists(keys.manifest(name))
+        ):
+            return st  # merged, or a grove set by design
         # Done, but the model is gone (deleted, or the build predates tree files): merge again.
         backend.store.delete(keys.summary(name))
         st = watcher.refresh()
@@ -163,17 +169,27 @@ def finish(
             "finish cannot help: fix the cause and start a new build"
         )
     if any(r.state != "done" for r in st.rows):
-        return _refit_once(backend, name, workers, lambda: run(backend, name, workers=workers))
+        return _refit_once(backend, name, workers, lambda: run(backend, name, workers=workers, merge=merge), merge)
     with Lease(backend.store, name):
         watcher.driving = True
         return _refit_once(
-            backend, name, workers, lambda: finalize(backend, watcher, failures=failures, t_start=t_start)
+            backend,
+            name,
+            workers,
+            lambda: finalize(backend, watcher, failures=failures, t_start=t_start, merge=merge),
+            merge,
         )
 
 
-def _refit_once(backend: Backend, name: str, workers: int | None, attempt: Callable[[], BuildStatus]) -> BuildStatus:
+def _refit_once(
+    backend: Backend,
+    name: str,
+    workers: int | None,
+    attempt: Callable[[], BuildStatus],
+    merge: MergePolicy | None = None,
+) -> BuildStatus:
     try:
         return attempt()
     except GroveMismatch as exc:
         forget_groves(backend, name, exc.gids)
-    return run(backend, name, workers=workers)
+    return run(backend, name, workers=workers, merge=merge)

@@ -25,6 +25,7 @@ from lamforest.driver import Prediction
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.export import ExportScreen
 from lamforest_tui.screens.grove import GroveScreen
+from lamforest_tui.screens.predict_ask import PredictAskScreen, PredictRequest
 from lamforest_tui.screens.prediction import PredictionScreen
 from lamforest_tui.view import FINAL, INTERRUPTED, BuildView, CellCache, LogTap, build_view, report_request_id
 from lamforest_tui.widgets.build_header import BuildHeader
@@ -173,12 +174,18 @@ class BuildScreen(Screen[None]):
         self.poll()
 
     def action_predict(self) -> None:
-        self.notify(f"predicting {self.build_name} on its held-out test set…", timeout=2)
-        self.predict()
+        def chosen(request: PredictRequest | None) -> None:
+            if request is not None:
+                what = request.data or "its held-out test set"
+                self.notify(f"predicting {self.build_name} on {what}…", timeout=2)
+                self.predict(request)
+
+        self.app.push_screen(PredictAskScreen(self.build_name), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="predict")
-    def predict(self) -> None:
-        self.post_message(self.Predicted(driver.predict(self.backend, self.build_name)))
+    def predict(self, request: PredictRequest) -> None:
+        pred = driver.predict(self.backend, self.build_name, request.data, out=request.out)
+        self.post_message(self.Predicted(pred))
 
     def on_build_screen_predicted(self, message: BuildScreen.Predicted) -> None:
         self.app.push_screen(PredictionScreen(self.build_name, message.prediction))

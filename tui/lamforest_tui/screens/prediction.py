@@ -1,4 +1,5 @@
-"""``p``: the merged forest on the held-out test set: accuracy and confusion matrix, or R² and errors."""
+"""The result of ``p``: where the predictions went and their first rows; for labelled rows (the held-out
+test set, or a file with the target) accuracy and confusion matrix, or R² and errors."""
 
 from __future__ import annotations
 
@@ -37,6 +38,27 @@ def errors_table(pred: Prediction) -> Table:
     return table
 
 
+PREVIEW_ROWS = 10
+
+
+def preview_table(pred: Prediction, rows: int = PREVIEW_ROWS) -> Table:
+    """The first rows as written: the prediction, then one probability column per class."""
+    shown = min(rows, pred.rows)
+    table = Table(title=f"first {shown} of {pred.rows:,} rows", box=None)
+    table.add_column("row", justify="right", style="dim")
+    table.add_column("prediction", justify="right")
+    labels = pred.labels if pred.proba is not None else []
+    for label in labels or []:
+        table.add_column(f"proba_{label}", justify="right")
+    for i in range(shown):
+        value = pred.predictions[i]
+        cells = [f"{value:.6g}" if isinstance(value, float) else str(value)]
+        if pred.proba is not None:
+            cells += [f"{p:.4f}" for p in pred.proba[i]]
+        table.add_row(str(i), *cells)
+    return table
+
+
 class PredictionScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close", id="prediction.close")]
 
@@ -49,12 +71,20 @@ class PredictionScreen(ModalScreen[None]):
         p = self.pred
         with VerticalScroll(id="prediction-body", classes="dialog"):
             yield Static(f"[b]{self.build}[/b] · predict on the {p.source} ({p.rows} rows)", classes="dialog-title")
-            score = f"{p.score:.4f}" if p.score is not None else "-"
-            yield Static(f"{p.metric or 'score'}: [b]{score}[/b]", id="prediction-score")
+            if p.out:
+                yield Static(f"predictions written to [b]{p.out}[/b]", id="prediction-out")
+            if p.metric is not None:
+                score = f"{p.score:.4f}" if p.score is not None else "-"
+                yield Static(f"{p.metric}: [b]{score}[/b]", id="prediction-score")
+            else:
+                yield Static("no target column in these rows: nothing to score", id="prediction-score")
+            yield Static(preview_table(p), id="prediction-preview", classes="section")
             if p.confusion is not None:
                 yield Static(confusion_table(p), id="prediction-detail")
             elif p.errors:
                 yield Static(errors_table(p), id="prediction-detail")
+            if p.driver_peak_mb is not None:
+                yield Static(f"driver peak memory while predicting: {p.driver_peak_mb:,} MB", classes="hint")
         yield KeysFooter()
 
     def action_close(self) -> None:

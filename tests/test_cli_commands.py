@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from lamforest import driver
 from lamforest.backend import local_backend
 from lamforest.cli import main
 from lamforest.driver import search
+from lamforest.spec import BuildSpec
 
 FORMS = [pytest.param(False, id="human"), pytest.param(True, id="json")]
 
@@ -114,9 +116,14 @@ def test_tune_memory(at_home, capsys, as_json):
     assert len(json.loads(out)["rows"]) == 2 if as_json else "cheapest:" in out
 
 
-def test_cancel(at_home, capsys):
-    assert main(["cancel", "base"]) == 0
+def test_cancel(at_home, capsys, unique):
+    name = unique("cx")
+    with local_backend(at_home) as backend:
+        driver.create(backend, BuildSpec(name=name, data="iris", trees=4, grove=2))  # created, not yet run
+    assert main(["cancel", name]) == 0
     assert "cancel requested" in capsys.readouterr().out
+    assert main(["cancel", "base"]) == 1  # already done: nothing to cancel, nothing changed
+    assert "already ended" in capsys.readouterr().err
 
 
 def test_export_joblib_and_skops(at_home, capsys, tmp_path):

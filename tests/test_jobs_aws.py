@@ -63,9 +63,10 @@ def test_tune_memory_on_aws_sets_and_restores_the_function_memory(aws: Rig) -> N
 
 def test_budget_guard_cancels_an_aws_build(aws: Rig) -> None:
     backend = aws.backend()
-    driver.create(backend, BuildSpec(name="bud", data="digits", trees=40, grove=2, seed=3, max_cost=1e-9))
+    # 100 groves: enough waves that CloudWatch (read at most every 2 s) reports a cost before the last one
+    driver.create(backend, BuildSpec(name="bud", data="digits", trees=200, grove=2, seed=3, max_cost=1e-9))
     st = run_build(backend, "bud")
     assert st.state == "cancelled"
     assert st.cancel_reason and st.cancel_reason.startswith("budget:") and "--max-cost" in st.cancel_reason
-    assert st.trees_done < 40  # dispatch stopped before every grove ran
+    assert st.trees_done < 200  # dispatch stopped before every grove ran
     assert st.count("done") < len(st.rows)

@@ -188,8 +188,19 @@ def _refit_once(
     attempt: Callable[[], BuildStatus],
     merge: MergePolicy | None = None,
 ) -> BuildStatus:
-    try:
-        return attempt()
-    except GroveMismatch as exc:
-        forget_groves(backend, name, exc.gids)
-    return run(backend, name, workers=workers, merge=merge)
+    """Run ``attempt``; each grove found missing or altered is forgotten and fitted again, once.
+
+    Streaming stops at the first bad grove, so several bad groves take several rounds; a grove
+    that is bad again after its refit is an error, never a loop.
+    """
+    refitted: set[str] = set()
+    while True:
+        try:
+            return attempt()
+        except GroveMismatch as exc:
+            again = refitted.intersection(exc.gids)
+            if again:
+                raise BuildError(f"{exc} (again, after fitting it anew: check the store)") from None
+            refitted.update(exc.gids)
+            forget_groves(backend, name, exc.gids)
+        attempt = lambda: run(backend, name, workers=workers, merge=merge)  # noqa: E731

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import resource
-
 import numpy as np
 
 from lamforest import data as datamod
@@ -64,15 +62,3 @@ def load_input(store: Store, ref: str) -> np.ndarray:
             raise datamod.DataIntegrityError(f"input rows {ref} cannot be read ({why}); they are not used") from None
         _INPUTS[key] = X
     return _INPUTS[key]
-
-
-def peak_memory_mb() -> int:
-    """This process's own peak RSS (``VmHWM``). ``ru_maxrss`` would carry over exec from the parent."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

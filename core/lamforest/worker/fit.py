@@ -14,8 +14,9 @@ from typing import Any
 from lamforest import artifacts, keys, records
 from lamforest.events import FitEvent
 from lamforest.grove import Cancelled, fit
+from lamforest.memory import peak_mb as peak_memory_mb
 from lamforest.store.base import Store
-from lamforest.worker.env import load_train, peak_memory_mb
+from lamforest.worker.env import load_train
 
 
 def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:

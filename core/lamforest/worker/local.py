@@ -20,8 +20,8 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.logs import append_lines, format_end, format_report, format_start
+from lamforest.memory import peak_mb as peak_memory_mb
 from lamforest.store.local import LocalStore
-from lamforest.worker.env import peak_memory_mb
 
 
 class Context:

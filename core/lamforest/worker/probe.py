@@ -37,7 +37,7 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     from lamforest import artifacts
     from lamforest.events import FitEvent
     from lamforest.grove import bootstraps, fit, oob_sums
-    from lamforest.worker.env import peak_memory_mb as _rss_mb
+    from lamforest.memory import peak_mb as _rss_mb
 
     rss_base = _rss_mb()
     X = np.load(folder / "X.npy", mmap_mode="r", allow_pickle=False)

@@ -8,8 +8,9 @@ from typing import Any
 from lamforest import forest, keys, records
 from lamforest.events import SearchEvent
 from lamforest.grove import fit
+from lamforest.memory import peak_mb as peak_memory_mb
 from lamforest.store.base import Store
-from lamforest.worker.env import load_train, peak_memory_mb
+from lamforest.worker.env import load_train
 
 
 def run_trial(event: SearchEvent, store: Store, request_id: str) -> dict[str, Any]:

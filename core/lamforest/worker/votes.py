@@ -16,8 +16,9 @@ import numpy as np
 
 from lamforest import artifacts, keys, records
 from lamforest.events import PredictEvent
+from lamforest.memory import peak_mb as peak_memory_mb
 from lamforest.store.base import Store
-from lamforest.worker.env import load_input, peak_memory_mb
+from lamforest.worker.env import load_input
 
 
 def grove_votes(estimator: Any, X: np.ndarray) -> np.ndarray:

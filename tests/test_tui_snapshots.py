@@ -68,7 +68,7 @@ def test_new_build_form(backend: Backend, snap_compare) -> None:
     async def ready(pilot: Pilot) -> None:
         await until(pilot, lambda: builds_listed(pilot))
         await pilot.press("n")
-        await until(pilot, lambda: isinstance(pilot.app.screen, NewBuildScreen))
+        await until(pilot, lambda: isinstance(pilot.app.screen, NewBuildScreen) and bool(pilot.app.screen.estimated))
 
     assert snap_compare(LamforestApp(backend), terminal_size=SIZE, run_before=ready)
 
@@ -104,7 +104,7 @@ def test_new_build_form_80x24_scrolled_to_the_last_field(backend: Backend, snap_
     async def ready(pilot: Pilot) -> None:
         await until(pilot, lambda: builds_listed(pilot))
         await pilot.press("n")
-        await until(pilot, lambda: isinstance(pilot.app.screen, NewBuildScreen))
+        await until(pilot, lambda: isinstance(pilot.app.screen, NewBuildScreen) and bool(pilot.app.screen.estimated))
         pilot.app.screen.query_one("#in-min_samples_leaf").focus()
         await until(pilot, lambda: pilot.app.screen.query_one("#new-build").scroll_y > 0)
 

@@ -20,12 +20,14 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from lamforest import driver
 from lamforest.backend import Backend
 from lamforest.data import BUILTINS
+from lamforest.estimate_params import ModelParams
 from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value
 from lamforest_tui import fmt
 from lamforest_tui.widgets.footer import KeysFooter
@@ -66,6 +68,24 @@ def fields() -> list[Field]:
     ]
 
 
+def estimate_text(spec: BuildSpec, params: ModelParams | None = None) -> str:
+    """One line: the projected wall time and cost on Lambda for ``spec``, from a cached sample, or how to get one."""
+    from lamforest.driver.estimate import cache_dir
+    from lamforest.estimate import quick_estimate
+
+    proj = quick_estimate(spec, cache_dir(), params)
+    if proj is None:
+        return (
+            f"[dim]estimate: no measured sample of this data and these parameters yet; "
+            f"`lamforest estimate {spec.name} --data {spec.data}` measures one[/dim]"
+        )
+    warn = f"  [yellow]{proj.warnings[0]}[/yellow]" if proj.warnings else ""
+    return (
+        f"estimate on Lambda: {fmt.secs(proj.wall_s)} ({fmt.secs(proj.wall_p10_s)}-{fmt.secs(proj.wall_p90_s)}), "
+        f"{fmt.usd(proj.cost_usd)} for {proj.groves} groves at {proj.memory_mb} MB{warn}"
+    )
+
+
 def error_key(spec_field: str) -> str:
     """Which form field a ``SpecError.field`` belongs to."""
     key = spec_field.removeprefix("param ").strip()
@@ -92,6 +112,9 @@ class NewBuildScreen(ModalScreen[str | None]):
         self.build_workers = workers
         self.submitting = False
         self.stages: list[str] = []  # what the form said while submitting, in order
+        self.estimated = ""  # the estimate line last shown
+        self._estimate_params: ModelParams | None = None
+        self._estimate_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="new-build", classes="dialog", can_focus=False):
@@ -111,6 +134,7 @@ class NewBuildScreen(ModalScreen[str | None]):
                             )
                         yield Static("", classes="error", id=f"err-{f.key}")
             yield Static("", classes="error", id="err-general")
+            yield Static("", id="estimate")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start build", id="start", variant="success")
                 yield Button("Cancel", id="cancel")
@@ -124,8 +148,41 @@ class NewBuildScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#in-name", Input).focus()
         self._sync_source()
+        self._estimate_soon()
+
+    # -- the estimate beside the form: from cached sample measurements only, computed off the UI thread
+    @dataclass
+    class Estimated(Message):
+        text: str
+
+    def _estimate_soon(self) -> None:
+        """Re-estimate once the fields stop changing for a moment (typing fast costs one estimate)."""
+        if self._estimate_timer is not None:
+            self._estimate_timer.stop()
+        self._estimate_timer = self.set_timer(0.3, self._estimate_now)
+
+    def _estimate_now(self) -> None:
+        try:
+            spec = self.spec().validated()
+        except SpecError:
+            self.query_one("#estimate", Static).update("")
+            return
+        self.estimate(spec)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="estimate")
+    def estimate(self, spec: BuildSpec) -> None:
+        if self._estimate_params is None:  # once per form: it may read the store (calibration, cold starts)
+            from lamforest.driver.estimate import lambda_params
+
+            self._estimate_params = lambda_params(self.backend)[0]
+        self.post_message(self.Estimated(estimate_text(spec, self._estimate_params)))
+
+    def on_new_build_screen_estimated(self, message: NewBuildScreen.Estimated) -> None:
+        self.estimated = message.text
+        self.query_one("#estimate", Static).update(message.text)
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        self._estimate_soon()
         if event.select.id == "in-dataset":
             self._sync_source()
             name = self.query_one("#in-name", Input)
@@ -216,6 +273,7 @@ class NewBuildScreen(ModalScreen[str | None]):
             widget.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        self._estimate_soon()
         key = (event.input.id or "").removeprefix("in-")
         if event.input.has_class("invalid"):
             event.input.remove_class("invalid")
@@ -270,6 +328,9 @@ class NewBuildScreen(ModalScreen[str | None]):
         return not (self.submitting and action in ("close", "submit"))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "estimate" and event.state == WorkerState.ERROR:
+            self.query_one("#estimate", Static).update(f"[dim]no estimate: {event.worker.error}[/dim]")
+            return
         if event.worker.group != "create" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         self.submitting = False

@@ -322,4 +322,5 @@ def test_local_model_predicts_the_local_pool(tmp_path: Path, data: str, trees: i
         backend.close()
     assert st.state == "done"
     assert actual / 2 <= proj.wall_s <= actual * 2, f"projected {proj.wall_s:.2f} s, actual {actual:.2f} s"
-    assert st.cost_usd / 2 <= proj.cost_usd <= st.cost_usd * 2, f"projected {proj.cost_usd} USD, {st.cost_usd}"
+    # A shape of two groves bills mostly two cold starts, the most load-sensitive figure: a factor of three.
+    assert st.cost_usd / 3 <= proj.cost_usd <= st.cost_usd * 3, f"projected {proj.cost_usd} USD, {st.cost_usd}"

@@ -289,7 +289,7 @@ def test_load_and_builds(home: Path) -> None:
 
 
 def test_a_forest_without_a_merged_model_explains_and_streams_its_groves(home: Path, iris: Any) -> None:
-    """Above the merge limit no model.joblib exists: estimators_ says why; apply and importances
+    """Above the merge limit no model.tree exists: estimators_ says why; apply and importances
     come from the groves, one at a time."""
     X, y = iris
     est = RandomForestClassifier(n_estimators=9, grove_size=3, random_state=8, **QUIET).fit(X, y)
@@ -301,6 +301,9 @@ def test_a_forest_without_a_merged_model_explains_and_streams_its_groves(home: P
     assert np.array_equal(big.apply(X), est.apply(X))
     assert np.array_equal(big.feature_importances_, est.feature_importances_)  # the same sums, in tree order
     assert big.classes_.tolist() == [0, 1, 2]
+    # predict streams the groves (bounded memory) and gives the merged forest's numbers, to the bit
+    assert np.array_equal(big.predict_proba(X), est.predict_proba(X))
+    assert np.array_equal(big.predict(X), est.predict(X))
 
 
 def test_keyboard_interrupt_cancels_the_build(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,12 @@ from lamforest_tui.testing import FIXED_CREATED, write_finished_build, write_pla
 SIZE = (160, 48)
 
 
+@pytest.fixture(autouse=True)
+def no_estimate_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty sample cache: the form's estimate line is then the same hint whatever ran before."""
+    monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path / "no-samples"))
+
+
 @pytest.fixture
 def backend(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     monkeypatch.setenv("TZ", "UTC")

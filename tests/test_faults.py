@@ -69,7 +69,10 @@ def test_worker_killed_mid_grove_is_retried_and_leaves_no_partial_artifact(home:
         assert st.state == "done", st.to_json()
         failures = st.summary["failures"]
         killed = [f for f in failures if f["grove"] == victim["grove"]]
-        assert killed and "Runtime.ExitError" in killed[0]["error"] and "signal 9" in killed[0]["error"]
+        # Whichever sees the death first records it: the pool (exit status) or the watcher (a dead pid).
+        assert killed, failures
+        why = killed[0]["error"]
+        assert ("Runtime.ExitError" in why and "signal 9" in why) or why.startswith("Runtime.Lost"), why
         row = st.rows[victim["grove"]]
         assert row.state == "done" and row.attempt == 2
         groves_dir = home / "builds" / "kill" / "groves"

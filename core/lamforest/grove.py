@@ -106,6 +106,7 @@ def fit(
     y: np.ndarray,
     should_stop: Callable[[], bool] = lambda: False,
     sample_weight: np.ndarray | None = None,
+    oob: bool = True,
 ) -> Grove:
     """Fit ``task.trees`` trees in chunks of ``task.chunk``, asking ``should_stop`` between chunks.
 
@@ -113,6 +114,7 @@ def fit(
     same tree seeds as one fit of all trees, so chunking does not change the
     result; ``sample_weight`` is given to every chunk's fit, so each tree sees
     the same weights (and the same weighted bootstrap) as in one fit.
+    ``oob=False`` skips the per-row OOB sums (a sharded grove's rows are a sample, not the train set).
     """
     est = make_estimator(
         task.model, task.task, task.params, random_state=task.seed, warm_start=True, n_jobs=task.n_jobs
@@ -126,7 +128,7 @@ def fit(
         est.fit(X, y, sample_weight=sample_weight)
     est.set_params(warm_start=False, n_jobs=None)
     grove = Grove(estimator=est, trees=task.trees, seed=task.seed)
-    if bootstraps(task.params, task.model):
+    if oob and bootstraps(task.params, task.model):
         grove.oob_sum, grove.oob_count = oob_sums(est, X, y)
     return grove
 

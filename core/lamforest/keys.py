@@ -2,6 +2,7 @@
 
 data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
 data/<sha256>/w.npy                          its sample weights, when it has them
+data/<sha256>/shards.json                    a sharded dataset: its shard list and columns (no rows)
 builds/<b>/claim.json                        the name taken (an exclusive create), before anything else is written
 builds/<b>/spec.json                         the plan: what was asked and what the data resolved to
 builds/<b>/test.npz                          the held-out set (driver only, never in an event)
@@ -16,6 +17,7 @@ builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
 builds/<b>/lambda.log                        local REPORT lines (and <kind>/lambda.log for jobs)
 builds/<b>/predict/<id>/...                  a distributed predict job
+builds/<b>/shards/<job>/...                  a sharded job: scan, score, or predict into an output folder
 builds/<b>/search.json, trials/..., leaderboard.json   a hyperparameter search
 builds/<b>/tune.json                         a tune-memory result
 builds/<b>/estimate.json                     the estimate made before dispatch (its summary compares)
@@ -134,6 +136,16 @@ def parse_state(name: str, key: str) -> tuple[str, str] | None:
 # -- jobs: distributed predict and search trials, each a folder of done/failed records
 def predict_job(name: str, job: str) -> str:
     return build_file(name, f"predict/{job}")
+
+
+def shard_job(name: str, job: str) -> str:
+    """A sharded job's folder: ``scan`` (at create), ``score`` (at finish), or a predict id."""
+    return build_file(name, f"shards/{job}")
+
+
+def shard_list(ref: str) -> str:
+    """The shard list of a sharded dataset, content-addressed like a train set."""
+    return data_file(ref, "shards.json")
 
 
 def trials(name: str) -> str:

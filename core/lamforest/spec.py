@@ -20,6 +20,7 @@ TASKS = ("auto", "classification", "regression")
 ARCHITECTURES = ("x86_64", "arm64")
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10_240
 MAX_GROVES = 100_000
+MAX_SHARDS = 100_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 # Parameters lamforest decides itself; a user may not set them through --param.
@@ -76,6 +77,21 @@ def check_workers(workers: object) -> int | None:
     return as_int("workers", workers, 1)
 
 
+def check_rows_per_grove(value: object) -> float | None:
+    """``--rows-per-grove``: None, a whole number of rows (at least 1), or a fraction in (0, 1]."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]  # refused below when not a number
+    except (TypeError, ValueError):
+        raise SpecError("rows_per_grove", f"must be a number of rows or a fraction in (0, 1], got {value!r}") from None
+    if math.isnan(number) or number <= 0 or (number > 1 and not number.is_integer()) or number > 1e12:
+        raise SpecError(
+            "rows_per_grove", f"must be a whole number of rows (1 to 10^12) or a fraction in (0, 1], got {value!r}"
+        )
+    return number
+
+
 def choice(field_name: str, value: object, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SpecError(field_name, f"must be one of {', '.join(allowed)}; got {value!r}")
@@ -125,6 +141,9 @@ class BuildSpec:
     retries: int = 2
     chunk: int = 5  # trees fitted between two cancel checks
     max_cost: float | None = None
+    # Sharded data: train rows per grove (a whole number), or a fraction of the train rows (0 < f <= 1);
+    # None: the largest sample that fits --memory.
+    rows_per_grove: float | None = None
 
     def validated(self) -> BuildSpec:
         """Return a normalised copy, or raise SpecError naming the first bad field."""
@@ -158,6 +177,7 @@ class BuildSpec:
                 raise SpecError("max_cost", f"must be a number of USD, got {self.max_cost!r}") from None
             if not max_cost > 0:
                 raise SpecError("max_cost", f"must be positive, got {self.max_cost!r}")
+        rows_per_grove = check_rows_per_grove(self.rows_per_grove)
         if not isinstance(self.params, dict):
             raise SpecError("param", "params must be a mapping of name to value")
         for key in self.params:
@@ -180,6 +200,7 @@ class BuildSpec:
             retries=retries,
             chunk=chunk,
             max_cost=max_cost,
+            rows_per_grove=rows_per_grove,
         )
 
     @property

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lamforest.events import FitEvent, PredictEvent, SearchEvent
+from lamforest.events import FitEvent, PredictEvent, SearchEvent, ShardEvent
 from lamforest.logs import LogHub, LogSource
 from lamforest.spec import BuildSpec
 from lamforest.store.base import Store
 
-Event = FitEvent | PredictEvent | SearchEvent
+Event = FitEvent | PredictEvent | SearchEvent | ShardEvent
 _HUB_LOCK = threading.Lock()
 
 

@@ -53,7 +53,8 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
         "--data",
         default="digits",
         help="built-in (digits, iris, wine, breast_cancer, diabetes), synthetic:ROWSxCOLS[:CLASSES], "
-        "or a .csv/.parquet/.npz/.npy file (default: digits)",
+        "a .csv/.parquet/.npz/.npy file, or sharded Parquet: a folder, a glob, s3://BUCKET/PREFIX/, or a "
+        ".parquet file of several row groups (read by the workers; default: digits)",
     )
     b.add_argument("--target", default=None, help="target column of a CSV/Parquet file (column index for .npy)")
     b.add_argument(
@@ -82,6 +83,13 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
     )
     b.add_argument("--memory", default=1769, help="Lambda memory in MB, 128-10240 (default: 1769 = 1 vCPU)")
     b.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
+    b.add_argument(
+        "--rows-per-grove",
+        default=None,
+        metavar="N",
+        help="sharded data: train rows each grove samples (whole shards), N rows or a fraction in (0, 1] of the "
+        "train rows (default: the most that fit --memory)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         default=None,
         help="rows to predict: a .csv/.parquet/.npy/.npz file with the training columns, with or without "
-        "the target (default: the build's held-out test set)",
+        "the target, or sharded Parquet (a folder, a glob, s3://...) with --out a folder or s3:// prefix: "
+        "the workers write one output per input shard (default: the build's held-out test set)",
     )
     pr.add_argument(
         "--out",
@@ -199,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch-groves", default=1, metavar="K", help="with --distributed: groves per event (default 1)")
     pr.add_argument("--workers", type=int, default=None, help="with --distributed: local worker processes")
     _backend_args(pr)
+
+    sh = sub.add_parser(
+        "shard", help="split one big CSV or Parquet file into Parquet shards (streamed, bounded memory)"
+    )
+    sh.add_argument("source", help="a .csv or .parquet file")
+    sh.add_argument("--out", required=True, help="a folder, or s3://BUCKET/PREFIX/, for part-NNNNN.parquet files")
+    sh.add_argument("--rows-per-shard", default=250_000, help="rows in each shard, at most (default: 250,000)")
+    sh.add_argument("--force", action="store_true", help="write into an --out that already holds Parquet files")
+    sh.add_argument("--json", action="store_true")
 
     ls = sub.add_parser("builds", help="list builds in the store")
     ls.add_argument("--json", action="store_true")

@@ -30,6 +30,7 @@ from lamforest.cli.render import (
 )
 from lamforest.driver import estimate
 from lamforest.sample import cached_sample
+from lamforest.shards import is_sharded
 from lamforest.spec import BuildSpec, SpecError, check_workers, parse_grid, parse_params
 from lamforest.store.base import StoreError
 
@@ -62,6 +63,7 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         arch=args.arch,
         retries=args.retries,
         max_cost=args.max_cost,
+        rows_per_grove=args.rows_per_grove,
     )
     checked = drv.validate(spec)  # cheap checks before the backend is even opened
     check_workers(args.workers)
@@ -75,7 +77,7 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         # Start the compute now (local: worker interpreters import scikit-learn, a cold
         # start) so that it overlaps loading, splitting and storing the data.
         backend.make_compute(checked, args.workers, args.sync)
-        plan = drv.create(backend, spec)
+        plan = drv.create(backend, spec, workers=args.workers)
         if budgeted is not None:
             estimate.record(backend, plan.spec.name, budgeted.for_backend)
         else:  # from a cached sample (`lamforest estimate` leaves one), else none
@@ -186,6 +188,8 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, console: Any) -> int:
+    if args.data is not None and is_sharded(args.data):
+        return _predict_shards(args, console)
     if args.out is not None and args.out != "-":
         from lamforest.output import check_target
 
@@ -223,6 +227,44 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
             f"distributed: {res.invocations} invocation(s) over {res.trees} trees, {res.wall_s:.2f} s, "
             f"{res.rows_per_s:,.0f} rows/s, {fmt_usd(res.cost_usd)}{est} (predict id {res.predict_id}); "
             f"workers' peak memory {res.worker_peak_mb:,.0f} MB"
+        )
+    return EXIT_OK
+
+
+def _predict_shards(args: argparse.Namespace, console: Any) -> int:
+    """Sharded rows: the workers write one output per input shard into --out; the driver sums scores."""
+    if not args.out:
+        raise SpecError("out", "sharded data needs --out: a folder or s3:// prefix for one output per shard")
+    backend = _open(args)
+    try:
+        res = drv.predict_to(backend, args.name, args.data, args.out, workers=args.workers)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(res.to_json(), default=str))
+        return EXIT_OK
+    score = res.score
+    scored = ""
+    if score and score.get("score") is not None:
+        scored = f"; score {score['score']:.4f} on {score['n']:,} labelled rows"
+    console.print(
+        f"{res.shards} shard(s), {res.rows:,} rows -> {res.out}: {len(res.written)} written, "
+        f"{len(res.skipped)} already there{scored}; {res.wall_s:.1f} s, driver peak "
+        f"{res.driver_peak_mb or '?'} MB, workers' peak {res.worker_peak_mb:,.0f} MB, {fmt_usd(res.cost_usd)}"
+    )
+    return EXIT_OK
+
+
+def cmd_shard(args: argparse.Namespace, console: Any) -> int:
+    from lamforest.reshard import write_shards
+
+    res = write_shards(args.source, args.out, rows_per_shard=args.rows_per_shard, force=args.force)
+    if args.json:
+        print(json.dumps(res, default=str))
+    else:
+        console.print(
+            f"{res['rows']:,} rows -> {res['shards']} shard(s) of at most {res['rows_per_shard']:,} rows in "
+            f"{res['out']} ({res['bytes'] / 1e6:,.1f} MB); build with --data {res['out']}"
         )
     return EXIT_OK
 
@@ -390,6 +432,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "builds": cmd_builds,
     "export": cmd_export,
+    "shard": cmd_shard,
     "search": cmd_search,
     "tune-memory": cmd_tune_memory,
 }

@@ -8,7 +8,7 @@ driver API; its parts live in ``plan`` (create), ``schedule`` + ``run``
 """
 
 from lamforest.driver.finish import DEFAULT_MERGE_LIMIT_MB, MergePolicy, load_grove
-from lamforest.driver.plan import BuildError, Plan, create, create_from_arrays, load_plan, validate
+from lamforest.driver.plan import BuildError, Plan, create_from_arrays, load_plan, validate
 from lamforest.driver.results import (
     Prediction,
     evaluate,
@@ -20,6 +20,7 @@ from lamforest.driver.results import (
     whole_model,
 )
 from lamforest.driver.run import Progress, cancel, finish, run
+from lamforest.driver.sharded import create, predict_to
 from lamforest.driver.watch import (
     BUILD_STATES,
     GROVE_STATES,
@@ -55,6 +56,7 @@ __all__ = [
     "load_model",
     "load_plan",
     "predict",
+    "predict_to",
     "predict_values",
     "run",
     "save",

@@ -18,7 +18,7 @@ import numpy as np
 from lamforest import artifacts, forest, keys, memory
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
-from lamforest.driver import estimate, stream
+from lamforest.driver import estimate, sharded, stream
 from lamforest.driver.oob import write_oob
 from lamforest.driver.plan import BuildError
 from lamforest.driver.stream import GroveMismatch
@@ -146,12 +146,13 @@ def finalize(
     exact_peak = memory.reset_peak()
     t0 = time.perf_counter()
     classes = np.asarray(plan.classes) if plan.task == "classification" else None
-    if plan.n_test:
+    if plan.n_test and plan.sharded is None:
         X_te, y_te = datamod.get_test(backend.store, name)
     else:  # a build that trains on every row (test size 0) has no held-out score: vote on no rows
         X_te, y_te = np.zeros((0, plan.n_features), dtype=np.float32), None
     votes = forest.Votes(X_te, classes, threads=stream.threads())
-    oob = bootstraps(plan.spec.params, plan.spec.model)
+    # A sharded grove fits a sample, not the train set: its out-of-bag rows are not the forest's.
+    oob = bootstraps(plan.spec.params, plan.spec.model) and plan.sharded is None
     oob_total: np.ndarray | None = None
     oob_count: np.ndarray | None = None
     kept: list[Grove] | None = [] if merge.mode != "never" else None
@@ -232,6 +233,10 @@ def finalize(
         "merge": {"mode": merge.mode, "limit_mb": merge.limit_mb},
     }
     put_json(backend.store, keys.manifest(name), manifest)
+    held: dict[str, Any] | None = None
+    if plan.sharded is not None and plan.n_test:
+        held = sharded.score(backend, plan)  # on the workers, shard by shard, against this manifest
+        test_score = held["score"]
     starts = [r.started for r in st.rows if r.started]
     ends = [r.ended for r in st.rows if r.ended]
     worker_peaks = [r.report.max_memory_mb for r in st.rows if r.report is not None]
@@ -240,6 +245,8 @@ def finalize(
         "test_score": test_score,
         "metric": "accuracy" if classes is not None else "r2",
         "oob_score": oob_score,
+        **({"test": held} if held is not None else {}),
+        **({"sharded": sharded.shard_summary(backend, name)} if plan.sharded is not None else {}),
         "trees": votes.trees,
         "groves": len(listed),
         "stream_s": t_stream,

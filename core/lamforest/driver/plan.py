@@ -26,6 +26,7 @@ from lamforest import keys, weights
 from lamforest.backend.base import Backend
 from lamforest.events import FitEvent
 from lamforest.grove import make_estimator
+from lamforest.shards import grove_shards
 from lamforest.spec import BuildSpec, SpecError, validate_name
 from lamforest.store.base import put_json
 
@@ -53,6 +54,9 @@ class Plan:
     backend: str
     feature_names: list[str] | None = None  # the columns' names, when the data had real ones
     weighted: bool = False  # the train set carries per-row sample weights
+    # Sharded data: the source, rows per shard, train rows per shard, the grove sample's size
+    # (``driver.sharded``); None for a train set stored whole.
+    sharded: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -64,8 +68,13 @@ class Plan:
         return cls(**{**d, "spec": BuildSpec.from_dict(d["spec"])})
 
     def events(self, n_jobs: int = 1) -> list[FitEvent]:
-        """One fit event per grove, in grove order."""
+        """One fit event per grove, in grove order; on sharded data each names the shards it reads
+        (a seeded subset, by the grove's seed, whole shards up to the plan's rows per grove)."""
         s = self.spec
+        sampled: dict[str, Any] = {}
+        if self.sharded is not None:
+            train, cap = self.sharded["train_rows"], self.sharded["rows_per_grove"]
+            sampled = {"test_size": s.test_size, "split_seed": s.seed, "classes": self.classes}
         return [
             FitEvent(
                 build=s.name,
@@ -78,6 +87,7 @@ class Plan:
                 params=s.params,
                 chunk=s.chunk,
                 n_jobs=n_jobs,
+                **({**sampled, "shards": grove_shards(seed, train, cap)} if sampled else {}),
             )
             for i, (trees, seed) in enumerate(zip(s.grove_sizes(), s.grove_seeds(), strict=True))
         ]

@@ -18,10 +18,11 @@ from typing import Any
 
 import sklearn.ensemble  # noqa: F401  - loaded in the INIT phase, as Lambda bills and reports it
 
-from lamforest.events import FitEvent, PredictEvent, SearchEvent, parse_event
+from lamforest.events import FitEvent, PredictEvent, SearchEvent, ShardEvent, parse_event
 from lamforest.spec import SpecError
 from lamforest.store.base import Store
 from lamforest.worker.fit import run_fit
+from lamforest.worker.shardjob import run_shards
 from lamforest.worker.trial import run_trial
 from lamforest.worker.votes import run_votes
 
@@ -71,8 +72,10 @@ def store_from_env() -> Store:
     return _STORE
 
 
-def run(event: FitEvent | PredictEvent | SearchEvent, store: Store, request_id: str) -> dict[str, Any]:
+def run(event: FitEvent | PredictEvent | SearchEvent | ShardEvent, store: Store, request_id: str) -> dict[str, Any]:
     """Run one validated event to its terminal record; return that record."""
+    if isinstance(event, ShardEvent):
+        return run_shards(event, store, request_id)
     if isinstance(event, PredictEvent):
         return run_votes(event, store, request_id)
     if isinstance(event, SearchEvent):

@@ -17,6 +17,7 @@ from lamforest.grove import Cancelled, fit
 from lamforest.memory import peak_mb as peak_memory_mb
 from lamforest.store.base import Store
 from lamforest.worker.env import load_train
+from lamforest.worker.shardjob import load_sample
 
 
 def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
@@ -43,9 +44,12 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         # Inside the try: a store that cannot take even the running record (a full disk)
         # still ends in a failed record, if that one fits.
         records.write_grove(store, build, gid, records.grove_record("running", **base, started=started))
-        X, y, w = load_train(store, event.data)
+        sharded = event.shards is not None
+        X, y, w = load_sample(store, event) if sharded else load_train(store, event.data)
         t_load = time.perf_counter()
-        grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key), sample_weight=w)
+        grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key), sample_weight=w, oob=not sharded)
+        rows = int(X.shape[0])
+        del X, y, w
         t_fit = time.perf_counter()
         blob = artifacts.dumps_grove(grove)
         store.put_bytes(keys.grove(build, gid), blob)
@@ -61,6 +65,7 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
             sha256=artifacts.digest(blob),
             max_memory_mb=peak_memory_mb(),
             n_jobs=event.n_jobs,
+            rows=rows,
         )
     except Cancelled as exc:
         record = records.grove_record("cancelled", **base, started=started, message=str(exc))

@@ -47,3 +47,13 @@ output "reserved_concurrency" {
   description = "Concurrent executions reserved for the function, -1 for none (then the account's limit applies): the estimate's concurrency."
   value       = aws_lambda_function.this.reserved_concurrent_executions
 }
+
+output "data_read_locations" {
+  description = "Where the workers may read the user's data, as \"BUCKET/\" or \"BUCKET/PREFIX/\": a path is readable when it starts with one of them."
+  value       = sort([for l in local.user_data : "${l.bucket}/${l.prefix}"])
+}
+
+output "output_write_locations" {
+  description = "Where the workers may write predictions, as \"BUCKET/\" or \"BUCKET/PREFIX/\": a path is writable when it starts with one of them."
+  value       = sort([for l in local.user_output : "${l.bucket}/${l.prefix}"])
+}

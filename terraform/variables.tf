@@ -177,6 +177,45 @@ variable "force_destroy" {
 }
 
 ################################################################################
+# The user's own data: Parquet shards the workers read, predictions they write
+################################################################################
+
+variable "data_read_locations" {
+  description = <<-EOT
+    S3 locations the workers may read training data (Parquet shards) from, each "BUCKET" (the whole bucket)
+    or "BUCKET/PREFIX" (every object under PREFIX/; a trailing slash is optional), without s3:// and without
+    wildcards. The role gets s3:GetObject on those objects and s3:ListBucket on those buckets, restricted to
+    those prefixes. Empty (the default) grants nothing. A bucket encrypted with a customer-managed KMS key also
+    needs kms:Decrypt on that key, and a bucket in another account a bucket policy that admits the role.
+  EOT
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for loc in var.data_read_locations : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/*?$\\s]+)*/?$", loc))])
+    error_message = "data_read_locations takes \"BUCKET\" or \"BUCKET/PREFIX\" entries: a bucket name, then key prefix segments, no s3:// scheme, no empty segment, no *, ? or $. Refused: ${jsonencode([for loc in var.data_read_locations : loc if !can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/*?$\\s]+)*/?$", loc))])}."
+  }
+}
+
+variable "output_write_locations" {
+  description = <<-EOT
+    S3 locations the workers may write predictions to, in the form of data_read_locations ("BUCKET" or
+    "BUCKET/PREFIX"). The role gets s3:PutObject and s3:GetObject on the objects under each (a worker reads an
+    existing output to check it matches before it skips the work) and s3:ListBucket restricted to those
+    prefixes. Empty (the default) grants nothing.
+  EOT
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for loc in var.output_write_locations : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/*?$\\s]+)*/?$", loc))])
+    error_message = "output_write_locations takes \"BUCKET\" or \"BUCKET/PREFIX\" entries: a bucket name, then key prefix segments, no s3:// scheme, no empty segment, no *, ? or $. Refused: ${jsonencode([for loc in var.output_write_locations : loc if !can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/*?$\\s]+)*/?$", loc))])}."
+  }
+}
+
+################################################################################
 # Image
 ################################################################################
 

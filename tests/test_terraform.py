@@ -27,6 +27,7 @@ REPO = tfs.REPO
 OUTPUT_NAMES = {
     "bucket_name", "topic_arn", "function_name", "function_arn", "log_group_name",
     "region", "memory_size", "architecture", "image_uri", "reserved_concurrency",
+    "data_read_locations", "output_write_locations",
 }  # fmt: skip
 
 # Non-default values, so each assertion proves the variable reaches the resource.
@@ -49,6 +50,13 @@ TFVARS = {
     "build_expiration_days": 21,
     "noncurrent_version_expiration_days": 3,
     "image_keep_count": 4,
+}
+# The user's own buckets, granted to the role of `deployed` only (`disposable` keeps the
+# defaults: nothing). A prefix with and without its trailing slash, a whole bucket, and
+# data and output sharing a bucket.
+USER_LOCATIONS = {
+    "data_read_locations": ["lf-user-data/sets/train", "lf-user-data/sets/train/", "lf-user-ref"],
+    "output_write_locations": ["lf-user-data/predictions/", "lf-user-out/runs/2026"],
 }
 
 # What moto provably does not store: without these, every plan after apply would
@@ -214,11 +222,11 @@ class _Apply(threading.Thread):
             self.error = exc
 
 
-def _start_apply(name: str, root: Path, moto_server: str, cli_config: Path) -> _Apply:
+def _start_apply(name: str, tfvars: dict[str, object], root: Path, moto_server: str, cli_config: Path) -> _Apply:
     """A scratch checkout under ``root`` applied on moto (in a thread) as deployment ``name``."""
     workdir = tfs.scratch_tree(root, copy_sources=True)
     tfs.write_moto_override(workdir, moto_server, MOTO_QUIRKS_OVERRIDE)
-    (workdir / "test.auto.tfvars.json").write_text(json.dumps({**TFVARS, "name": name}))
+    (workdir / "test.auto.tfvars.json").write_text(json.dumps({**tfvars, "name": name}))
     stand_in = root / "bin"
     stand_in.mkdir()
     (stand_in / "docker").write_text(STAND_IN_DOCKER)
@@ -231,8 +239,11 @@ def _start_apply(name: str, root: Path, moto_server: str, cli_config: Path) -> _
     return job
 
 
-# Each deployment a test can ask for: the fixture's name and the deployment's.
-DEPLOYMENTS = {"deployed": NAME, "disposable": "lf-tfgone"}  # no name a prefix of the other
+# Each deployment a test can ask for: the fixture's name, the deployment's, and its variables.
+DEPLOYMENTS = {  # no name a prefix of the other
+    "deployed": (NAME, {**TFVARS, **USER_LOCATIONS}),
+    "disposable": ("lf-tfgone", TFVARS),
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -248,7 +259,8 @@ def _apply_early(
         moto_server = request.getfixturevalue("moto_server")
         for fixture in wanted:
             root = tmp_path_factory.mktemp(f"tfapply-{fixture}")
-            jobs[fixture] = _start_apply(DEPLOYMENTS[fixture], root, moto_server, cli_config)
+            name, tfvars = DEPLOYMENTS[fixture]
+            jobs[fixture] = _start_apply(name, tfvars, root, moto_server, cli_config)
     try:
         yield jobs
     finally:
@@ -296,6 +308,9 @@ def test_outputs_are_the_contract(deployed: Deployment) -> None:
     repo, _, tag = str(out["image_uri"]).rpartition(":")
     assert repo == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{NAME}"
     assert tag.startswith("arm64-") and len(tag) == len("arm64-") + 24
+    # Normalised: a trailing slash, duplicates gone, so a path is granted when it starts with one.
+    assert out["data_read_locations"] == ["lf-user-data/sets/train/", "lf-user-ref/"]
+    assert out["output_write_locations"] == ["lf-user-data/predictions/", "lf-user-out/runs/2026/"]
 
 
 def test_image_built_and_pushed_by_the_default_command(deployed: Deployment) -> None:
@@ -397,28 +412,29 @@ def test_ecr_repository(deployed: Deployment) -> None:
     assert rule["selection"]["countNumber"] == 4
 
 
-def test_role_is_least_privilege(deployed: Deployment) -> None:
-    iam = deployed.client("iam")
-    role = f"{NAME}-worker"
-    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-    if isinstance(trust, str):
-        trust = json.loads(trust)
-    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}]
+def _as_list(x: object) -> list[str]:
+    return sorted([x] if isinstance(x, str) else list(x))  # type: ignore[arg-type]
+
+
+def _role_policy(deployment: Deployment, name: str) -> list[dict]:
+    """The statements of the worker role's one inline policy, as moto's IAM holds them."""
+    iam = deployment.client("iam")
+    role = f"{name}-worker"
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [role]
     doc = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
     if isinstance(doc, str):
         doc = json.loads(doc)
-
-    def as_list(x: object) -> list[str]:
-        return sorted([x] if isinstance(x, str) else list(x))  # type: ignore[arg-type]
-
-    grants = {s["Sid"]: (as_list(s["Action"]), as_list(s["Resource"])) for s in doc["Statement"]}
     assert all(s["Effect"] == "Allow" for s in doc["Statement"])
-    bucket = f"arn:aws:s3:::{deployed.outputs['bucket_name']}"
-    log_group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{NAME}"
-    queue = f"arn:aws:sqs:us-east-1:123456789012:{NAME}-failed"
-    assert grants == {
+    return doc["Statement"]
+
+
+def _own_grants(name: str, bucket_name: object) -> dict[str, tuple[list[str], list[str]]]:
+    """What every deployment's role holds: its own bucket, logs and failure queue."""
+    bucket = f"arn:aws:s3:::{bucket_name}"
+    log_group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{name}"
+    queue = f"arn:aws:sqs:us-east-1:123456789012:{name}-failed"
+    return {
         "ReadTrainSets": (["s3:GetObject"], [f"{bucket}/data/*"]),
         "ReadWriteBuilds": (
             ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
@@ -428,6 +444,76 @@ def test_role_is_least_privilege(deployed: Deployment) -> None:
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group}:*"]),
         "ReportFailedEvents": (["sqs:SendMessage"], [queue]),
     }
+
+
+def test_role_is_least_privilege(deployed: Deployment) -> None:
+    iam = deployed.client("iam")
+    trust = iam.get_role(RoleName=f"{NAME}-worker")["Role"]["AssumeRolePolicyDocument"]
+    if isinstance(trust, str):
+        trust = json.loads(trust)
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}]
+    statements = _role_policy(deployed, NAME)
+    grants = {s["Sid"]: (_as_list(s["Action"]), _as_list(s["Resource"])) for s in statements}
+    assert grants == {
+        **_own_grants(NAME, deployed.outputs["bucket_name"]),
+        # USER_LOCATIONS: objects under each prefix (or in the whole bucket), nothing else.
+        "ReadUserData": (["s3:GetObject"], ["arn:aws:s3:::lf-user-data/sets/train/*", "arn:aws:s3:::lf-user-ref/*"]),
+        "WriteUserOutput": (
+            ["s3:GetObject", "s3:PutObject"],
+            ["arn:aws:s3:::lf-user-data/predictions/*", "arn:aws:s3:::lf-user-out/runs/2026/*"],
+        ),
+        # Listing, one statement per bucket (buckets in name order).
+        "ListUserBucket0": (["s3:ListBucket"], ["arn:aws:s3:::lf-user-data"]),
+        "ListUserBucket1": (["s3:ListBucket"], ["arn:aws:s3:::lf-user-out"]),
+        "ListUserBucket2": (["s3:ListBucket"], ["arn:aws:s3:::lf-user-ref"]),
+    }
+    # Listing is limited to the prefixes of that bucket; only a bucket given whole lists freely.
+    conditions = {s["Sid"]: s.get("Condition") for s in statements}
+    limits = {
+        sid: {test: {key: _as_list(values) for key, values in keys.items()} for test, keys in cond.items()}
+        for sid, cond in conditions.items()
+        if cond
+    }
+    assert limits == {
+        "ListUserBucket0": {"StringLike": {"s3:prefix": ["predictions/*", "sets/train/*"]}},
+        "ListUserBucket1": {"StringLike": {"s3:prefix": ["runs/2026/*"]}},
+    }
+
+
+def test_role_reaches_no_user_data_by_default(disposable: Deployment) -> None:
+    """Both location lists empty (the defaults): no statement for the user's buckets."""
+    name = DEPLOYMENTS["disposable"][0]
+    statements = _role_policy(disposable, name)
+    grants = {s["Sid"]: (_as_list(s["Action"]), _as_list(s["Resource"])) for s in statements}
+    assert grants == _own_grants(name, disposable.outputs["bucket_name"])
+    assert not any("Condition" in s for s in statements)
+    assert disposable.outputs["data_read_locations"] == []
+    assert disposable.outputs["output_write_locations"] == []
+
+
+def test_bad_locations_fail_the_plan(deployed: Deployment, tmp_path: Path) -> None:
+    """An s3:// URI, an empty string or a wildcard is refused by name before anything changes."""
+    bad = tmp_path / "bad.tfvars.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "data_read_locations": ["s3://lf-user-data/train", "lf-user-data/fine"],
+                "output_write_locations": ["", "lf-user-out/runs/*"],
+            }
+        )
+    )
+    errors = tfs.plan_errors(deployed.workdir, deployed.env, f"-var-file={bad}")
+    refused = {
+        value["traversal"]: error["detail"]
+        for error in errors
+        if error["summary"] == "Invalid value for variable"
+        for value in error["snippet"]["values"]
+    }
+    assert set(refused) == {"var.data_read_locations", "var.output_write_locations"}, errors
+    assert refused["var.data_read_locations"].startswith("data_read_locations takes")
+    assert 'Refused: ["s3://lf-user-data/train"].' in refused["var.data_read_locations"]
+    assert refused["var.output_write_locations"].startswith("output_write_locations takes")
+    assert 'Refused: ["","lf-user-out/runs/*"].' in refused["var.output_write_locations"]
 
 
 def test_second_apply_plans_nothing(deployed: Deployment) -> None:
@@ -486,7 +572,7 @@ def test_backend_aws_finds_the_deployment(deployed: Deployment) -> None:
 
 
 def test_destroy(disposable: Deployment) -> None:
-    name = DEPLOYMENTS["disposable"]
+    name = DEPLOYMENTS["disposable"][0]
     tfs.run_tf(disposable.workdir, "destroy", "-auto-approve", "-no-color", env=disposable.env, timeout=300)
     disposable.destroyed = True
     buckets = {b["Name"] for b in disposable.client("s3").list_buckets()["Buckets"]}

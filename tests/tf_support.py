@@ -206,3 +206,19 @@ def plan(workdir: Path, env: Mapping[str, str]) -> tuple[int, list[tuple[str, st
     if proc.returncode not in (0, 2):
         raise AssertionError(f"terraform plan exited {proc.returncode}\n{proc.stderr[-4000:]}")
     return proc.returncode, sorted(changes)
+
+
+def plan_errors(workdir: Path, env: Mapping[str, str], *args: str) -> list[dict[str, object]]:
+    """The error diagnostics of a `terraform plan` expected to fail (``summary``, ``detail``, ``snippet``...)."""
+    proc = run_tf(workdir, "plan", "-json", "-lock=false", "-refresh=false", *args, env=env, timeout=240, check=False)
+    errors = []
+    for line in proc.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("@level") == "error" and msg.get("type") == "diagnostic":
+            errors.append(msg["diagnostic"])
+    if proc.returncode != 1 or not errors:
+        raise AssertionError(f"terraform plan exited {proc.returncode}, not with errors\n{proc.stderr[-4000:]}")
+    return errors

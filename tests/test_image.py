@@ -83,6 +83,42 @@ def test_requirements_are_pinned_and_agree_with_the_project() -> None:
             assert req.specifier.contains(pins[req.name.lower()]), (req, pins[req.name.lower()])
 
 
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_pip_step_resolves_to_wheels_on_both_architectures(arch: str, tmp_path: Path) -> None:
+    """The image's pip step, resolved for the base image's Python on each Lambda architecture.
+
+    ``--dry-run`` reads the index's metadata and downloads no wheel: every pin must have a
+    binary wheel for the platform (the step runs with ``--only-binary=:all:``), and the
+    resolution must install exactly the pins, nothing else.
+    """
+    python = re.search(r"^ARG PYTHON_VERSION=(\S+)$", DOCKERFILE.read_text(), re.M)
+    assert python
+    report = tmp_path / "report.json"
+    platforms = [f"--platform={tag}_{arch}" for tag in ("manylinux_2_28", "manylinux_2_27", "manylinux2014")]
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+            f"--report={report}", "--only-binary=:all:", f"--python-version={python.group(1)}",
+            "--implementation=cp", *platforms, f"--target={tmp_path / 'target'}", "-r", str(REQUIREMENTS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    installs = json.loads(report.read_text())["install"]
+    resolved = {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in installs}
+    assert resolved == pinned_requirements()
+    cp = "cp" + python.group(1).replace(".", "")
+    for item in installs:
+        wheel = item["download_info"]["url"].rsplit("/", 1)[-1]
+        assert wheel.endswith(".whl"), wheel
+        *_, py_tag, abi_tag, platform_tag = wheel[: -len(".whl")].split("-")
+        # Pure Python, or built for this architecture and this CPython (or its stable ABI).
+        assert platform_tag == "any" or (arch in platform_tag and (cp in py_tag.split(".") or abi_tag == "abi3")), wheel
+
+
 def test_dockerignore_keeps_the_context_to_the_image_inputs() -> None:
     lines = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines()]
     rules = [ln for ln in lines if ln and not ln.startswith("#")]

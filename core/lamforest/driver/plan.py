@@ -112,7 +112,8 @@ def _existing(backend: Backend, name: str) -> SpecError | None:
         return _taken(name, what="search")
     # Files of an earlier build whose spec was lost (and which predates claims): a new build must not adopt
     # its groves or model, so the name stays taken until someone deletes them.
-    left = [k for k in backend.store.list(keys.build(name)) if k != keys.claim(name)]
+    # Local logs are not a build's data (a refused create's workers may still append to them).
+    left = [k for k in backend.store.list(keys.build(name)) if k != keys.claim(name) and not k.endswith("lambda.log")]
     if left and not backend.store.exists(keys.claim(name)):
         return _taken(
             name,

@@ -83,7 +83,7 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
             put_json(backend.store, keys.spec(spec.name), plan.to_dict())
             return plan
         except BaseException:
-            for key in backend.store.list(scan_prefix + "/"):
+            for key in [*backend.store.list(scan_prefix + "/"), keys.lambda_log(spec.name, "shards")]:
                 backend.store.delete(key)
             raise
 

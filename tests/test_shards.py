@@ -1,0 +1,332 @@
+"""Sharded data: planned from footers, scanned and fitted by workers, scored and predicted shard by shard.
+
+The driver must never read a row: these tests make the driver process's row
+readers raise, so every row that is read is read by a worker process.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lamforest import driver, keys, shards
+from lamforest.backend import Backend, local_backend
+from lamforest.cli import main as cli_main  # the command line entry: main(argv) -> exit code
+from lamforest.events import parse_event
+from lamforest.spec import BuildSpec, SpecError
+from tests.helpers import assert_same_forest, store_files
+
+FEATURES = 8
+
+
+def make_rows(rows: int, seed: int, classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable rows: the class moves the first three features."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, rows)
+    X = rng.normal(size=(rows, FEATURES)).astype(np.float32)
+    X[:, :3] += 2.5 * y[:, None]
+    return X, y
+
+
+def table(X: np.ndarray, y: Any, target: str = "label") -> pa.Table:
+    cols = {f"f{j}": X[:, j] for j in range(X.shape[1])}
+    cols[target] = y
+    return pa.table(cols)
+
+
+def write_shards(folder: Path, n: int = 6, rows: int = 1500, seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        X, y = make_rows(rows, seed + i)
+        pq.write_table(table(X, y), folder / f"part-{i:03d}.parquet")
+    return folder
+
+
+@pytest.fixture
+def no_rows_in_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt of this (the driver's) process to read rows of a shard, or a whole file, fails the test."""
+    from lamforest import data, tables
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the driver read rows")
+
+    monkeypatch.setattr(shards, "read_table", refuse)
+    monkeypatch.setattr(tables, "read_columns", refuse)
+    monkeypatch.setattr(data, "load", refuse)
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Any:
+    b = local_backend(tmp_path / "store")
+    yield b
+    b.close()
+
+
+def build(backend: Backend, name: str, data: Path | str, workers: int = 2, **spec: Any) -> driver.BuildStatus:
+    spec = {"target": "label", "trees": 8, "grove": 2, "memory": 1024, **spec}
+    driver.create(backend, BuildSpec(name=name, data=str(data), **spec), workers=workers)
+    return driver.run(backend, name, workers=workers)
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_held_out_is_a_seeded_function_of_the_global_row_index() -> None:
+    whole = shards.held_out(7, 0.25, 0, 10_000)
+    parts = np.concatenate([shards.held_out(7, 0.25, 0, 3_333), shards.held_out(7, 0.25, 3_333, 6_667)])
+    assert np.array_equal(whole, parts)  # however the rows are sharded
+    assert 0.23 < whole.mean() < 0.27
+    assert not np.array_equal(whole, shards.held_out(8, 0.25, 0, 10_000))
+    assert not shards.held_out(7, 0.0, 0, 100).any()
+
+
+def test_a_grove_reads_a_seeded_subset_of_whole_shards_within_its_cap() -> None:
+    rows = [100, 250, 80, 300, 120, 90]
+    chosen = shards.grove_shards(11, rows, 400)
+    assert chosen == shards.grove_shards(11, rows, 400)
+    assert sum(rows[i] for i in chosen) <= 400
+    assert chosen == sorted(chosen)
+    assert len({tuple(shards.grove_shards(s, rows, 400)) for s in range(20)}) > 3  # seeds differ
+    assert shards.grove_shards(1, rows, 10) and len(shards.grove_shards(1, rows, 10)) == 1  # at least one
+
+
+def test_the_sample_size_fits_the_memory_it_is_sized_for() -> None:
+    params: dict[str, Any] = {}
+    small = shards.sample_rows(512, 48, 10, 4, params)
+    big = shards.sample_rows(3008, 48, 10, 4, params)
+    assert 0 < small < big
+    assert shards.memory_needed_mb(small, 48, 10, 4, params) <= 512
+    assert shards.memory_needed_mb(small * 2, 48, 10, 4, params) > 512
+    assert shards.sample_rows(shards.WORKER_FLOOR_MB, 48, 10, 4, params) == 0
+    # A depth limit bounds the trees: more rows fit.
+    assert shards.sample_rows(512, 48, 10, 4, {"max_depth": 8}) > small
+
+
+def test_a_shard_event_names_its_bad_field() -> None:
+    good = {
+        "v": 1,
+        "kind": "shards",
+        "op": "scan",
+        "build": "b",
+        "job": "scan",
+        "batch": 0,
+        "data": "data/" + "0" * 64,
+        "shards": [0, 1],
+    }
+    assert parse_event(good).shards == [0, 1]  # type: ignore[union-attr]
+    for field, value in (("op", "fit"), ("shards", []), ("shards", [-1]), ("test_size", 1.5), ("data", "x")):
+        with pytest.raises(SpecError) as err:
+            parse_event({**good, field: value})
+        assert err.value.field == field
+    with pytest.raises(SpecError, match="model"):
+        parse_event({**good, "op": "score", "task": "classification"})
+
+
+# --------------------------------------------------------------------------- builds
+
+
+def test_a_sharded_build_fits_scores_and_predicts_without_the_driver_reading_a_row(
+    backend: Backend, tmp_path: Path, no_rows_in_driver: None
+) -> None:
+    data = write_shards(tmp_path / "data")
+    st = build(backend, "sh", data, rows_per_grove=3000)
+    assert st.state == "done", st.summary
+    summary = st.summary
+    assert summary is not None
+    plan = driver.load_plan(backend, "sh")
+    assert plan.n_train + plan.n_test == 9000
+    assert summary["test"]["n"] == plan.n_test and 0.2 < plan.n_test / 9000 < 0.3
+    assert summary["test_score"] > 0.9
+    assert np.asarray(summary["test"]["confusion"]).sum() == summary["test"]["n"]
+    assert summary["oob_score"] is None  # a grove's out-of-bag rows are a sample's, not the forest's
+    info = summary["sharded"]
+    assert info["shards"] == 6 and info["rows_per_grove"] == 3000
+    assert 0 < info["seen_fraction"] <= 1
+    # Each grove fitted at most its cap of rows, from whole shards.
+    for gid in range(4):
+        rec = json.loads(backend.store.get_bytes(keys.state("sh", keys.grove_id(gid), "done")))
+        assert 0 < rec["rows"] <= 3000
+    # No train or test rows in the store: the shards stay where they are.
+    assert not [f for f in store_files(backend) if f.endswith(("X.npy", "test.npz"))]
+
+    out = tmp_path / "out"
+    res = driver.predict_to(backend, "sh", str(data), str(out))
+    assert len(res.written) == 6 and not res.skipped
+    assert res.score is not None and res.score["n"] == 9000 and res.score["score"] > 0.9
+    first = pq.read_table(out / "part-000.parquet")
+    assert first.num_rows == 1500
+    assert first.column_names == ["prediction", "proba_0", "proba_1", "proba_2"]
+
+
+def test_predictions_equal_the_merged_forest_and_a_rerun_writes_only_what_is_missing(
+    backend: Backend, tmp_path: Path
+) -> None:
+    data = write_shards(tmp_path / "data", n=3, rows=800)
+    assert build(backend, "pr", data).state == "done"
+    out = tmp_path / "out"
+    driver.predict_to(backend, "pr", str(data), str(out))
+    model = driver.load_model(backend, "pr")
+    X = pq.read_table(data / "part-001.parquet").drop(["label"]).to_pandas().to_numpy(np.float32)
+    got = pq.read_table(out / "part-001.parquet")
+    proba = np.column_stack([got.column(f"proba_{c}").to_numpy() for c in (0, 1, 2)])
+    np.testing.assert_allclose(proba, model.predict_proba(X), rtol=0, atol=1e-12)
+    assert np.array_equal(got.column("prediction").to_numpy(), model.predict(X))
+
+    again = driver.predict_to(backend, "pr", str(data), str(out))
+    assert not again.written and len(again.skipped) == 3  # same input, same forest: nothing to do
+    (out / "part-002.parquet").unlink()
+    (out / "part-000.parquet").write_bytes(b"PAR1 half a file")
+    third = driver.predict_to(backend, "pr", str(data), str(out))
+    assert sorted(Path(p).name for p in third.written) == ["part-000.parquet", "part-002.parquet"]
+    assert pq.read_table(out / "part-000.parquet").num_rows == 800
+
+
+def test_same_spec_and_seed_give_the_same_trees_with_one_or_two_workers(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=4, rows=600)
+    assert build(backend, "w1", data, workers=1, rows_per_grove=1000).state == "done"
+    assert build(backend, "w2", data, workers=2, rows_per_grove=1000).state == "done"
+    assert_same_forest(driver.load_model(backend, "w1"), driver.load_model(backend, "w2"))
+    a = driver.load_plan(backend, "w1").events()
+    b = driver.load_plan(backend, "w2").events()
+    assert [e.shards for e in a] == [e.shards for e in b]
+
+
+def test_a_single_parquet_file_of_several_row_groups_is_sharded_by_row_group(backend: Backend, tmp_path: Path) -> None:
+    X, y = make_rows(3000, 5)
+    path = tmp_path / "one.parquet"
+    pq.write_table(table(X, y), path, row_group_size=1000)
+    assert shards.is_sharded(str(path))
+    st = build(backend, "rg", path)
+    assert st.state == "done" and st.summary is not None and st.summary["sharded"]["shards"] == 3
+    single = tmp_path / "single.parquet"
+    pq.write_table(table(X, y), single)
+    assert not shards.is_sharded(str(single))  # one row group: read whole, as it always was
+
+
+def test_rows_per_grove_that_cannot_fit_memory_is_refused_before_anything_is_spent(
+    backend: Backend, tmp_path: Path
+) -> None:
+    data = write_shards(tmp_path / "data", n=3, rows=500)
+    spec = BuildSpec(name="big", data=str(data), target="label", trees=4, grove=2, memory=300, rows_per_grove=10**9)
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, spec)
+    assert err.value.field == "rows_per_grove" and "--memory" in err.value.message
+    assert not backend.store.exists(keys.spec("big")) and not backend.store.exists(keys.claim("big"))
+    with pytest.raises(SpecError, match="rows_per_grove"):
+        BuildSpec(name="x", rows_per_grove=1.5).validated()
+    with pytest.raises(SpecError, match="sharded"):
+        driver.create(backend, BuildSpec(name="x", data="iris", rows_per_grove=100))
+
+
+# --------------------------------------------------------------------------- bad data, one class each
+
+
+def _refused(backend: Backend, data: Path | str, field: str, *needles: str, name: str = "bad") -> None:
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, BuildSpec(name=name, data=str(data), target="label", trees=2, grove=1, memory=1024))
+    assert err.value.field == field, err.value
+    for needle in needles:
+        assert needle in str(err.value), err.value
+    assert "\n" not in str(err.value)
+    # Nothing of the build is left but, locally, its workers' log; the name is free again.
+    left = [k for k in backend.store.list(keys.build(name)) if not k.endswith("lambda.log")]
+    assert not left, f"the refused build left {left}"
+    driver.create(backend, BuildSpec(name=name, data="iris", trees=2, grove=1))
+
+
+def test_a_shard_with_another_schema_is_refused_naming_it(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=3, rows=200)
+    X, y = make_rows(200, 9)
+    pq.write_table(table(X, y.astype(np.float64)), data / "part-001.parquet")  # label as double, not int64
+    _refused(backend, data, "data", "part-001.parquet", "label")
+
+
+def test_a_missing_target_column_is_refused_naming_the_column(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=200)
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, BuildSpec(name="nt", data=str(data), target="outcome", trees=2, grove=1))
+    assert err.value.field == "target" and "'outcome'" in err.value.message and "part-000" in err.value.message
+
+
+def test_a_target_with_missing_values_in_one_shard_is_refused_by_the_scan(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=3, rows=200)
+    for i in range(3):
+        X, y = make_rows(200, i)
+        labels = y.astype(np.float64)
+        if i == 2:
+            labels[[5, 17]] = np.nan
+        pq.write_table(table(X, labels), data / f"part-{i:03d}.parquet")
+    _refused(backend, data, "target", "part-002.parquet", "2 missing")
+
+
+def test_a_corrupt_parquet_footer_is_refused_naming_the_shard(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=3, rows=200)
+    blob = (data / "part-001.parquet").read_bytes()
+    (data / "part-001.parquet").write_bytes(blob[:-40] + b"\0" * 40)
+    _refused(backend, data, "data", "part-001.parquet", "not a readable Parquet file")
+
+
+def test_an_empty_shard_is_refused_naming_it(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=200)
+    X, y = make_rows(1, 0)
+    pq.write_table(table(X[:0], y[:0]), data / "part-005.parquet")
+    _refused(backend, data, "data", "part-005.parquet", "no rows")
+
+
+def test_an_infinite_feature_in_one_shard_is_refused_naming_shard_and_column(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=3, rows=200)
+    X, y = make_rows(200, 1)
+    X[3, 4] = np.inf
+    pq.write_table(table(X, y), data / "part-001.parquet")
+    _refused(backend, data, "data", "part-001.parquet", "'f4'", "infinite")
+
+
+def test_a_text_feature_column_is_refused_naming_it(backend: Backend, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    X, y = make_rows(100, 0)
+    t = table(X, y).append_column("city", pa.array(["x"] * 100))
+    pq.write_table(t, folder / "a.parquet")
+    _refused(backend, folder, "data", "'city'", "not numeric")
+
+
+def test_a_folder_without_parquet_files_is_refused(backend: Backend, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no data here")
+    _refused(backend, tmp_path / "empty", "data", "no Parquet files")
+
+
+def test_an_unreadable_s3_prefix_is_refused_in_one_line(backend: Backend, aws_env: str) -> None:
+    _refused(backend, "s3://no-such-bucket-lamforest/data/", "data", "s3://no-such-bucket-lamforest/data/")
+
+
+# --------------------------------------------------------------------------- lamforest shard
+
+
+def test_lamforest_shard_splits_a_csv_into_single_row_group_shards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = make_rows(2500, 3)
+    csv = tmp_path / "big.csv"
+    header = ",".join([f"f{j}" for j in range(FEATURES)] + ["label"])
+    lines = [header] + [",".join([*(f"{v:.5f}" for v in row), str(lab)]) for row, lab in zip(X, y, strict=True)]
+    csv.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "shards"
+    code = cli_main(["shard", str(csv), "--out", str(out), "--rows-per-shard", "1000", "--json"])
+    assert code == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["rows"] == 2500 and res["shards"] == 3
+    files = sorted(out.glob("*.parquet"))
+    assert [pq.ParquetFile(f).metadata.num_row_groups for f in files] == [1, 1, 1]
+    assert [pq.ParquetFile(f).metadata.num_rows for f in files] == [1000, 1000, 500]
+    got = pq.read_table(out).column("label").to_numpy()
+    assert np.array_equal(got, y)  # in order, nothing lost
+    # Writing into a folder that already holds shards needs --force.
+    assert cli_main(["shard", str(csv), "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err

@@ -109,9 +109,11 @@ def format_report(
     max_memory_mb: int,
     init_ms: float | None = None,
     status: str | None = None,
+    error_type: str | None = None,
 ) -> str:
     """A REPORT line in Lambda's text format. Billed Duration rounds up to the millisecond
-    and, as for container images, includes the INIT phase."""
+    and, as for container images, includes the INIT phase. A failed call may name its
+    ``error_type`` after its status (``Status: error  Error Type: Runtime.OutOfMemory``)."""
     billed = cost.billed_ms(duration_ms, init_ms)
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -122,6 +124,8 @@ def format_report(
         line += f"Init Duration: {init_ms:.2f} ms\t"
     if status:
         line += f"Status: {status}\t"
+    if error_type:
+        line += f"Error Type: {error_type}\t"
     return line
 
 

@@ -2,11 +2,14 @@
 
 ``python -m lamforest.worker.local ROOT MEMORY_MB STARTED_NS`` is one
 environment: its imports are the INIT phase (its first call reports an
-``Init Duration``), then it reads events as JSON lines on stdin and answers
-on a private channel. Every call leaves ``START``/``END``/``REPORT`` lines
-with the measured duration, the configured memory size and the process's own
-peak memory in the build's log. The driver's local pool starts these
-processes; ``-s/--sync`` runs ``invoke`` in the driver's own process.
+``Init Duration``), then it reads invocations as JSON lines on stdin
+(``{"request_id": ..., "event": {...}}``: the platform names each request, so
+the pool that kills an environment can finish that request's log lines) and
+answers on a private channel. Every call leaves ``START``/``END``/``REPORT``
+lines with the measured duration, the configured memory size and the
+process's own peak memory in the build's log. The driver's local pool starts
+these processes and enforces the memory size; ``-s/--sync`` runs ``invoke``
+in the driver's own process.
 """
 
 from __future__ import annotations
@@ -40,15 +43,18 @@ def log_key(event: Any) -> str:
     return keys.lambda_log(str(event.get("build", "_")), kind if kind in ("predict", "search") else None)
 
 
-def invoke(event: dict, store: LocalStore, memory_mb: int, init_ms: float | None) -> str | None:
+def invoke(
+    event: dict, store: LocalStore, memory_mb: int, init_ms: float | None, request_id: str | None = None
+) -> str | None:
     """Run the handler once as Lambda would, logging START/END/REPORT.
 
     Return None on success, else the error (``Type: message``) the handler raised: an
     invalid event, or a grove whose record could not be written (a full disk).
+    ``request_id`` is the one the pool gave this call (a new one when None).
     """
     from lamforest.worker import handler
 
-    rid = str(uuid.uuid4())
+    rid = request_id or str(uuid.uuid4())
     log = store.root / log_key(event)
     _log(log, [format_start(rid)])
     t0 = time.perf_counter()
@@ -72,6 +78,14 @@ def _log(path: Any, lines: list[str]) -> None:
         print(f"lamforest worker: cannot write {path}: {exc}", file=sys.stderr)
 
 
+def unwrap_invocation(doc: Any) -> tuple[Any, str | None]:
+    """An invocation line: the event and its request id; a bare event gets a new request id."""
+    if isinstance(doc, dict) and set(doc) == {"request_id", "event"}:
+        rid = doc["request_id"]
+        return doc["event"], rid if isinstance(rid, str) and rid else None
+    return doc, None
+
+
 def main(root: str, memory_mb: int, started_ns: int) -> None:
     """One environment process: events as JSON lines on stdin, one reply line each on the channel."""
     # Keep stdout for the protocol; anything the handler prints goes to stderr.
@@ -85,7 +99,8 @@ def main(root: str, memory_mb: int, started_ns: int) -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
-        error = invoke(json.loads(line), store, memory_mb, init_ms)
+        event, rid = unwrap_invocation(json.loads(line))
+        error = invoke(event, store, memory_mb, init_ms, rid)
         init_ms = None
         channel.write(json.dumps({"done": os.getpid(), "error": error}) + "\n")
 

@@ -5,17 +5,29 @@ process, i.e. one environment (see ``lamforest.worker.local``). Its first call r
 (interpreter start and imports), later calls are warm. Every call leaves
 Lambda-format ``START``/``END``/``REPORT`` lines in the build's log, with the
 measured duration, the configured memory size and the process's peak RSS.
-Events travel as JSON lines; the train set travels by reference and is
-memory-mapped by the worker, never pickled.
+Events travel as JSON lines, each with the request id the pool gives it (so
+the pool can finish the log and record of a call whose worker it killed); the
+train set travels by reference and is memory-mapped by the worker, never
+pickled.
 
 Workers are plain subprocesses rather than a ``multiprocessing`` pool: they
 never re-import the caller's ``__main__`` (which breaks under stdin scripts
 and some notebooks), and a killed worker is an ordinary dead child.
 
-A worker that dies mid-grove (killed, out of memory) is replaced, and its
-grove is recorded ``failed`` with ``Runtime.ExitError``, as Lambda reports
-it; the driver then retries it. Workers that die before they are ready,
-three times running, mark the pool broken instead of respawning forever.
+Memory limits are real, as on Lambda: a monitor thread samples every busy
+worker's peak RSS (``VmHWM``) every ``SAMPLE_S``; one whose peak passes the
+pool's ``memory_mb`` is killed (SIGKILL), its invocation recorded ``failed``
+with ``Runtime.OutOfMemory`` (the MB it used, the limit, what to do) and its
+REPORT line says ``Status: error`` and ``Error Type: Runtime.OutOfMemory``
+with the MB observed; the driver retries it, then fails the build with that
+reason. Where ``/proc`` is missing (not Linux) the limit is not enforced. A
+worker whose imports alone pass the limit marks the pool broken with the MB
+it needs, rather than being respawned.
+
+A worker that dies mid-grove otherwise (killed) is replaced, and its grove is
+recorded ``failed`` with ``Runtime.ExitError``, as Lambda reports it; the
+driver then retries it. Workers that die before they are ready, three times
+running, mark the pool broken instead of respawning forever.
 """
 
 from __future__ import annotations
@@ -29,15 +41,20 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from lamforest import keys, records
 from lamforest.backend.base import Event
-from lamforest.logs import append_lines, format_end, format_report, format_start
+from lamforest.logs import append_lines, format_end, format_report
 from lamforest.store.local import LocalStore
 from lamforest.worker.local import invoke, log_key
 
 MAX_START_FAILURES = 3
+SAMPLE_S = 0.02  # how often the monitor reads each busy worker's peak memory
+OUT_OF_MEMORY = "Runtime.OutOfMemory"
 
 
 def default_workers() -> int:
@@ -46,52 +63,138 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def peak_rss_mb(pid: int) -> int | None:
+    """Peak resident memory (``VmHWM``) of process ``pid`` in MB; None where it cannot be read
+    (no ``/proc``, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def out_of_memory_message(used_mb: int, limit_mb: int, event: dict) -> str:
+    """What a ``Runtime.OutOfMemory`` record says: the MB used, the limit and what to do,
+    which depends on what the event holds in memory."""
+    what = "raise --memory"
+    if event.get("kind", "fit") == "fit":
+        # A grove of a sharded build holds its shards' rows; any other grove holds the whole
+        # train set (memory-mapped) and its trees.
+        sharded = event.get("shards") is not None
+        what += " or give each grove fewer " + ("rows (--rows-per-grove)" if sharded else "trees (--grove)")
+    return f"worker used {used_mb} MB, more than its --memory of {limit_mb} MB: {what}"
+
+
+def start_floor_message(floor_mb: int, limit_mb: int) -> str:
+    """Why a pool whose workers' imports alone pass the limit is broken."""
+    enough = (floor_mb // 64 + 1) * 64  # the next multiple of 64 MB above the imports
+    return (
+        f"local workers need {floor_mb} MB to start (their imports); --memory {limit_mb} is below that: "
+        f"use at least {enough}"
+    )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How an invocation ended without its own terminal record."""
+
+    error: str
+    message: str
+    request_id: str
+    started: float | None = None
+
+
+# What to write for an invocation that left no terminal record: a description for messages and
+# the write, per event kind. Raises KeyError/TypeError/ValueError for an invalid event.
+Unrecorded = Callable[[dict, Failure], tuple[str, Callable[[LocalStore], None]]]
+
+
+def _unrecorded_grove(event: dict, failure: Failure) -> tuple[str, Callable[[LocalStore], None]]:
+    build, grove = str(event["build"]), int(event["grove"])
+    record = records.failed_record(
+        grove=grove,
+        trees=int(event["trees"]),
+        seed=int(event["seed"]),
+        attempt=int(event.get("attempt", 1)),
+        request_id=failure.request_id,
+        started=failure.started,
+        error=failure.error,
+        message=failure.message,
+    )
+    gid = keys.grove_id(grove)
+
+    def write(store: LocalStore) -> None:
+        if not records.grove_done(store, build, gid):  # a late done record wins
+            records.write_grove(store, build, gid, record)
+
+    return f"grove {grove} of {build}", write
+
+
+# Event kinds whose failed invocations the pool records. A kind that keeps job records adds a
+# function writing ``records.job_record("failed", ...)`` under its ``keys.job_record(prefix,
+# "failed", jid)``. Kinds not listed (predict, search) time out on their missing records.
+UNRECORDED: dict[str, Unrecorded] = {"fit": _unrecorded_grove}
+
+
+def record_unrecorded(
+    store: LocalStore,
+    event: dict,
+    error: str,
+    message: str,
+    request_id: str | None = None,
+    *,
+    started: float | None = None,
+) -> str | None:
+    """An invocation ended without its terminal record (its handler raised, or its worker
+    died): write a failed one, as ``UNRECORDED`` says for the event's kind.
+
+    Return None, or why even that could not be written (the pool is then ``broken``: with
+    a full or read-only store nothing more can run, and the driver says so at once
+    instead of waiting for a record that will never come).
+    """
+    how = UNRECORDED.get(str(event.get("kind", "fit")))
+    if how is None:
+        return None
+    try:
+        what, write = how(event, Failure(error, message, request_id or str(uuid.uuid4()), started))
+    except (KeyError, TypeError, ValueError):
+        return None  # an invalid event: there is nothing to record it against
+    try:
+        write(store)
+    except OSError as exc:
+        return f"cannot record {what} in the store ({exc}); after {error}: {message}"
+    return None
+
+
+@dataclass
+class _Call:
+    """One invocation in a worker: what the pool needs to finish its log and record if it dies."""
+
+    event: dict
+    request_id: str
+    started: float  # wall clock, for the record
+    t0: float  # perf counter, for the REPORT's duration
+    init_ms: float | None  # the environment's INIT, on its first call
+
+
 class _Worker:
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
+    def __init__(self, proc: subprocess.Popen[str], started_ns: int) -> None:
         assert proc.stdin is not None and proc.stdout is not None  # started with both piped
         self.proc = proc
         self.stdin: IO[str] = proc.stdin
         self.stdout: IO[str] = proc.stdout
-        self.ready = False
-        self.current: dict | None = None
-
-
-def record_unrecorded(
-    store: LocalStore, event: dict, error: str, message: str, request_id: str | None = None
-) -> str | None:
-    """A fit event's invocation ended without its grove's terminal record: write a failed one.
-
-    Return None, or why even that could not be written (the pool is then ``broken``: with
-    a full or read-only store nothing more can run, and the driver says so at once
-    instead of waiting for a record that will never come). Predict and search jobs time
-    out on their missing records by themselves.
-    """
-    if event.get("kind", "fit") != "fit":
-        return None
-    try:
-        build, grove = str(event["build"]), int(event["grove"])
-        record = records.failed_record(
-            grove=grove,
-            trees=int(event["trees"]),
-            seed=int(event["seed"]),
-            attempt=int(event.get("attempt", 1)),
-            request_id=request_id or str(uuid.uuid4()),
-            error=error,
-            message=message,
-        )
-    except (KeyError, TypeError, ValueError):
-        return None  # an invalid event: there is no grove to record it against
-    gid = keys.grove_id(grove)
-    try:
-        if not records.grove_done(store, build, gid):
-            records.write_grove(store, build, gid, record)
-    except OSError as exc:
-        return f"cannot record grove {grove} of {build} in the store ({exc}); after {error}: {message}"
-    return None
+        self.started_ns = started_ns
+        self.init_ms: float | None = None  # until its first call
+        self.current: _Call | None = None
+        self.peak_mb = 0  # the last peak the monitor sampled
+        self.oom_mb: int | None = None  # the peak seen when the monitor killed it
 
 
 class LocalCompute:
-    """A pool of ``workers`` environment processes fed from one queue."""
+    """A pool of ``workers`` environment processes fed from one queue, each held to ``memory_mb``."""
 
     name = "local"
 
@@ -102,6 +205,7 @@ class LocalCompute:
         self.broken: str | None = None
         self._queue: queue.Queue[dict | None] = queue.Queue()
         self._closed = threading.Event()
+        self._busy = threading.Event()  # wakes the monitor when a call starts
         self._lock = threading.Lock()
         self._start_failures = 0
         self._threads = [
@@ -110,11 +214,17 @@ class LocalCompute:
         self._live: dict[int, _Worker] = {}
         for t in self._threads:
             t.start()
+        # Without /proc nothing can be sampled: the limit is then not enforced.
+        self.enforces_memory = Path("/proc/self/status").exists()
+        self._monitor_thread = threading.Thread(target=self._monitor, name="lamforest-memory", daemon=True)
+        if self.enforces_memory:
+            self._monitor_thread.start()
 
     # -- one feeder thread per worker slot: start a process, hand it events one by one
     def _spawn(self) -> _Worker:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("LAMFOREST_BUCKET", None)  # local workers use the local store they are given
+        started_ns = time.time_ns()
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -122,7 +232,7 @@ class LocalCompute:
                 "lamforest.worker.local",
                 str(self.store.root),
                 str(self.memory_mb),
-                str(time.time_ns()),
+                str(started_ns),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -131,7 +241,7 @@ class LocalCompute:
             bufsize=1,
             env=env,
         )
-        w = _Worker(proc)
+        w = _Worker(proc, started_ns)
         with self._lock:
             self._live[proc.pid] = w
         return w
@@ -140,23 +250,40 @@ class LocalCompute:
         line = stream.readline()
         return json.loads(line) if line else None
 
+    def _start(self) -> _Worker | None:
+        """A new environment, ready for events; None when it could not start (or cannot fit)."""
+        worker = self._spawn()
+        if self._read(worker.stdout) is None:  # died while starting
+            return self._retire(worker, started=False)
+        worker.init_ms = (time.time_ns() - worker.started_ns) / 1e6
+        floor = peak_rss_mb(worker.proc.pid)
+        if floor is not None and floor > self.memory_mb:
+            # Its imports alone pass the limit: every new worker would too, so say so once
+            # instead of killing and respawning them.
+            with self._lock:
+                self.broken = self.broken or start_floor_message(floor, self.memory_mb)
+            self._stop(worker)
+            return None
+        with self._lock:
+            self._start_failures = 0
+        return worker
+
     def _feed(self) -> None:
         worker: _Worker | None = None
         while not self._closed.is_set() and not self.broken:
             if worker is None:
-                worker = self._spawn()
-                if self._read(worker.stdout) is None:  # died while starting
-                    worker = self._retire(worker, started=False)
-                    continue
-                worker.ready = True
-                with self._lock:
-                    self._start_failures = 0
+                worker = self._start()
+                continue
             event = self._queue.get()
             if event is None:
                 break
-            worker.current = event
+            call = _Call(event, str(uuid.uuid4()), time.time(), time.perf_counter(), worker.init_ms)
+            with self._lock:
+                worker.current, worker.init_ms = call, None
+            self._busy.set()
             try:
-                worker.stdin.write(json.dumps(event) + "\n")
+                invocation = {"request_id": call.request_id, "event": event}
+                worker.stdin.write(json.dumps(invocation) + "\n")
                 worker.stdin.flush()
                 reply = self._read(worker.stdout)
             except (BrokenPipeError, OSError, ValueError):
@@ -164,10 +291,19 @@ class LocalCompute:
             if reply is None:  # the environment died mid-invocation
                 worker = self._retire(worker, started=True)
                 continue
+            with self._lock:
+                worker.current = None
+                killed = worker.oom_mb is not None  # over the limit just as it answered
             if reply.get("error"):  # the handler raised: its grove may have no record
-                problem = record_unrecorded(self.store, event, "Runtime.HandlerError", reply["error"])
+                problem = record_unrecorded(self.store, event, "Runtime.HandlerError", reply["error"], call.request_id)
                 self.broken = self.broken or problem
-            worker.current = None
+            if killed:
+                worker = self._retire(worker, started=True)
+            elif (peak_rss_mb(worker.proc.pid) or 0) > self.memory_mb:
+                # It passed the limit between two samples and finished: the next call must not
+                # be blamed for it, so this environment ends here.
+                self._stop(worker)
+                worker = None
         if worker is not None:
             self._stop(worker)
 
@@ -176,6 +312,7 @@ class LocalCompute:
         code = worker.proc.wait()
         with self._lock:
             self._live.pop(worker.proc.pid, None)
+            call, worker.current = worker.current, None
             if not started:
                 self._start_failures += 1
                 if self._start_failures >= MAX_START_FAILURES and not self.broken:
@@ -183,26 +320,76 @@ class LocalCompute:
                         f"local workers exit while starting (status {code}, {self._start_failures} times); "
                         f"try `{sys.executable} -m lamforest.worker.local` to see why"
                     )
-        if worker.current is not None and not self._closed.is_set():
-            self._record_exit(code, worker.current)
+        # A call killed for memory was recorded by the monitor, before the kill.
+        if call is not None and worker.oom_mb is None and not self._closed.is_set():
+            self._record_exit(code, call, worker.peak_mb)
         return None
 
-    def _record_exit(self, exitcode: int | None, event: dict) -> None:
+    def _record_exit(self, exitcode: int | None, call: _Call, peak_mb: int) -> None:
         """Lambda reports a dead environment as Runtime.ExitError; so do we."""
         how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"status {exitcode}"
-        rid = str(uuid.uuid4())
-        problem = record_unrecorded(self.store, event, "Runtime.ExitError", f"worker process exited with {how}", rid)
+        message = f"worker process exited with {how}"
+        # The REPORT before the record: a driver that sees the record may end the build at once.
+        self._log_end(call, "Runtime.ExitError", message, peak_mb)
+        problem = record_unrecorded(
+            self.store, call.event, "Runtime.ExitError", message, call.request_id, started=call.started
+        )
         if problem and not self.broken:
             self.broken = problem
+
+    # -- the memory limit: one monitor thread for the pool
+    def _monitor(self) -> None:
+        while not self._closed.is_set():
+            self._busy.clear()
+            with self._lock:
+                busy = [w for w in self._live.values() if w.current is not None and w.oom_mb is None]
+            if not busy:
+                self._busy.wait(1.0)  # idle: woken by the next call (or close)
+                continue
+            for w in busy:
+                peak = peak_rss_mb(w.proc.pid)
+                if peak is None:
+                    continue  # it has just ended
+                w.peak_mb = peak
+                if peak > self.memory_mb:
+                    self._kill_out_of_memory(w, peak)
+            self._closed.wait(SAMPLE_S)
+
+    def _kill_out_of_memory(self, worker: _Worker, peak_mb: int) -> None:
+        """Kill a worker over the limit, as Lambda's platform does, and record its call.
+
+        Its REPORT and failed record are written before the kill: a watcher that saw the
+        dead worker's ``running`` record first would count the attempt lost
+        (``Runtime.Lost``), and a driver that sees the record may end the build at once.
+        """
+        with self._lock:
+            call = worker.current
+            if call is None or worker.oom_mb is not None:
+                return  # it has just answered: the feeder checks its peak itself
+            worker.oom_mb = peak_mb  # the feeder reaps it without recording it again
+        message = out_of_memory_message(peak_mb, self.memory_mb, call.event)
+        self._log_end(call, OUT_OF_MEMORY, message, peak_mb)
+        problem = record_unrecorded(
+            self.store, call.event, OUT_OF_MEMORY, message, call.request_id, started=call.started
+        )
+        if problem and not self.broken:
+            self.broken = problem
+        with contextlib.suppress(OSError):  # already gone
+            worker.proc.kill()  # SIGKILL; a no-op once the feeder has reaped it
+
+    def _log_end(self, call: _Call, error: str, message: str, peak_mb: int) -> None:
+        """The lines a dead worker could not write: its error, END and an error REPORT (its START
+        is already there, under the request id the pool gave the call)."""
+        duration = (time.perf_counter() - call.t0) * 1000.0
+        rid = call.request_id
         # The log is best effort; the record (or ``broken``) says what happened.
         with contextlib.suppress(OSError):
             append_lines(
-                self.store.root / log_key(event),
+                self.store.root / log_key(call.event),
                 [
-                    format_start(rid),
-                    f"[ERROR] Runtime.ExitError: worker process exited with {how}",
+                    f"[ERROR] {error}: {message}",
                     format_end(rid),
-                    format_report(rid, 0.0, self.memory_mb, 0, None, "error"),
+                    format_report(rid, duration, self.memory_mb, peak_mb, call.init_ms, "error", error),
                 ],
             )
 
@@ -241,10 +428,13 @@ class LocalCompute:
             return
         self.drain()
         self._closed.set()
+        self._busy.set()  # the monitor's wait
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:
             t.join(timeout=3)
+        if self._monitor_thread.is_alive():
+            self._monitor_thread.join(timeout=3)
         with self._lock:
             leftovers = list(self._live.values())
         for w in leftovers:  # a worker busy with a long grove: stop it, as Lambda would on timeout
@@ -259,7 +449,11 @@ class LocalCompute:
 
 
 class SyncCompute:
-    """``-s/--sync``: groves one after another in the driver's own process (a debugging aid)."""
+    """``-s/--sync``: groves one after another in the driver's own process (a debugging aid).
+
+    Its ``memory_mb`` is only reported: a process cannot be held to a limit and survive
+    passing it, so sync builds are not killed for memory (the local pool's are).
+    """
 
     name = "sync"
 

@@ -330,3 +330,32 @@ def test_lamforest_shard_splits_a_csv_into_single_row_group_shards(
     # Writing into a folder that already holds shards needs --force.
     assert cli_main(["shard", str(csv), "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- estimate
+
+
+def test_the_estimate_of_sharded_data_counts_the_scan_and_each_groves_read(tmp_path: Path) -> None:
+    from lamforest.driver.sample import measure_sample
+    from lamforest.estimate import project
+    from lamforest.estimate_params import ModelParams
+
+    data = write_shards(tmp_path / "data", n=5, rows=1000)
+    spec = BuildSpec(name="e", data=str(data), target="label", trees=20, grove=5, memory=1024, rows_per_grove=2000)
+    sample = measure_sample(spec, tmp_path / "cache", budget_s=0.3, workers=1)
+    assert (
+        sample.shards == 5
+        and sample.data_bytes
+        == sum(f.stat().st_size for f in data.glob("*.parquet"))
+        - sum(pq.ParquetFile(f).metadata.serialized_size + 8 for f in data.glob("*.parquet"))
+        or sample.data_bytes > 0
+    )
+    assert 0 < sample.rows <= 2000  # one grove's sample, read by the probe, not the driver
+    assert sample.task == "classification" and sample.classes == 3
+    slow = ModelParams(s3_download_mb_s=0.01)  # a slow link makes the reads visible
+    p = project(sample, spec.trees, spec.grove, spec.memory, params=slow)
+    assert p.phases["upload_s"] == 0  # the driver uploads no train set
+    assert p.phases["scan_s"] >= sample.data_bytes / 1e6 / 0.01 / 5  # every shard read once, 5 at a time
+    assert p.phases["read_s_per_grove"] == pytest.approx(sample.train_bytes / 1e6 / 0.01)
+    fast = project(sample, spec.trees, spec.grove, spec.memory)
+    assert fast.wall_s < p.wall_s and fast.cost_usd < p.cost_usd

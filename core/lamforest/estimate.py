@@ -44,6 +44,7 @@ from lamforest import cost
 from lamforest.estimate_params import ModelParams
 from lamforest.forest import DEFAULT_MERGE_LIMIT_MB, STREAM_PREFETCH
 from lamforest.sample import Sample, cached_sample
+from lamforest.shards import scan_batch
 from lamforest.simulate import simulate
 from lamforest.spec import ARCHITECTURES, MEMORY_MAX_MB, MEMORY_MIN_MB, BuildSpec, SpecError
 
@@ -222,11 +223,18 @@ def project(
     io = np.array([costs[g].io_s for g in sizes])
     tree_cv = sample.tree_cv or params.tree_cv
     spread = np.array([math.sqrt(tree_cv**2 / g + params.grove_cv**2) for g in sizes])
-    download = sample.train_mb / params.s3_download_mb_s
+    # A train set stored whole is downloaded once per environment (cold); a sharded grove reads its
+    # own sample of shards every time, warm or cold.
+    sharded = sample.shards > 0
+    read_s = sample.train_mb / params.s3_download_mb_s
+    download = 0.0 if sharded else read_s
+    if sharded:
+        io = io + read_s
     dispatch = np.zeros(n) if math.isinf(params.dispatch_per_s) else np.arange(n) / params.dispatch_per_s
     threads, _ = cpu_layout(memory_mb, params)
 
-    upload_s = sample.train_mb / params.driver_upload_mb_s
+    upload_s = 0.0 if sharded else sample.train_mb / params.driver_upload_mb_s
+    scan_s, scan_bills = _scan(sample, memory_mb, concurrency, params)
     finish_s = _finish_s(sample, trees, n, params)
     rng = np.random.default_rng(params.seed)
     runs = max(5, min(params.runs, 100_000 // max(1, n)))  # ~1 s at most: the TUI calls this as fields change
@@ -238,7 +246,8 @@ def project(
         init = params.cold_start_ms / 1000.0 * _lognormal(rng, params.cold_start_cv, n)
         sim = simulate(warm.tolist(), (init + download).tolist(), dispatch.tolist(), concurrency, *_bucket(params))
         bills = [_bill(warm[i], download, init[i], sim.cold[i], memory_mb) for i in range(n)]
-        walls.append(sample.prepare_s + upload_s + sim.makespan + params.poll_s / 2 + finish_s)
+        bills = bills + scan_bills
+        walls.append(sample.prepare_s + upload_s + scan_s + sim.makespan + params.poll_s / 2 + finish_s)
         spans.append(sim.makespan)
         costs_usd.append(cost.total_usd(bills, arch))
         bills_ms.append(sum(b.billed_ms for b in bills))
@@ -271,6 +280,7 @@ def project(
         phases={
             "prepare_s": sample.prepare_s,
             "upload_s": upload_s,
+            **({"scan_s": scan_s, "read_s_per_grove": read_s} if sharded else {}),
             "fit_span_s": float(np.median(spans)),
             "finish_s": finish_s + params.poll_s / 2,
         },
@@ -293,6 +303,20 @@ def project(
         sample_key=sample.key,
         sample_how=sample.how,
     )
+
+
+def _scan(sample: Sample, memory_mb: int, concurrency: int, params: ModelParams) -> tuple[float, list[_Bill]]:
+    """The scan pass of sharded data before any grove: every shard's bytes read once at the per-function
+    S3 throughput, in events of ``shards.scan_batch`` shards, ``concurrency`` at a time, each a cold
+    start at first. (0, []) for a train set stored whole."""
+    if not sample.shards:
+        return 0.0, []
+    events = math.ceil(sample.shards / scan_batch(sample.shards))
+    event_s = sample.data_bytes / 1e6 / events / params.s3_download_mb_s
+    waves = math.ceil(events / max(1, concurrency))
+    init_s = params.cold_start_ms / 1000.0
+    bills = [_bill(event_s, 0.0, init_s, i < concurrency, memory_mb) for i in range(events)]
+    return init_s + waves * event_s + params.poll_s, bills
 
 
 def _bill(warm_s: float, download_s: float, init_s: float, cold: bool, memory_mb: int) -> _Bill:

@@ -24,7 +24,7 @@ from typing import Any
 
 from lamforest.spec import BuildSpec
 
-SAMPLE_VERSION = 5
+SAMPLE_VERSION = 6
 DEFAULT_BUDGET_S = 4.0
 MAX_SAMPLE_TREES = 64
 
@@ -64,6 +64,10 @@ class Sample:
     machine: str
     measured_at: float
     how: str = ""
+    # Sharded data: the bytes of every shard (what the scan reads) and how many shards; the sample is
+    # then one grove's sample, and ``train_bytes`` the bytes of the shards a grove reads.
+    data_bytes: int = 0
+    shards: int = 0
 
     @property
     def train_mb(self) -> float:

@@ -323,6 +323,14 @@ def _schema_diff(columns: list[str], types: list[str], cols: list[str], typs: li
     return "has another schema"
 
 
+SCAN_BATCH_MAX = 16  # shards per scan event, at most
+
+
+def scan_batch(n_shards: int) -> int:
+    """Shards per scan event: one each up to 64 shards, then up to 16 (fewer invocations)."""
+    return max(1, min(SCAN_BATCH_MAX, math.ceil(n_shards / 64)))
+
+
 # --------------------------------------------------------------------------- reading a shard
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from lamforest.sample import (
     sample_key,
     save_sample,
 )
+from lamforest.shards import is_sharded
 from lamforest.spec import BuildSpec, SpecError
 
 
@@ -61,6 +63,8 @@ def measure_sample(
         if hit is not None:
             return hit
     key = sample_key(spec)
+    if is_sharded(spec.data):
+        return _measure_sharded(spec, key, cache_dir, budget_s, max_trees, timeout_s, workers)
     import sklearn.datasets  # imported before the clock starts: a driver has them already
     import sklearn.model_selection  # noqa: F401
 
@@ -89,7 +93,72 @@ def measure_sample(
         }
         probe = _run_probe(folder, config, timeout_s, workers or _cpus())
     classes = len(np.unique(y_tr)) if ds.task == "classification" else 0
-    sample = _finish(spec, key, ds.task, X_tr, X_te, classes, train_bytes, prepare_s, write_s, probe, t_start)
+    shape = (int(X_tr.shape[0]), int(X_tr.shape[1]), int(X_te.shape[0]))
+    sample = _finish(spec, key, ds.task, shape, classes, train_bytes, prepare_s, write_s, probe, t_start)
+    if cache_dir is not None:
+        save_sample(cache_dir, sample)
+    return sample
+
+
+def _measure_sharded(
+    spec: BuildSpec,
+    key: str,
+    cache_dir: Path | str | None,
+    budget_s: float,
+    max_trees: int,
+    timeout_s: float,
+    workers: int | None,
+) -> Sample:
+    """A sample of sharded data: the driver reads footers only; the probe process reads the shards one
+    grove would (sized to ``--memory`` as the plan sizes them, before the scan knows the classes) and
+    fits its sample grove on them, as a worker does."""
+    from lamforest import shards
+    from lamforest.grove import make_estimator
+
+    t_start = time.perf_counter()
+    sset = shards.resolve(spec.data).with_roles(spec.target, spec.weight)
+    prepare_s = time.perf_counter() - t_start
+    task = "classification" if spec.task == "auto" else spec.task
+    make_estimator(spec.model, task, spec.params)
+    approx = [round(s.rows * (1 - spec.test_size)) for s in sset.shards]
+    if spec.rows_per_grove is not None:
+        r = spec.rows_per_grove
+        cap = int(r) if r > 1 else max(1, math.ceil(r * sum(approx)))
+    else:
+        cap = max(1, shards.sample_rows(spec.memory, len(sset.features), 2, spec.grove, spec.params))
+    seed = spec.grove_seeds()[0]
+    chosen = shards.grove_shards(seed, approx, cap)
+    with tempfile.TemporaryDirectory(prefix="lamforest-sample-") as tmp:
+        folder = Path(tmp)
+        (folder / "shards.json").write_bytes(sset.to_json())
+        config = {
+            "model": spec.model,
+            "task": spec.task,
+            "params": spec.params,
+            "seed": seed,
+            "chunk": spec.chunk,
+            "budget_s": budget_s,
+            "max_trees": max_trees,
+            "sample": {"shards": chosen, "test_size": spec.test_size, "split_seed": spec.seed},
+        }
+        probe = _run_probe(folder, config, timeout_s, workers or _cpus())
+        # This machine's disk, as the local pool writes groves to it (the train set is not written).
+        t0 = time.perf_counter()
+        (folder / "disk.bin").write_bytes(bytes(16 << 20))
+        write_mb_s = 16.777216 / max(time.perf_counter() - t0, 1e-4)
+    test_rows = round(sset.rows * spec.test_size)
+    shape = (int(probe["rows"]), len(sset.features), test_rows)
+    train_bytes = sum(sset.shards[i].bytes for i in chosen)
+    sample = _finish(
+        spec, key, probe["task"], shape, int(probe["classes"]), train_bytes, prepare_s, 0.0, probe, t_start
+    )
+    sample = replace(
+        sample,
+        data_bytes=sset.nbytes,
+        shards=len(sset.shards),
+        write_mb_s=write_mb_s,
+        how=sample.how + f"; sharded: {len(chosen)} of {len(sset.shards)} shards, read by the probe",
+    )
     if cache_dir is not None:
         save_sample(cache_dir, sample)
     return sample
@@ -165,8 +234,7 @@ def _finish(
     spec: BuildSpec,
     key: str,
     task: str,
-    X_tr: np.ndarray,
-    X_te: np.ndarray,
+    shape: tuple[int, int, int],
     classes: int,
     train_bytes: int,
     prepare_s: float,
@@ -192,9 +260,9 @@ def _finish(
         key=key,
         data=spec.data,
         task=task,
-        rows=int(X_tr.shape[0]),
-        features=int(X_tr.shape[1]),
-        test_rows=int(X_te.shape[0]),
+        rows=shape[0],
+        features=shape[1],
+        test_rows=shape[2],
         classes=int(classes),
         train_bytes=int(train_bytes),
         trees=k,
@@ -215,12 +283,12 @@ def _finish(
         init_workers=int(probe["init_workers"]),
         contention=float(probe["contention"]),
         prepare_s=prepare_s,
-        write_mb_s=(train_bytes / 1e6) / max(write_s, 1e-4),
+        write_mb_s=(train_bytes / 1e6) / max(write_s, 1e-4) if write_s else 0.0,
         measured_s=time.perf_counter() - t_start,
         machine=machine_id(),
         measured_at=time.time(),
         how=(
-            f"{k} trees of {spec.model} on {X_tr.shape[0]}x{X_tr.shape[1]} ({spec.data}), one core, "
+            f"{k} trees of {spec.model} on {shape[0]}x{shape[1]} ({spec.data}), one core, "
             f"in a fresh worker-like process, chunks of {spec.chunk}"
         ),
     )

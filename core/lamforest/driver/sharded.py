@@ -31,7 +31,6 @@ from lamforest.grove import make_estimator
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json, put_json
 
-SCAN_BATCH_MAX = 16  # shards per scan event, at most
 JOB_TIMEOUT_S = 900.0
 MAX_CLASSES = 100  # a numeric target with more distinct whole values is a regression target (as for files)
 
@@ -75,7 +74,7 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
                     test_size=spec.test_size,
                     split_seed=spec.seed,
                 )
-                for b, idx in enumerate(_batches(list(range(len(sset.shards))), _scan_batch(len(sset.shards))))
+                for b, idx in enumerate(_batches(list(range(len(sset.shards))), shards.scan_batch(len(sset.shards))))
             ]
             done = run_job(backend, spec, workers, scan_prefix, events, "scan")
             summaries = sorted((s for r in done.values() for s in r["summaries"]), key=lambda s: s["shard"])
@@ -86,10 +85,6 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
             for key in [*backend.store.list(scan_prefix + "/"), keys.lambda_log(spec.name, "shards")]:
                 backend.store.delete(key)
             raise
-
-
-def _scan_batch(n: int) -> int:
-    return max(1, min(SCAN_BATCH_MAX, math.ceil(n / 64)))
 
 
 def _batches(items: list[int], size: int) -> list[list[int]]:

@@ -40,8 +40,12 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     from lamforest.memory import peak_mb as _rss_mb
 
     rss_base = _rss_mb()
-    X = np.load(folder / "X.npy", mmap_mode="r", allow_pickle=False)
-    y = np.load(folder / "y.npy", mmap_mode="r", allow_pickle=False)
+    X_te: np.ndarray | None = None
+    if "sample" in config:  # sharded data: read one grove's shards, as a worker does
+        X, y, X_te, config = _sharded(folder, config)
+    else:
+        X = np.load(folder / "X.npy", mmap_mode="r", allow_pickle=False)
+        y = np.load(folder / "y.npy", mmap_mode="r", allow_pickle=False)
     float(np.asarray(X).sum(dtype=np.float64))  # touch every page, as a fit does
     rss_data = _rss_mb()
 
@@ -102,7 +106,8 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     t0 = time.perf_counter()
     loaded = artifacts.loads_grove(blob).estimator
     load_s = time.perf_counter() - t0
-    X_te = np.load(folder / "X_test.npy", allow_pickle=False)
+    if X_te is None:
+        X_te = np.load(folder / "X_test.npy", allow_pickle=False)
     loaded.n_jobs = 1
     t0 = time.perf_counter()
     loaded.predict(X_te)
@@ -123,7 +128,31 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
         "rss_base_mb": rss_base,
         "rss_data_mb": rss_data,
         "rss_fit_mb": rss_fit,
+        "rows": int(X.shape[0]),
+        "task": config["task"],
+        "classes": len(np.unique(y)) if config["task"] == "classification" else 0,
     }
+
+
+def _sharded(folder: Path, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """A grove's sample of sharded data and the held-out rows of the same shards; the task resolved as the
+    scan resolves it (text or few whole values: classification)."""
+    from lamforest import shards
+    from lamforest.worker.shardjob import rows_of
+
+    sset = shards.ShardSet.from_json((folder / "shards.json").read_bytes())
+    s = config["sample"]
+    X, y, _ = rows_of(sset, s["shards"], s["split_seed"], s["test_size"], want_test=False)
+    X_te, _, _ = rows_of(sset, s["shards"], s["split_seed"], s["test_size"], want_test=True)
+    assert y is not None
+    if not len(X_te):  # no held-out rows (test size 0): time predict on train rows instead
+        X_te = X[: min(len(X), 1000)]
+    task = config["task"]
+    if task == "auto":
+        text = y.dtype.kind in "US"
+        whole = text or bool(np.all(np.equal(np.mod(y, 1), 0)))
+        task = "classification" if text or (whole and len(np.unique(y)) <= 100) else "regression"
+    return X, shards.labels(y, task), X_te, {**config, "task": task}
 
 
 def _init_only(started_ns: int) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def _check_index(sset: shards.ShardSet, indices: list[int]) -> None:
             raise ValueError(f"shard {i} is outside the dataset's {len(sset.shards)} shards")
 
 
-def _rows_of(
+def rows_of(
     sset: shards.ShardSet, indices: list[int], seed: int, test_size: float, want_test: bool
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """The train (or held-out) rows of these shards, one preallocated X filled shard by shard."""
@@ -83,7 +83,7 @@ def load_sample(store: Store, event: FitEvent) -> tuple[np.ndarray, np.ndarray, 
     """A sharded grove's sample: the train rows of its shards, labels as the fit takes them."""
     assert event.shards is not None
     sset = load_shard_set(store, event.data)
-    X, y, w = _rows_of(sset, event.shards, event.split_seed, event.test_size, want_test=False)
+    X, y, w = rows_of(sset, event.shards, event.split_seed, event.test_size, want_test=False)
     if y is None or not len(y):
         raise ValueError(f"grove {event.grove}: its shards hold no train rows")
     y = shards.labels(y, event.task)
@@ -152,7 +152,7 @@ def score_sums(values: np.ndarray, y: np.ndarray, task: str, classes: list[Any] 
 
 def _score(store: Store, event: ShardEvent) -> dict[str, Any]:
     sset = load_shard_set(store, event.data)
-    X, y, _ = _rows_of(sset, event.shards, event.split_seed, event.test_size, want_test=True)
+    X, y, _ = rows_of(sset, event.shards, event.split_seed, event.test_size, want_test=True)
     assert event.task is not None and y is not None
     if not len(y):
         return {"n": 0}

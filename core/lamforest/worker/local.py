@@ -40,7 +40,7 @@ def log_key(event: Any) -> str:
     """The build's log; predict and search calls log apart (they are not the build's cost)."""
     event = event if isinstance(event, dict) else {}
     kind = event.get("kind")
-    return keys.lambda_log(str(event.get("build", "_")), kind if kind in ("predict", "search") else None)
+    return keys.lambda_log(str(event.get("build", "_")), kind if kind in ("predict", "search", "shards") else None)
 
 
 def invoke(

@@ -353,3 +353,39 @@ def test_the_estimate_of_sharded_data_counts_the_scan_and_each_groves_read(tmp_p
     assert p.phases["read_s_per_grove"] == pytest.approx(sample.train_bytes / 1e6 / 0.01)
     fast = project(sample, spec.trees, spec.grove, spec.memory)
     assert fast.wall_s < p.wall_s and fast.cost_usd < p.cost_usd
+
+
+def test_a_shard_bigger_than_a_worker_reads_is_refused_before_the_scan(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=200)
+    X, y = make_rows(3_000_000, 2)  # 3 M rows x 9 columns: more than a 300 MB worker reads
+    pq.write_table(table(X, y), data / "part-009.parquet", row_group_size=3_000_000)
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, BuildSpec(name="huge", data=str(data), target="label", trees=2, grove=1, memory=300))
+    assert (
+        err.value.field == "memory"
+        and "part-009.parquet" in err.value.message
+        and "--rows-per-shard" in err.value.message
+    )
+    assert not backend.store.list(keys.build("huge"))  # refused from footers: nothing dispatched
+
+
+def test_a_shards_batch_whose_worker_died_is_recorded_failed_by_the_pool(tmp_path: Path) -> None:
+    from lamforest.backend.pool import record_unrecorded
+    from lamforest.driver.jobs import wait_records
+    from lamforest.store.local import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    event = {
+        "v": 1,
+        "kind": "shards",
+        "op": "scan",
+        "build": "b",
+        "job": "scan",
+        "batch": 3,
+        "data": "data/" + "0" * 64,
+        "shards": [6, 7],
+    }
+    assert record_unrecorded(store, event, "Runtime.OutOfMemory", "worker used 700 MB, more than 512") is None
+    done, failed = wait_records(store, keys.shard_job("b", "scan"), [keys.grove_id(3)], timeout_s=1)
+    assert not done and failed[keys.grove_id(3)]["error"] == "Runtime.OutOfMemory"
+    assert failed[keys.grove_id(3)]["shards"] == [6, 7]

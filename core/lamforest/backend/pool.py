@@ -133,10 +133,30 @@ def _unrecorded_grove(event: dict, failure: Failure) -> tuple[str, Callable[[Loc
     return f"grove {grove} of {build}", write
 
 
+def _unrecorded_shards(event: dict, failure: Failure) -> tuple[str, Callable[[LocalStore], None]]:
+    build, job, batch = str(event["build"]), str(event["job"]), int(event["batch"])
+    prefix, jid = keys.shard_job(build, job), keys.grove_id(batch)
+    record = records.job_record(
+        "failed",
+        op=str(event.get("op")),
+        batch=batch,
+        shards=list(event["shards"]),
+        request_id=failure.request_id,
+        error=failure.error,
+        message=failure.message,
+    )
+
+    def write(store: LocalStore) -> None:
+        if not records.job_done(store, prefix, jid):
+            records.write_job(store, prefix, jid, record)
+
+    return f"batch {batch} of {build}'s {job} job", write
+
+
 # Event kinds whose failed invocations the pool records. A kind that keeps job records adds a
 # function writing ``records.job_record("failed", ...)`` under its ``keys.job_record(prefix,
 # "failed", jid)``. Kinds not listed (predict, search) time out on their missing records.
-UNRECORDED: dict[str, Unrecorded] = {"fit": _unrecorded_grove}
+UNRECORDED: dict[str, Unrecorded] = {"fit": _unrecorded_grove, "shards": _unrecorded_shards}
 
 
 def record_unrecorded(

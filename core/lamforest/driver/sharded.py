@@ -56,6 +56,7 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
             "(lamforest shard FILE --out s3://BUCKET/PREFIX/) and pass the s3:// URI",
         )
     sset = shards.resolve(spec.data).with_roles(spec.target, spec.weight)
+    _shards_fit(sset, spec)
     blob = sset.to_json()
     ref = keys.data_ref(artifacts.digest(blob))
     scan_prefix = keys.shard_job(spec.name, "scan")
@@ -89,6 +90,26 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
 
 def _batches(items: list[int], size: int) -> list[list[int]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _shards_fit(sset: shards.ShardSet, spec: BuildSpec) -> None:
+    """Every shard must fit one worker's memory to be read at all (the scan reads whole shards)."""
+    nf = len(sset.features)
+    fits = shards.sample_rows(spec.memory, nf, 1, 0, {})
+    if fits < 1:
+        raise SpecError(
+            "memory",
+            f"--memory {spec.memory} MB leaves no room for rows beside a worker's ~{shards.WORKER_FLOOR_MB} MB "
+            f"of imports; use at least {shards.memory_needed_mb(1000, nf, 1, 0, {})}",
+        )
+    biggest = max(sset.shards, key=lambda s: s.rows)
+    if biggest.rows > fits:
+        raise SpecError(
+            "memory",
+            f"shard {biggest.label} holds {biggest.rows:,} rows, more than a worker of --memory {spec.memory} "
+            f"reads ({fits:,}): write smaller shards (lamforest shard SOURCE --out DIR --rows-per-shard "
+            f"{max(1, fits // 2):,}) or raise --memory",
+        )
 
 
 def run_job(

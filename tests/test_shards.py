@@ -389,3 +389,42 @@ def test_a_shards_batch_whose_worker_died_is_recorded_failed_by_the_pool(tmp_pat
     done, failed = wait_records(store, keys.shard_job("b", "scan"), [keys.grove_id(3)], timeout_s=1)
     assert not done and failed[keys.grove_id(3)]["error"] == "Runtime.OutOfMemory"
     assert failed[keys.grove_id(3)]["shards"] == [6, 7]
+
+
+def test_the_python_estimators_fit_and_predict_sharded_data(home: Path, tmp_path: Path) -> None:
+    import lamforest
+
+    data = write_shards(tmp_path / "data", n=3, rows=700)
+    est = lamforest.RandomForestClassifier(n_estimators=6, grove_size=2, memory=1024, random_state=3, progress=False)
+    assert est.fit_shards(str(data), "label", rows_per_grove=1200) is est
+    assert est.test_score_ > 0.9 and list(est.classes_) == [0, 1, 2]
+    assert list(est.feature_names_in_) == [f"f{j}" for j in range(FEATURES)]
+    res = est.predict_shards(str(data), str(tmp_path / "out"))
+    assert res["written"] == 3 and res["score"]["n"] == 2100
+    rows = pq.read_table(data / "part-002.parquet")
+    X = rows.drop(["label"]).to_pandas()  # named columns, as the estimator was fitted
+    written = pq.read_table(tmp_path / "out" / "part-002.parquet").column("prediction").to_numpy()
+    assert np.array_equal(est.predict(X), written)
+    with pytest.raises(ValueError, match="oob_score"):
+        lamforest.RandomForestClassifier(oob_score=True).fit_shards(str(data), "label")
+
+
+def test_predict_refuses_an_output_folder_that_holds_the_input_shards(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=300)
+    assert build(backend, "io", data).state == "done"
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    for out in (data, data / "preds", tmp_path):
+        with pytest.raises(SpecError) as err:
+            driver.predict_to(backend, "io", str(data), str(out))
+        assert err.value.field == "out" and "input shards" in err.value.message
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # nothing overwritten or added
+
+
+def test_a_shard_changed_after_the_plan_fails_its_groves_with_the_reason(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=400)
+    driver.create(backend, BuildSpec(name="ch", data=str(data), target="label", trees=2, grove=1, retries=0))
+    X, y = make_rows(410, 77)
+    pq.write_table(table(X, y), data / "part-001.parquet")  # rewritten between the plan and the fit
+    st = driver.run(backend, "ch", workers=1)
+    assert st.state == "failed"
+    assert st.summary is not None and "changed since the build was planned" in st.summary["error"]

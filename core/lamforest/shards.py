@@ -274,7 +274,7 @@ def _footer(path: str) -> tuple[list[str], list[str], list[tuple[int, int]], str
         raise SpecError(
             "data", f"shard {path}: not a readable Parquet file, corrupt or truncated ({one_line(exc)})"
         ) from None
-    version = f"{info.size}:{info.mtime_ns or 0}"
+    version = _version(info)
     return [str(n) for n in schema.names], [str(t) for t in schema.types], groups, version
 
 
@@ -332,6 +332,32 @@ def scan_batch(n_shards: int) -> int:
 
 
 # --------------------------------------------------------------------------- reading a shard
+
+
+def _version(info: Any) -> str:
+    return f"{info.size}:{info.mtime_ns or 0}"
+
+
+def check_unchanged(shard: Shard) -> None:
+    """Refuse a shard whose file changed (size or modification time) since its footer was planned from."""
+    import pyarrow as pa
+
+    fs, inner = filesystem(shard.path)
+    import pyarrow.fs as pafs
+
+    try:
+        info = fs.get_file_info(inner)
+    except (pa.ArrowException, OSError) as exc:
+        raise SpecError("data", f"shard {shard.label}: cannot be read ({one_line(exc)})") from None
+    if info.type == pafs.FileType.NotFound:
+        raise SpecError("data", f"shard {shard.label} is missing; it was there when the build was planned")
+    now = _version(info)
+    if now != shard.version:
+        raise SpecError(
+            "data",
+            f"shard {shard.label} changed since the build was planned ({shard.version} -> {now}); "
+            "create a new build from the data as it is now",
+        )
 
 
 def read_table(shard: Shard, columns: list[str]) -> Any:

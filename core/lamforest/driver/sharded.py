@@ -446,6 +446,7 @@ def predict_to(
     if not out.strip() or out.strip() == "-":
         raise SpecError("out", "sharded predictions go to a folder or an s3:// prefix, one file per input shard")
     sset = shards.resolve(source)
+    _check_out(sset, out.strip())
     features = plan.feature_names or []
     missing = [f for f in features if f not in sset.columns]
     if missing:
@@ -495,6 +496,29 @@ def predict_to(
     )
     put_json(backend.store, keys.job_file(prefix, "result.json"), result.to_json())
     return result
+
+
+def _check_out(sset: shards.ShardSet, out: str) -> None:
+    """Refuse an output location that would overwrite input shards or mix outputs into the input: the
+    folder (or prefix) of any input shard, inside one, or around them; a local path that is a file."""
+    from pathlib import Path
+
+    def norm(path: str) -> str:
+        if path.startswith("s3://"):
+            return path.rstrip("/") + "/"
+        return str(Path(path).expanduser().resolve()) + "/"
+
+    target = norm(out)
+    if not out.startswith("s3://") and Path(out).expanduser().is_file():
+        raise SpecError("out", f"{out} is a file; give a folder for one output per shard")
+    for shard in sset.shards:
+        folder = shard.path.rsplit("/", 1)[0] + "/"
+        if target.startswith(folder) or folder.startswith(target):
+            raise SpecError(
+                "out",
+                f"{out} holds or is inside the input shards' folder {folder}: predictions would overwrite or "
+                "mix with them; choose another folder",
+            )
 
 
 def shard_summary(backend: Backend, name: str) -> dict[str, Any] | None:

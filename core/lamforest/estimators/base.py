@@ -210,6 +210,78 @@ class LamforestForest(BaseEstimator):
         self._adopt(backend, plan, st, y)
         return self
 
+    def fit_shards(
+        self,
+        data: str,
+        target: str,
+        *,
+        weight: str | None = None,
+        rows_per_grove: float | None = None,
+        test_size: float = 0.25,
+    ) -> LamforestForest:
+        """Fit on sharded Parquet data that no process holds: a folder, a glob, ``s3://BUCKET/PREFIX/``
+        or one Parquet file of several row groups. The workers read the shards; each grove fits a seeded
+        sample of whole shards that fits ``memory`` (subsampled bagging, see the README's "Data bigger
+        than one machine").
+
+        Parameters
+        ----------
+        data : str
+            Where the shards are.
+        target : str
+            The target column.
+        weight : str, default=None
+            A column of per-row sample weights.
+        rows_per_grove : int or float, default=None
+            Train rows each grove samples (a number, or a fraction of the train rows); None: the most
+            that fit ``memory``.
+        test_size : float, default=0.25
+            Rows held out by a seeded hash of their index; the held-out score is ``test_score_``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator. ``oob_score`` is not available: a grove's out-of-bag rows are its
+            sample's, not the forest's.
+        """
+        self._check_lamforest_params()
+        if self.oob_score:
+            raise ValueError("oob_score is not available on sharded data: each grove fits a sample of the shards")
+        backend = self._backend()
+        trees = int(self.n_estimators)
+        spec = BuildSpec(
+            name=self._build_name(backend),
+            data=data,
+            target=target,
+            weight=weight,
+            trees=trees,
+            grove=min(int(self.grove_size), trees),
+            model=self._model_code,
+            task=self._task,
+            params=self._grove_params(False),
+            seed=self._seed(),
+            test_size=test_size,
+            memory=self.memory,
+            arch=self.arch,
+            max_cost=self.max_cost,
+            rows_per_grove=rows_per_grove,
+        )
+        plan = driver.create(backend, spec, workers=self._workers())
+        st = self._run(backend, plan)
+        if st.state != "done":
+            error = (st.summary or {}).get("error") or st.cancel_reason or st.state
+            raise RuntimeError(f"build {spec.name!r} ended {st.state}: {error}")
+        self._adopt(backend, plan, st, None)
+        self.test_score_ = (st.summary or {}).get("test_score")
+        return self
+
+    def predict_shards(self, data: str, out: str) -> dict[str, Any]:
+        """Predict sharded Parquet data into ``out`` (a folder or ``s3://`` prefix): the workers write one
+        Parquet file per input shard, and skip those already written from the same input by this forest.
+        Returns what was written, skipped and, for labelled shards, their score."""
+        check_is_fitted(self)
+        return driver.predict_to(self._backend(), self.build_name_, data, out, workers=self._workers()).to_json()
+
     def _encode_target(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float64)
 

@@ -58,6 +58,7 @@ def rows_of(
     n = 0
     for i in indices:
         shard = sset.shards[i]
+        shards.check_unchanged(shard)
         Xs, ys_, ws_ = shards.read_shard(sset, shard)
         if Xs.shape[0] != shard.rows:
             raise DataIntegrityError(

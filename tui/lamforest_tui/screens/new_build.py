@@ -52,7 +52,7 @@ def fields() -> list[Field]:
     return [
         Field("name", "name", "input", "", placeholder="letters, digits, _ - ."),
         Field("dataset", "dataset", "select", "digits", tuple((d, d) for d in DATASETS)),
-        Field("data", "source", "input", "", placeholder="synthetic: 5000x20:3 · file: path.csv"),
+        Field("data", "source", "input", "", placeholder="synthetic: 5000x20:3 · file: path.csv, shards/, s3://…"),
         Field("target", "target column", "input", "", placeholder="files only: column name or index"),
         Field("task", "task", "select", "auto", tuple((t, t) for t in TASKS)),
         Field("model", "model", "select", "rf", tuple((MODEL_LABELS.get(m, m), m) for m in MODELS)),
@@ -217,7 +217,9 @@ class NewBuildScreen(ModalScreen[str | None]):
         elif kind == "file":
             data = value("data")
             if not data:
-                raise SpecError("data", "a file path is required (.csv, .parquet, .npz, .npy)")
+                raise SpecError(
+                    "data", "a path is required: a .csv/.parquet/.npz/.npy file, or a folder or s3:// of Parquet shards"
+                )
         params: dict[str, Any] = {}
         for key in COMMON_PARAMS:
             text = value(key)

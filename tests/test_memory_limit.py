@@ -109,8 +109,12 @@ def test_memory_below_a_workers_imports_breaks_the_pool_once(
     # Through the driver: the build stops with that line; its groves are still queued.
     with local_backend(home) as b:
         driver.create(b, BuildSpec(name="tiny", data="iris", trees=2, grove=1, memory=128))
-        with pytest.raises(driver.BuildError, match=r"^local workers need \d+ MB to start .* use at least \d+; "):
+        with pytest.raises(
+            driver.BuildError, match=r"^local workers need \d+ MB to start .* use at least \d+; "
+        ) as err:
             driver.run(b, "tiny", workers=1)
+        # Finishing it would break again (its --memory is the spec's): the advice is a new build.
+        assert str(err.value).endswith("create the build again with that --memory") and "finish" not in str(err.value)
         assert {r.state for r in driver.status(b, "tiny").rows} == {"queued"}
 
 

@@ -223,6 +223,7 @@ class LocalCompute:
         self.workers = workers or default_workers()
         self.memory_mb = memory_mb
         self.broken: str | None = None
+        self.resumable = True  # whether a build stopped by ``broken`` can be finished later
         self._queue: queue.Queue[dict | None] = queue.Queue()
         self._closed = threading.Event()
         self._busy = threading.Event()  # wakes the monitor when a call starts
@@ -282,6 +283,7 @@ class LocalCompute:
             # instead of killing and respawning them.
             with self._lock:
                 self.broken = self.broken or start_floor_message(floor, self.memory_mb)
+                self.resumable = False  # the build's --memory cannot change: finishing it would break again
             self._stop(worker)
             return None
         with self._lock:

@@ -105,6 +105,8 @@ def _drive(
         if on_progress:
             on_progress(st)
         if compute.broken:
+            if not getattr(compute, "resumable", True):  # only the local pool knows a limit no retry passes
+                raise BuildError(f"{compute.broken}; create the build again with that --memory")
             raise BuildError(f"{compute.broken}; the build's state is kept, resume with `lamforest finish {name}`")
         if st.state not in ("cancelled", "finishing"):
             reason = over_budget(st.projected_cost_usd, st.cost_usd, st.trees_done, spec.max_cost)

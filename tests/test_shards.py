@@ -428,3 +428,17 @@ def test_a_shard_changed_after_the_plan_fails_its_groves_with_the_reason(backend
     st = driver.run(backend, "ch", workers=1)
     assert st.state == "failed"
     assert st.summary is not None and "changed since the build was planned" in st.summary["error"]
+
+
+def test_the_cli_builds_and_reports_sharded_data(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_shards(tmp_path / "data", n=3, rows=500)
+    argv = ["build", "cl", "--data", str(data), "--target", "label", "-t", "4", "-g", "2", "--rows-per-grove", "800"]
+    assert cli_main([*argv, "--memory", "1024", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["state"] == "done" and out["sharded"]["rows_per_grove"] == 800 and out["test"]["n"] > 0
+    assert cli_main(["status", "cl"]) == 0
+    assert "each grove samples whole shards, up to 800 train rows" in " ".join(capsys.readouterr().out.split())
+    assert cli_main(["build", "c2", "--data", str(data), "--target", "label", "--rows-per-grove", "-3"]) == 2
+    assert "rows_per_grove" in capsys.readouterr().err

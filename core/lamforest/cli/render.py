@@ -44,6 +44,21 @@ def grove_table(st: drv.BuildStatus) -> Any:
     return t
 
 
+def _sample_rows(st: Any) -> list[tuple[str, str]]:
+    """Sharded data: how much each grove and the forest as a whole see (subsampled bagging)."""
+    sh = st.plan.sharded
+    if not sh:
+        return []
+    return [
+        (
+            "sample",
+            f"{sh['shards']:,} shards, {sh['bytes'] / 1e6:,.1f} MB; each grove samples whole shards, "
+            f"up to {sh['rows_per_grove']:,} train rows (mean {sh.get('sample_rows_mean', 0):,.0f}); "
+            f"the forest sees {sh.get('seen_fraction', 0):.1%} of the train rows; no OOB score",
+        )
+    ]
+
+
 def summary_table(st: drv.BuildStatus) -> Any:
     from rich.table import Table
 
@@ -64,6 +79,7 @@ def summary_table(st: drv.BuildStatus) -> Any:
             "data",
             f"{st.spec.data}: {st.plan.n_train} train rows, {st.plan.n_test} test rows, {st.plan.n_features} features",
         ),
+        *_sample_rows(st),
         ("elapsed", f"{st.elapsed_s:.2f} s"),
         ("billed", f"{st.billed_ms:,.0f} ms, {st.gb_seconds:.3f} GB-s at {st.spec.memory} MB {st.spec.arch}"),
         ("cost", f"{fmt_usd(st.cost_usd)}{est}"),

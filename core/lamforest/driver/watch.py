@@ -188,6 +188,7 @@ class BuildStatus:
             "error": self.error or s.get("error"),
             "hint": self.hint,
             "dispatch": self.dispatch,
+            **({"sharded": s.get("sharded"), "test": s.get("test")} if self.plan.sharded is not None else {}),
         }
 
 

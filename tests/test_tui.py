@@ -233,3 +233,21 @@ async def test_build_started_elsewhere_appears_in_the_list(backend: Backend, hom
         await until(pilot, lambda: opened.view is not None, "its view")
         assert state_cells(opened) == ["done", "done"]
         assert opened.check_action("predict", ()) is True
+
+
+async def test_the_form_builds_on_a_folder_of_parquet_shards(backend: Backend, home: Path, tmp_path: Path) -> None:
+    from tests.test_shards import write_shards
+
+    data = write_shards(tmp_path / "shards", n=3, rows=400)
+    app = LamforestApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await fill_form(pilot, name="shards-ui", trees="4", grove="2", target="label")
+        form.query_one("#in-dataset").value = "file"
+        await pilot.pause()
+        form.query_one("#in-data", Input).value = str(data)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen), "the build screen")
+        await app.workers.wait_for_complete()
+        assert app.runs["shards-ui"].result.state == "done"
+    plan = driver.load_plan(backend, "shards-ui")
+    assert plan.sharded is not None and plan.sharded["shards"] == 3 and plan.n_train + plan.n_test == 1200

@@ -23,6 +23,7 @@ import numpy as np
 
 from lamforest import artifacts, keys, memory, shards
 from lamforest.backend.base import Backend, Event
+from lamforest.driver import stream
 from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
 from lamforest.driver.plan import BuildError, Plan, claimed, load_plan, validate
 from lamforest.driver.plan import create as create_from_source
@@ -317,11 +318,12 @@ def _events_by_rows(
 
 
 def model_id(backend: Backend, name: str) -> str:
-    """The sha256 of a finished build's manifest: workers check it before they use a grove."""
-    try:
-        return artifacts.digest(backend.store.get_bytes(keys.manifest(name)))
-    except KeyError:
-        raise BuildError(f"build {name!r} has no manifest.json; run `lamforest finish {name}`") from None
+    """The sha256 of a finished build's manifest, checked against the plan first: workers check the
+    manifest they read against it before they use a grove."""
+    found = stream.manifest_and_bytes(backend, name)
+    if found is None:
+        raise BuildError(f"build {name!r} has no manifest.json; run `lamforest finish {name}`")
+    return artifacts.digest(found[1])
 
 
 def score(backend: Backend, plan: Plan, workers: int | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ merged forest, and whether a merged file was written.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,7 @@ import numpy as np
 
 from lamforest import artifacts, forest, keys
 from lamforest.backend.base import Backend
-from lamforest.driver.plan import BuildError, Plan
+from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.grove import Grove
 from lamforest.store.base import get_json
 
@@ -134,10 +135,54 @@ def feature_names(backend: Backend, plan: Plan) -> list[str]:
 
 
 def load_manifest(backend: Backend, name: str) -> dict[str, Any] | None:
+    """The build's manifest, checked against its plan (see ``manifest_and_bytes``), or None."""
+    found = manifest_and_bytes(backend, name)
+    return None if found is None else found[0]
+
+
+def manifest_and_bytes(backend: Backend, name: str) -> tuple[dict[str, Any], bytes] | None:
+    """The build's manifest and its bytes, checked against its plan before it is believed (None when there is none).
+
+    The plan says how many groves of how many trees, the classes and the features: a manifest that
+    drops or adds a grove, changes a tree count or the classes, or cannot be read is refused in one
+    line naming the file and the way out (``finish`` writes it again from the groves).
+    """
+    key = keys.manifest(name)
     try:
-        return get_json(backend.store, keys.manifest(name))
+        blob = backend.store.get_bytes(key)
     except KeyError:
         return None
+    where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+    way_out = f"delete it and run `lamforest finish {name}` to write it again from the groves"
+    try:
+        manifest = json.loads(blob)
+        why = _manifest_mismatch(manifest, load_plan(backend, name))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        why = f"cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+    if why:
+        raise BuildError(f"{where} {why}; {way_out}")
+    return dict(manifest), blob
+
+
+def _manifest_mismatch(manifest: Any, plan: Plan) -> str | None:
+    """Why ``manifest`` is not the manifest of ``plan``'s forest, or None."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("groves"), list):
+        return "is not a manifest (no list of groves)"
+    spec = plan.spec
+    sizes = spec.grove_sizes()
+    listed = [(int(g["grove"]), int(g["trees"]), str(g["sha256"])) for g in manifest["groves"]]
+    if [g for g, _, _ in listed] != list(range(len(sizes))):
+        return f"lists groves {[g for g, _, _ in listed][:8]}, the plan has groves 0 to {len(sizes) - 1}"
+    for (g, trees, _), want in zip(listed, sizes, strict=True):
+        if trees != want:
+            return f"says grove {g} has {trees} trees, the plan gives it {want}"
+    if int(manifest.get("trees", -1)) != spec.trees:
+        return f"counts {manifest.get('trees')} trees, the plan {spec.trees}"
+    if manifest.get("classes") != plan.classes:
+        return f"has classes {manifest.get('classes')}, the plan {plan.classes}"
+    if int(manifest.get("n_features", -1)) != plan.n_features:
+        return f"has {manifest.get('n_features')} features, the plan {plan.n_features}"
+    return None
 
 
 def manifest_classes(manifest: dict[str, Any]) -> np.ndarray | None:

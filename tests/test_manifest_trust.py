@@ -1,0 +1,76 @@
+"""The manifest is checked against the plan before predict, export or a sharded job believes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lamforest import data, driver, keys
+from lamforest.backend import Backend, local_backend
+from lamforest.cli import main as cli_main  # the command line entry: main(argv) -> exit code
+from lamforest.spec import BuildSpec
+
+
+@pytest.fixture
+def grove_set(tmp_path: Path) -> Backend:
+    """A finished build that is a grove set (no merged file): predict streams its groves by the manifest."""
+    backend = local_backend(tmp_path / "store")
+    driver.create(backend, BuildSpec(name="gs", data="iris", trees=8, grove=2, seed=1))
+    st = driver.run(backend, "gs", workers=1, merge=driver.MergePolicy("never"))
+    assert st.state == "done" and not backend.store.exists(keys.model("gs"))
+    yield backend
+    backend.close()
+
+
+def _manifest(backend: Backend) -> dict:
+    return json.loads(backend.store.get_bytes(keys.manifest("gs")))
+
+
+def _forge(backend: Backend, doc: object) -> None:
+    backend.store.put_bytes(keys.manifest("gs"), json.dumps(doc).encode())
+
+
+def test_a_manifest_missing_a_grove_with_its_tree_count_adjusted_is_refused(grove_set: Backend) -> None:
+    X, _ = data.get_test(grove_set.store, "gs")
+    honest = driver.predict_values(grove_set, "gs", X)
+    doc = _manifest(grove_set)
+    doc["groves"] = doc["groves"][:2]
+    doc["trees"] = 4  # consistent with itself, not with the plan
+    _forge(grove_set, doc)
+    with pytest.raises(driver.BuildError, match=r"manifest\.json lists groves \[0, 1\], the plan has groves 0 to 3"):
+        driver.predict_values(grove_set, "gs", X)
+    # Following the advice literally: delete it, finish writes it again, predict gives the forest's answer.
+    grove_set.store.delete(keys.manifest("gs"))
+    driver.finish(grove_set, "gs", merge=driver.MergePolicy("never"))
+    assert np.array_equal(driver.predict_values(grove_set, "gs", X), honest)
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda d: d["groves"][1].update(trees=3), "says grove 1 has 3 trees, the plan gives it 2"),
+        (lambda d: d.update(classes=[0, 1]), "has classes [0, 1], the plan [0, 1, 2]"),
+        (lambda d: d.update(n_features=3), "has 3 features, the plan 4"),
+        (lambda d: d.update(trees=9), "counts 9 trees, the plan 8"),
+    ],
+)
+def test_a_manifest_that_disagrees_with_the_plan_is_refused(grove_set: Backend, change, said: str) -> None:
+    doc = _manifest(grove_set)
+    change(doc)
+    _forge(grove_set, doc)
+    with pytest.raises(driver.BuildError, match=said.replace("[", r"\[").replace("]", r"\]")):
+        driver.predict_values(grove_set, "gs", np.zeros((2, 4), dtype=np.float32))
+
+
+def test_a_garbage_manifest_is_one_line_naming_it_and_the_way_out(
+    grove_set: Backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grove_set.store.put_bytes(keys.manifest("gs"), b"{not json")
+    monkeypatch.setenv("LAMFOREST_HOME", grove_set.store.url)
+    assert cli_main(["predict", "gs"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "manifest.json cannot be read" in err and "lamforest finish gs" in err

@@ -46,8 +46,10 @@ def ec2(
     """The same job on one instance of ``vcpus`` vCPUs: scikit-learn with n_jobs=vcpus, the same OOB,
     scoring and model write; billed per second with a 60 s minimum at ``price_per_hour``."""
     params = params or ModelParams()
-    if vcpus < 1:
-        raise SpecError("ec2_vcpus", f"must be at least 1, got {vcpus}")
+    if not 1 <= vcpus <= 1024:
+        raise SpecError("ec2_vcpus", f"must be 1 to 1024, got {vcpus}")
+    if memory_gb is not None and not (memory_gb > 0 and math.isfinite(memory_gb)):
+        raise SpecError("ec2_memory", f"must be a positive number of GB, got {memory_gb!r}")
     if not price_per_hour > 0:
         raise SpecError("ec2_price", f"must be a positive USD per hour, got {price_per_hour!r}")
     eff = params.ec2_parallel_efficiency

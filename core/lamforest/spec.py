@@ -21,6 +21,8 @@ ARCHITECTURES = ("x86_64", "arm64")
 MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10_240
 MAX_GROVES = 100_000
 MAX_SHARDS = 100_000
+MAX_TREES = 1_000_000  # far past any forest that predicts in useful time
+MAX_GROVE = 10_000  # trees in one invocation: more would not fit Lambda's 15 minutes
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 # Parameters lamforest decides itself; a user may not set them through --param.
@@ -150,8 +152,8 @@ class BuildSpec:
         name = validate_name(self.name)
         if not isinstance(self.data, str) or not self.data.strip():
             raise SpecError("data", "a dataset is required (built-in name, synthetic:..., or a file)")
-        trees = as_int("trees", self.trees, 1)
-        grove = as_int("grove", self.grove, 1)
+        trees = as_int("trees", self.trees, 1, MAX_TREES)
+        grove = as_int("grove", self.grove, 1, MAX_GROVE)
         if grove > trees:
             raise SpecError("grove", f"grove size {grove} is larger than trees {trees}")
         if math.ceil(trees / grove) > MAX_GROVES:

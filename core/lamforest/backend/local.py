@@ -64,14 +64,17 @@ def writer_alive(record: dict) -> bool:
     return started is None or records.pid_start(pid) == started
 
 
-def _pool_workers(workers: int | None) -> int:
+def pool_size(workers: int | None) -> int:
+    """The pool's size for a ``--workers`` value: one per core by default, and never more than the
+    cores (more processes than cores only share them, each paying its own imports)."""
     from lamforest.backend.pool import default_workers
 
-    return workers or default_workers()
+    cores = default_workers()
+    return min(workers or cores, cores)
 
 
 def local_backend(home: Path | str | None = None) -> Backend:
-    from lamforest.backend.pool import LocalCompute, SyncCompute, default_workers
+    from lamforest.backend.pool import LocalCompute, SyncCompute
 
     root = Path(home).expanduser() if home else default_home()
     if root.exists() and not root.is_dir():
@@ -84,7 +87,7 @@ def local_backend(home: Path | str | None = None) -> Backend:
         check_workers(workers)
         if sync:
             return SyncCompute(store, memory_mb=spec.memory)
-        key = (workers or default_workers(), spec.memory)
+        key = (pool_size(workers), spec.memory)
         # The pool persists across builds, like warm Lambda environments; a broken one
         # (its workers could not start, or could not record a grove) is replaced.
         if key in pools and pools[key].broken:
@@ -111,7 +114,7 @@ def local_backend(home: Path | str | None = None) -> Backend:
         estimate=True,
         describe=f"local ({root})",
         is_stale=is_stale,
-        pool_workers=_pool_workers,
+        pool_workers=pool_size,
     )
     backend.on_close(close_pools)
     return backend

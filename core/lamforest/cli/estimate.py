@@ -48,6 +48,8 @@ def spec_from_args(args: argparse.Namespace, backend: Any) -> tuple[BuildSpec, s
         test_size=args.test_size,
         memory=args.memory,
         arch=args.arch,
+        weight=args.weight,
+        rows_per_grove=args.rows_per_grove,
     )
     return spec, "the flags"
 

@@ -495,7 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # First Ctrl+C stops watching; the build keeps going and `finish` resumes it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        check_workers(getattr(args, "workers", None))
+        workers = check_workers(getattr(args, "workers", None))
+        if workers is not None and getattr(args, "backend", None) in (None, "local"):
+            from lamforest.backend.local import pool_size
+
+            if pool_size(workers) < workers:
+                err.print(f"note: --workers {workers} capped at {pool_size(workers)}, this machine's cores")
         return COMMANDS[args.command](args, console)
     except SpecError as exc:
         return fail(f" in {exc.field}: {escape(exc.message)}", EXIT_USAGE)

@@ -69,7 +69,7 @@ def measure_sample(
     import sklearn.model_selection  # noqa: F401
 
     t_start = time.perf_counter()
-    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed)
+    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed, weight=spec.weight)
     make_estimator(spec.model, ds.task, spec.params)  # SpecError naming a bad param, before any fitting
     X_tr, X_te, y_tr, y_te = datamod.split(ds, spec.test_size, spec.seed)
     prepare_s = time.perf_counter() - t_start

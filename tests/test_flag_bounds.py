@@ -1,0 +1,56 @@
+"""Numbers in flags have ranges that make sense: absurd values are capped with a line or refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lamforest.backend import local_backend
+from lamforest.backend.pool import default_workers
+from lamforest.cli import main as cli_main  # the command line entry: main(argv) -> exit code
+from lamforest.spec import BuildSpec
+
+
+def test_workers_above_the_cores_are_capped_with_a_line_saying_so(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cores = default_workers()
+    assert cli_main(["build", "wk", "--data", "iris", "-t", "2", "-g", "1", "--workers", "100000", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["state"] == "done"
+    assert f"note: --workers 100000 capped at {cores}, this machine's cores" in err
+    with local_backend(home) as backend:
+        pool = backend.make_compute(BuildSpec(name="wk"), 100000, False)
+        assert pool.workers == cores  # one interpreter per core, not per requested worker
+        assert backend.pool_workers is not None and backend.pool_workers(100000) == cores
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["build", "t9", "-t", "1000000000", "-g", "1000000000"], "trees"),
+        (["build", "t9", "-t", "1000", "-g", "100000"], "grove"),
+        (["estimate", "e9", "--data", "iris", "--ec2-memory", "-5"], "ec2_memory"),
+        (["estimate", "e9", "--data", "iris", "--ec2-vcpus", "100000"], "ec2_vcpus"),
+    ],
+)
+def test_absurd_numbers_are_refused_naming_the_flag(
+    home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], field: str
+) -> None:
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"error in {field}: must be" in err and len(err.splitlines()) == 1
+    assert not (home / "builds" / "t9").exists()
+
+
+def test_estimate_keeps_the_weight_column_out_of_the_features(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "w.csv"
+    csv.write_text("a,b,w,y\n" + "".join(f"{i % 7},{i % 5},{1 + i % 3},{i % 2}\n" for i in range(200)))
+    argv = ["estimate", "ew", "--data", str(csv), "--target", "y", "--weight", "w", "-t", "4", "-g", "2", "--json"]
+    assert cli_main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sample"]["features"] == 2  # a and b: the weights are not a feature

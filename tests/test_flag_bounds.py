@@ -54,3 +54,17 @@ def test_estimate_keeps_the_weight_column_out_of_the_features(
     assert cli_main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["sample"]["features"] == 2  # a and b: the weights are not a feature
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "no" / "such" / "store"
+    assert cli_main(["--home", str(home), "builds", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli_main(["--home", str(home), "status", "nobuild"]) == 1
+    assert "no build named 'nobuild'" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+    # Writing makes the store as it goes.
+    assert cli_main(["--home", str(home), "build", "first", "--data", "iris", "-t", "2", "-g", "1", "--json"]) == 0
+    assert (home / "builds" / "first" / "summary.json").is_file()

@@ -79,7 +79,8 @@ def local_backend(home: Path | str | None = None) -> Backend:
     root = Path(home).expanduser() if home else default_home()
     if root.exists() and not root.is_dir():
         raise SpecError("home", f"{root} is a file, not a folder; point --home or LAMFOREST_HOME at a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    # Not made here: the store makes folders as it writes, so reading (status, builds) a store that
+    # does not exist yet leaves nothing behind.
     store = LocalStore(root)
     pools: dict[tuple[int, int], LocalCompute] = {}
 

@@ -74,3 +74,31 @@ def test_a_garbage_manifest_is_one_line_naming_it_and_the_way_out(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "manifest.json cannot be read" in err and "lamforest finish gs" in err
+
+
+def test_a_deleted_held_out_set_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAMFOREST_HOME", str(tmp_path / "home"))
+    assert cli_main(["build", "ht", "--data", "iris", "-t", "2", "-g", "1", "--json"]) == 0
+    capsys.readouterr()
+    (tmp_path / "home" / "builds" / "ht" / "test.npz").unlink()
+    assert cli_main(["predict", "ht"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "test.npz (the held-out rows) is missing" in err and "--data" in err
+    # The advice works: other rows predict.
+    assert cli_main(["predict", "ht", "--data", "iris", "--json"]) == 0
+
+
+def test_predict_without_data_on_a_sharded_build_says_where_its_held_out_rows_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_shards import write_shards
+
+    monkeypatch.setenv("LAMFOREST_HOME", str(tmp_path / "home"))
+    data = write_shards(tmp_path / "data", n=2, rows=300)
+    assert cli_main(["build", "sd", "--data", str(data), "--target", "label", "-t", "2", "-g", "1", "--json"]) == 0
+    capsys.readouterr()
+    assert cli_main(["predict", "sd"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error in data:") and "sharded" in err and "--out" in err

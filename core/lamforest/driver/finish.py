@@ -147,7 +147,15 @@ def finalize(
     t0 = time.perf_counter()
     classes = np.asarray(plan.classes) if plan.task == "classification" else None
     if plan.n_test and plan.sharded is None:
-        X_te, y_te = datamod.get_test(backend.store, name)
+        try:
+            X_te, y_te = datamod.get_test(backend.store, name)
+        except (KeyError, ValueError, OSError, EOFError):  # deleted, truncated, not an npz
+            key = keys.test_set(name)
+            where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+            raise BuildError(
+                f"{where} (the held-out rows) is missing or unreadable: this build cannot be scored; "
+                "build it again under a new name"
+            ) from None
     else:  # a build that trains on every row (test size 0) has no held-out score: vote on no rows
         X_te, y_te = np.zeros((0, plan.n_features), dtype=np.float32), None
     votes = forest.Votes(X_te, classes, threads=stream.threads())

@@ -219,9 +219,24 @@ def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None)
     """X, y (or None for unlabelled rows) and a description: the held-out set, or ``source``'s rows
     checked against the training columns by name."""
     if source is None:
+        if plan.sharded is not None:
+            raise SpecError(
+                "data",
+                f"build {name!r} was fitted on sharded data: its held-out rows stay in the shards (their score is "
+                f"in `lamforest status {name}`); give --data ROWS, or --data SHARDS --out FOLDER",
+            )
         if not plan.n_test:
             raise SpecError("data", f"build {name!r} trained on every row and has no held-out test set; give --data")
-        X, y = datamod.get_test(backend.store, name)
+        try:
+            X, y = datamod.get_test(backend.store, name)
+        except (KeyError, ValueError, OSError, EOFError) as exc:  # deleted, truncated, not an npz
+            key = keys.test_set(name)
+            where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+            what = "is missing" if isinstance(exc, KeyError) else "cannot be read"
+            raise BuildError(
+                f"{where} (the held-out rows) {what}; predict other rows with --data, or build again to hold "
+                "rows out anew"
+            ) from None
         return X, y, "held-out test set"
     names = stream.feature_names(backend, plan)
     rows, labels = datamod.load_rows(source, names, plan.spec.target, task=plan.task, seed=plan.spec.seed)

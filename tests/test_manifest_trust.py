@@ -102,3 +102,23 @@ def test_predict_without_data_on_a_sharded_build_says_where_its_held_out_rows_ar
     assert cli_main(["predict", "sd"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error in data:") and "sharded" in err and "--out" in err
+
+
+def test_labels_the_model_never_saw_are_counted_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAMFOREST_HOME", str(tmp_path / "home"))
+    train = tmp_path / "train.csv"
+    train.write_text("a,b,y\n" + "".join(f"{i % 9},{i % 4},{'xy'[i % 2]}\n" for i in range(120)))
+    assert cli_main(["build", "un", "--data", str(train), "--target", "y", "-t", "2", "-g", "1", "--json"]) == 0
+    capsys.readouterr()
+    new = tmp_path / "new.csv"
+    new.write_text("a,b,y\n1,1,x\n2,2,y\n3,3,z\n4,0,z\n")
+    assert cli_main(["predict", "un", "--data", str(new), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["unseen"] == 2 and out["unseen_labels"] == ["z"]
+    assert sum(map(sum, out["confusion"])) == 2  # the matrix counts the known labels only
+    assert out["score"] <= 0.5  # the unseen rows count as wrong
+    assert cli_main(["predict", "un", "--data", str(new)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "2 row(s) have labels the model never saw (z)" in said

@@ -247,6 +247,8 @@ def _predict_shards(args: argparse.Namespace, console: Any) -> int:
     scored = ""
     if score and score.get("score") is not None:
         scored = f"; score {score['score']:.4f} on {score['n']:,} labelled rows"
+        if score.get("unseen"):
+            scored += f" ({score['unseen']:,} with labels the model never saw, counted wrong)"
     console.print(
         f"{res.shards} shard(s), {res.rows:,} rows -> {res.out}: {len(res.written)} written, "
         f"{len(res.skipped)} already there{scored}; {res.wall_s:.1f} s, driver peak "

@@ -173,6 +173,12 @@ def print_prediction(console: Any, pred: drv.Prediction) -> None:
         for lab, row in zip(pred.labels, pred.confusion, strict=True):
             t.add_row(str(lab), *[str(int(v)) for v in row])
         console.print(t)
+    if pred.unseen:
+        seen = ", ".join(map(str, pred.unseen_labels or []))
+        console.print(
+            f"[yellow]{pred.unseen:,} row(s) have labels the model never saw ({escape(seen)}): counted wrong in "
+            "the accuracy, absent from the confusion matrix[/]"
+        )
     if pred.errors:
         console.print("  ".join(f"{k} {v:.4f}" for k, v in pred.errors.items()))
 

@@ -140,6 +140,8 @@ class Prediction:
     proba: np.ndarray | None = None  # classifier: one column per class, in ``labels`` order
     out: str | None = None  # where the predictions were written, "-" for stdout
     driver_peak_mb: int | None = None  # this process's peak memory while predicting
+    unseen: int = 0  # labelled rows whose label is not one of the model's classes
+    unseen_labels: list[Any] | None = None  # a few of those labels
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -153,6 +155,8 @@ class Prediction:
             "predictions": self.predictions[:1000].tolist(),
             "out": self.out,
             "driver_peak_mb": self.driver_peak_mb,
+            "unseen": self.unseen,
+            "unseen_labels": self.unseen_labels,
         }
 
 
@@ -175,6 +179,11 @@ def score_predictions(
         out.metric = "accuracy"
         out.score = float(np.mean(pred == y))
         out.confusion = confusion_matrix(y, pred, labels=list(classes))
+        # Rows of a label the model never saw count as wrong in the accuracy; the matrix has no row for them.
+        unseen = ~np.isin(y, classes)
+        if unseen.any():
+            out.unseen = int(unseen.sum())
+            out.unseen_labels = _plain(np.unique(y[unseen])[:5])
     else:
         from sklearn.metrics import r2_score
 

@@ -122,3 +122,12 @@ def test_labels_the_model_never_saw_are_counted_and_said(
     assert cli_main(["predict", "un", "--data", str(new)]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert "2 row(s) have labels the model never saw (z)" in said
+
+
+def test_finish_merge_always_on_a_grove_set_writes_the_merged_model(grove_set: Backend) -> None:
+    X, _ = data.get_test(grove_set.store, "gs")
+    streamed = driver.predict_values(grove_set, "gs", X)
+    st = driver.finish(grove_set, "gs", merge=driver.MergePolicy("always"))
+    assert st.state == "done" and grove_set.store.exists(keys.model("gs"))
+    assert st.summary is not None and st.summary["model_kind"] == "merged"
+    assert np.array_equal(driver.load_model(grove_set, "gs").predict_proba(X), streamed)

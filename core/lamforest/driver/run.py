@@ -156,11 +156,11 @@ def finish(
     watcher = watcher or Watcher(backend, name)
     st = watcher.refresh()
     if st.summary and st.state == "done":
-        if st.model is not None or (
-            st.summary.get("model_kind") == "groves" and backend.store.exists(keys.manifest(name))
-        ):
+        grove_set = st.summary.get("model_kind") == "groves" and backend.store.exists(keys.manifest(name))
+        wants_merge = merge is not None and merge.mode == "always"
+        if st.model is not None or (grove_set and not wants_merge):
             return st  # merged, or a grove set by design
-        # Done, but the model is gone (deleted, or the build predates tree files): merge again.
+        # A grove set asked to merge, or a model gone (deleted, or older than tree files): finish again.
         backend.store.delete(keys.summary(name))
         st = watcher.refresh()
     if st.state == "cancelled":

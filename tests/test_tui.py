@@ -251,3 +251,27 @@ async def test_the_form_builds_on_a_folder_of_parquet_shards(backend: Backend, h
         assert app.runs["shards-ui"].result.state == "done"
     plan = driver.load_plan(backend, "shards-ui")
     assert plan.sharded is not None and plan.sharded["shards"] == 3 and plan.n_train + plan.n_test == 1200
+
+
+async def test_export_to_skops_from_the_tui_writes_a_real_skops_file(
+    backend: Backend, home: Path, tmp_path: Path
+) -> None:
+    from lamforest import safe
+
+    driver.create(backend, BuildSpec(name="ex", data="iris", trees=4, grove=2))
+    assert driver.run(backend, "ex", workers=1).state == "done"
+    target = tmp_path / "ex.skops"
+    app = LamforestApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, BuildsScreen) and app.screen.rows, "the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen), "the build screen")
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#export-path"), "the export dialog")
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen), "back on the build")
+        await app.workers.wait_for_complete()
+    assert target.read_bytes()[:2] == b"PK"  # a skops file is a zip, not a pickle
+    model = safe.load(target)
+    assert len(model.estimators_) == 4 and list(model.classes_) == [0, 1, 2]

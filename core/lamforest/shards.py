@@ -48,9 +48,11 @@ GLOB_CHARS = set("*?[")
 SUFFIXES = (".parquet", ".pq")
 
 # A worker's memory that is not for rows: the interpreter and its imports (scikit-learn, pyarrow;
-# ~236 MB measured in a venv with pandas, less in the image), plus headroom for what the model
-# below does not count. The rest of --memory holds the sample and the grove's trees.
-WORKER_FLOOR_MB = 260
+# ~200-236 MB measured in a venv with pandas, less in the image) and what reading Parquet leaves
+# resident (pyarrow's allocator keeps freed buffers: a worker that has read one 176,000 x 48 float32
+# shard stays at ~305-320 MB). The rest of --memory, less HEADROOM for what the model below does not
+# count, holds the sample and the grove's trees.
+WORKER_FLOOR_MB = 290
 HEADROOM = 0.15
 # Bytes per train row besides its features: y as float64, the bootstrap's weights and
 # indices, the splitter's sample index and feature values.

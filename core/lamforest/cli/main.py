@@ -309,19 +309,15 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
 def cmd_export(args: argparse.Namespace, console: Any) -> int:
     from pathlib import Path
 
-    from lamforest.driver.results import export_target, write_file
+    from lamforest.driver.results import export_target
 
     export_target(args.path, args.force)  # before the backend is opened or the model read
     backend = _open(args)
     try:
-        if Path(args.path).suffix.lower() == ".skops":  # by suffix: the safe format
-            from lamforest import safe
-
-            path = export_target(args.path, args.force)
-            write_file(path, safe.dumps(drv.whole_model(backend, args.name, args.force)))
+        path = drv.export(backend, args.name, args.path, force=args.force)
+        if Path(args.path).suffix.lower() == ".skops":
             how = "lamforest.safe.load (refuses untrusted types)"
         else:
-            path = drv.export(backend, args.name, args.path, force=args.force)
             how = "joblib.load (pickle: only from a source you trust)"
     finally:
         backend.close()

@@ -314,7 +314,8 @@ def whole_model(backend: Backend, name: str, force: bool = False) -> Any:
 
 
 def export(backend: Backend, name: str, path: Path | str, force: bool = False) -> Path:
-    """Write the forest as one joblib file at ``path``, for any scikit-learn user to load.
+    """Write the forest as one file at ``path`` for any scikit-learn user to load: a skops file (the safe
+    format) when ``path`` ends in ``.skops``, else joblib.
 
     ``force`` overwrites an existing file and merges a grove set above its merge limit (see
     ``whole_model``); the file appears whole or not at all. The store holds tree files; the
@@ -322,6 +323,11 @@ def export(backend: Backend, name: str, path: Path | str, force: bool = False) -
     """
     path = export_target(path, force)
     model = whole_model(backend, name, force)
+    if path.suffix.lower() == ".skops":  # by suffix: the safe format, from every interface
+        from lamforest import safe
+
+        write_file(path, safe.dumps(model))
+        return path
     buf = io.BytesIO()
     joblib.dump(model, buf, compress=artifacts.EXPORT_COMPRESS)
     write_file(path, buf.getvalue())

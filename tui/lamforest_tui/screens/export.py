@@ -23,7 +23,8 @@ class ExportScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="export-body", classes="dialog"):
             yield Static(
-                f"[b]Export {self.build}[/b]: a joblib file any scikit-learn user can load", classes="dialog-title"
+                f"[b]Export {self.build}[/b]: a joblib file any scikit-learn user can load, or .skops (safe)",
+                classes="dialog-title",
             )
             yield Input(value=str(Path.cwd() / f"{self.build}.joblib"), id="export-path")
             yield Static("enter: export   esc: cancel", classes="hint")

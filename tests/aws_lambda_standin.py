@@ -143,7 +143,7 @@ class LambdaStandIn:
         """This thread's environment: its log stream, and its init duration on first use."""
         if getattr(self._env, "stream", None) is None:
             t0 = time.perf_counter()
-            import lamforest.worker  # noqa: F401  (what INIT does: import the handler's module)
+            import lamforest.worker.entry  # noqa: F401  (what INIT does: import the handler's module)
 
             day = time.strftime("%Y/%m/%d", time.gmtime())
             self._env.stream = f"{day}/[$LATEST]{uuid.uuid4().hex}"

@@ -442,3 +442,92 @@ def test_the_cli_builds_and_reports_sharded_data(
     assert "each grove samples whole shards, up to 800 train rows" in " ".join(capsys.readouterr().out.split())
     assert cli_main(["build", "c2", "--data", str(data), "--target", "label", "--rows-per-grove", "-3"]) == 2
     assert "rows_per_grove" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- what a hostile run found
+
+
+def test_equal_file_names_in_different_folders_get_their_own_outputs(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=300)
+    write_shards(data / "sub" / "deeper", n=1, rows=120, seed=7)  # sub/deeper/part-000.parquet
+    assert build(backend, "nest", data).state == "done"
+    out = tmp_path / "out"
+    res = driver.predict_to(backend, "nest", str(data), str(out))
+    assert len(res.written) == 3
+    assert pq.read_table(out / "part-000.parquet").num_rows == 300
+    assert pq.read_table(out / "sub" / "deeper" / "part-000.parquet").num_rows == 120
+    assert len(driver.predict_to(backend, "nest", str(data), str(out)).skipped) == 3  # a rerun converges
+
+
+def test_an_output_with_a_corrupt_page_is_written_again(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=3000)
+    assert build(backend, "cp", data).state == "done"
+    out = tmp_path / "out"
+    driver.predict_to(backend, "cp", str(data), str(out))
+    blob = bytearray((out / "part-001.parquet").read_bytes())
+    blob[100:4000] = bytes(3900)  # data pages zeroed, the footer (and its tag) intact
+    (out / "part-001.parquet").write_bytes(bytes(blob))
+    again = driver.predict_to(backend, "cp", str(data), str(out))
+    assert [Path(p).name for p in again.written] == ["part-001.parquet"]
+    assert pq.read_table(out / "part-001.parquet").num_rows == 3000
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=300)
+    assert build(backend, "ro", data).state == "done"
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SpecError) as err:
+        driver.predict_to(backend, "ro", str(data), str(tmp_path / "afile" / "preds"))
+    assert err.value.field == "out" and "cannot be written" in err.value.message
+    assert not [k for k in backend.store.list(keys.build("ro")) if "/shards/p" in k]  # nothing dispatched
+
+
+def test_a_file_of_too_many_row_groups_is_refused_with_a_command_that_rewrites_it(
+    backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = make_rows(3006, 1)
+    path = tmp_path / "many.parquet"
+    pq.write_table(table(X, y), path, row_group_size=3)  # 1,002 row groups
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, BuildSpec(name="rg", data=str(path), target="label", trees=2, grove=1))
+    assert "1002 row groups" in err.value.message
+    # The advice, followed literally, gives shards that build.
+    command = err.value.message.split("rewrite it in larger shards: ")[1].split()
+    assert command[:3] == ["lamforest", "shard", str(path)]
+    assert cli_main([*command[1:], "--json"]) == 0
+    resharded = json.loads(capsys.readouterr().out)["out"]
+    assert build(backend, "rg2", resharded).state == "done"
+
+
+def test_a_duplicate_column_in_a_later_shard_is_named(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=200)
+    X, y = make_rows(200, 3)
+    dup = pa.Table.from_arrays([pa.array(X[:, 0]), pa.array(X[:, 0]), pa.array(y)], names=["f0", "f0", "label"])
+    pq.write_table(dup, data / "part-001.parquet")
+    _refused(backend, data, "data", "part-001.parquet", "'f0' appears twice")
+
+
+def test_lamforest_shard_leaves_nothing_from_a_bad_source_and_force_replaces_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    good = tmp_path / "good.csv"
+    good.write_text("a,b,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(3000)))
+    assert cli_main(["shard", str(good), "--out", str(out), "--rows-per-shard", "500"]) == 0
+    assert len(list(out.glob("*.parquet"))) == 6
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n1,2,0\n3,4\n")  # a ragged row
+    assert cli_main(["shard", str(bad), "--out", str(out), "--rows-per-shard", "500", "--force"]) == 2
+    capsys.readouterr()
+    assert len(list(out.glob("*.parquet"))) == 6 and not [p for p in out.iterdir() if p.name.startswith(".")]
+    # Whole numbers that turn into decimals after the first block read whole; --force leaves exactly the new shards.
+    drift = tmp_path / "drift.csv"
+    drift.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(200_000)) + "0.5,1\n")
+    assert cli_main(["shard", str(drift), "--out", str(out), "--rows-per-shard", "100000", "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 200_001
+    assert sorted(p.name for p in out.glob("*.parquet")) == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+    assert pq.read_table(out).num_rows == 200_001

@@ -34,7 +34,8 @@ def _csv(path: Path, rows: int = 2400) -> Path:
 
 def _objects(bucket: str, prefix: str) -> list[str]:
     pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+    # Folder markers (keys ending in "/", empty) are how pyarrow keeps a prefix it wrote to: not data.
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/"))
 
 
 def _outputs_match(bucket: str, keys_: list[str], rows: list[int]) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 FOOTER_THREADS = 16
 GLOB_CHARS = set("*?[")
+MAX_ROW_GROUPS = 1000  # per file: each row group is a shard whose reader parses the whole footer
 SUFFIXES = (".parquet", ".pq")
 
 # A worker's memory that is not for rows: the interpreter and its imports (scikit-learn, pyarrow;
@@ -143,15 +144,6 @@ class Shard:
         """How errors name it: the file, and the row group when a file has several."""
         return self.path if self.row_group is None else f"{self.path} (row group {self.row_group})"
 
-    @property
-    def out_name(self) -> str:
-        """The file name its predictions get in an output folder."""
-        stem = self.path.rstrip("/").rsplit("/", 1)[-1]
-        for suffix in SUFFIXES:
-            if stem.lower().endswith(suffix):
-                stem = stem[: -len(suffix)]
-        return f"{stem}.parquet" if self.row_group is None else f"{stem}-rg{self.row_group:05d}.parquet"
-
 
 @dataclass
 class ShardSet:
@@ -207,6 +199,23 @@ class ShardSet:
         return ShardSet(self.source, self.shards, self.columns, self.types, target, weight, features)
 
 
+def out_names(sset: ShardSet) -> list[str]:
+    """Where each shard's predictions go in an output folder: its path below the shards' common folder
+    (subfolders kept, so equal file names in different folders stay apart), ``.parquet`` in place of
+    ``.parquet``, ``-rgNNNNN`` for one row group of a file."""
+    parts = [s.path.split("/")[:-1] for s in sset.shards]
+    common = 0
+    while all(len(p) > common and p[common] == parts[0][common] for p in parts):
+        common += 1
+    names = []
+    for shard in sset.shards:
+        rel = "/".join(shard.path.split("/")[common:])
+        if rel.lower().endswith(".parquet"):
+            rel = rel[: -len(".parquet")]
+        names.append(rel + ("" if shard.row_group is None else f"-rg{shard.row_group:05d}") + ".parquet")
+    return names
+
+
 def _listed(names: list[str], limit: int = 8) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
@@ -235,14 +244,18 @@ def _list_files(source: str) -> list[str]:
                 found = [i.path for i in fs.get_file_info(sel) if i.type == pafs.FileType.File]
         except (pa.ArrowException, OSError) as exc:
             raise SpecError("data", f"cannot list {source}: {one_line(exc)}; check the URI and your access") from None
-        files = ["s3://" + p for p in found if p.lower().endswith(SUFFIXES)]
+        files = ["s3://" + p for p in found if p.lower().endswith(SUFFIXES) and not _hidden(p[len(base) :])]
     elif GLOB_CHARS & set(source):
         files = [str(Path(p).resolve()) for p in globmod.glob(os.path.expanduser(source), recursive=True)]
         files = [f for f in files if Path(f).is_file()]
     else:
         path = Path(source).expanduser().resolve()
         if path.is_dir():
-            files = [str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES]
+            files = [
+                str(p)
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUFFIXES and not _hidden(str(p.relative_to(path)))
+            ]
         elif path.is_file():
             files = [str(path)]
         else:
@@ -251,6 +264,12 @@ def _list_files(source: str) -> list[str]:
     if not files:
         raise SpecError("data", f"{source}: no Parquet files (*.parquet) there")
     return files
+
+
+def _hidden(relative: str) -> bool:
+    """Names that hold no data by convention (Spark's, Hive's): a part of the path starting with ``.`` or
+    ``_`` (``_SUCCESS``, ``_metadata``, a writer's temporary folder)."""
+    return any(part.startswith((".", "_")) for part in relative.strip("/").split("/"))
 
 
 def _footer(path: str) -> tuple[list[str], list[str], list[tuple[int, int]], str]:
@@ -277,7 +296,17 @@ def _footer(path: str) -> tuple[list[str], list[str], list[tuple[int, int]], str
             "data", f"shard {path}: not a readable Parquet file, corrupt or truncated ({one_line(exc)})"
         ) from None
     version = _version(info)
-    return [str(n) for n in schema.names], [str(t) for t in schema.types], groups, version
+    names = [str(n) for n in schema.names]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SpecError("data", f"shard {path}: the column name {twice[0]!r} appears twice; rename one")
+    if len(groups) > MAX_ROW_GROUPS:
+        raise SpecError(
+            "data",
+            f"shard {path} has {len(groups)} row groups, more than the {MAX_ROW_GROUPS} a file may hold as shards; "
+            f"rewrite it in larger shards: lamforest shard {path} --out {_resharded(path)}",
+        )
+    return names, [str(t) for t in schema.types], groups, version
 
 
 def resolve(source: str) -> ShardSet:
@@ -287,8 +316,6 @@ def resolve(source: str) -> ShardSet:
     with ThreadPoolExecutor(max_workers=min(FOOTER_THREADS, len(files))) as pool:
         footers = list(pool.map(_footer, files))
     columns, types = footers[0][0], footers[0][1]
-    if len(set(columns)) != len(columns):
-        raise SpecError("data", f"shard {files[0]}: duplicate column names")
     shards: list[Shard] = []
     start = 0
     for path, (cols, typs, groups, version) in zip(files, footers, strict=True):
@@ -308,6 +335,15 @@ def resolve(source: str) -> ShardSet:
     if len(shards) > MAX_SHARDS:
         raise SpecError("data", f"{source}: {len(shards)} shards, at most {MAX_SHARDS}; write larger shards")
     return ShardSet(source.strip(), shards, columns, types)
+
+
+def _resharded(source: str) -> str:
+    """A place beside ``source`` for its data written again in other shards."""
+    base = source.rstrip("/")
+    for suffix in SUFFIXES:
+        if base.lower().endswith(suffix):
+            base = base[: -len(suffix)]
+    return base + "-resharded"
 
 
 def _schema_diff(columns: list[str], types: list[str], cols: list[str], typs: list[str]) -> str:
@@ -331,6 +367,44 @@ SCAN_BATCH_MAX = 16  # shards per scan event, at most
 def scan_batch(n_shards: int) -> int:
     """Shards per scan event: one each up to 64 shards, then up to 16 (fewer invocations)."""
     return max(1, min(SCAN_BATCH_MAX, math.ceil(n_shards / 64)))
+
+
+def check_out(sset: ShardSet, out: str, what: str) -> None:
+    """Refuse an output location that would overwrite the input shards or mix with them (their folder,
+    inside it, or around it), a local path that is a file or cannot be written; nothing is written."""
+    local = not out.startswith("s3://")
+    target = (str(Path(out).expanduser().resolve()) if local else out.rstrip("/")) + "/"
+    if local and Path(out).expanduser().is_file():
+        raise SpecError("out", f"{out} is a file; give a folder for one output per shard")
+    for shard in sset.shards:
+        folder = shard.path.rsplit("/", 1)[0] + "/"
+        if target.startswith(folder) or folder.startswith(target):
+            raise SpecError(
+                "out",
+                f"{out} holds or is inside the input shards' folder {folder}: {what} would overwrite or mix with "
+                "them; choose another folder",
+            )
+    if local:
+        check_writable(Path(out).expanduser())
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse, before any work, a local output folder that cannot be made or written (read-only, a file in
+    the way, no permission); what this made for the check is removed again."""
+    made = [p for p in [folder, *folder.parents] if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".lamforest-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SpecError("out", f"{folder} cannot be written ({exc.strerror or exc}); choose another folder") from None
+    finally:
+        for p in made:  # deepest first: only the folders this check made, and only while empty
+            try:
+                p.rmdir()
+            except OSError:
+                break
 
 
 # --------------------------------------------------------------------------- reading a shard

@@ -91,7 +91,8 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         st = _run(
             backend, args, plan.spec.name, plan.spec.n_groves, plan.spec.trees, console, sync=args.sync, merge=merge
         )
-        pred = drv.predict(backend, st.name) if args.predict and st.state == "done" else None
+        # A sharded build's held-out rows stay in the shards: the workers scored them (the summary's score).
+        pred = drv.predict(backend, st.name) if args.predict and st.state == "done" and not plan.sharded else None
     finally:
         backend.close()
     return _report(st, args, console, pred)

@@ -127,10 +127,17 @@ def run_job(
     compute.submit(list[Event](events))
     try:
         done, failed = wait_records(
-            backend.store, prefix, [e.gid for e in events], timeout_s=JOB_TIMEOUT_S, on_progress=on_progress
+            backend.store,
+            prefix,
+            [e.gid for e in events],
+            timeout_s=JOB_TIMEOUT_S,
+            on_progress=on_progress,
+            should_stop=lambda: compute.broken is not None,  # e.g. a full store: no record will come
         )
     except JobTimeout as exc:
         raise BuildError(f"{what} of {spec.name!r}: {exc}") from None
+    if compute.broken is not None and len(done) + len(failed) < len(events):
+        raise BuildError(f"{what} of {spec.name!r}: {compute.broken}")
     if failed:
         first = failed[min(failed)]
         message = str(first.get("message", ""))
@@ -448,8 +455,12 @@ def predict_to(
     if not out.strip() or out.strip() == "-":
         raise SpecError("out", "sharded predictions go to a folder or an s3:// prefix, one file per input shard")
     sset = shards.resolve(source)
-    _check_out(sset, out.strip())
-    features = plan.feature_names or []
+    shards.check_out(sset, out.strip(), what="predictions")
+    names = shards.out_names(sset)
+    if len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})[0]
+        raise SpecError("out", f"two input shards would both write {twice} in {out}; rename one of them")
+    features = stream.feature_names(backend, plan)
     missing = [f for f in features if f not in sset.columns]
     if missing:
         raise SpecError("data", f"shard {sset.shards[0].label}: no column {missing[0]!r} the model was trained on")
@@ -498,29 +509,6 @@ def predict_to(
     )
     put_json(backend.store, keys.job_file(prefix, "result.json"), result.to_json())
     return result
-
-
-def _check_out(sset: shards.ShardSet, out: str) -> None:
-    """Refuse an output location that would overwrite input shards or mix outputs into the input: the
-    folder (or prefix) of any input shard, inside one, or around them; a local path that is a file."""
-    from pathlib import Path
-
-    def norm(path: str) -> str:
-        if path.startswith("s3://"):
-            return path.rstrip("/") + "/"
-        return str(Path(path).expanduser().resolve()) + "/"
-
-    target = norm(out)
-    if not out.startswith("s3://") and Path(out).expanduser().is_file():
-        raise SpecError("out", f"{out} is a file; give a folder for one output per shard")
-    for shard in sset.shards:
-        folder = shard.path.rsplit("/", 1)[0] + "/"
-        if target.startswith(folder) or folder.startswith(target):
-            raise SpecError(
-                "out",
-                f"{out} holds or is inside the input shards' folder {folder}: predictions would overwrite or "
-                "mix with them; choose another folder",
-            )
 
 
 def shard_summary(backend: Backend, name: str) -> dict[str, Any] | None:

@@ -125,7 +125,10 @@ def groves(
 
 
 def feature_names(backend: Backend, plan: Plan) -> list[str]:
-    """The names of the train set's columns, in order (``meta.json`` of the stored train set)."""
+    """The names of the train set's columns, in order: a sharded build's from its plan, else ``meta.json``
+    of the stored train set."""
+    if plan.sharded is not None and plan.feature_names:
+        return list(plan.feature_names)
     try:
         meta = get_json(backend.store, keys.data_file(plan.data_ref, "meta.json"))
     except KeyError:

@@ -106,4 +106,9 @@ def main(root: str, memory_mb: int, started_ns: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else time.time_ns())
+    try:
+        main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else time.time_ns())
+    except (BrokenPipeError, KeyboardInterrupt):
+        # The driver that fed this environment is gone (killed, or Ctrl+C): end quietly, as an
+        # environment whose platform went away; the store says what was finished.
+        os._exit(0)

@@ -167,11 +167,12 @@ def _predict(store: Store, event: ShardEvent) -> dict[str, Any]:
     _check_index(sset, event.shards)
     written, skipped = [], []
     sums: list[dict[str, Any]] = []
+    names = shards.out_names(sset)
     for i in event.shards:
         shard = sset.shards[i]
-        target = shards.join(event.out, shard.out_name)
+        target = shards.join(event.out, names[i])
         tag = output_tag(event, shard)
-        if output_matches(target, tag):
+        if output_matches(target, tag, shard.rows):
             skipped.append(target)
             continue
         labelled = sset.target is not None
@@ -192,18 +193,21 @@ def output_tag(event: ShardEvent, shard: shards.Shard) -> str:
     )
 
 
-def output_matches(path: str, tag: str) -> bool:
-    """An output already written from the same input and forest (its footer's tag), so it is skipped."""
+def output_matches(path: str, tag: str, rows: int) -> bool:
+    """An output already written, whole, from the same input and forest, so it is skipped: its footer's
+    tag matches and every page reads back (a corrupt page would not), one row per input row."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     fs, inner = shards.filesystem(path)
     try:
         with fs.open_input_file(inner) as f:
-            meta = pq.ParquetFile(f).schema_arrow.metadata or {}
+            pf = pq.ParquetFile(f)
+            if (pf.schema_arrow.metadata or {}).get(b"lamforest") != tag.encode():
+                return False
+            return bool(pf.read().num_rows == rows)  # outputs are a few columns: cheap beside the fit
     except (pa.ArrowException, OSError):
         return False  # missing, or not a whole file: write it (again)
-    return meta.get(b"lamforest") == tag.encode()
 
 
 def write_output(path: str, values: np.ndarray, task: str, classes: list[Any] | None, tag: str) -> None:

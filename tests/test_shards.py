@@ -531,3 +531,51 @@ def test_lamforest_shard_leaves_nothing_from_a_bad_source_and_force_replaces_exa
         "part-00002.parquet",
     ]
     assert pq.read_table(out).num_rows == 200_001
+
+
+def test_a_grove_sample_without_some_class_is_refused_at_plan_time_naming_what_to_raise(
+    backend: Backend, tmp_path: Path
+) -> None:
+    folder = tmp_path / "by-class"
+    folder.mkdir()
+    for k in range(3):  # each shard holds one class only
+        X, _ = make_rows(400, k)
+        pq.write_table(table(X, np.full(400, k)), folder / f"class-{k}.parquet")
+    with pytest.raises(SpecError) as err:
+        driver.create(
+            backend, BuildSpec(name="cls", data=str(folder), target="label", trees=2, grove=1, rows_per_grove=400)
+        )
+    assert err.value.field == "rows_per_grove" and "every grove must see every class" in err.value.message
+    assert not backend.store.exists(keys.spec("cls"))
+    # The advice works: with room for every shard, every grove sees every class.
+    assert build(backend, "cls", folder, rows_per_grove=1200).state == "done"
+
+
+def test_a_test_size_that_leaves_a_class_no_train_row_is_refused(backend: Backend, tmp_path: Path) -> None:
+    folder = tmp_path / "rare"
+    folder.mkdir()
+    X, y = make_rows(200, 0, classes=2)
+    rare = int(np.flatnonzero(shards.held_out(0, 0.5, 0, 200))[0])  # a row the split holds out
+    y[rare] = 2  # the only row of class 2
+    pq.write_table(table(X, y), folder / "a.parquet")
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, BuildSpec(name="ts", data=str(folder), target="label", trees=2, grove=1, test_size=0.5))
+    assert err.value.field == "test_size" and "no train row holds class 2" in err.value.message
+
+
+def test_advice_for_a_sample_that_cannot_hold_a_shard_names_numbers_the_flags_accept(
+    backend: Backend, tmp_path: Path
+) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=2000)
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, BuildSpec(name="adv", data=str(data), target="label", rows_per_grove=2))
+    msg = err.value.message
+    assert err.value.field == "rows_per_grove" and "raise --rows-per-grove to " in msg
+    wanted = int(msg.split("raise --rows-per-grove to ")[1].split(",")[0])
+    assert build(backend, "adv", data, rows_per_grove=wanted).state == "done"  # followed literally, it works
+    with pytest.raises(SpecError) as err:
+        driver.create(backend, BuildSpec(name="adv2", data=str(data), target="label", rows_per_grove=10**12))
+    msg = err.value.message
+    assert "no function has that much" in msg
+    lower = int(msg.split("lower --rows-per-grove to ")[1].split()[0])
+    assert build(backend, "adv2", data, rows_per_grove=lower).state == "done"

@@ -304,7 +304,7 @@ def _footer(path: str) -> tuple[list[str], list[str], list[tuple[int, int]], str
         raise SpecError(
             "data",
             f"shard {path} has {len(groups)} row groups, more than the {MAX_ROW_GROUPS} a file may hold as shards; "
-            f"rewrite it in larger shards: lamforest shard {path} --out {_resharded(path)}",
+            f"rewrite it in larger shards: lamforest shard {path} --out {resharded(path)}",
         )
     return names, [str(t) for t in schema.types], groups, version
 
@@ -337,7 +337,7 @@ def resolve(source: str) -> ShardSet:
     return ShardSet(source.strip(), shards, columns, types)
 
 
-def _resharded(source: str) -> str:
+def resharded(source: str) -> str:
     """A place beside ``source`` for its data written again in other shards."""
     base = source.rstrip("/")
     for suffix in SUFFIXES:
@@ -533,6 +533,10 @@ def scan(sset: ShardSet, index: int, seed: int, test_size: float) -> dict[str, A
         values, counts = np.unique(finite, return_counts=True)
     if len(values) <= MAX_DISTINCT:
         target["values"] = [[v.item(), int(c)] for v, c in zip(values, counts, strict=True)]
+        # The labels among the train rows: the plan checks every grove's sample holds every class.
+        train = y[~test]
+        train = train[train != ""] if y.dtype.kind in "US" else train[np.isfinite(train)]
+        target["train_values"] = [v.item() for v in np.unique(train)]
     out["target"] = target
     if w is not None:
         out["weight"] = {

@@ -29,7 +29,7 @@ from lamforest.driver.plan import BuildError, Plan, claimed, load_plan, validate
 from lamforest.driver.plan import create as create_from_source
 from lamforest.events import ShardEvent
 from lamforest.grove import make_estimator
-from lamforest.spec import BuildSpec, SpecError
+from lamforest.spec import MEMORY_MAX_MB, BuildSpec, SpecError
 from lamforest.store.base import get_json, put_json
 
 JOB_TIMEOUT_S = 900.0
@@ -105,11 +105,13 @@ def _shards_fit(sset: shards.ShardSet, spec: BuildSpec) -> None:
         )
     biggest = max(sset.shards, key=lambda s: s.rows)
     if biggest.rows > fits:
+        need = shards.memory_needed_mb(biggest.rows, nf, 1, 0, {})
+        more = f"raise --memory to {need}, or " if need <= MEMORY_MAX_MB else ""
         raise SpecError(
             "memory",
             f"shard {biggest.label} holds {biggest.rows:,} rows, more than a worker of --memory {spec.memory} "
-            f"reads ({fits:,}): write smaller shards (lamforest shard SOURCE --out DIR --rows-per-shard "
-            f"{max(1, fits // 2):,}) or raise --memory",
+            f"reads ({fits:,}): {more}write smaller shards: lamforest shard {sset.source} --out "
+            f"{shards.resharded(sset.source)} --rows-per-shard {max(1, fits // 2)}",
         )
 
 
@@ -169,27 +171,30 @@ def _plan(backend: Backend, spec: BuildSpec, sset: shards.ShardSet, ref: str, su
             f"of imports; use at least {shards.memory_needed_mb(1000, nf, nc, spec.grove, spec.params)}",
         )
     asked = spec.rows_per_grove
+    reshard = f"lamforest shard {sset.source} --out {shards.resharded(sset.source)} --rows-per-shard"
     if asked is not None:
         want = int(asked) if asked > 1 else max(1, math.ceil(asked * n_train))
         if want > fits:
             need = shards.memory_needed_mb(want, nf, nc, spec.grove, spec.params)
-            raise SpecError(
-                "rows_per_grove",
-                f"{want:,} rows per grove need about {need:,} MB per worker, --memory is {spec.memory}: "
-                f"raise --memory to {need} or lower --rows-per-grove to {fits:,}",
-            )
+            if need > MEMORY_MAX_MB:
+                most = shards.sample_rows(MEMORY_MAX_MB, nf, nc, spec.grove, spec.params)
+                how = f"no function has that much: lower --rows-per-grove to {fits} (or {most} with --memory 10240)"
+            else:
+                how = f"raise --memory to {need} or lower --rows-per-grove to {fits}"
+            raise SpecError("rows_per_grove", f"{want:,} rows per grove need about {need:,} MB per worker: {how}")
         cap = want
     else:
         cap = min(fits, n_train)
     biggest = max(range(len(train_rows)), key=lambda i: train_rows[i])
-    if train_rows[biggest] > cap:
-        flag = "rows_per_grove" if asked is not None else "memory"
-        raise SpecError(
-            flag,
-            f"shard {sset.shards[biggest].label} holds {train_rows[biggest]:,} train rows, more than one grove "
-            f"takes ({cap:,} with --memory {spec.memory}): write smaller shards (lamforest shard SOURCE --out DIR "
-            f"--rows-per-shard {max(1, cap // 2):,}) or raise --memory",
-        )
+    big = train_rows[biggest]
+    if big > cap:
+        where = f"shard {sset.shards[biggest].label} holds {big:,} train rows, more than one grove takes ({cap:,})"
+        smaller = f"write smaller shards: {reshard} {max(1, cap // 2)}"
+        if asked is not None and big <= fits:
+            raise SpecError("rows_per_grove", f"{where}: raise --rows-per-grove to {big}, or {smaller}")
+        need = shards.memory_needed_mb(big, nf, nc, spec.grove, spec.params)
+        more = f"raise --memory to {need}, or " if need <= MEMORY_MAX_MB else ""
+        raise SpecError("rows_per_grove" if asked is not None else "memory", f"{where}: {more}{smaller}")
     sharded = {
         "source": sset.source,
         "shards": len(sset.shards),
@@ -217,7 +222,39 @@ def _plan(backend: Backend, spec: BuildSpec, sset: shards.ShardSet, ref: str, su
         sharded=sharded,
     )
     sharded.update(coverage(plan))
+    if classes is not None:
+        _every_grove_sees_every_class(plan, summaries, classes, sset)
     return plan
+
+
+def _every_grove_sees_every_class(plan: Plan, summaries: list[dict], classes: list[Any], sset: shards.ShardSet) -> None:
+    """A grove whose sample lacks a class would fail in every attempt (its forest must know every class):
+    refuse the plan instead, naming what to change."""
+    have = [{_label(v) for v in s["target"].get("train_values", [])} for s in summaries]
+    wanted = {_label(c) for c in classes}
+    missing = wanted - set().union(*have)
+    if missing:
+        raise SpecError(
+            "test_size",
+            f"{sset.source}: no train row holds class {sorted(missing, key=str)[0]!r} once --test-size "
+            f"{plan.spec.test_size} rows are held out; lower --test-size",
+        )
+    for e in plan.events():
+        assert e.shards is not None
+        lacking = wanted - set().union(*(have[i] for i in e.shards))
+        if lacking:
+            flag = "rows_per_grove" if plan.spec.rows_per_grove is not None else "memory"
+            raise SpecError(
+                flag,
+                f"grove {e.grove}'s sample ({len(e.shards)} shard(s)) holds no row of class "
+                f"{sorted(lacking, key=str)[0]!r}, and every grove must see every class: give groves more rows "
+                "(raise --rows-per-grove or --memory), or write shards that mix the classes",
+            )
+
+
+def _label(value: Any) -> Any:
+    """A label as the plan's classes hold it (whole numbers as int)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def coverage(plan: Plan) -> dict[str, Any]:

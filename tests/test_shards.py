@@ -579,3 +579,37 @@ def test_advice_for_a_sample_that_cannot_hold_a_shard_names_numbers_the_flags_ac
     assert "no function has that much" in msg
     lower = int(msg.split("lower --rows-per-grove to ")[1].split()[0])
     assert build(backend, "adv2", data, rows_per_grove=lower).state == "done"
+
+
+def test_predict_scores_labels_of_another_kind_and_skips_empty_ones(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=300)
+    assert build(backend, "lk", data).state == "done"
+    X, y = make_rows(300, 50)
+    text = np.array([str(v) for v in y], dtype=object)
+    text[:5] = "cat"  # a label the forest never saw
+    (tmp_path / "text").mkdir()
+    pq.write_table(table(X, text), tmp_path / "text" / "as-text.parquet")
+    res = driver.predict_to(backend, "lk", str(tmp_path / "text"), str(tmp_path / "out1"))
+    assert res.score is not None and res.score["n"] == 300 and res.score["unseen"] == 5
+    assert res.score["score"] > 0.85
+    floats = y.astype(np.float64)
+    floats[:7] = np.nan  # rows without a label
+    (tmp_path / "nan").mkdir()
+    pq.write_table(table(X, floats), tmp_path / "nan" / "with-nan.parquet")
+    res = driver.predict_to(backend, "lk", str(tmp_path / "nan"), str(tmp_path / "out2"))
+    assert res.score is not None and res.score["n"] == 293 and res.score["unlabelled"] == 7
+
+
+def test_features_past_float32_or_past_2_to_the_53_are_said_not_crashed(backend: Backend, tmp_path: Path) -> None:
+    data = write_shards(tmp_path / "data", n=2, rows=200)
+    X, y = make_rows(200, 4)
+    t = table(X, y).set_column(2, "f2", pa.array((X[:, 2] * 1e18).astype(np.int64)))
+    pq.write_table(t, data / "part-001.parquet")  # whole numbers past 2**53: read as the nearest floats
+    t2 = table(X, y).set_column(2, "f2", pa.array((X[:, 2] * 1e18).astype(np.int64)))
+    pq.write_table(t2, data / "part-000.parquet")
+    assert build(backend, "big-ints", data).state == "done"
+    huge = write_shards(tmp_path / "huge", n=2, rows=200)
+    X, y = make_rows(200, 5)
+    pq.write_table(table(X.astype(np.float64) * 1e300, y), huge / "part-001.parquet")
+    pq.write_table(table(X.astype(np.float64), y), huge / "part-000.parquet")
+    _refused(backend, huge, "data", "part-001.parquet", "past float32's range", name="huge")

@@ -466,7 +466,8 @@ def read_shard(
         raise SpecError("data", f"{where}: cannot be read, corrupt or missing ({one_line(exc)})") from None
     X = np.empty((table.num_rows, len(sset.features)), dtype=np.float32)
     for j, name in enumerate(sset.features):
-        X[:, j] = column_floats(table.column(name), name, where)
+        with np.errstate(over="ignore"):  # past float32's range becomes inf, which the scan names
+            X[:, j] = column_floats(table.column(name), name, where)
     y = target_values(table.column(sset.target), sset.target, where) if with_target and sset.target else None
     w = column_floats(table.column(sset.weight), sset.weight, where) if sset.weight else None
     return X, y, w
@@ -622,6 +623,14 @@ def sample_rows(memory_mb: int, n_features: int, n_classes: int, trees: int, par
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if sample_bytes(mid, n_features, n_classes, trees, params) <= budget else (lo, mid)
     return lo
+
+
+def score_rows(memory_mb: int, n_features: int, n_classes: int, grove_bytes: int) -> int:
+    """Held-out rows one score or predict call holds in ``memory_mb`` beside the largest grove it loads:
+    the rows as float32, the running vote sum and one tree's output (float64 per class), the read."""
+    budget = (memory_mb - WORKER_FLOOR_MB) * 1e6 * (1 - HEADROOM) - 2 * grove_bytes
+    per_row = 8 * n_features + 16 * max(1, n_classes) + FIT_BYTES_PER_ROW
+    return max(0, int(budget // per_row))
 
 
 def memory_needed_mb(rows: int, n_features: int, n_classes: int, trees: int, params: dict[str, Any]) -> int:

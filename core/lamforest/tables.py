@@ -170,7 +170,8 @@ def column_floats(column: pa.ChunkedArray, name: str, where: str) -> np.ndarray:
         column, t = pc.cast(column, t.value_type), t.value_type
     numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
     if numeric or pa.types.is_boolean(t) or pa.types.is_null(t):
-        return pc.cast(column, pa.float64()).to_numpy()
+        # Integers past 2**53 round to the nearest float64, as numpy's own cast does (features end as float32).
+        return pc.cast(column, pa.float64(), safe=False).to_numpy()
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         try:
             return pc.cast(column, pa.float64()).to_numpy()

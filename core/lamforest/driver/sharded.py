@@ -288,7 +288,11 @@ def reduce_scans(sset: shards.ShardSet, summaries: list[dict], spec: BuildSpec) 
         if s.get("footer_rows") is not None:
             raise SpecError("data", f"{where}: read {s['rows']} rows, its footer says {s['footer_rows']}")
         for col, k in s["inf"].items():
-            raise SpecError("data", f"{where}: feature column {col!r} has {k} infinite value(s); replace them")
+            raise SpecError(
+                "data",
+                f"{where}: feature column {col!r} has {k} value(s) infinite or past float32's range (3.4e38); "
+                "replace or rescale them",
+            )
         t = s["target"]
         if t["missing"]:
             raise SpecError(
@@ -380,13 +384,16 @@ def score(backend: Backend, plan: Plan, workers: int | None = None) -> dict[str,
     prefix = keys.shard_job(name, "score")
     for key in backend.store.list(prefix + "/"):  # an earlier finish's records belong to another forest
         backend.store.delete(key)
+    manifest = stream.load_manifest(backend, name) or {}
+    biggest = max((int(g.get("tree_bytes", 0)) for g in manifest.get("groves", [])), default=0)
+    per_call = shards.score_rows(plan.spec.memory, plan.n_features, len(plan.classes or []), biggest)
     events = _events_by_rows(
         plan,
         "score",
         "score",
         held,
         tests,
-        plan.sharded["rows_per_grove"],
+        max(1, per_call),
         data=plan.data_ref,
         test_size=plan.spec.test_size,
         split_seed=plan.spec.seed,
@@ -415,8 +422,15 @@ def reduce_scores(parts: list[dict[str, Any]], task: str, classes: list[Any] | N
         confusion = sum((np.asarray(p["confusion"], dtype=np.int64) for p in parts), np.zeros((1, 1), np.int64))
         n = int(sum(p["n"] for p in parts))
         unseen = int(sum(p.get("unseen", 0) for p in parts))
+        unlabelled = int(sum(p.get("unlabelled", 0) for p in parts))
         right = int(np.trace(confusion))
-        return {"n": n, "score": right / n if n else None, "confusion": confusion.tolist(), "unseen": unseen}
+        return {
+            "n": n,
+            "score": right / n if n else None,
+            "confusion": confusion.tolist(),
+            "unseen": unseen,
+            "unlabelled": unlabelled,
+        }
     n, mean, m2, sse, sae = 0, 0.0, 0.0, 0.0, 0.0
     for p in parts:
         k = p["n"]

@@ -64,6 +64,7 @@ def rows_of(
             raise DataIntegrityError(
                 f"shard {shard.label} has {Xs.shape[0]} rows, its footer said {shard.rows}: it changed since the plan"
             )
+        _release()  # the read's buffers: pyarrow's pool keeps them otherwise (~100 MB a shard)
         keep = shards.held_out(seed, test_size, shard.start, Xs.shape[0])
         if not want_test:
             keep = ~keep
@@ -78,6 +79,12 @@ def rows_of(
     y = np.concatenate(ys) if ys else None
     w = np.concatenate(ws) if ws else None
     return X[:n], y, w
+
+
+def _release() -> None:
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def load_sample(store: Store, event: FitEvent) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -128,17 +135,25 @@ def _votes(store: Store, event: ShardEvent, X: np.ndarray) -> np.ndarray:
 def score_sums(values: np.ndarray, y: np.ndarray, task: str, classes: list[Any] | None) -> dict[str, Any]:
     """What a batch adds to a score: a confusion matrix (rows: true class; ``unseen``: labels the
     forest does not know), or the sums R² and the errors need."""
+    missing = (y == "") if y.dtype.kind in "US" else np.isnan(y.astype(np.float64))
+    if missing.any():  # an empty label scores nothing: neither right nor wrong
+        values, y = values[~missing], y[~missing]
     if task == "classification":
         assert classes is not None
         known = np.asarray(classes)
-        y = shards.labels(y, task).astype(known.dtype)
+        y = _as_known(y, known)
         pred = np.argmax(values, axis=1)
         idx = np.searchsorted(known, y)
         idx = np.clip(idx, 0, len(known) - 1)
         seen = known[idx] == y
         confusion = np.zeros((len(known), len(known)), dtype=np.int64)
         np.add.at(confusion, (idx[seen], pred[seen]), 1)
-        return {"n": len(y), "confusion": confusion.tolist(), "unseen": int((~seen).sum())}
+        return {
+            "n": len(y),
+            "confusion": confusion.tolist(),
+            "unseen": int((~seen).sum()),
+            "unlabelled": int(missing.sum()),
+        }
     y = y.astype(np.float64)
     err = values - y
     mean = float(y.mean()) if len(y) else 0.0
@@ -149,6 +164,24 @@ def score_sums(values: np.ndarray, y: np.ndarray, task: str, classes: list[Any] 
         "sse": float((err**2).sum()),
         "sae": float(np.abs(err).sum()),
     }
+
+
+def _as_known(y: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Labels as the classes' kind: whole numbers as the classes' ints, text as text; labels that cannot be
+    (text where the classes are numbers) stay apart and count as unseen."""
+    if known.dtype.kind in "US":
+        return np.asarray([str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in y.tolist()])
+    if y.dtype.kind in "US":
+        out = np.full(len(y), np.iinfo(np.int64).min, dtype=np.int64)  # no class has this label
+        for i, v in enumerate(y.tolist()):
+            try:
+                f = float(v)
+            except ValueError:
+                continue
+            if f.is_integer():
+                out[i] = int(f)
+        return out.astype(known.dtype)
+    return y.astype(known.dtype)
 
 
 def _score(store: Store, event: ShardEvent) -> dict[str, Any]:

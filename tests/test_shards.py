@@ -613,3 +613,35 @@ def test_features_past_float32_or_past_2_to_the_53_are_said_not_crashed(backend:
     pq.write_table(table(X.astype(np.float64) * 1e300, y), huge / "part-001.parquet")
     pq.write_table(table(X.astype(np.float64), y), huge / "part-000.parquet")
     _refused(backend, huge, "data", "part-001.parquet", "past float32's range", name="huge")
+
+
+def test_a_build_being_created_says_so_and_the_advice_frees_its_name(
+    backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    data = write_shards(tmp_path / "data", n=2, rows=300)
+    claim = {"name": "mid", "at": 0, "host": "elsewhere", "pid": 4242}
+    assert backend.store.create(keys.claim("mid"), json.dumps(claim).encode())  # a creator mid-scan, then killed
+    backend.store.put_bytes(keys.shard_job("mid", "scan-0123abcd") + "/done/g00000.json", b"{}")
+    for call in (driver.status, driver.cancel):
+        with pytest.raises(driver.BuildError) as err:
+            call(backend, "mid")
+        assert "is being created by pid 4242 on elsewhere" in str(err.value)
+    folder = str(err.value).split("if that process is gone, delete ")[1].split(" to free the name")[0]
+    shutil.rmtree(folder)  # the advice, literally
+    assert build(backend, "mid", data).state == "done"
+
+
+def test_the_estimate_of_bad_sharded_data_is_bad_input_in_one_line(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "nan"
+    folder.mkdir()
+    X, y = make_rows(300, 0)
+    labels = y.astype(np.float64)
+    labels[3] = np.nan
+    pq.write_table(table(X, labels), folder / "a.parquet")
+    assert cli_main(["estimate", "en", "--data", str(folder), "--target", "label", "-t", "4", "-g", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error in target:") and "missing value" in err

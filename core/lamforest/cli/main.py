@@ -77,7 +77,12 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         # Start the compute now (local: worker interpreters import scikit-learn, a cold
         # start) so that it overlaps loading, splitting and storing the data.
         backend.make_compute(checked, args.workers, args.sync)
-        plan = drv.create(backend, spec, workers=args.workers)
+        try:
+            plan = drv.create(backend, spec, workers=args.workers)
+        except KeyboardInterrupt:
+            # Before its plan a build has nothing to resume: the create gave its name back.
+            print(f"\ninterrupted while creating {spec.name}: nothing was kept; run the build again", file=sys.stderr)
+            return 130
         if budgeted is not None:
             estimate.record(backend, plan.spec.name, budgeted.for_backend)
         else:  # from a cached sample (`lamforest estimate` leaves one), else none

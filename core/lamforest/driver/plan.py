@@ -113,7 +113,13 @@ def _existing(backend: Backend, name: str) -> SpecError | None:
     # Files of an earlier build whose spec was lost (and which predates claims): a new build must not adopt
     # its groves or model, so the name stays taken until someone deletes them.
     # Local logs are not a build's data (a refused create's workers may still append to them).
-    left = [k for k in backend.store.list(keys.build(name)) if k != keys.claim(name) and not k.endswith("lambda.log")]
+    # Nor are a refused or interrupted sharded create's job records (scan-<id>, never read again).
+    shard_jobs = keys.shard_job(name, "")
+    left = [
+        k
+        for k in backend.store.list(keys.build(name))
+        if k != keys.claim(name) and not k.endswith("lambda.log") and not k.startswith(shard_jobs)
+    ]
     if left and not backend.store.exists(keys.claim(name)):
         return _taken(
             name,
@@ -283,13 +289,28 @@ def param_field(message: str, params: dict[str, Any]) -> str:
     return f"param {next(iter(params))}" if len(params) == 1 else "param"
 
 
+def _not_planned(backend: Backend, name: str) -> str:
+    """Why a name has no plan: no such build, or one being created (claimed, its data still being loaded
+    or its shards scanned), or whose creator stopped before its plan."""
+    try:
+        claim = json.loads(backend.store.get_bytes(keys.claim(name)))
+    except (KeyError, ValueError):
+        return f"no build named {name!r} in {backend.describe}"
+    folder = backend.store.local_path(keys.build(name)) or f"{backend.store.url}/{keys.build(name)}"
+    who = f"pid {claim.get('pid')} on {claim.get('host')}" if isinstance(claim, dict) else "another process"
+    return (
+        f"build {name!r} is being created by {who} (its data is loaded or its shards scanned before it has a "
+        f"plan); wait for it, or if that process is gone, delete {folder} to free the name"
+    )
+
+
 def load_plan(backend: Backend, name: str) -> Plan:
     validate_name(name)
     key = keys.spec(name)
     try:
         blob = backend.store.get_bytes(key)
     except KeyError:
-        raise BuildError(f"no build named {name!r} in {backend.describe}") from None
+        raise BuildError(_not_planned(backend, name)) from None
     try:
         return Plan.from_dict(json.loads(blob))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:

@@ -193,6 +193,10 @@ def _run_probe(folder: Path, config: dict[str, Any], timeout_s: float, workers: 
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        bad_input = "lamforest.spec.SpecError: "
+        if tail[0].startswith(bad_input):  # bad data the probe found (a shard): bad input, as build says it
+            field, _, message = tail[0][len(bad_input) :].partition(": ")
+            raise SpecError(field, message)
         raise BuildError(f"the estimate's sample grove failed: {tail[0]}")
     probe = json.loads(lines[-1])
     inits.append(probe["init_ms"])

@@ -60,7 +60,8 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
     _shards_fit(sset, spec)
     blob = sset.to_json()
     ref = keys.data_ref(artifacts.digest(blob))
-    scan_prefix = keys.shard_job(spec.name, "scan")
+    job = f"scan-{uuid.uuid4().hex[:8]}"  # its own records: a stopped creation's late ones are never read
+    scan_prefix = keys.shard_job(spec.name, job)
     with claimed(backend, spec.name):
         try:
             if not backend.store.exists(keys.shard_list(ref)):
@@ -69,7 +70,7 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
                 ShardEvent(
                     op="scan",
                     build=spec.name,
-                    job="scan",
+                    job=job,
                     batch=b,
                     data=ref,
                     shards=idx,

@@ -145,6 +145,15 @@ def _sharded(folder: Path, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
     X, y, _ = rows_of(sset, s["shards"], s["split_seed"], s["test_size"], want_test=False)
     X_te, _, _ = rows_of(sset, s["shards"], s["split_seed"], s["test_size"], want_test=True)
     assert y is not None
+    from lamforest.spec import SpecError
+
+    missing = (y == "") if y.dtype.kind in "US" else np.isnan(y.astype(np.float64))
+    if missing.any():
+        raise SpecError(
+            "target",
+            f"{sset.source}: the target has {int(missing.sum())} missing value(s) in the sample's shards; "
+            "`lamforest build` names the shard (its scan refuses them)",
+        )
     if not len(X_te):  # no held-out rows (test size 0): time predict on train rows instead
         X_te = X[: min(len(X), 1000)]
     task = config["task"]

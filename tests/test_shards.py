@@ -645,3 +645,24 @@ def test_the_estimate_of_bad_sharded_data_is_bad_input_in_one_line(
     assert cli_main(["estimate", "en", "--data", str(folder), "--target", "label", "-t", "4", "-g", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error in target:") and "missing value" in err
+
+
+def test_finishing_a_sharded_grove_set_reads_no_grove_in_the_driver(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lamforest import artifacts
+
+    data = write_shards(tmp_path / "data", n=3, rows=500)
+    driver.create(backend, BuildSpec(name="gsd", data=str(data), target="label", trees=6, grove=2))
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the driver decoded a grove")
+
+    monkeypatch.setattr(artifacts, "loads_grove", refuse)
+    st = driver.run(backend, "gsd", workers=2, merge=driver.MergePolicy("never"))
+    assert st.state == "done" and st.summary is not None and st.summary["test_score"] > 0.9
+    manifest = json.loads(backend.store.get_bytes(keys.manifest("gsd")))
+    assert manifest["trees"] == 6 and manifest["estimator"] == "RandomForestClassifier"
+    for g in manifest["groves"]:
+        assert g["sha256"] == artifacts.digest(backend.store.get_bytes(keys.grove("gsd", keys.grove_id(g["grove"]))))
+    assert len(driver.predict_to(backend, "gsd", str(data), str(tmp_path / "out")).written) == 3

@@ -126,6 +126,30 @@ def _wait_reports(backend: Backend, watcher: Watcher) -> BuildStatus:
     return st
 
 
+def _listed_from_records(plan: Any, st: BuildStatus, merge: MergePolicy) -> list[dict[str, Any]] | None:
+    """A sharded build's manifest entries from its done records, when finish needs no grove in memory:
+    its workers score the held-out rows, it has no OOB sums, and the forest is above the merge policy.
+    The workers that score and predict check each grove's bytes against these hashes. None otherwise."""
+    if plan.sharded is None or merge.mode == "always":
+        return None
+    wanted = ("trees", "sha256", "bytes", "tree_bytes", "estimator")
+    if not st.rows or not all(all(k in r.record for k in wanted) for r in st.rows):
+        return None  # groves written before their records said this much
+    listed = [
+        {
+            "grove": r.grove,
+            "trees": int(r.record["trees"]),
+            "sha256": str(r.record["sha256"]),
+            "bytes": int(r.record["bytes"]),
+            "tree_bytes": int(r.record["tree_bytes"]),
+        }
+        for r in st.rows
+    ]
+    if merge.keeps(sum(int(r.record["tree_bytes"]) for r in st.rows)):
+        return None  # small enough to merge: read the groves
+    return listed
+
+
 def finalize(
     backend: Backend,
     watcher: Watcher,
@@ -166,7 +190,12 @@ def finalize(
     kept: list[Grove] | None = [] if merge.mode != "never" else None
     size, estimator = 0, ""
     listed: list[dict[str, Any]] = []
-    for loaded in stream.groves(backend, name, [r.grove for r in st.rows], records=[r.record for r in st.rows]):
+    from_records = _listed_from_records(plan, st, merge)
+    if from_records is not None:  # nothing to vote on here and no merged file to write: read no grove
+        listed, estimator, kept = from_records, str(st.rows[0].record["estimator"]), None
+        size = sum(int(g["tree_bytes"]) for g in listed)
+    rows = [] if from_records is not None else st.rows
+    for loaded in stream.groves(backend, name, [r.grove for r in rows], records=[r.record for r in rows]):
         g = loaded.grove
         est = g.estimator
         estimator = estimator or type(est).__name__
@@ -195,8 +224,8 @@ def finalize(
                 kept.append(Grove(est, g.trees, g.seed))
         del g, est, loaded
     t_stream = time.perf_counter() - t0
-    values = votes.mean()
-    test_score = forest.score_values(values, y_te, classes) if y_te is not None else None
+    trees = votes.trees if from_records is None else sum(int(g["trees"]) for g in listed)
+    test_score = forest.score_values(votes.mean(), y_te, classes) if y_te is not None else None
     oob_score = None
     if oob and oob_total is not None and oob_count is not None:
         try:
@@ -234,7 +263,7 @@ def finalize(
         "classes": plan.classes,
         "n_features": plan.n_features,
         "features": stream.feature_names(backend, plan),
-        "trees": votes.trees,
+        "trees": trees,
         "groves": listed,
         "tree_bytes": size,
         "merged": model_bytes is not None,
@@ -255,7 +284,7 @@ def finalize(
         "oob_score": oob_score,
         **({"test": held} if held is not None else {}),
         **({"sharded": sharded.shard_summary(backend, name)} if plan.sharded is not None else {}),
-        "trees": votes.trees,
+        "trees": trees,
         "groves": len(listed),
         "stream_s": t_stream,
         "merge_s": t_merge,

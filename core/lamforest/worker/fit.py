@@ -13,6 +13,7 @@ from typing import Any
 
 from lamforest import artifacts, keys, records
 from lamforest.events import FitEvent
+from lamforest.forest import tree_bytes
 from lamforest.grove import Cancelled, fit
 from lamforest.memory import peak_mb as peak_memory_mb
 from lamforest.store.base import Store
@@ -66,6 +67,9 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
             max_memory_mb=peak_memory_mb(),
             n_jobs=event.n_jobs,
             rows=rows,
+            # What the manifest lists: finish of a grove set need not decode the grove to know them.
+            tree_bytes=tree_bytes(grove.estimator),
+            estimator=type(grove.estimator).__name__,
         )
     except Cancelled as exc:
         record = records.grove_record("cancelled", **base, started=started, message=str(exc))

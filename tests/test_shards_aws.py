@@ -21,6 +21,7 @@ from lamforest.backend import local_backend
 from lamforest.cli import main as cli_main  # the command line entry: main(argv) -> exit code
 from lamforest.spec import BuildSpec, SpecError
 from tests.aws_fixtures import Rig, run_build
+from tests.helpers import assert_same_forest
 from tests.test_shards import make_rows, table
 
 
@@ -94,6 +95,19 @@ def test_the_function_reads_and_writes_s3_on_the_aws_backend(aws: Rig, tmp_path:
         if "Records" in event:
             event = json.loads(event["Records"][0]["Sns"]["Message"])
         return str(event.get("op", event.get("kind", "fit")))
+
+    # The same spec and seed on the local backend, reading the same S3 shards: the same trees.
+    local = local_backend(tmp_path / "local-store")
+    try:
+        driver.create(
+            local,
+            BuildSpec(name="s3a", data=f"s3://{bucket}/in/", target="label", trees=4, grove=2, memory=1024),
+            workers=2,
+        )
+        assert driver.run(local, "s3a", workers=2).state == "done"
+        assert_same_forest(driver.load_model(local, "s3a"), driver.load_model(backend, "s3a"))
+    finally:
+        local.close()
 
     ops = [op(inv["event"]) for inv in aws.standin.invocations]
     assert ops.count("scan") >= 1 and ops.count("fit") == 2 and ops.count("predict") == 3

@@ -37,17 +37,26 @@ def test_workers_above_the_cores_are_capped_with_a_line_saying_so(
     ],
 )
 def test_absurd_numbers_are_refused_naming_the_flag(
-    home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], field: str
+    home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    field: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Refused before a sample is measured; were one measured, it would stay in this test's own cache.
+    monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path / "cache"))
     assert cli_main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert f"error in {field}: must be" in err and len(err.splitlines()) == 1
     assert not (home / "builds" / "t9").exists()
+    assert not (tmp_path / "cache").exists()  # nothing was measured
 
 
 def test_estimate_keeps_the_weight_column_out_of_the_features(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path / "cache"))
     csv = tmp_path / "w.csv"
     csv.write_text("a,b,w,y\n" + "".join(f"{i % 7},{i % 5},{1 + i % 3},{i % 2}\n" for i in range(200)))
     argv = ["estimate", "ew", "--data", str(csv), "--target", "y", "--weight", "w", "-t", "4", "-g", "2", "--json"]

@@ -33,6 +33,16 @@ class Ec2Projection:
         return asdict(self)
 
 
+def check_instance(vcpus: int, price_per_hour: float, memory_gb: float | None) -> None:
+    """The EC2 instance's description, checked before anything is measured."""
+    if not 1 <= vcpus <= 1024:
+        raise SpecError("ec2_vcpus", f"must be 1 to 1024, got {vcpus}")
+    if memory_gb is not None and not (memory_gb > 0 and math.isfinite(memory_gb)):
+        raise SpecError("ec2_memory", f"must be a positive number of GB, got {memory_gb!r}")
+    if not (price_per_hour > 0 and math.isfinite(price_per_hour)):
+        raise SpecError("ec2_price", f"must be a positive USD per hour, got {price_per_hour!r}")
+
+
 def ec2(
     sample: Sample,
     trees: int,
@@ -46,12 +56,7 @@ def ec2(
     """The same job on one instance of ``vcpus`` vCPUs: scikit-learn with n_jobs=vcpus, the same OOB,
     scoring and model write; billed per second with a 60 s minimum at ``price_per_hour``."""
     params = params or ModelParams()
-    if not 1 <= vcpus <= 1024:
-        raise SpecError("ec2_vcpus", f"must be 1 to 1024, got {vcpus}")
-    if memory_gb is not None and not (memory_gb > 0 and math.isfinite(memory_gb)):
-        raise SpecError("ec2_memory", f"must be a positive number of GB, got {memory_gb!r}")
-    if not price_per_hour > 0:
-        raise SpecError("ec2_price", f"must be a positive USD per hour, got {price_per_hour!r}")
+    check_instance(vcpus, price_per_hour, memory_gb)
     eff = params.ec2_parallel_efficiency
     fit = trees_time(trees, sample.fit_per_tree_s, chunk or trees, vcpus, eff) * params.ec2_cpu_scale
     serial = (sample.fit_fixed_s + trees * (sample.oob_per_tree_s + sample.dump_s_per_tree)) * params.ec2_cpu_scale

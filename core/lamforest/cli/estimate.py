@@ -10,7 +10,7 @@ from typing import Any
 
 from lamforest import driver as drv
 from lamforest.driver import estimate as est
-from lamforest.ec2 import Ec2Projection, ec2
+from lamforest.ec2 import Ec2Projection, check_instance, ec2
 from lamforest.estimate import Projection
 from lamforest.spec import BuildSpec, SpecError, parse_params
 
@@ -57,6 +57,7 @@ def spec_from_args(args: argparse.Namespace, backend: Any) -> tuple[BuildSpec, s
 def run(args: argparse.Namespace, backend: Any, console: Any) -> int:
     if args.calibrate:
         return _calibrate(args, backend, console)
+    check_instance(args.ec2_vcpus, args.ec2_price, args.ec2_memory)  # before a sample is measured
     spec, source = spec_from_args(args, backend)
     spec = drv.validate(spec)
     estimate = est.estimate_spec(

@@ -25,7 +25,6 @@ servers); pyarrow is imported only when sharded data is used.
 from __future__ import annotations
 
 import glob as globmod
-import hashlib
 import json
 import math
 import os
@@ -174,9 +173,6 @@ class ShardSet:
         d = json.loads(blob)
         d["shards"] = [Shard(**s) for s in d["shards"]]
         return cls(**d)
-
-    def digest(self) -> str:
-        return hashlib.sha256(self.to_json()).hexdigest()
 
     def with_roles(self, target: str | None, weight: str | None) -> ShardSet:
         """Name the target and weight columns (refused, naming the column, when absent); the rest are features."""

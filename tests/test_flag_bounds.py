@@ -77,3 +77,19 @@ def test_reading_a_store_that_does_not_exist_creates_nothing(
     # Writing makes the store as it goes.
     assert cli_main(["--home", str(home), "build", "first", "--data", "iris", "-t", "2", "-g", "1", "--json"]) == 0
     assert (home / "builds" / "first" / "summary.json").is_file()
+
+
+def test_a_garbage_calibration_file_is_one_line_naming_it_and_deleting_it_mends_it(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path / "cache"))
+    params = home / "estimate" / "params.json"
+    for garbage in (b"{not json", b'{"params": {"cpu_scale": "fast"}}'):
+        params.parent.mkdir(parents=True, exist_ok=True)
+        params.write_bytes(garbage)
+        assert cli_main(["estimate", "g", "--data", "iris", "-t", "4", "-g", "2"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "params.json cannot be read" in err
+        assert f"{params} cannot be read" in err and "delete it" in err
+    params.unlink()  # the advice, literally
+    assert cli_main(["estimate", "g", "--data", "iris", "-t", "4", "-g", "2", "--json"]) == 0

@@ -158,7 +158,7 @@ def _print(
 
 
 def _calibrate(args: argparse.Namespace, backend: Any, console: Any) -> int:
-    before = est.saved_params(backend)
+    before = est.saved_params(backend, tolerant=True)
     cal = est.run_calibration(backend)
     doc = {
         "builds": cal.builds,

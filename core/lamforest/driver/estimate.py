@@ -17,15 +17,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
 from lamforest.calibrate import Calibration, Observation, calibrate
+from lamforest.driver.plan import BuildError
 from lamforest.driver.sample import measure_sample
 from lamforest.estimate import Projection, cpu_layout, project, trees_time
 from lamforest.estimate_params import ModelParams, local_params
@@ -47,11 +49,29 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("lamforest", appauthor=False)) / "samples"
 
 
-def saved_params(backend: Backend) -> ModelParams | None:
+def saved_params(backend: Backend, *, tolerant: bool = False) -> ModelParams | None:
+    """The calibrated parameters, or None when none were saved. A file that cannot be read is one line
+    naming it and the way out (``tolerant``: None, for the calibration that writes it again)."""
+    key = keys.estimate_params()
     try:
-        return ModelParams.from_dict(get_json(backend.store, keys.estimate_params())["params"])
-    except (KeyError, ValueError, TypeError):
+        blob = backend.store.get_bytes(key)
+    except KeyError:
         return None
+    try:
+        params = ModelParams.from_dict(json.loads(blob)["params"])
+        for f in fields(ModelParams):
+            value, default = getattr(params, f.name), f.default
+            if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{f.name} is {value!r}")
+        return params
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        if tolerant:
+            return None
+        where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+        raise BuildError(
+            f"{where} cannot be read ({type(exc).__name__}: {str(exc)[:80]}); delete it: estimates then "
+            "use the defaults until `lamforest estimate --calibrate` fits new ones"
+        ) from None
 
 
 def summaries(backend: Backend) -> list[tuple[str, dict[str, Any]]]:
@@ -97,7 +117,7 @@ def observations(backend: Backend) -> list[Observation]:
 def run_calibration(backend: Backend) -> Calibration:
     """Fit the parameters to the finished builds in the store and save them for later estimates of this
     backend's workers (Lambda's on AWS, the pool's on the local backend)."""
-    cal = calibrate(observations(backend), saved_params(backend) or ModelParams())
+    cal = calibrate(observations(backend), saved_params(backend, tolerant=True) or ModelParams())
     put_json(
         backend.store,
         keys.estimate_params(),

@@ -275,3 +275,30 @@ async def test_export_to_skops_from_the_tui_writes_a_real_skops_file(
     assert target.read_bytes()[:2] == b"PK"  # a skops file is a zip, not a pickle
     model = safe.load(target)
     assert len(model.estimators_) == 4 and list(model.classes_) == [0, 1, 2]
+
+
+async def test_a_burst_of_keys_in_the_export_dialog_loses_nothing(backend: Backend, home: Path, tmp_path: Path) -> None:
+    from lamforest_tui.screens.export import ExportScreen
+
+    driver.create(backend, BuildSpec(name="kb", data="iris", trees=2, grove=1))
+    assert driver.run(backend, "kb", workers=1).state == "done"
+    app = LamforestApp(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, BuildsScreen) and app.screen.rows, "the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen), "the build screen")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+        field = app.screen.query_one("#export-path", Input)
+        field.value = str(tmp_path / "kb.joblib")
+        # One burst, no pauses: End, six backspaces ("joblib"), then "skops"; then an edit mid-word.
+        await pilot.press("end", *["backspace"] * 6, *"skopx", "backspace", "s")
+        assert field.value == str(tmp_path / "kb.skops")
+        field.value = ""
+        await pilot.press("enter")  # an empty path says so and stays open
+        assert isinstance(app.screen, ExportScreen)
+        assert "give a path" in str(app.screen.query_one("#export-error").render())
+        await pilot.press(*str(tmp_path / "kb.skops"), "enter")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen), "back on the build")
+        await app.workers.wait_for_complete()
+    assert (tmp_path / "kb.skops").read_bytes()[:2] == b"PK"

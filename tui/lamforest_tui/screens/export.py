@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from lamforest_tui.widgets.footer import KeysFooter
+from lamforest_tui.widgets.steady_input import SteadyInput
 
 
 class ExportScreen(ModalScreen[Path | None]):
@@ -23,17 +24,21 @@ class ExportScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="export-body", classes="dialog"):
             yield Static(
-                f"[b]Export {self.build}[/b]: a joblib file any scikit-learn user can load, or .skops (safe)",
+                f"[b]Export {self.build}[/b]: .joblib for any scikit-learn user, or .skops (the safe format)",
                 classes="dialog-title",
             )
-            yield Input(value=str(Path.cwd() / f"{self.build}.joblib"), id="export-path")
+            yield SteadyInput(value=str(Path.cwd() / f"{self.build}.joblib"), id="export-path")
+            yield Static("", id="export-error", classes="error")
             yield Static("enter: export   esc: cancel", classes="hint")
         yield KeysFooter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip()
-        self.dismiss(Path(text).expanduser() if text else None)
+        if not text:  # say so, rather than close as if exported
+            self.query_one("#export-error", Static).update("give a path: a .joblib or .skops file")
+            return
+        self.dismiss(Path(text).expanduser())
 
     def action_close(self) -> None:
         self.dismiss(None)

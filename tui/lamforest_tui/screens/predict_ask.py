@@ -14,6 +14,7 @@ from textual.widgets import Input, Static
 from lamforest.output import check_target
 from lamforest.spec import SpecError
 from lamforest_tui.widgets.footer import KeysFooter
+from lamforest_tui.widgets.steady_input import SteadyInput
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class PredictAskScreen(ModalScreen[PredictRequest | None]):
         with Vertical(id="predict-ask-body", classes="dialog"):
             yield Static(f"[b]Predict with {self.build}[/b]", classes="dialog-title")
             yield Static("rows to predict: a .csv/.parquet/.npy file (empty: the held-out test set)", classes="hint")
-            yield Input(placeholder="new_rows.csv", id="predict-data")
+            yield SteadyInput(placeholder="new_rows.csv", id="predict-data")
             yield Static("write the predictions to (.csv/.parquet/.npy; empty: only show them)", classes="hint")
-            yield Input(value=str(Path.cwd() / f"{self.build}-predictions.csv"), id="predict-out")
+            yield SteadyInput(value=str(Path.cwd() / f"{self.build}-predictions.csv"), id="predict-out")
             yield Static("", id="predict-error", classes="error")
             yield Static("enter: predict   esc: cancel", classes="hint")
         yield KeysFooter()

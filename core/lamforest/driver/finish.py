@@ -283,7 +283,7 @@ def finalize(
         "metric": "accuracy" if classes is not None else "r2",
         "oob_score": oob_score,
         **({"test": held} if held is not None else {}),
-        **({"sharded": sharded.shard_summary(backend, name)} if plan.sharded is not None else {}),
+        **({"sharded": sharded.shard_summary(plan)} if plan.sharded is not None else {}),
         "trees": trees,
         "groves": len(listed),
         "stream_s": t_stream,

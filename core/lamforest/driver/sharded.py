@@ -30,7 +30,7 @@ from lamforest.driver.plan import create as create_from_source
 from lamforest.events import ShardEvent
 from lamforest.grove import make_estimator
 from lamforest.spec import MEMORY_MAX_MB, BuildSpec, SpecError
-from lamforest.store.base import get_json, put_json
+from lamforest.store.base import put_json
 
 JOB_TIMEOUT_S = 900.0
 MAX_CLASSES = 100  # a numeric target with more distinct whole values is a regression target (as for files)
@@ -385,8 +385,11 @@ def score(backend: Backend, plan: Plan, workers: int | None = None) -> dict[str,
     prefix = keys.shard_job(name, "score")
     for key in backend.store.list(prefix + "/"):  # an earlier finish's records belong to another forest
         backend.store.delete(key)
-    manifest = stream.load_manifest(backend, name) or {}
-    biggest = max((int(g.get("tree_bytes", 0)) for g in manifest.get("groves", [])), default=0)
+    found = stream.manifest_and_bytes(backend, name)  # read once: its groves size the calls, its hash names it
+    if found is None:
+        raise BuildError(f"build {name!r} has no manifest.json; run `lamforest finish {name}`")
+    manifest, blob = found
+    biggest = max((int(g.get("tree_bytes", 0)) for g in manifest["groves"]), default=0)
     per_call = shards.score_rows(plan.spec.memory, plan.n_features, len(plan.classes or []), biggest)
     events = _events_by_rows(
         plan,
@@ -400,7 +403,7 @@ def score(backend: Backend, plan: Plan, workers: int | None = None) -> dict[str,
         split_seed=plan.spec.seed,
         task=plan.task,
         classes=plan.classes,
-        model=model_id(backend, name),
+        model=artifacts.digest(blob),
     )
     done = run_job(backend, plan.spec, workers, prefix, events, "score")
     return reduce_scores([r for r in done.values() if r.get("n")], plan.task, plan.classes)
@@ -563,13 +566,7 @@ def predict_to(
     return result
 
 
-def shard_summary(backend: Backend, name: str) -> dict[str, Any] | None:
-    """The sharded part of a plan as status and the summary show it (None for other builds)."""
-    try:
-        plan = get_json(backend.store, keys.spec(name))
-    except (KeyError, ValueError):
-        return None
-    sharded = plan.get("sharded") if isinstance(plan, dict) else None
-    if not isinstance(sharded, dict):
-        return None
-    return {k: v for k, v in sharded.items() if k not in ("train_rows", "rows_per_shard")}
+def shard_summary(plan: Plan) -> dict[str, Any]:
+    """The sharded part of a plan as status and the summary show it (without the per-shard lists)."""
+    assert plan.sharded is not None
+    return {k: v for k, v in plan.sharded.items() if k not in ("train_rows", "rows_per_shard")}

@@ -22,9 +22,9 @@ import pytest
 
 from lamforest import driver, keys, records
 from lamforest.backend import local_backend
-from lamforest.backend.local import writer_alive
 from lamforest.cli import main
 from lamforest.driver import lease as leasemod
+from lamforest.records import writer_alive
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json, put_json
 from lamforest.store.local import LocalStore

@@ -10,6 +10,7 @@ builds/<b>/groves/<gid>.tree                 one fitted grove (a tree file: no p
 builds/<b>/state/<gid>.<state>               grove records: running, done, failed, cancelled
 builds/<b>/CANCEL                            the cancel marker
 builds/<b>/lease.json                        the driver's lease, renewed while a driver runs the build
+builds/<b>/drivers/<gen>.json                who took the build to drive it (an exclusive create per generation)
 builds/<b>/model.tree                        the merged forest (a tree file; only below the merge limit)
 builds/<b>/manifest.json                     the forest as its groves: classes, features, trees, grove hashes
 builds/<b>/oob.npy                           the forest's OOB decision (or prediction) per train row
@@ -85,6 +86,23 @@ def lease(name: str) -> str:
     return build_file(name, "lease.json")
 
 
+def drivers(name: str) -> str:
+    return build_file(name, "drivers/")
+
+
+def driver(name: str, gen: int) -> str:
+    """Created exclusively by the driver that takes the build as generation ``gen`` (1, 2, ...)."""
+    return f"{drivers(name)}{gen:08d}.json"
+
+
+def driver_gen(name: str, key: str) -> int | None:
+    """The generation a ``driver`` key names, or None for any other key."""
+    rest = key.removeprefix(drivers(name))
+    if rest == key or not re.fullmatch(r"[0-9]{8}\.json", rest):
+        return None
+    return int(rest[:8])
+
+
 def model(name: str) -> str:
     return build_file(name, "model.tree")
 
@@ -112,8 +130,12 @@ def lambda_log(name: str, kind: str | None = None) -> str:
     return build_file(name, f"{kind}/lambda.log" if kind else "lambda.log")
 
 
+def groves(name: str) -> str:
+    return build_file(name, "groves/")
+
+
 def grove(name: str, gid: str) -> str:
-    return build_file(name, f"groves/{gid}.tree")
+    return f"{groves(name)}{gid}.tree"
 
 
 def states(name: str) -> str:

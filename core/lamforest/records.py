@@ -74,6 +74,44 @@ def pid_start(pid: int) -> int | None:
         return None
 
 
+def pid_alive(pid: int) -> bool:
+    """Is ``pid`` alive? A zombie counts as dead: orphans of a killed driver are not
+    always reaped (e.g. in containers), and their groves must be dispatched again."""
+    if pid <= 0:
+        return False
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def writer_alive(record: dict) -> bool:
+    """Is the process that wrote this record (on this host) still the one running?
+
+    A pid alone is not enough: after a reboot, or once the writer has ended, another
+    process may hold the same pid. Records that carry ``boot_id`` and ``pid_start`` are
+    matched on both; older records fall back to the pid.
+    """
+    pid = int(record.get("pid", 0) or 0)
+    if not pid_alive(pid):
+        return False
+    boot = record.get("boot_id")
+    if boot is not None and boot != boot_id():
+        return False
+    started = record.get("pid_start")
+    return started is None or pid_start(pid) == started
+
+
 def grove_record(
     state: str,
     *,

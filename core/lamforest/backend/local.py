@@ -26,44 +26,6 @@ def default_home() -> Path:
     return Path(user_data_dir("lamforest", appauthor=False))
 
 
-def pid_alive(pid: int) -> bool:
-    """Is ``pid`` alive? A zombie counts as dead: orphans of a killed driver are not
-    always reaped (e.g. in containers), and their groves must be dispatched again."""
-    if pid <= 0:
-        return False
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return False
-        return state not in ("Z", "X")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def writer_alive(record: dict) -> bool:
-    """Is the process that wrote this record (on this host) still the one running?
-
-    A pid alone is not enough: after a reboot, or once the writer has ended, another
-    process may hold the same pid. Records that carry ``boot_id`` and ``pid_start`` are
-    matched on both; older records fall back to the pid.
-    """
-    pid = int(record.get("pid", 0) or 0)
-    if not pid_alive(pid):
-        return False
-    boot = record.get("boot_id")
-    if boot is not None and boot != records.boot_id():
-        return False
-    started = record.get("pid_start")
-    return started is None or records.pid_start(pid) == started
-
-
 def pool_size(workers: int | None) -> int:
     """The pool's size for a ``--workers`` value: one per core by default, and never more than the
     cores (more processes than cores only share them, each paying its own imports)."""
@@ -105,7 +67,12 @@ def local_backend(home: Path | str | None = None) -> Backend:
     host = platform.node()
 
     def is_stale(record: dict) -> bool:
-        return record.get("host") == host and not writer_alive(record)
+        """A running record whose writer is gone. Local workers run on this host, so a record naming
+        another host, or one of an older format that names its writer by pid alone (any process may
+        hold that pid now), names no process this driver can wait for."""
+        if record.get("host") != host or "pid_start" not in record:
+            return True
+        return not records.writer_alive(record)
 
     backend = Backend(
         name="local",

@@ -478,6 +478,10 @@ def debug_wanted(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "debug", False)) or os.environ.get("LAMFOREST_DEBUG", "") not in ("", "0")
 
 
+def _exit_on(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Every error a user can reach ends in one line on stderr naming what to
     fix, exit 2 for bad input and 1 for a failure; ``--debug`` or ``LAMFOREST_DEBUG=1`` adds
@@ -498,6 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # First Ctrl+C stops watching; the build keeps going and `finish` resumes it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A terminal closed or a `kill`: unwind, so a driver releases its lease and the build shows
+    # interrupted at once to watchers on any machine (not after the lease's timeout).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on)
     try:
         workers = check_workers(getattr(args, "workers", None))
         if workers is not None and getattr(args, "backend", None) in (None, "local"):

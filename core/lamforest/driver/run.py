@@ -8,6 +8,7 @@ to send, when to retry, when the budget or the retries end it) are
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,7 +17,7 @@ from typing import Any
 from lamforest import keys
 from lamforest.backend.base import Backend
 from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
-from lamforest.driver.lease import Lease
+from lamforest.driver.lease import Lease, acquire
 from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.driver.schedule import Scheduler, over_budget, window_for
 from lamforest.driver.watch import BuildStatus, Watcher
@@ -68,8 +69,13 @@ def run(
     st = watcher.refresh()
     if st.summary:
         return st
-    with Lease(backend.store, name):
-        return _drive(backend, name, plan, watcher, workers, sync, on_progress, poll_s, should_stop, merge)
+    with acquire(backend.store, name, say=_say) as lease:
+        return _drive(backend, name, plan, watcher, workers, sync, on_progress, poll_s, should_stop, merge, lease)
+
+
+def _say(line: str) -> None:
+    """A bounded wait for another driver's lease is said on stderr: a silent minute looks like a hang."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _drive(
@@ -83,6 +89,7 @@ def _drive(
     poll_s: float,
     should_stop: Callable[[], bool],
     merge: MergePolicy | None = None,
+    lease: Lease | None = None,
 ) -> BuildStatus:
     spec = plan.spec
     watcher.driving = True  # this process drives it: never "interrupted" in its own eyes
@@ -104,6 +111,9 @@ def _drive(
         st = watcher.refresh()
         if on_progress:
             on_progress(st)
+        if lease is not None and lease.lost:
+            compute.drain()
+            raise BuildError(f"{lease.lost}; this driver stopped, the other one goes on")
         if compute.broken:
             if not getattr(compute, "resumable", True):  # only the local pool knows a limit no retry passes
                 raise BuildError(f"{compute.broken}; create the build again with that --memory")
@@ -158,9 +168,10 @@ def finish(
     if st.summary and st.state == "done":
         grove_set = st.summary.get("model_kind") == "groves" and backend.store.exists(keys.manifest(name))
         wants_merge = merge is not None and merge.mode == "always"
-        if st.model is not None or (grove_set and not wants_merge):
-            return st  # merged, or a grove set by design
-        # A grove set asked to merge, or a model gone (deleted, or older than tree files): finish again.
+        if st.model is not None or (grove_set and not wants_merge and _groves_whole(backend, st)):
+            return st  # merged, or a grove set by design with every grove in place
+        # A grove set asked to merge, or one missing a grove (its record and file deleted, as a refit hint
+        # says), or a model gone (deleted, or older than tree files): finish again, refitting what is gone.
         backend.store.delete(keys.summary(name))
         st = watcher.refresh()
     if st.state == "cancelled":
@@ -172,7 +183,7 @@ def finish(
         )
     if any(r.state != "done" for r in st.rows):
         return _refit_once(backend, name, workers, lambda: run(backend, name, workers=workers, merge=merge), merge)
-    with Lease(backend.store, name):
+    with acquire(backend.store, name, say=_say):
         watcher.driving = True
         return _refit_once(
             backend,
@@ -181,6 +192,13 @@ def finish(
             lambda: finalize(backend, watcher, failures=failures, t_start=t_start, merge=merge),
             merge,
         )
+
+
+def _groves_whole(backend: Backend, st: BuildStatus) -> bool:
+    """Every grove of a finished grove set has its done record and its file (one LIST); their bytes are
+    checked against the records and the manifest whenever the groves are read."""
+    present = backend.store.list(keys.groves(st.name))
+    return all(r.state == "done" and keys.grove(st.name, r.gid) in present for r in st.rows)
 
 
 def _refit_once(

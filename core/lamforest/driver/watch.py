@@ -268,22 +268,27 @@ class Watcher:
     def _read_lease(self, key: str) -> None:
         try:
             doc = get_json(self.backend.store, key)
-        except (KeyError, ValueError):
-            self._versions.pop(key, None)  # removed or mid-write: next refresh
+        except KeyError:
+            self._versions.pop(key, None)  # removed since the LIST: next refresh
             return
+        except ValueError:
+            doc = None  # garbage (writes are whole): a lease that names nobody, dated when first seen
         first = self._lease is None
         self._lease = doc if isinstance(doc, dict) else {}
-        # The first read trusts the driver's clock; a renewal seen later happened since our
-        # previous LIST, so our own clock dates it and clock skew between machines cannot
-        # make a live driver look dead.
-        written = self._lease.get("renewed")
-        self._lease_at = float(written) if first and isinstance(written, (int, float)) else time.time()
+        # The first read trusts the driver's clock (unless it is in the future); a renewal seen
+        # later happened since our previous LIST, so our own clock dates it and clock skew
+        # between machines cannot make a live driver look dead.
+        written = leasemod.renewed_at(self._lease)
+        self._lease_at = written if first and written is not None else time.time()
 
     @property
     def lease_lapsed(self) -> bool:
-        """A driver ran this build and has not renewed its lease for longer than the bound."""
+        """A driver ran this build and is gone: it released its lease (a quit, a signal, an error),
+        its process on this host has ended, or it has not renewed the lease for longer than the bound."""
         if self.driving or self._lease is None or self._lease_at is None:
             return False
+        if self._lease.get("released") or leasemod.process_gone(self._lease):
+            return True
         return time.time() - self._lease_at > leasemod.timeout_for(self._lease)
 
     def _row_state(self, gid: str, states: set[str]) -> tuple[str, dict]:
@@ -361,12 +366,17 @@ class Watcher:
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
             driver_seen=self._lease_at,
-            error=(
-                f"no driver has renewed its lease for {time.time() - (self._lease_at or 0):.0f} s"
-                if state == "interrupted"
-                else None
-            ),
+            error=self._gone() if state == "interrupted" else None,
         )
+
+    def _gone(self) -> str:
+        """Why the build has no driver, as its lease says."""
+        lease = self._lease or {}
+        if lease.get("released"):
+            return "its driver stopped without finishing it"
+        if leasemod.process_gone(lease):
+            return f"its driver (pid {lease.get('pid')}) has ended"
+        return f"no driver has renewed its lease for {time.time() - (self._lease_at or 0):.0f} s"
 
 
 def summary_status(backend: Backend, plan: Plan, summary: dict[str, Any], listing: dict[str, str]) -> BuildStatus:

@@ -113,7 +113,7 @@ def test_a_grove_changed_after_finish_is_refused(shared_backend, unique) -> None
     build(shared_backend, name, MergePolicy("never"), data="iris", trees=6, grove=3, seed=1)
     store = shared_backend.store
     store.put_bytes(keys.grove(name, keys.grove_id(1)), store.get_bytes(keys.grove(name, keys.grove_id(0))))
-    with pytest.raises(driver.BuildError, match=r"grove 1 .* changed"):
+    with pytest.raises(driver.BuildError, match=r"grove g00001 .* changed since the build finished"):
         driver.predict(shared_backend, name)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -90,6 +91,40 @@ def test_a_garbage_calibration_file_is_one_line_naming_it_and_deleting_it_mends_
         assert cli_main(["estimate", "g", "--data", "iris", "-t", "4", "-g", "2"]) == 1
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "params.json cannot be read" in err
-        assert f"{params} cannot be read" in err and "delete it" in err
+        assert f"{params} cannot be read" in err and f"delete {params}" in err
     params.unlink()  # the advice, literally
     assert cli_main(["estimate", "g", "--data", "iris", "-t", "4", "-g", "2", "--json"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"grove": 99}, "groves 0 to 1; the event names grove 99"),
+        ({"seed": 12345}, "the event's seed is not the plan's"),
+        ({"trees": 1000}, "the event's trees is not the plan's"),
+        ({"params": {"max_depth": 1}}, "the event's params is not the plan's"),
+        ({"data": "data/" + "0" * 64}, "the event's data is not the plan's"),
+    ],
+    ids=["index-past-the-plan", "seed", "trees", "params", "data"],
+)
+def test_a_worker_never_fits_a_grove_its_plan_does_not_hold(home: Path, change: dict, said: str) -> None:
+    from lamforest import driver, keys
+    from lamforest.worker import handler
+    from lamforest.worker.fit import EventNotPlanned
+
+    with local_backend(home) as backend:
+        driver.create(backend, BuildSpec(name="pl", data="iris", trees=4, grove=2, seed=3))
+        planned = driver.load_plan(backend, "pl").events()[0]
+        before = sorted(backend.store.list(keys.build("pl")))
+        forged = {**planned.to_event(), **change}
+        with pytest.raises(EventNotPlanned, match=said):
+            handler(forged, store=backend.store)
+        assert sorted(backend.store.list(keys.build("pl"))) == before  # nothing fitted, nothing written
+        # Through the local pool, as a forged message would arrive: refused, logged, no record.
+        pool = backend.make_compute(BuildSpec(name="pl"), 1, True)
+        pool.submit([dataclasses.replace(planned, **change)])
+        log = (home / keys.lambda_log("pl")).read_text()
+        assert "[ERROR] EventNotPlanned" in log
+        assert not [k for k in backend.store.list(keys.states("pl"))]
+        # The plan's own event still fits.
+        assert handler(planned.to_event(), store=backend.store)["groves"][0]["state"] == "done"

@@ -9,12 +9,14 @@ with a one-line message; callers name the build and the grove or model.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from lamforest import keys, treefile
 from lamforest.grove import Grove
+from lamforest.store.base import Store, location
 from lamforest.treefile import TreeFileError
 
 # Exported .joblib files (`lamforest export`): fast lz4, as scikit-learn users load them.
@@ -40,25 +42,34 @@ def mismatch(blob: bytes, record: dict[str, Any] | None) -> str | None:
     return None
 
 
-def grove_refit_hint(build: str, gid: str) -> str:
+def grove_refit_hint(build: str, gid: str, store: Store | None = None) -> str:
     """The way out for a bad grove file: it is deterministic, so fitting it again gives the same grove."""
+    where = _where(store)
     return (
-        f"delete {keys.state(build, gid, 'done')} and {keys.grove(build, gid)}, "
+        f"delete {where(keys.state(build, gid, 'done'))} and {where(keys.grove(build, gid))}, "
         f"then `lamforest finish {build}` fits it again"
     )
 
 
-def grove_error(build: str, gid: str, why: str) -> str:
-    """One line: a grove file that will not be used, and how to fit it again."""
-    return f"build {build!r}: grove {gid} ({keys.grove(build, gid)}) is not used: {why}; {grove_refit_hint(build, gid)}"
-
-
-def model_error(build: str, why: str) -> str:
-    """One line: a model file that will not be used, and how to merge it again."""
+def grove_error(build: str, gid: str, why: str, store: Store | None = None) -> str:
+    """One line: a grove file that will not be used, and how to fit it again (naming files in ``store``)."""
     return (
-        f"build {build!r}: the model ({keys.model(build)}) is not used: {why}; "
-        f"delete {keys.summary(build)} and run `lamforest finish {build}` to merge the groves again"
+        f"build {build!r}: grove {gid} ({_where(store)(keys.grove(build, gid))}) is not used: {why}; "
+        f"{grove_refit_hint(build, gid, store)}"
     )
+
+
+def model_error(build: str, why: str, store: Store | None = None) -> str:
+    """One line: a model file that will not be used, and how to merge it again."""
+    where = _where(store)
+    return (
+        f"build {build!r}: the model ({where(keys.model(build))}) is not used: {why}; "
+        f"delete {where(keys.summary(build))} and run `lamforest finish {build}` to merge the groves again"
+    )
+
+
+def _where(store: Store | None) -> Callable[[str], str]:
+    return (lambda key: key) if store is None else (lambda key: location(store, key))
 
 
 def dumps_grove(grove: Grove) -> bytes:

@@ -33,7 +33,7 @@ from lamforest.estimate import Projection, cpu_layout, project, trees_time
 from lamforest.estimate_params import ModelParams, local_params
 from lamforest.sample import Sample, cached_sample, work_key
 from lamforest.spec import BuildSpec, SpecError
-from lamforest.store.base import get_json, put_json
+from lamforest.store.base import get_json, location, put_json
 
 ACCOUNT_DEFAULT_CONCURRENCY = 1000
 
@@ -67,10 +67,10 @@ def saved_params(backend: Backend, *, tolerant: bool = False) -> ModelParams | N
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         if tolerant:
             return None
-        where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+        where = location(backend.store, key)
         raise BuildError(
-            f"{where} cannot be read ({type(exc).__name__}: {str(exc)[:80]}); delete it: estimates then "
-            "use the defaults until `lamforest estimate --calibrate` fits new ones"
+            f"{where} cannot be read ({type(exc).__name__}: {str(exc)[:80]}); delete {where} (estimates then "
+            "use the defaults until `lamforest estimate --calibrate` fits new ones)"
         ) from None
 
 

@@ -25,7 +25,7 @@ from lamforest.driver.stream import GroveMismatch
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
 from lamforest.spec import SpecError
-from lamforest.store.base import put_json
+from lamforest.store.base import location, put_json
 
 MERGE_MODES = ("auto", "always", "never")
 DEFAULT_MERGE_LIMIT_MB = forest.DEFAULT_MERGE_LIMIT_MB
@@ -71,14 +71,14 @@ def load_grove(backend: Backend, name: str, grove: int, record: dict[str, Any] |
     try:
         blob = backend.store.get_bytes(keys.grove(name, gid))
     except KeyError:
-        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing"), [gid]) from None
+        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing", backend.store), [gid]) from None
     why = artifacts.mismatch(blob, record)
     if why:
-        raise GroveMismatch(artifacts.grove_error(name, gid, why), [gid])
+        raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
     try:
         return artifacts.loads_grove(blob)
     except artifacts.TreeFileError as exc:
-        raise BuildError(artifacts.grove_error(name, gid, str(exc))) from None
+        raise BuildError(artifacts.grove_error(name, gid, str(exc), backend.store)) from None
 
 
 def forget_groves(backend: Backend, name: str, gids: list[str]) -> None:
@@ -175,7 +175,7 @@ def finalize(
             X_te, y_te = datamod.get_test(backend.store, name)
         except (KeyError, ValueError, OSError, EOFError):  # deleted, truncated, not an npz
             key = keys.test_set(name)
-            where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+            where = location(backend.store, key)
             raise BuildError(
                 f"{where} (the held-out rows) is missing or unreadable: this build cannot be scored; "
                 "build it again under a new name"

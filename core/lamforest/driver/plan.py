@@ -28,7 +28,7 @@ from lamforest.events import FitEvent
 from lamforest.grove import make_estimator
 from lamforest.shards import grove_shards
 from lamforest.spec import BuildSpec, SpecError, validate_name
-from lamforest.store.base import put_json
+from lamforest.store.base import location, put_json
 
 
 class BuildError(RuntimeError):
@@ -124,7 +124,7 @@ def _existing(backend: Backend, name: str) -> SpecError | None:
         return _taken(
             name,
             f" (it has no spec but holds {len(left)} file(s), e.g. {min(left)}; they are not adopted: "
-            f"delete {keys.build(name)} if it is not wanted)",
+            f"delete {location(backend.store, keys.build(name))} if it is not wanted)",
         )
     return None
 
@@ -150,7 +150,7 @@ def claimed(backend: Backend, name: str, *, written: tuple[str, ...] = ()) -> It
         raise _existing(backend, name) or _taken(
             name,
             f" (being created, or its creator stopped before writing its spec: "
-            f"delete {keys.claim(name)} if no one is creating it)",
+            f"delete {location(store, keys.claim(name))} if no one is creating it)",
         )
     try:
         yield
@@ -314,7 +314,7 @@ def load_plan(backend: Backend, name: str) -> Plan:
     try:
         return Plan.from_dict(json.loads(blob))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+        where = location(backend.store, key)
         raise BrokenBuildError(
             f"{where} is corrupted ({type(exc).__name__}: {str(exc)[:200]}); "
             "restore it, or remove the build's folder to forget it"

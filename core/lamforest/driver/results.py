@@ -25,7 +25,7 @@ from lamforest.driver import stream
 from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.grove import Grove
 from lamforest.spec import SpecError
-from lamforest.store.base import get_json
+from lamforest.store.base import get_json, location
 
 
 def _grove_set_hint(name: str, manifest: dict[str, Any]) -> str:
@@ -60,11 +60,11 @@ def load_model(backend: Backend, name: str) -> Any:
         expect["bytes"] = summary["model_bytes"]
     why = artifacts.mismatch(blob, expect)
     if why:
-        raise BuildError(artifacts.model_error(name, why))
+        raise BuildError(artifacts.model_error(name, why, backend.store))
     try:
         return artifacts.loads_model(blob)
     except artifacts.TreeFileError as exc:
-        raise BuildError(artifacts.model_error(name, str(exc))) from None
+        raise BuildError(artifacts.model_error(name, str(exc), backend.store)) from None
 
 
 def no_model(backend: Backend, name: str) -> str:
@@ -240,7 +240,7 @@ def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None)
             X, y = datamod.get_test(backend.store, name)
         except (KeyError, ValueError, OSError, EOFError) as exc:  # deleted, truncated, not an npz
             key = keys.test_set(name)
-            where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
+            where = location(backend.store, key)
             what = "is missing" if isinstance(exc, KeyError) else "cannot be read"
             raise BuildError(
                 f"{where} (the held-out rows) {what}; predict other rows with --data, or build again to hold "

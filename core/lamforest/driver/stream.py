@@ -29,7 +29,7 @@ from lamforest import artifacts, forest, keys
 from lamforest.backend.base import Backend
 from lamforest.driver.plan import BuildError, Plan, load_plan
 from lamforest.grove import Grove
-from lamforest.store.base import get_json
+from lamforest.store.base import get_json, location
 
 PREFETCH = forest.STREAM_PREFETCH
 
@@ -67,14 +67,19 @@ def _fetch(
     try:
         blob = backend.store.get_bytes(keys.grove(name, gid))
     except KeyError:
-        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing"), [gid]) from None
+        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing", backend.store), [gid]) from None
     if record is not None and (why := artifacts.mismatch(blob, record)):
-        raise GroveMismatch(artifacts.grove_error(name, gid, why), [gid])
+        raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
     digest = hashlib.sha256(blob).hexdigest()
     if expect is not None and digest != expect:
         raise BuildError(
-            f"grove {index} of {name!r} changed since the build finished (hash {digest[:12]}, manifest "
-            f"{expect[:12]}); its predictions would not be the forest's"
+            artifacts.grove_error(
+                name,
+                gid,
+                f"it changed since the build finished (hash {digest[:12]}, manifest {expect[:12]}); "
+                "its predictions would not be the forest's",
+                backend.store,
+            )
         )
     return index, blob, digest
 
@@ -114,7 +119,9 @@ def groves(
                 try:
                     grove = artifacts.loads_grove(blob)
                 except artifacts.TreeFileError as exc:
-                    raise BuildError(artifacts.grove_error(name, keys.grove_id(index), str(exc))) from None
+                    raise BuildError(
+                        artifacts.grove_error(name, keys.grove_id(index), str(exc), backend.store)
+                    ) from None
                 loaded = Loaded(index, len(blob), digest, grove)
                 del blob
                 yield loaded
@@ -155,8 +162,8 @@ def manifest_and_bytes(backend: Backend, name: str) -> tuple[dict[str, Any], byt
         blob = backend.store.get_bytes(key)
     except KeyError:
         return None
-    where = backend.store.local_path(key) or f"{backend.store.url}/{key}"
-    way_out = f"delete it and run `lamforest finish {name}` to write it again from the groves"
+    where = location(backend.store, key)
+    way_out = f"delete {where} and run `lamforest finish {name}` to write it again from the groves"
     try:
         manifest = json.loads(blob)
         why = _manifest_mismatch(manifest, load_plan(backend, name))

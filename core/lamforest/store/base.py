@@ -62,6 +62,11 @@ class Store(Protocol):
         ...
 
 
+def location(store: Store, key: str) -> str:
+    """Where ``key`` is, as a user types it: a path for a local store, a URL for a bucket."""
+    return str(store.local_path(key) or f"{store.url}/{key}")
+
+
 def put_json(store: Store, key: str, value: Any) -> None:
     store.put_bytes(key, json.dumps(value, indent=1, sort_keys=True, default=str).encode())
 

@@ -119,7 +119,7 @@ def forest_groves(store: Store, build: str, model: str) -> Iterator[Any]:
         data = store.get_bytes(keys.grove(build, gid))
         why = artifacts.mismatch(data, entry)
         if why:
-            raise DataIntegrityError(artifacts.grove_error(build, gid, why))
+            raise DataIntegrityError(artifacts.grove_error(build, gid, why, store))
         yield artifacts.loads_grove(data).estimator
 
 

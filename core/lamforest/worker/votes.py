@@ -46,14 +46,14 @@ def _load_grove(store: Store, build: str, gid: str) -> Any:
     try:
         record = records.read_grove(store, build, gid, "done")
     except KeyError:
-        raise GroveFileError(artifacts.grove_error(build, gid, "it has no done record")) from None
+        raise GroveFileError(artifacts.grove_error(build, gid, "it has no done record", store)) from None
     why = artifacts.mismatch(blob, record)
     if why:
-        raise GroveFileError(artifacts.grove_error(build, gid, why))
+        raise GroveFileError(artifacts.grove_error(build, gid, why, store))
     try:
         return artifacts.loads_grove(blob).estimator
     except artifacts.TreeFileError as exc:
-        raise GroveFileError(artifacts.grove_error(build, gid, str(exc))) from None
+        raise GroveFileError(artifacts.grove_error(build, gid, str(exc), store)) from None
 
 
 def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, Any]:

@@ -83,13 +83,15 @@ def test_bad_events_raise_naming_the_field(plan_and_backend, event, field):
 
 def test_a_grove_that_raises_becomes_a_failed_record(plan_and_backend):
     plan, backend = plan_and_backend
-    event = {**plan.events()[0].to_event(), "params": {"max_depth": "deep"}}  # sklearn rejects it in fit
+    # sklearn rejects it in fit. A job without a plan (as tune-memory's), since a planned build's
+    # worker refuses any event its plan does not hold.
+    event = {**plan.events()[0].to_event(), "build": "wx", "params": {"max_depth": "deep"}}
     out = handler(event, ctx("r-bad"), store=backend.store)
-    rec = get_json(backend.store, "builds/w/state/g00000.failed")
+    rec = get_json(backend.store, "builds/wx/state/g00000.failed")
     assert out["groves"][0]["state"] == "failed"
     assert rec["error"] == "SpecError" and "max_depth" in rec["message"]  # type and message kept
     assert rec["request_id"] == "r-bad" and rec["attempt"] == 1
-    assert not backend.store.exists("builds/w/groves/g00000.tree")
+    assert not backend.store.exists("builds/wx/groves/g00000.tree")
 
 
 def test_duplicate_delivery_is_idempotent(plan_and_backend):

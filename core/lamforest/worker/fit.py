@@ -8,22 +8,69 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
-from lamforest import artifacts, keys, records
+from lamforest import artifacts, keys, records, shards
 from lamforest.events import FitEvent
 from lamforest.forest import tree_bytes
 from lamforest.grove import Cancelled, fit
 from lamforest.memory import peak_mb as peak_memory_mb
+from lamforest.spec import BuildSpec
 from lamforest.store.base import Store
 from lamforest.worker.env import load_train
 from lamforest.worker.shardjob import load_sample
 
 
+class EventNotPlanned(ValueError):
+    """A fit event its build's plan does not contain: nothing is fitted, nothing is written."""
+
+
+def check_planned(event: FitEvent, store: Store) -> None:
+    """Refuse a fit event that is not one of its build's planned groves: a grove index outside
+    the plan, or a grove whose trees, seed, data, model, task, parameters or shards differ from
+    the plan's (a forged or stale message). An event of a job without a plan (tune-memory) passes."""
+    try:
+        blob = store.get_bytes(keys.spec(event.build))
+    except KeyError:
+        return
+    try:
+        plan = json.loads(blob)
+        spec = BuildSpec.from_dict(plan["spec"])
+        sizes, seeds = spec.grove_sizes(), spec.grove_seeds()
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise EventNotPlanned(
+            f"build {event.build}: its plan cannot be read ({type(exc).__name__}); not fitted"
+        ) from None
+    if not 0 <= event.grove < len(sizes):
+        raise EventNotPlanned(
+            f"build {event.build} has groves 0 to {len(sizes) - 1}; the event names grove {event.grove}: not fitted"
+        )
+    i = event.grove
+    want: dict[str, Any] = {
+        "trees": sizes[i],
+        "seed": seeds[i],
+        "data": plan.get("data_ref"),
+        "model": spec.model,
+        "task": plan.get("task"),
+        "params": spec.params,
+    }
+    sharded = plan.get("sharded")
+    if isinstance(sharded, dict):
+        want["shards"] = shards.grove_shards(seeds[i], sharded["train_rows"], sharded["rows_per_grove"])
+    for field, value in want.items():
+        if getattr(event, field) != value:
+            raise EventNotPlanned(
+                f"build {event.build}, grove {i}: the event's {field} is not the plan's; not fitted (a forged or "
+                "stale message)"
+            )
+
+
 def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
     """Run one grove to a terminal record; return that record."""
     build, gid = event.build, event.gid
+    check_planned(event, store)
     cancel_key = keys.cancel(build)
     base: dict[str, Any] = {
         "grove": event.grove,

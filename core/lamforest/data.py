@@ -148,12 +148,22 @@ def _synthetic(m: re.Match[str], task: str, seed: int) -> tuple[np.ndarray, np.n
 def from_arrays(X: np.ndarray, y: np.ndarray, feature_names: list[str] | None, task: str, source: str) -> Dataset:
     """A dataset of arrays already in memory, checked and typed as a loaded file's would be."""
     names = feature_names if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
-    ds = _finish(X, y, names, task, None, source)
+    # One class is learnable from arrays, as scikit-learn fits it (every prediction is that class); a
+    # file's one-class target column is more often the wrong column, so files still refuse it.
+    ds = _finish(X, y, names, task, None, source, one_class=True)
     ds.named = feature_names is not None
     return ds
 
 
-def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: str | None, source: str) -> Dataset:
+def _finish(
+    X: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    task: str,
+    natural: str | None,
+    source: str,
+    one_class: bool = False,
+) -> Dataset:
     if X.shape[0] == 0 or y.shape[0] == 0:
         raise SpecError("data", f"{source}: the dataset is empty")
     if X.shape[0] != y.shape[0]:
@@ -180,7 +190,7 @@ def _finish(X: np.ndarray, y: np.ndarray, names: list[str], task: str, natural: 
             y = y.astype(np.int64)
         else:
             y = y.astype(str)
-        if len(np.unique(y)) < 2:
+        if len(np.unique(y)) < 2 and not one_class:
             raise SpecError(
                 "target",
                 f"{source}: the target has a single class ({y[0].item()!r}); one class cannot be learned; need 2",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,6 +80,41 @@ def make_estimator(model: str, task: str, params: dict[str, Any], **fixed: Any) 
     return est
 
 
+def keyed_like(params: dict[str, Any], y: np.ndarray) -> dict[str, Any]:
+    """``params`` with a ``class_weight`` dict (or list of dicts) keyed as ``y``'s labels are.
+
+    A build's parameters travel as JSON, whose object keys are text, so ``{0: 1, 1: 5}`` arrives
+    as ``{"0": 1, "1": 5}``; with integer labels scikit-learn would find no class in it. Keys
+    that are whole numbers in text are given back as integers when the labels are integers.
+    """
+    weights = params.get("class_weight")
+    if not isinstance(weights, (dict, list)) or not np.issubdtype(np.asarray(y).dtype, np.integer):
+        return params
+
+    def rekey(d: Any) -> Any:
+        if not isinstance(d, dict):
+            return d
+        return {int(k) if isinstance(k, str) and re.fullmatch(r"[+-]?\d+", k.strip()) else k: v for k, v in d.items()}
+
+    return {**params, "class_weight": rekey(weights) if isinstance(weights, dict) else [rekey(d) for d in weights]}
+
+
+def check_params(model: str, task: str, params: dict[str, Any]) -> None:
+    """``make_estimator``'s checks before the data says its task: with ``task="auto"``, params valid for
+    either the classifier or the regressor pass (``criterion="absolute_error"`` on a numeric target),
+    and the data's own task checks them again once known."""
+    if task != "auto":
+        make_estimator(model, task, params)
+        return
+    try:
+        make_estimator(model, "classification", params)
+    except SpecError as first:
+        try:
+            make_estimator(model, "regression", params)
+        except SpecError:
+            raise first from None
+
+
 _LAMFOREST_OWNED = {"n_estimators", "random_state", "warm_start", "oob_score", "n_jobs"}
 
 
@@ -117,7 +153,7 @@ def fit(
     ``oob=False`` skips the per-row OOB sums (a sharded grove's rows are a sample, not the train set).
     """
     est = make_estimator(
-        task.model, task.task, task.params, random_state=task.seed, warm_start=True, n_jobs=task.n_jobs
+        task.model, task.task, keyed_like(task.params, y), random_state=task.seed, warm_start=True, n_jobs=task.n_jobs
     )
     done = 0
     while done < task.trees:

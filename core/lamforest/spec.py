@@ -7,6 +7,7 @@ allowed values.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -101,7 +102,9 @@ def choice(field_name: str, value: object, allowed: tuple[str, ...]) -> str:
 
 
 def parse_param_value(text: str) -> Any:
-    """``--param`` values: JSON when it parses (numbers, true/false/null, lists), else a string."""
+    """``--param`` values: JSON when it parses (numbers, true/false/null, lists, objects), else a
+    Python literal dict or list as one types it in a notebook (``{0: 1, 1: 5}``, read by
+    ``ast.literal_eval``, which evaluates no code), else a string."""
     lowered = text.strip()
     if lowered in ("None", "none"):
         return None
@@ -110,7 +113,15 @@ def parse_param_value(text: str) -> Any:
     try:
         return json.loads(lowered)
     except ValueError:
-        return text
+        pass
+    if lowered[:1] in ("{", "["):
+        try:
+            value = ast.literal_eval(lowered)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return text
+        if isinstance(value, (dict, list)):
+            return value
+    return text
 
 
 def parse_params(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

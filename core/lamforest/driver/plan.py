@@ -25,7 +25,7 @@ from lamforest import data as datamod
 from lamforest import keys, weights
 from lamforest.backend.base import Backend
 from lamforest.events import FitEvent
-from lamforest.grove import make_estimator
+from lamforest.grove import check_params, keyed_like, make_estimator
 from lamforest.shards import grove_shards
 from lamforest.spec import BuildSpec, SpecError, validate_name
 from lamforest.store.base import location, put_json
@@ -96,8 +96,7 @@ class Plan:
 def validate(spec: BuildSpec, dataset: datamod.Dataset | None = None) -> BuildSpec:
     """Validate the spec and its params (with scikit-learn's own validation) without writing."""
     spec = spec.validated()
-    task = dataset.task if dataset else ("classification" if spec.task == "auto" else spec.task)
-    make_estimator(spec.model, task, spec.params)
+    check_params(spec.model, dataset.task if dataset else spec.task, spec.params)
     return spec
 
 
@@ -242,7 +241,7 @@ def preflight(model: str, task: str, params: dict[str, Any], X: np.ndarray, y: n
     written or dispatched. The sample keeps every class, so class checks see them all.
     """
     rows = preflight_rows(task, params, y, seed)
-    est = make_estimator(model, task, params, n_estimators=1, random_state=seed, n_jobs=1)
+    est = make_estimator(model, task, keyed_like(params, y), n_estimators=1, random_state=seed, n_jobs=1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the one-tree fit's warnings are not the build's

@@ -113,13 +113,12 @@ def _measure_sharded(
     grove would (sized to ``--memory`` as the plan sizes them, before the scan knows the classes) and
     fits its sample grove on them, as a worker does."""
     from lamforest import shards
-    from lamforest.grove import make_estimator
+    from lamforest.grove import check_params
 
     t_start = time.perf_counter()
     sset = shards.resolve(spec.data).with_roles(spec.target, spec.weight)
     prepare_s = time.perf_counter() - t_start
-    task = "classification" if spec.task == "auto" else spec.task
-    make_estimator(spec.model, task, spec.params)
+    check_params(spec.model, spec.task, spec.params)
     approx = [round(s.rows * (1 - spec.test_size)) for s in sset.shards]
     if spec.rows_per_grove is not None:
         r = spec.rows_per_grove

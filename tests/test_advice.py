@@ -153,3 +153,24 @@ def test_a_garbage_estimate_parameters_file(home, capsys):
     err = refused(cmd, capsys)
     follow(err, capsys)
     assert cli_main(cmd) == 0
+
+
+def test_a_grove_swapped_for_another_builds_with_its_record_forged_is_refitted_by_finish(home, capsys):
+    """Before the forest is merged, a grove file is replaced by a valid grove of another build (3 trees
+    where the plan says 2) and its done record forged to match: finish fits the planned grove again."""
+    backend, before = make(home, "swap", "always")
+    driver.create(backend, BuildSpec(name="other", data="iris", trees=6, grove=3, seed=9))
+    driver.run(backend, "other", workers=1)
+    foreign = grove_file(home, "other", 0).read_bytes()
+    gid = keys.grove_id(1)
+    grove_file(home, "swap", 1).write_bytes(foreign)
+    rec = records.read_grove(backend.store, "swap", gid, "done")
+    rec.update(sha256=records_digest(foreign), bytes=len(foreign))
+    put_json(backend.store, keys.state("swap", gid, "done"), rec)
+    (home / keys.summary("swap")).unlink()
+    (home / keys.model("swap")).unlink()
+    assert cli_main(["finish", "swap", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trees"] == 8
+    assert grove_file(home, "swap", 1).read_bytes() != foreign
+    assert np.array_equal(driver.predict_values(backend, "swap", X_NEW), before)
+    backend.close()

@@ -138,7 +138,7 @@ def _listed_from_records(plan: Any, st: BuildStatus, merge: MergePolicy) -> list
     listed = [
         {
             "grove": r.grove,
-            "trees": int(r.record["trees"]),
+            "trees": _planned_trees(plan.spec.name, r.grove, r.record, plan.spec.grove_sizes()[r.grove]),
             "sha256": str(r.record["sha256"]),
             "bytes": int(r.record["bytes"]),
             "tree_bytes": int(r.record["tree_bytes"]),
@@ -148,6 +148,16 @@ def _listed_from_records(plan: Any, st: BuildStatus, merge: MergePolicy) -> list
     if merge.keeps(sum(int(r.record["tree_bytes"]) for r in st.rows)):
         return None  # small enough to merge: read the groves
     return listed
+
+
+def _planned_trees(name: str, index: int, record: dict[str, Any], planned: int) -> int:
+    """A done record's tree count, which must be the plan's (the workers check the bytes against the hash);
+    else the grove is fitted again, once, as any grove that is not what its plan says."""
+    if int(record["trees"]) != planned:
+        gid = keys.grove_id(index)
+        why = f"its done record says {record['trees']} trees, the plan {planned}"
+        raise GroveMismatch(artifacts.grove_error(name, gid, why), [gid])
+    return planned
 
 
 def finalize(
@@ -190,6 +200,7 @@ def finalize(
     kept: list[Grove] | None = [] if merge.mode != "never" else None
     size, estimator = 0, ""
     listed: list[dict[str, Any]] = []
+    sizes = plan.spec.grove_sizes()
     from_records = _listed_from_records(plan, st, merge)
     if from_records is not None:  # nothing to vote on here and no merged file to write: read no grove
         listed, estimator, kept = from_records, str(st.rows[0].record["estimator"]), None
@@ -198,6 +209,11 @@ def finalize(
     for loaded in stream.groves(backend, name, [r.grove for r in rows], records=[r.record for r in rows]):
         g = loaded.grove
         est = g.estimator
+        planned = sizes[loaded.index]
+        if len(est.estimators_) != planned:  # a grove file replaced by another build's (record forged to match)
+            gid = keys.grove_id(loaded.index)
+            why = f"it holds {len(est.estimators_)} trees, the plan {planned}"
+            raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
         estimator = estimator or type(est).__name__
         votes.add(est)  # refuses a grove whose classes are not the plan's
         if oob and g.oob_sum is not None and g.oob_count is not None:

@@ -32,6 +32,7 @@ from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, p
 from lamforest_tui import fmt
 from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.steady_input import SteadyInput
+from lamforest_tui.widgets.steady_select import SteadySelect
 
 DATASETS = [*BUILTINS, "synthetic", "file"]
 COMMON_PARAMS = ("max_depth", "max_features", "min_samples_leaf")
@@ -124,7 +125,9 @@ class NewBuildScreen(ModalScreen[str | None]):
                     with Vertical(classes="field", id=f"field-{f.key}"):
                         yield Label(f.label, classes="field-label")
                         if f.kind == "select":
-                            yield Select(f.options, value=f.default, allow_blank=False, id=f"in-{f.key}", compact=True)
+                            yield SteadySelect(
+                                f.options, value=f.default, allow_blank=False, id=f"in-{f.key}", compact=True
+                            )
                         else:
                             yield SteadyInput(
                                 value=f.default or self._default(f.key),

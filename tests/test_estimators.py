@@ -57,10 +57,6 @@ def same_trees(a: Any, b: Any) -> None:
             assert np.array_equal(getattr(s.tree_, attr), getattr(t.tree_, attr)), f"tree {i}: {attr} differs"
 
 
-def grove_seed(seed: int) -> int:
-    return BuildSpec(name="x", seed=seed, trees=1, grove=1).grove_seeds()[0]
-
-
 # --------------------------------------------------------------------------- the same trees everywhere
 
 
@@ -98,16 +94,16 @@ def test_a_cli_build_with_weight_column_equals_the_estimator_with_sample_weight(
     assert not np.array_equal(unweighted.predict(X), est.predict(X))
 
 
-def test_sample_weight_changes_the_trees_as_scikit_learn_does_for_one_grove(home: Path, iris: Any) -> None:
+def test_sample_weight_changes_the_trees_as_scikit_learn_does_whatever_the_grove_size(home: Path, iris: Any) -> None:
     X, y = iris
     w = np.random.default_rng(0).uniform(0, 3, size=len(y))
-    ours = RandomForestClassifier(n_estimators=8, grove_size=8, random_state=11, **QUIET).fit(X, y, sample_weight=w)
-    # The build's single grove is scikit-learn's forest with the grove's seed, fitted with the same weights.
-    ref = sklearn.ensemble.RandomForestClassifier(n_estimators=8, random_state=grove_seed(11))
+    ours = RandomForestClassifier(n_estimators=8, grove_size=3, random_state=11, **QUIET).fit(X, y, sample_weight=w)
+    # The forest is scikit-learn's with the same random_state, fitted with the same weights.
+    ref = sklearn.ensemble.RandomForestClassifier(n_estimators=8, random_state=11)
     ref.fit(X.astype(np.float32), y, sample_weight=w)
     same_trees(ours, ref)
     assert np.array_equal(ours.predict_proba(X), ref.predict_proba(X))
-    plain = sklearn.ensemble.RandomForestClassifier(n_estimators=8, random_state=grove_seed(11)).fit(X, y)
+    plain = sklearn.ensemble.RandomForestClassifier(n_estimators=8, random_state=11).fit(X, y)
     assert not np.array_equal(plain.estimators_[0].tree_.threshold, ref.estimators_[0].tree_.threshold)
 
 
@@ -129,10 +125,10 @@ def test_weighted_chunks_grow_the_trees_of_one_fit() -> None:
     assert np.allclose(chunked.oob_sum / np.maximum(chunked.oob_count, 1)[:, None], ref.oob_decision_function_)
 
 
-def test_oob_attributes_equal_scikit_learn_for_one_grove(home: Path) -> None:
+def test_oob_attributes_equal_scikit_learn_whatever_the_grove_size(home: Path) -> None:
     X, y = load_diabetes(return_X_y=True)
-    ours = RandomForestRegressor(n_estimators=10, grove_size=10, random_state=4, oob_score=True, **QUIET).fit(X, y)
-    ref = sklearn.ensemble.RandomForestRegressor(n_estimators=10, random_state=grove_seed(4), oob_score=True)
+    ours = RandomForestRegressor(n_estimators=10, grove_size=3, random_state=4, oob_score=True, **QUIET).fit(X, y)
+    ref = sklearn.ensemble.RandomForestRegressor(n_estimators=10, random_state=4, oob_score=True)
     ref.fit(X.astype(np.float32), y)
     assert ours.oob_prediction_.shape == ref.oob_prediction_.shape
     assert np.allclose(ours.oob_prediction_, ref.oob_prediction_, rtol=1e-12)
@@ -427,8 +423,8 @@ def test_a_class_weight_dict_grows_scikit_learns_trees(home: Path, iris: Any) ->
     """A dict's int labels would turn into text in JSON: it travels as sample weights, with the same arithmetic."""
     X, y = iris
     cw = {0: 1.0, 1: 5.0, 2: 0.5}
-    ours = RandomForestClassifier(n_estimators=5, grove_size=5, random_state=6, class_weight=cw, **QUIET).fit(X, y)
-    ref = sklearn.ensemble.RandomForestClassifier(n_estimators=5, random_state=grove_seed(6), class_weight=cw)
+    ours = RandomForestClassifier(n_estimators=5, grove_size=2, random_state=6, class_weight=cw, **QUIET).fit(X, y)
+    ref = sklearn.ensemble.RandomForestClassifier(n_estimators=5, random_state=6, class_weight=cw)
     same_trees(ours, ref.fit(X.astype(np.float32), y))
     assert "class_weight" not in driver.load_plan(shared("local"), ours.build_name_).spec.params
 

@@ -12,7 +12,6 @@ import lamforest
 from lamforest import driver
 from lamforest import keys as lfkeys
 from lamforest.backend.shared import close_shared, shared
-from lamforest.spec import BuildSpec
 from tests.aws_fixtures import Rig
 
 
@@ -31,11 +30,10 @@ def test_an_aws_estimator_fits_predicts_and_loads(aws: Rig) -> None:
         st = driver.status(shared("aws"), "aws-iris")
         assert st.state == "done" and st.cost_estimate is False
 
-        # The first grove is scikit-learn's forest with the grove's seed and the same weights.
-        seed = BuildSpec(name="x", seed=5, trees=8, grove=4).grove_seeds()[0]
-        ref = sklearn.ensemble.RandomForestClassifier(n_estimators=4, random_state=seed)
+        # The forest is scikit-learn's with the same random_state and the same weights, grove by grove.
+        ref = sklearn.ensemble.RandomForestClassifier(n_estimators=8, random_state=5)
         ref.fit(X.astype(np.float32), y, sample_weight=w)
-        for ours, theirs in zip(est.estimators_[:4], ref.estimators_, strict=True):
+        for ours, theirs in zip(est.estimators_, ref.estimators_, strict=True):
             assert np.array_equal(ours.tree_.threshold, theirs.tree_.threshold)
         assert est.score(X, y) > 0.9 and est.oob_decision_function_.shape == (150, 3)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from lamforest import data, driver, forest
 from lamforest.events import FitEvent
@@ -25,6 +25,22 @@ def test_same_spec_gives_bit_identical_forest_across_runs_and_worker_counts(shar
     assert_same_forest(models[1], models[2])
     X, _ = data.get_test(shared_backend.store, names[0])
     assert np.array_equal(models[0].predict_proba(X), models[1].predict_proba(X))
+
+
+@pytest.mark.parametrize("model", ["rf", "et"])
+def test_the_same_trees_whatever_the_grove_size_and_they_are_scikit_learns(shared_backend, unique, model):
+    """A tree's seed depends on the forest's seed and its index only: groves of 1, 4 or all 10 trees
+    give the same forest, and it is scikit-learn's own forest with that random_state on the same rows."""
+    names = [unique(f"g{g}") for g in (1, 4, 10)]
+    for name, g in zip(names, (1, 4, 10), strict=True):
+        build(shared_backend, name, data="digits", trees=10, grove=g, seed=21, model=model)
+    models = [driver.load_model(shared_backend, n) for n in names]
+    assert_same_forest(models[0], models[1])
+    assert_same_forest(models[1], models[2])
+    plan = driver.load_plan(shared_backend, names[0])
+    X_tr, y_tr = data.open_train(shared_backend.store, plan.data_ref)
+    cls = RandomForestClassifier if model == "rf" else ExtraTreesClassifier
+    assert_same_forest(models[0], cls(n_estimators=10, random_state=21).fit(X_tr, y_tr))
 
 
 def test_sync_mode_gives_the_same_forest_as_the_pool(shared_backend, unique):

@@ -14,6 +14,10 @@
 A fit event of a sharded build adds ``shards`` (the shards its grove reads), ``test_size``,
 ``split_seed`` and ``classes``; without them it is the v1 fit event as it always was.
 
+A grove is trees ``first .. first+trees-1`` of the scikit-learn forest with ``random_state=seed``
+(``first`` is omitted when 0): a tree's seed depends on the forest's seed and its index only,
+never on how the trees are grouped into groves.
+
 ``parse_event`` validates what a worker receives and names the first bad field.
 """
 
@@ -24,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lamforest import keys
-from lamforest.spec import MAX_GROVES, MAX_SHARDS, MODELS, SpecError, as_int, choice, validate_name
+from lamforest.spec import MAX_GROVES, MAX_SHARDS, MAX_TREES, MODELS, SpecError, as_int, choice, validate_name
 
 EVENT_VERSION = 1
 KINDS = ("fit", "predict", "search", "shards")
@@ -53,6 +57,7 @@ class FitEvent:
     test_size: float = 0.0
     split_seed: int = 0
     classes: list[Any] | None = None
+    first: int = 0  # the index of the grove's first tree in the forest
 
     kind = "fit"
 
@@ -65,6 +70,8 @@ class FitEvent:
         if self.shards is None:  # the v1 fit event, unchanged
             for name in ("shards", "test_size", "split_seed", "classes"):
                 body.pop(name)
+        if not self.first:
+            body.pop("first")
         return {"v": EVENT_VERSION, **body}
 
 
@@ -271,4 +278,5 @@ def parse_event(event: object) -> Event:
         test_size=_fraction("test_size", event.get("test_size", 0.0)),
         split_seed=as_int("split_seed", event.get("split_seed", 0), 0, 2**32 - 1),
         classes=_classes(event),
+        first=as_int("first", event.get("first", 0), 0, MAX_TREES - 1),
     )

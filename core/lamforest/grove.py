@@ -146,23 +146,33 @@ def fit(
 ) -> Grove:
     """Fit ``task.trees`` trees in chunks of ``task.chunk``, asking ``should_stop`` between chunks.
 
-    Growing a forest with ``warm_start`` and an int ``random_state`` draws the
-    same tree seeds as one fit of all trees, so chunking does not change the
-    result; ``sample_weight`` is given to every chunk's fit, so each tree sees
-    the same weights (and the same weighted bootstrap) as in one fit.
+    The grove is trees ``first .. first+trees-1`` of the scikit-learn forest with
+    ``random_state=task.seed`` (``first``: the task's, else 0). Growing a forest with
+    ``warm_start`` draws one seed per tree already there before drawing the new trees' seeds,
+    so a forest that holds ``first`` placeholder trees grows exactly the trees a single fit
+    would give at those indices; the placeholders are dropped after. A tree's seed thus
+    depends on the forest's seed and its index only: the same trees whatever the grove size,
+    the chunking or the number of groves fitted before (``warm_start`` growth).
+    ``sample_weight`` is given to every chunk's fit, so each tree sees the same weights (and
+    the same weighted bootstrap) as in one fit.
     ``oob=False`` skips the per-row OOB sums (a sharded grove's rows are a sample, not the train set).
     """
+    first = int(getattr(task, "first", 0))
     est = make_estimator(
         task.model, task.task, keyed_like(task.params, y), random_state=task.seed, warm_start=True, n_jobs=task.n_jobs
     )
+    if first:
+        est.estimators_ = [None] * first  # only counted: their seeds are drawn and skipped
     done = 0
     while done < task.trees:
         if should_stop():
             raise Cancelled(f"cancelled after {done} trees (of {task.trees})")
         done = min(task.trees, done + task.chunk)
-        est.set_params(n_estimators=done)
+        est.set_params(n_estimators=first + done)
         est.fit(X, y, sample_weight=sample_weight)
-    est.set_params(warm_start=False, n_jobs=None)
+    if first:
+        est.estimators_ = est.estimators_[first:]
+    est.set_params(n_estimators=task.trees, warm_start=False, n_jobs=None)
     grove = Grove(estimator=est, trees=task.trees, seed=task.seed)
     if oob and bootstraps(task.params, task.model):
         grove.oob_sum, grove.oob_count = oob_sums(est, X, y)

@@ -75,11 +75,15 @@ class Plan:
         if self.sharded is not None:
             train, cap = self.sharded["train_rows"], self.sharded["rows_per_grove"]
             sampled = {"test_size": s.test_size, "split_seed": s.seed, "classes": self.classes}
+        sizes = s.grove_sizes()
+        firsts = np.cumsum([0, *sizes[:-1]]).tolist()
+        # Trees are seeded by the forest's seed and their index (FitEvent.first); the per-grove seeds
+        # only pick a sharded grove's sample of shards.
         return [
             FitEvent(
                 build=s.name,
                 grove=i,
-                seed=seed,
+                seed=s.seed,
                 trees=trees,
                 data=self.data_ref,
                 model=s.model,
@@ -87,9 +91,10 @@ class Plan:
                 params=s.params,
                 chunk=s.chunk,
                 n_jobs=n_jobs,
-                **({**sampled, "shards": grove_shards(seed, train, cap)} if sampled else {}),
+                first=int(first),
+                **({**sampled, "shards": grove_shards(sample_seed, train, cap)} if sampled else {}),
             )
-            for i, (trees, seed) in enumerate(zip(s.grove_sizes(), s.grove_seeds(), strict=True))
+            for i, (trees, first, sample_seed) in enumerate(zip(sizes, firsts, s.grove_seeds(), strict=True))
         ]
 
 

@@ -50,7 +50,8 @@ def check_planned(event: FitEvent, store: Store) -> None:
     i = event.grove
     want: dict[str, Any] = {
         "trees": sizes[i],
-        "seed": seeds[i],
+        "seed": spec.seed,
+        "first": sum(sizes[:i]),
         "data": plan.get("data_ref"),
         "model": spec.model,
         "task": plan.get("task"),

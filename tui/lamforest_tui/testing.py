@@ -179,3 +179,11 @@ def write_finished_build(
         clock[w] += duration + 0.005
     write_summary(store, plan, wall_s=max(clock) - created)
     return plan
+
+
+def write_driver(store: Store, name: str, gen: int, *, at: float, renewed: float, released: bool = False) -> None:
+    """Generation ``gen`` took the build at ``at``; its lease, last renewed at ``renewed`` (and released, or not),
+    becomes the build's lease (a later generation's overwrites it, as in the store)."""
+    who = {"gen": gen, "host": "elsewhere", "pid": 4242, "renew_s": 5.0}
+    put_json(store, keys.driver(name, gen), {"at": at, **who})
+    put_json(store, keys.lease(name), {"renewed": renewed, **who, **({"released": True} if released else {})})

@@ -82,6 +82,8 @@ class BuildView:
     test_score: float | None
     oob_score: float | None
     reason: str | None
+    late_cancel: bool
+    ended: bool  # the driver wrote its summary: nothing in the store changes any more
     error: str | None
     model_path: str | None
     cells: dict[int, tuple[str, ...]]
@@ -119,6 +121,8 @@ class BuildView:
         )
         if self.reason:
             line2 += f"  ·  [i]{self.reason}[/i]"
+        elif self.late_cancel:
+            line2 += "  ·  [i]it finished before the cancel reached it[/i]"
         elif self.state == "queued":
             line2 += "  ·  [i]waiting for the first grove to start: workers are starting (a cold start)[/i]"
         elif self.state == INTERRUPTED:
@@ -140,10 +144,10 @@ def state_style(state: str) -> str:
 
 
 def elapsed(status: BuildStatus) -> float:
-    """Seconds since the build was created: counting (on the screen's clock) while a driver works on
-    it, the core's fixed figure once it ended or was interrupted."""
+    """Seconds a driver worked on the build: counting (on the screen's clock) while one does, less
+    the time it sat interrupted before a resume; the core's fixed figure once it ended or stopped."""
     if status.state in ACTIVE:
-        return max(0.0, fmt.now() - status.plan.created)
+        return max(0.0, fmt.now() - status.plan.created - status.paused_s)
     return status.elapsed_s
 
 
@@ -194,7 +198,10 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None, cache: C
         metric=summary.get("metric"),
         test_score=status.test_score,
         oob_score=summary.get("oob_score"),
-        reason=status.cancel_reason,
+        # A cancel that came after the last grove was done changed nothing: the build is done, not cancelled.
+        reason=status.cancel_reason if status.state == "cancelled" else None,
+        late_cancel=status.state == "done" and status.cancel_reason is not None,
+        ended=status.summary is not None,
         error=summary.get("error"),
         model_path=status.model,
         cells=cached_cells(status, origin, cache if cache is not None else {}),

@@ -6,6 +6,7 @@ record that changed, so any process can watch a build another one started.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,7 @@ class BuildStatus:
     brief_counts: dict[str, int] | None = None
     error: str | None = None  # why the build failed, is interrupted, or cannot be read
     driver_seen: float | None = None  # when a driver last renewed the build's lease, as far as known
+    paused_s: float = 0.0  # time no driver held it between one driver's end and the next one's start
 
     @property
     def hint(self) -> str | None:
@@ -129,11 +131,14 @@ class BuildStatus:
 
     @property
     def elapsed_s(self) -> float:
-        """Seconds since the build was created: to now while it is active, to its end once it ended
-        (the summary's ``finished``; without a summary, the last grove event), so the clock neither
-        jumps when the build ends nor counts for a build nobody drives."""
-        created = self.plan.created
+        """Seconds a driver worked on the build since it was created: to now while it is active, to
+        its end once it ended (the summary's ``finished``; without a summary, the last grove event),
+        less the time it sat interrupted before a resume (``paused_s``), so the clock neither jumps
+        when the build ends or is resumed nor counts for a build nobody drives."""
+        created = self.plan.created + self.paused_s
         if self.summary:
+            if isinstance(self.summary.get("driven_s"), (int, float)):
+                return max(0.0, float(self.summary["driven_s"]))  # the finishing driver's own count
             if self.summary.get("finished"):
                 return max(0.0, float(self.summary["finished"]) - created)
             return float(self.summary.get("wall_s") or 0.0)
@@ -209,6 +214,8 @@ class Watcher:
         self._lease: dict[str, Any] | None = None
         self._lease_at: float | None = None  # when the lease was last renewed, as far as we know
         self.driving = False  # set by the driver that runs the build: its own lease cannot lapse
+        self._taken: dict[int, float] = {}  # driver generation -> when it took the build (its claim)
+        self._renewed: dict[int, float] = {}  # driver generation -> its last renewal seen
         self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
@@ -246,6 +253,8 @@ class Watcher:
                         self._versions.pop(key, None)  # removed or mid-write: next refresh
             elif key == keys.lease(self.name) and self._changed(key, version):
                 self._read_lease(key)
+            elif (gen := keys.driver_gen(self.name, key)) is not None and gen not in self._taken:
+                self._read_claim(key, gen)
             elif key == keys.dispatch(self.name) and self._changed(key, version):
                 self._dispatch = get_json(store, key)
             elif key == keys.summary(self.name) and self._changed(key, version):
@@ -280,6 +289,30 @@ class Watcher:
         # between machines cannot make a live driver look dead.
         written = leasemod.renewed_at(self._lease)
         self._lease_at = written if first and written is not None else time.time()
+        gen = self._lease.get("gen")
+        if isinstance(gen, int) and written is not None:
+            self._renewed[gen] = max(written, self._renewed.get(gen, written))
+
+    def _read_claim(self, key: str, gen: int) -> None:
+        """When generation ``gen`` took the build (a claim is written once, by an exclusive create)."""
+        try:
+            at = get_json(self.backend.store, key).get("at")
+        except (KeyError, ValueError, AttributeError):
+            return  # unreadable: the pause around it is not counted
+        if isinstance(at, (int, float)) and not isinstance(at, bool):
+            self._taken[gen] = float(at)
+
+    def paused_s(self) -> float:
+        """Seconds between each driver's last sign of work (a grove event or a lease renewal after it
+        took the build) and the next driver taking it: the time the build sat interrupted."""
+        marks = [t for r in self.rows for t in (r.started, r.ended) if t]
+        gens = sorted(self._taken)
+        out = 0.0
+        for gen, nxt in itertools.pairwise(gens):
+            start, taken = self._taken[gen], self._taken[nxt]
+            seen = [t for t in (*marks, self._renewed.get(gen, start)) if start <= t < taken]
+            out += taken - max([start, *seen])
+        return out
 
     @property
     def lease_lapsed(self) -> bool:
@@ -366,6 +399,7 @@ class Watcher:
             cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
             model=model,
             driver_seen=self._lease_at,
+            paused_s=self.paused_s(),
             error=self._gone() if state == "interrupted" else None,
         )
 

@@ -36,6 +36,7 @@ from lamforest_tui.widgets.log_pane import LogPane
 
 REFRESH_S = 0.5  # the store is read twice a second while the build is active; never once it ended
 CHARTS_MIN_WIDTH = 36  # columns the charts need beside the grove table to be readable
+SETTLE_EVERY = 4  # a cancelled build not ended yet is read every 4th refresh (2 s)
 CHART_MIN_S = 3.0  # charts redraw at most this often while a build runs (plotext draws everything each time)
 
 
@@ -69,6 +70,7 @@ class BuildScreen(Screen[None]):
         self._chart_key: tuple[int, ...] | None = None
         self._chart_at = 0.0
         self._last_error = ""
+        self._settling = 0
         self._cells: CellCache = {}  # formatted rows, kept between refreshes (worker thread only)
 
     def compose(self) -> ComposeResult:
@@ -105,7 +107,13 @@ class BuildScreen(Screen[None]):
         if self.app.screen is not self and self.view is not None:
             return  # covered by another screen (a grove's detail, help): read again when back
         if self.view is not None and self.view.state in FINAL and self.build_name not in self.app.running:  # type: ignore[attr-defined]
-            return  # a finished build was read once; nothing can change it, so no request per tick
+            if self.view.ended:
+                return  # its driver wrote the summary: nothing can change it, so no request per tick
+            # Cancelled, and its driver (if any) not done yet: groves still stop and record it. Read on,
+            # more slowly, so the counts shown become the store's instead of freezing where the cancel was seen.
+            self._settling = (self._settling + 1) % SETTLE_EVERY
+            if self._settling:
+                return
         if not self._refreshing:
             self._refreshing = True
             self.load()

@@ -256,8 +256,6 @@ def test_refusals_are_clear(home: Path, iris: Any) -> None:
     X, y = iris
     with pytest.raises(TypeError, match="sparse"):
         RandomForestClassifier(**QUIET).fit(csr_matrix(X), y)
-    with pytest.raises(ValueError, match="warm_start"):
-        RandomForestClassifier(warm_start=True, **QUIET).fit(X, y)
     with pytest.raises(ValueError, match="y should be a 1d array"):
         RandomForestRegressor(**QUIET).fit(X, np.c_[y, y])
     with pytest.raises(ValueError, match="max_depth"):

@@ -157,6 +157,9 @@ class BuildSpec:
     # Sharded data: train rows per grove (a whole number), or a fraction of the train rows (0 < f <= 1);
     # None: the largest sample that fits --memory.
     rows_per_grove: float | None = None
+    # A grown forest's grove sizes, old groves first (``lamforest grow``, warm_start); None: ``trees``
+    # in groves of ``grove``, the last taking the remainder.
+    sizes: list[int] | None = None
 
     def validated(self) -> BuildSpec:
         """Return a normalised copy, or raise SpecError naming the first bad field."""
@@ -167,7 +170,14 @@ class BuildSpec:
         grove = as_int("grove", self.grove, 1, MAX_GROVE)
         if grove > trees:
             raise SpecError("grove", f"grove size {grove} is larger than trees {trees}")
-        if math.ceil(trees / grove) > MAX_GROVES:
+        sizes = None
+        if self.sizes is not None:
+            if not isinstance(self.sizes, list) or not self.sizes:
+                raise SpecError("sizes", "must be a non-empty list of grove sizes")
+            sizes = [as_int("sizes", n, 1, MAX_GROVE) for n in self.sizes]
+            if sum(sizes) != trees:
+                raise SpecError("sizes", f"grove sizes add up to {sum(sizes)} trees, not {trees}")
+        if (len(sizes) if sizes else math.ceil(trees / grove)) > MAX_GROVES:
             raise SpecError("grove", f"{trees} trees in groves of {grove} exceed {MAX_GROVES} groves")
         model = choice("model", self.model, MODELS)
         task = choice("task", self.task, TASKS)
@@ -214,14 +224,18 @@ class BuildSpec:
             chunk=chunk,
             max_cost=max_cost,
             rows_per_grove=rows_per_grove,
+            sizes=sizes,
         )
 
     @property
     def n_groves(self) -> int:
-        return math.ceil(self.trees / self.grove)
+        return len(self.sizes) if self.sizes else math.ceil(self.trees / self.grove)
 
     def grove_sizes(self) -> list[int]:
-        """Every grove has ``grove`` trees but the last, which takes the remainder."""
+        """Every grove has ``grove`` trees but the last, which takes the remainder; a grown forest's
+        are its ``sizes``."""
+        if self.sizes:
+            return list(self.sizes)
         full, rest = divmod(self.trees, self.grove)
         return [self.grove] * full + ([rest] if rest else [])
 
@@ -231,7 +245,10 @@ class BuildSpec:
         return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["sizes"] is None:
+            del d["sizes"]  # a forest never grown: its spec.json as it always was
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BuildSpec:

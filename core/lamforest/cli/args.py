@@ -181,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     _merge_args(f)
     _backend_args(f)
 
+    gr = sub.add_parser("grow", help="add trees to a finished build; the trees it has are kept, not refitted")
+    gr.add_argument("name")
+    gr.add_argument("-t", "--trees", type=int, required=True, help="the forest's new number of trees (more than now)")
+    gr.add_argument("--workers", type=int, default=None)
+    gr.add_argument("--json", action="store_true")
+    _merge_args(gr)
+    _backend_args(gr)
+
     pr = sub.add_parser("predict", help="predict new rows (or score labelled ones) with a finished build")
     pr.add_argument("name")
     pr.add_argument(

@@ -193,6 +193,34 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
     return _report(st, args, console)
 
 
+def cmd_grow(args: argparse.Namespace, console: Any) -> int:
+    from lamforest.driver.grow import grow
+
+    merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
+    backend = _open(args)
+    try:
+        spec = drv.load_plan(backend, args.name).spec
+        before = spec.trees
+        groves = spec.n_groves + -(-max(args.trees - before, 0) // spec.grove)  # old groves and new ones
+        if args.json or args.trees <= before:  # refused, or nothing to grow: said in one line
+            st = grow(backend, args.name, args.trees, workers=args.workers, merge=merge, say=console.print)
+        else:
+            console.print(f"[bold]{args.name}[/]: growing {before} -> {args.trees} trees; the {before} are kept")
+            with ProgressView(console, groves, args.trees) as view:
+                st = grow(
+                    backend,
+                    args.name,
+                    args.trees,
+                    workers=args.workers,
+                    merge=merge,
+                    on_progress=view.update,
+                    say=console.print,
+                )
+    finally:
+        backend.close()
+    return _report(st, args, console)
+
+
 def cmd_predict(args: argparse.Namespace, console: Any) -> int:
     if args.data is not None and is_sharded(args.data):
         return _predict_shards(args, console)
@@ -431,6 +459,7 @@ COMMANDS = {
     "build": cmd_build,
     "estimate": cmd_estimate,
     "status": cmd_status,
+    "grow": cmd_grow,
     "cancel": cmd_cancel,
     "finish": cmd_finish,
     "predict": cmd_predict,

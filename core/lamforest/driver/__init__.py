@@ -8,7 +8,8 @@ driver API; its parts live in ``plan`` (create), ``schedule`` + ``run``
 """
 
 from lamforest.driver.finish import DEFAULT_MERGE_LIMIT_MB, MergePolicy, load_grove
-from lamforest.driver.plan import BuildError, Plan, create_from_arrays, load_plan, validate
+from lamforest.driver.grow import grow
+from lamforest.driver.plan import BuildError, Plan, create_from_arrays, load_plan, train_ref, validate
 from lamforest.driver.results import (
     Prediction,
     evaluate,
@@ -51,6 +52,7 @@ __all__ = [
     "evaluate",
     "export",
     "finish",
+    "grow",
     "list_builds",
     "load_grove",
     "load_model",
@@ -61,6 +63,7 @@ __all__ = [
     "run",
     "save",
     "status",
+    "train_ref",
     "validate",
     "whole_model",
 ]

@@ -242,7 +242,7 @@ def finalize(
     t_stream = time.perf_counter() - t0
     trees = votes.trees if from_records is None else sum(int(g["trees"]) for g in listed)
     test_score = forest.score_values(votes.mean(), y_te, classes) if y_te is not None else None
-    oob_score = None
+    oob_score, oob_missing = None, None
     if oob and oob_total is not None and oob_count is not None:
         try:
             X_tr, y_tr = datamod.open_train(backend.store, plan.data_ref)
@@ -251,6 +251,7 @@ def finalize(
         except (ValueError, OSError, EOFError) as exc:  # DataIntegrityError, or a .npy too short to open
             raise BuildError(f"build {name!r}: {' '.join(str(exc).split())}") from None
         decision, oob_score = forest.oob_from_sums(oob_total, oob_count, np.asarray(y_tr), classes)
+        oob_missing = int(np.count_nonzero(oob_count == 0))  # rows every tree drew: their OOB is a guess
         write_oob(backend, name, decision)  # the estimators' oob_decision_function_ / oob_prediction_
         del decision
     del oob_total, oob_count
@@ -298,6 +299,7 @@ def finalize(
         "test_score": test_score,
         "metric": "accuracy" if classes is not None else "r2",
         "oob_score": oob_score,
+        **({"oob_missing_rows": oob_missing} if oob_missing else {}),
         **({"test": held} if held is not None else {}),
         **({"sharded": sharded.shard_summary(plan)} if plan.sharded is not None else {}),
         "trees": trees,

@@ -192,6 +192,19 @@ def create_from_arrays(
     column names. Nothing is written unless every check passed.
     """
     spec = validate(replace(spec, test_size=0.0))
+    ds = _arrays_dataset(X, y, sample_weight, feature_names, spec.task, spec.data)
+    with claimed(backend, spec.name):
+        return _store(backend, spec, ds)
+
+
+def _arrays_dataset(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    feature_names: list[str] | None,
+    task: str,
+    source: str,
+) -> datamod.Dataset:
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2:
         raise SpecError("data", f"X must be 2-D (rows x features), got shape {X.shape}")
@@ -200,11 +213,19 @@ def create_from_arrays(
     names = [str(n) for n in feature_names] if feature_names is not None else None
     if names is not None and len(names) != X.shape[1]:
         raise SpecError("data", f"{len(names)} feature names for {X.shape[1]} columns")
-    ds = datamod.from_arrays(X, y, names, spec.task, spec.data)
+    ds = datamod.from_arrays(X, y, names, task, source)
     if sample_weight is not None:
         ds.weight = weights.check_weight(sample_weight, X.shape[0])
-    with claimed(backend, spec.name):
-        return _store(backend, spec, ds)
+    return ds
+
+
+def train_ref(
+    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, feature_names: list[str] | None, task: str
+) -> str:
+    """The ref ``create_from_arrays`` would store these rows under (every row trains: no split)."""
+    ds = _arrays_dataset(X, y, sample_weight, feature_names, task, "arrays")
+    X_tr, _, y_tr, _, w_tr = datamod.split_weighted(ds, 0.0, 0)
+    return keys.data_ref(datamod.content_hash(np.ascontiguousarray(X_tr, dtype=np.float32), y_tr, w_tr))
 
 
 def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:

@@ -58,10 +58,6 @@ class LamforestForest(BaseEstimator):
         return out
 
     def _check_lamforest_params(self) -> None:
-        if self.warm_start:
-            raise ValueError(
-                "warm_start=True is not supported: each fit is a new build; fit again with the full n_estimators"
-            )
         if self.oob_score and not self.bootstrap:
             raise ValueError("Out of bag estimation only available if bootstrap=True")
         if self.backend not in ("local", "aws"):
@@ -127,7 +123,59 @@ class LamforestForest(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def _validate_fit(self, X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _warm_trees(self) -> int | None:
+        """With ``warm_start`` on a fitted forest: the trees to grow to, or None when there are none to
+        add (warned); fewer than the forest has is scikit-learn's ValueError."""
+        have = driver.load_plan(self._backend(), self.build_name_).spec.trees
+        want = int(self.n_estimators)
+        if want < have:
+            raise ValueError(
+                f"n_estimators={want} must be larger or equal to len(estimators_)={have} when warm_start==True"
+            )
+        if want == have:
+            import warnings
+
+            warnings.warn(
+                "Warm-start fitting without increasing n_estimators does not fit new trees.", UserWarning, stacklevel=3
+            )
+            return None
+        return want
+
+    def _grow(
+        self, X: np.ndarray, y: np.ndarray, y_core: np.ndarray, sample_weight: np.ndarray | None, folded: bool
+    ) -> LamforestForest:
+        """``warm_start``: grow the fitted build in place (``driver.grow``): only the new trees are fitted,
+        on the rows the build holds, and they are the trees a single fit of all of them would give."""
+        backend = self._backend()
+        name = self.build_name_
+        plan = driver.load_plan(backend, name)
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        if driver.train_ref(X, y_core, sample_weight, names, self._task) != plan.data_ref:
+            raise ValueError(
+                f"warm_start grows build {name!r} on the rows it was fitted on, and these rows (or their weights) "
+                "differ; fit with warm_start=False to fit a new forest on them"
+            )
+        params = self._grove_params(folded)
+        if params != plan.spec.params:
+            changed = sorted(
+                set(params) ^ set(plan.spec.params) | {k for k in params if params[k] != plan.spec.params.get(k)}
+            )
+            raise ValueError(
+                f"warm_start grows build {name!r} with the parameters it was fitted with; changed: "
+                f"{', '.join(changed)}. Fit with warm_start=False to fit a new forest with them"
+            )
+        want = int(self.n_estimators)
+        with BuildProgress(bool(self.progress), name, want, plan.spec.n_groves) as bar:
+            st = driver.grow(backend, name, want, workers=self._workers(), on_progress=bar.update)
+        if st.state != "done":
+            error = (st.summary or {}).get("error") or st.cancel_reason or st.state
+            raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
+        self._adopt(backend, driver.load_plan(backend, name), st, y)
+        return self
+
+    def _validate_fit(
+        self, X: Any, y: Any, sample_weight: Any, reset: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         from scipy.sparse import issparse
 
         if issparse(X):
@@ -140,6 +188,7 @@ class LamforestForest(BaseEstimator):
             self,
             X,
             y,
+            reset=reset,
             dtype=np.float32,
             ensure_all_finite="allow-nan" if allow_nan else True,
             y_numeric=self._task == "regression",
@@ -174,7 +223,10 @@ class LamforestForest(BaseEstimator):
             The fitted estimator.
         """
         self._check_lamforest_params()
-        X, y, sample_weight = self._validate_fit(X, y, sample_weight)
+        growing = self.warm_start and self.__sklearn_is_fitted__()
+        if growing and self._warm_trees() is None:
+            return self  # nothing to grow, as scikit-learn says in a warning
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight, reset=not growing)
         y_core = self._encode_target(y)
         class_weight = getattr(self, "class_weight", None)
         fold_weights = isinstance(class_weight, (dict, list))
@@ -183,6 +235,8 @@ class LamforestForest(BaseEstimator):
 
             expanded = compute_sample_weight(class_weight, y)
             sample_weight = expanded if sample_weight is None else sample_weight * expanded
+        if growing:
+            return self._grow(X, y, y_core, sample_weight, fold_weights)
         seed = self._seed()
         backend = self._backend()
         name = self._build_name(backend)
@@ -328,6 +382,16 @@ class LamforestForest(BaseEstimator):
         decision = read_oob(backend, st.name)
         if decision is None:
             return
+        if (st.summary or {}).get("oob_missing_rows"):
+            import warnings
+
+            # scikit-learn's words and class, so that code filtering them keeps working.
+            warnings.warn(
+                "Some inputs do not have OOB scores. This probably means too few trees were used "
+                "to compute any reliable OOB estimates.",
+                UserWarning,
+                stacklevel=3,
+            )
         if self._task == "classification":
             self.oob_decision_function_ = decision
             pred = np.argmax(decision, axis=1)
@@ -362,6 +426,24 @@ class LamforestForest(BaseEstimator):
             "stay in the store as groves and predict streams them; load one with "
             "lamforest.driver.load_grove(backend, name, i)"
         )
+
+    def __len__(self) -> int:
+        """The number of trees, as scikit-learn's ensembles (of the merged forest)."""
+        return len(self.estimators_)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.estimators_[index]
+
+    def __iter__(self) -> Any:
+        return iter(self.estimators_)
+
+    @property
+    def estimators_samples_(self) -> list[np.ndarray]:
+        """The rows each tree drew (scikit-learn's, recomputed from each tree's seed)."""
+        check_is_fitted(self)
+        if self._model is None:
+            raise AttributeError(self._why_not_merged())
+        return self._model.estimators_samples_
 
     @property
     def estimators_(self) -> list[Any]:

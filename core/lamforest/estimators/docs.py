@@ -41,12 +41,16 @@ _DOC = """{summary}
         The number of local worker processes (the local backend's workers);
         None: one per core; -1: every core. ``workers`` takes precedence.
     random_state : int, RandomState instance or None, default=None
-        The build's seed: every grove's seed derives from it. None draws a
-        seed, recorded as ``seed_`` and in the build.
+        The forest's seed, as scikit-learn's: the trees are those scikit-learn
+        grows with it, whatever ``grove_size``. None draws a seed, recorded as
+        ``seed_`` and in the build.
     verbose : int, default=0
         scikit-learn's verbosity inside each grove's fit (worker output).
     warm_start : bool, default=False
-        Not supported (each fit is a new build); True is refused at ``fit``.
+        When True and the forest is fitted, ``fit`` grows its build to
+        ``n_estimators`` trees: only the new trees are fitted, and the forest is
+        the one a single fit of all of them gives. The rows and the parameters
+        must be those of the first fit (a ValueError says which differ).
 {class_weight}    ccp_alpha : non-negative float, default=0.0
         Complexity parameter of minimal cost-complexity pruning.
     max_samples : int or float, default=None

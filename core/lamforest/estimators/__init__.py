@@ -50,6 +50,23 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
 }
 
 
+
+def _criterion(criterion: str) -> str:
+    """scikit-learn's regressors map the deprecated ``"friedman_mse"`` to ``"squared_error"`` when
+    constructed, with a FutureWarning; so do these, at the same moment and in the same words."""
+    if isinstance(criterion, str) and criterion == "friedman_mse":
+        import warnings
+
+        warnings.warn(
+            'Value `"friedman_mse"` for `criterion` is deprecated and will be removed in 1.11. It maps to '
+            '`"squared_error"` as both were always equivalent. Use `criterion="squared_error"` to remove '
+            "this warning.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return "squared_error"
+    return criterion
+
 class RandomForestClassifier(ForestClassifierBase):
     __doc__ = doc("RandomForestClassifier", "rf", True, False)
     _model_code = "rf"
@@ -213,7 +230,7 @@ class RandomForestRegressor(ForestRegressorBase):
         progress: bool = True,
     ) -> None:
         self.n_estimators = n_estimators
-        self.criterion = criterion
+        self.criterion = _criterion(criterion)
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf
@@ -275,7 +292,7 @@ class ExtraTreesRegressor(ForestRegressorBase):
         progress: bool = True,
     ) -> None:
         self.n_estimators = n_estimators
-        self.criterion = criterion
+        self.criterion = _criterion(criterion)
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf

@@ -178,6 +178,9 @@ class LamforestForest(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         from scipy.sparse import issparse
 
+        if issparse(y):
+            raise ValueError("sparse multilabel-indicator for y is not supported.")  # scikit-learn's words
+
         if issparse(X):
             raise TypeError(
                 "lamforest stores the train set as a dense array and does not accept sparse input; "
@@ -224,8 +227,12 @@ class LamforestForest(BaseEstimator):
         """
         self._check_lamforest_params()
         growing = self.warm_start and self.__sklearn_is_fitted__()
-        if growing and self._warm_trees() is None:
-            return self  # nothing to grow, as scikit-learn says in a warning
+        if growing and self._warm_trees() is None:  # nothing to grow, as scikit-learn says in a warning
+            if self.oob_score and not hasattr(self, "oob_score_"):  # asked for now: from the trees there are
+                _, y, _ = self._validate_fit(X, y, sample_weight, reset=False)
+                backend = self._backend()
+                self._set_oob(backend, driver.status(backend, self.build_name_), y)
+            return self
         X, y, sample_weight = self._validate_fit(X, y, sample_weight, reset=not growing)
         y_core = self._encode_target(y)
         class_weight = getattr(self, "class_weight", None)
@@ -426,6 +433,31 @@ class LamforestForest(BaseEstimator):
             "stay in the store as groves and predict streams them; load one with "
             "lamforest.driver.load_grove(backend, name, i)"
         )
+
+    # scikit-learn's forest keeps these on itself; here the merged forest has them. (Properties, not
+    # __getattr__: a property raising AttributeError, as an unfitted one's does, would fall into it.)
+    def _from_model(self, name: str) -> Any:
+        check_is_fitted(self)
+        if self._model is None:
+            raise AttributeError(self._why_not_merged())
+        return getattr(self._model, name)
+
+    @property
+    def _n_samples(self) -> int:
+        return int(self._from_model("_n_samples"))
+
+    @property
+    def _n_samples_bootstrap(self) -> int | None:
+        return self._from_model("_n_samples_bootstrap")
+
+    @property
+    def _sample_weight(self) -> np.ndarray | None:
+        return self._from_model("_sample_weight")
+
+    @property
+    def estimator(self) -> Any:
+        """The tree every tree of the forest is cloned from (scikit-learn's ``estimator`` attribute)."""
+        return self._sklearn_class()().estimator
 
     def __len__(self) -> int:
         """The number of trees, as scikit-learn's ensembles (of the merged forest)."""

@@ -7,23 +7,24 @@ from typing import Any
 from rich.markup import escape
 
 from lamforest import driver as drv
+from lamforest import fmt
 
 
 def fmt_usd(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"${v:.2e}" if v < 0.0001 else f"${v:.4f}"
+    """Money as every screen writes it (``lamforest.fmt``); ``-`` when unknown."""
+    return "-" if v is None else fmt.usd(v)
 
 
 def fmt_ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:,.0f}"
+    """A duration in ms, as every screen writes durations; ``-`` when unknown."""
+    return "-" if v is None else fmt.ms(v)
 
 
 def grove_table(st: drv.BuildStatus) -> Any:
     from rich.table import Table
 
     t = Table(title=f"groves of {st.name}", show_lines=False, header_style="bold")
-    for col in ("grove", "trees", "seed", "state", "try", "duration s", "billed ms", "init ms", "max MB", "cost"):
+    for col in ("grove", "trees", "seed", "state", "try", "duration", "billed", "init", "max mem", "cost"):
         t.add_column(col, justify="left" if col == "state" else "right")
     for r in st.rows:
         rep = r.report
@@ -34,10 +35,10 @@ def grove_table(st: drv.BuildStatus) -> Any:
             str(r.seed),
             r.state,
             str(max(r.attempt, 1)),
-            f"{r.duration_s:.2f}" if r.duration_s is not None else "-",
+            fmt.secs(r.duration_s) if r.duration_s is not None else "-",
             fmt_ms(rep.billed_ms if rep else None),
             fmt_ms(rep.init_ms if rep else None),
-            fmt_ms(rep.max_memory_mb if rep else None),
+            fmt.mb(rep.max_memory_mb) if rep else "-",
             fmt_usd(r.cost_usd),
             style=style,
         )
@@ -80,8 +81,8 @@ def summary_table(st: drv.BuildStatus) -> Any:
             f"{st.spec.data}: {st.plan.n_train} train rows, {st.plan.n_test} test rows, {st.plan.n_features} features",
         ),
         *_sample_rows(st),
-        ("elapsed", f"{st.elapsed_s:.2f} s"),
-        ("billed", f"{st.billed_ms:,.0f} ms, {st.gb_seconds:.3f} GB-s at {st.spec.memory} MB {st.spec.arch}"),
+        ("elapsed", fmt.secs(st.elapsed_s)),
+        ("billed", f"{fmt.ms(st.billed_ms)}, {fmt.gbs(st.gb_seconds)} at {fmt.mb(st.spec.memory)} {st.spec.arch}"),
         ("cost", f"{fmt_usd(st.cost_usd)}{est}"),
     ]
     if j["test_score"] is not None:
@@ -188,7 +189,7 @@ def leaderboard_table(lb: Any) -> Any:
 
     est = " (est.)" if lb.cost_estimate else ""
     t = Table(title=f"search {lb.name}: {lb.done}/{len(lb.trials)} trials, {fmt_usd(lb.cost_usd)}{est}")
-    for col in ("rank", "trial", *lb.spec.grid, lb.metric or "score", "duration s", "cost", "state"):
+    for col in ("rank", "trial", *lb.spec.grid, lb.metric or "score", "duration", "cost", "state"):
         t.add_column(col, justify="left" if col == "state" else "right")
     for rank, tr in enumerate(lb.ranked(), start=1):
         t.add_row(
@@ -196,7 +197,7 @@ def leaderboard_table(lb: Any) -> Any:
             str(tr.trial),
             *[str(tr.params.get(k)) for k in lb.spec.grid],
             f"{tr.score:.4f}" if tr.score is not None else "-",
-            f"{tr.duration_s:.2f}" if tr.duration_s is not None else "-",
+            fmt.secs(tr.duration_s) if tr.duration_s is not None else "-",
             fmt_usd(tr.cost_usd),
             tr.state if not tr.error else f"{tr.state}: {tr.error[:60]}",
         )

@@ -134,7 +134,7 @@ async def test_invalid_form_shows_error_beside_field_and_starts_nothing(backend:
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "file not found" in str(form.query_one("#err-data").render())
+        assert "no such file" in str(form.query_one("#err-data").render())
         assert app.screen is form
         assert app.runs == {}
         await pilot.press("escape")

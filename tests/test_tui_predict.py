@@ -51,7 +51,7 @@ async def test_predict_unlabelled_rows_of_a_grove_set_to_a_file(home: Path, tmp_
         console = Console(width=150, record=True, file=io.StringIO())
         console.print(preview_table(shown.pred))
         preview = console.export_text()
-        assert "proba_0" in preview and "first 10 of 15 rows" in preview
+        assert "probability of each class" in preview and "first 10 of 15 rows" in preview
         assert f"{shown.pred.proba[0, 0]:.4f}" in preview
         await pilot.press("escape")
 

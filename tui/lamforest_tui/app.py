@@ -20,9 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lamforest import driver
+from lamforest import driver, fmt
 from lamforest.backend import BACKENDS, Backend, ConfigError, open_backend
-from lamforest_tui import fmt
 from lamforest_tui.screens.build import BuildScreen
 from lamforest_tui.screens.builds import BuildsScreen
 from lamforest_tui.screens.confirm import ConfirmScreen
@@ -39,6 +38,7 @@ class LamforestApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.ctrl_quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.ctrl_c_quit"),  # as in k9s, htop
         # Focus keys act where the app receives them (priority), before it hands the next keys on:
         # as plain bindings they made a round trip through the focused widget's queue, and the keys
         # typed right after a tab were already handed to the field being left.
@@ -67,6 +67,7 @@ class LamforestApp(App[None]):
         self.progress: dict[str, LamforestApp.Progress] = {}
         self._stop = threading.Event()
         self._drivers_done: dict[str, threading.Event] = {}
+        self.last_opened: str | None = None
 
     def on_mount(self) -> None:
         self.push_screen(BuildsScreen(self.backend))
@@ -119,7 +120,17 @@ class LamforestApp(App[None]):
 
     # ------------------------------------------------------------------ navigation
 
+    def in_view(self, screen: Screen) -> bool:
+        """``screen`` is on top, or seen under the dialogs on top of it (a question must not freeze it)."""
+        for top in reversed(self.screen_stack):
+            if top is screen:
+                return True
+            if not top.is_modal or isinstance(top, HelpScreen):  # help is opaque: nothing shows under it
+                return False
+        return False
+
     def open_build(self, name: str) -> None:
+        self.last_opened = name  # the list puts its cursor here when it is back on top
         self.push_screen(BuildScreen(self.backend, name))
 
     def action_new_build(self) -> None:

@@ -10,24 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lamforest import fmt
 from lamforest.driver import BuildStatus, GroveRow
 from lamforest.logs import parse_report
-from lamforest_tui import fmt
 
-# (column key, label, width): fixed widths, so updates never re-measure the table.
+# (column key, label, width): fixed widths, so updates never re-measure the table; every figure fits its column.
 GROVE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("grove", "grove", 6),
     ("trees", "trees", 5),
     ("seed", "seed", 10),
     ("state", "state", 9),
-    ("start", "start", 8),
+    ("start", "start", fmt.WIDTH["secs"] + 1),
     ("duration", "duration", 8),
-    ("billed", "billed", 9),
-    ("init", "init", 8),
-    ("memory", "max mem", 7),
-    ("cost", "cost", 10),
+    ("billed", "billed", fmt.WIDTH["secs"]),
+    ("init", "init", fmt.WIDTH["secs"]),
+    ("memory", "max mem", fmt.WIDTH["mb"]),
+    ("cost", "cost", fmt.WIDTH["usd"]),
     ("retries", "retry", 5),
 )
+# Where the table is narrower than its columns, they give way in this order (x shows them all again).
+GROVE_DROP_ORDER = ("seed", "start", "billed", "trees", "retries", "init", "duration")
 ACTIVE = ("queued", "running", "finishing")
 FINAL = ("done", "failed", "cancelled")
 INTERRUPTED = "interrupted"  # no driver holds the build any more: not running, no clock; resumable
@@ -69,6 +71,8 @@ class BuildView:
     task: str
     model: str
     groves_total: int
+    memory_mb: int
+    arch: str
     counts: dict[str, int]
     trees_done: int
     trees_total: int
@@ -102,34 +106,44 @@ class BuildView:
         c = self.counts
         return (c.get("done", 0), c.get("running", 0), c.get("failed", 0), c.get("cancelled", 0))
 
-    def header_lines(self) -> tuple[str, str]:
+    def header_lines(self, width: int = 160) -> list[str]:
+        """The header's lines: who and what, progress, time and money, then one line for a note (blank when
+        there is none), so the header keeps its height from queued to done at a given width. Below
+        ``WIDE_HEADER`` columns time and money take two lines, so no figure is cut."""
         c = self.counts
         est = "est. " if self.estimate else ""
-        line1 = (
-            f"[b]{self.name}[/b]  [{state_style(self.state)}]{self.state}[/]  "
-            f"{self.backend} · {self.model} {self.task}  ·  groves {c.get('done', 0)}/{self.groves_total} done, "
-            f"{c.get('running', 0)} running, {c.get('failed', 0)} failed  ·  "
-            f"trees {self.trees_done}/{self.trees_total}"
+        who = (
+            f"[b]{self.name}[/b]  [{state_style(self.state)}]{self.state}[/]  ·  {self.model} {self.task} "
+            f"on {self.backend}  ·  {fmt.mb(self.memory_mb)} {self.arch}"
         )
-        score_txt = ""
-        if self.test_score is not None:
-            score_txt = f"  ·  {self.metric or 'score'} [b]{fmt.score(self.test_score)}[/b]"
+        cancelled = f", {c.get('cancelled', 0)} cancelled" if c.get("cancelled") else ""
+        progress = (
+            f"groves {c.get('done', 0)}/{self.groves_total} done, {c.get('running', 0)} running, "
+            f"{c.get('failed', 0)} failed{cancelled}  ·  trees {self.trees_done}/{self.trees_total}"
+        )
         projected = fmt.usd(self.projected_usd) if self.projected_usd is not None else "-"
-        line2 = (
-            f"elapsed {fmt.secs(self.elapsed_s)}  ·  billed {fmt.gbs(self.gb_seconds)}  ·  "
-            f"cost {est}{fmt.usd(self.cost_usd)}  ·  projected {est}{projected}{score_txt}"
-        )
+        time_cost = f"elapsed {fmt.secs(self.elapsed_s)}  ·  billed {fmt.gbs(self.gb_seconds)}  ·  "
+        time_cost += f"cost {est}{fmt.usd(self.cost_usd)}"
+        outlook = f"projected {est}{projected}"
+        if self.test_score is not None:
+            outlook += f"  ·  {self.metric or 'score'} [b]{fmt.score(self.test_score)}[/b]"
+        note = ""
         if self.reason:
-            line2 += f"  ·  [i]{self.reason}[/i]"
+            note = f"[i]{self.reason}[/i]"
         elif self.late_cancel:
-            line2 += "  ·  [i]it finished before the cancel reached it[/i]"
+            note = "[i]it finished before the cancel reached it[/i]"
         elif self.state == "queued":
-            line2 += "  ·  [i]waiting for the first grove to start: workers are starting (a cold start)[/i]"
+            note = "[i]waiting for the first grove to start: workers are starting (a cold start)[/i]"
         elif self.state == INTERRUPTED:
-            line2 += "  ·  [i]no driver is running it: [b]r[/b] resumes it here[/i]"
+            note = "[i]no driver is running it: [b]r[/b] resumes it here[/i]"
         if self.error:
-            line2 += f"\n[red]{self.error}[/red]"
-        return line1, line2
+            note = f"{note}  [red]{self.error}[/red]" if note else f"[red]{self.error}[/red]"
+        if width >= WIDE_HEADER:
+            return [who, progress, f"{time_cost}  ·  {outlook}", note]
+        return [who, progress, time_cost, outlook, note]
+
+
+WIDE_HEADER = 110  # columns from which time and money share one header line
 
 
 def state_style(state: str) -> str:
@@ -141,6 +155,27 @@ def state_style(state: str) -> str:
         "cancelled": "magenta",
         INTERRUPTED: "bold red",
     }.get(state, "dim")
+
+
+def projected_usd(status: BuildStatus) -> float | None:
+    """What the whole build will cost: what it cost so far, plus the trees still to fit at the cost of a
+    warm grove's tree. The first groves pay their workers' cold start (an Init Duration billed once per
+    worker, not once per grove); spread over every tree, it made the first projections 8x too high."""
+    if status.summary is not None or status.brief:
+        return status.projected_cost_usd  # ended: the cost is what it is
+    warm_usd = 0.0
+    warm_trees = 0
+    for r in status.rows:
+        rep = r.report
+        if r.state != "done" or rep is None or not rep.billed_ms:
+            continue
+        share = 1.0 if not rep.init_ms else min(1.0, rep.duration_ms / rep.billed_ms)  # the fit, not the start
+        warm_usd += (r.cost_usd or 0.0) * share
+        warm_trees += r.trees
+    if not warm_trees:
+        return None
+    left = max(0, status.spec.trees - status.trees_done)
+    return status.cost_usd + warm_usd / warm_trees * left
 
 
 def elapsed(status: BuildStatus) -> float:
@@ -186,6 +221,8 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None, cache: C
         task=status.plan.task,
         model=status.spec.model,
         groves_total=len(status.rows),
+        memory_mb=status.spec.memory,
+        arch=status.spec.arch,
         counts={st: status.count(st) for st in ("queued", "running", "done", "failed", "cancelled")},
         trees_done=status.trees_done,
         trees_total=status.spec.trees,
@@ -193,7 +230,7 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None, cache: C
         billed_ms=status.billed_ms,
         gb_seconds=status.gb_seconds,
         cost_usd=status.cost_usd,
-        projected_usd=status.projected_cost_usd,
+        projected_usd=projected_usd(status),
         estimate=status.cost_estimate,
         metric=summary.get("metric"),
         test_score=status.test_score,

@@ -22,8 +22,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from lamforest import driver
 from lamforest.backend import Backend
 from lamforest.driver import Prediction
+from lamforest.spec import SpecError
 from lamforest_tui.screens.confirm import ConfirmScreen
-from lamforest_tui.screens.export import ExportScreen
+from lamforest_tui.screens.export import ExportRequest, ExportScreen, merge_question
 from lamforest_tui.screens.grove import GroveScreen
 from lamforest_tui.screens.predict_ask import PredictAskScreen, PredictRequest
 from lamforest_tui.screens.prediction import PredictionScreen
@@ -31,11 +32,12 @@ from lamforest_tui.view import FINAL, INTERRUPTED, BuildView, CellCache, LogTap,
 from lamforest_tui.widgets.build_header import BuildHeader
 from lamforest_tui.widgets.charts import DurationHistogram, GroveTimeline
 from lamforest_tui.widgets.footer import KeysFooter
-from lamforest_tui.widgets.grove_table import GroveTable
+from lamforest_tui.widgets.grove_table import FULL_WIDTH, MAIN_WIDTH, GroveTable
 from lamforest_tui.widgets.log_pane import LogPane
 
 REFRESH_S = 0.5  # the store is read twice a second while the build is active; never once it ended
 CHARTS_MIN_WIDTH = 36  # columns the charts need beside the grove table to be readable
+
 SETTLE_EVERY = 4  # a cancelled build not ended yet is read every 4th refresh (2 s)
 CHART_MIN_S = 3.0  # charts redraw at most this often while a build runs (plotext draws everything each time)
 
@@ -47,6 +49,7 @@ class BuildScreen(Screen[None]):
         Binding("c", "cancel_build", "Cancel", id="build.cancel"),
         Binding("e", "export", "Export", id="build.export"),
         Binding("r", "resume_build", "Resume", id="build.resume"),
+        Binding("v", "charts", "Charts", id="build.charts"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="build.refresh"),
     ]
 
@@ -71,6 +74,9 @@ class BuildScreen(Screen[None]):
         self._chart_at = 0.0
         self._last_error = ""
         self._settling = 0
+        self._export_request: ExportRequest | None = None  # the last export asked (a merge question repeats it)
+        self.charts_only = False  # v, where the charts do not fit beside the table: they take its place
+        self.charts_beside = True
         self._cells: CellCache = {}  # formatted rows, kept between refreshes (worker thread only)
 
     def compose(self) -> ComposeResult:
@@ -88,12 +94,41 @@ class BuildScreen(Screen[None]):
             self.poll()
 
     def on_resize(self, event: events.Resize) -> None:
-        """Small terminals: the grove table and the header first; charts only where they fit beside the
-        table, and a shorter log below 32 lines (at 80x24 the table keeps ~11 rows)."""
-        table_width = self.query_one(GroveTable).styles.width
-        room = event.size.width - (int(table_width.value) if table_width is not None else 110)
-        self.query_one("#charts").display = room >= CHARTS_MIN_WIDTH
-        self.query_one(LogPane).styles.height = 8 if event.size.height >= 32 else 4
+        self.lay_out()
+
+    def lay_out(self) -> None:
+        """The grove table and the header first. The charts sit beside the table where it keeps its main
+        columns (from ~115 columns); narrower, ``v`` shows them in the table's place. The table gives up
+        columns in a stated order where it is narrower than them (``x`` shows them all, scrolled); the
+        log is shorter below 32 lines."""
+        width, height = self.size.width, self.size.height
+        table = self.query_one(GroveTable)
+        need = FULL_WIDTH if table.show_all else MAIN_WIDTH
+        self.charts_beside = width - need >= CHARTS_MIN_WIDTH
+        if self.charts_beside:
+            table_width = FULL_WIDTH if table.show_all else min(FULL_WIDTH, width - CHARTS_MIN_WIDTH)
+        else:
+            table_width = min(FULL_WIDTH, width)
+        table.styles.width = table_width
+        table.fit(table_width)
+        only = self.charts_only and not self.charts_beside
+        table.display = not only
+        self.query_one("#charts").display = self.charts_beside or only
+        self.query_one(LogPane).styles.height = 8 if height >= 32 else 4
+        self.refresh_bindings()
+
+    def on_grove_table_columns_toggled(self, message: GroveTable.ColumnsToggled) -> None:
+        self.lay_out()
+
+    def action_charts(self) -> None:
+        self.charts_only = not self.charts_only
+        self.lay_out()
+        if self.charts_only:
+            self._chart_key = None  # drawn now, whatever the last draw
+            if self.view is not None:
+                self.apply_view(self.view)
+        else:
+            self.query_one(GroveTable).focus()
 
     def on_mount(self) -> None:
         self.sub_title = self.build_name
@@ -104,8 +139,8 @@ class BuildScreen(Screen[None]):
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
-        if self.app.screen is not self and self.view is not None:
-            return  # covered by another screen (a grove's detail, help): read again when back
+        if not self.app.in_view(self) and self.view is not None:  # type: ignore[attr-defined]
+            return  # covered by another screen (a build, help): no reading what nobody sees; read when back
         if self.view is not None and self.view.state in FINAL and self.build_name not in self.app.running:  # type: ignore[attr-defined]
             if self.view.ended:
                 return  # its driver wrote the summary: nothing can change it, so no request per tick
@@ -169,6 +204,8 @@ class BuildScreen(Screen[None]):
             return True if state in ("queued", "running", INTERRUPTED) else None
         if action == "resume_build":
             return state == INTERRUPTED  # False hides it: rare, and room is short
+        if action == "charts":
+            return not self.charts_beside  # beside the table already: nothing to show
         return True
 
     def action_resume_build(self) -> None:
@@ -192,7 +229,7 @@ class BuildScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="predict")
     def predict(self, request: PredictRequest) -> None:
-        pred = driver.predict(self.backend, self.build_name, request.data, out=request.out)
+        pred = driver.predict(self.backend, self.build_name, request.data, out=request.out, force=request.force)
         self.post_message(self.Predicted(pred))
 
     def on_build_screen_predicted(self, message: BuildScreen.Predicted) -> None:
@@ -213,15 +250,25 @@ class BuildScreen(Screen[None]):
         driver.cancel(self.backend, self.build_name)
 
     def action_export(self) -> None:
-        def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.export(path)
+        def chosen(request: ExportRequest | None) -> None:
+            if request is not None:
+                self.export(request)
 
         self.app.push_screen(ExportScreen(self.build_name), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
-    def export(self, path: Path) -> Path:
-        return driver.export(self.backend, self.build_name, path)
+    def export(self, request: ExportRequest) -> Path:
+        self._export_request = request
+        return driver.export(self.backend, self.build_name, request.path, force=request.force)
+
+    def ask_merge(self, error: SpecError, request: ExportRequest) -> None:
+        """A grove set above its merge limit: ask, and on yes merge and write it anyway."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.export(ExportRequest(request.path, force=True))
+
+        self.app.push_screen(ConfirmScreen(merge_question(error), title="Merge above the limit?"), answered)
 
     def on_grove_table_grove_chosen(self, message: GroveTable.GroveChosen) -> None:
         self.show_grove(message.grove)
@@ -238,6 +285,11 @@ class BuildScreen(Screen[None]):
         elif event.state == WorkerState.SUCCESS and worker.group == "cancel":
             self.notify(f"cancel requested for {self.build_name}", title="Cancel")
         elif event.state == WorkerState.ERROR:
+            error = worker.error
+            if worker.group == "export" and isinstance(error, SpecError) and error.field == "force":
+                if self._export_request is not None:
+                    self.ask_merge(error, self._export_request)
+                return
             if worker.group == "build-refresh":
                 if str(worker.error) == self._last_error:
                     return  # the same failure every 250 ms: say it once

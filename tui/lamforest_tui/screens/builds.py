@@ -20,10 +20,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from lamforest import driver
+from lamforest import driver, fmt
 from lamforest.backend import Backend
 from lamforest.driver import BuildStatus
-from lamforest_tui import fmt
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.view import ACTIVE, INTERRUPTED, elapsed, state_style
 from lamforest_tui.widgets.builds_table import BuildsTable
@@ -42,17 +41,20 @@ BUILD_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("score", "score", 16),
     ("created", "created", 16),
 )
-# Dropped first when the terminal is narrow, in this order.
-DROP_ORDER = ("created", "billed", "failed", "elapsed", "score")
+# Dropped first when the terminal is narrow, in this order (x shows them all again, scrolled with left/right).
+DROP_ORDER = ("billed", "failed", "elapsed", "created", "score")
 NAME_MAX = 48
+# s is the searches: sort keys are o (next column) and O (reverse), as a cycle through these.
+SORTS = ("created", "name", "state", "elapsed", "cost")
 
 
-def column_layout(width: int) -> list[tuple[str, str, int]]:
-    """The columns that fit ``width`` cells (each takes 2 of padding), the name widened to the rest."""
+def column_layout(width: int, every: bool = False) -> list[tuple[str, str, int]]:
+    """The columns that fit ``width`` cells (each takes 2 of padding), the name widened to the rest;
+    ``every``: all of them, however wide."""
     cols = list(BUILD_COLUMNS)
     used = lambda cs: sum(w + 2 for _k, _l, w in cs) + 2  # noqa: E731 - plus the scrollbar
     for key in DROP_ORDER:
-        if used(cols) <= width:
+        if every or used(cols) <= width:
             break
         cols = [c for c in cols if c[0] != key]
     spare = max(0, width - used(cols))
@@ -64,6 +66,18 @@ class BuildRow:
     name: str
     state: str
     cells: tuple[str, ...]
+    created: float = 0.0
+    elapsed_s: float = 0.0
+    cost_usd: float = 0.0
+
+    def sort_key(self, key: str) -> tuple[object, ...]:
+        return {
+            "created": (self.created,),
+            "name": (self.name.lower(),),
+            "state": (self.state, -self.created),
+            "elapsed": (self.elapsed_s,),
+            "cost": (self.cost_usd,),
+        }[key]
 
     def matches(self, text: str) -> bool:
         text = text.lower()
@@ -89,6 +103,9 @@ def build_row(st: BuildStatus) -> BuildRow:
             score,
             fmt.stamp(st.plan.created),
         ),
+        created=st.plan.created,
+        elapsed_s=secs,
+        cost_usd=st.cost_usd,
     )
 
 
@@ -103,6 +120,9 @@ class BuildsScreen(Screen[None]):
         Binding("s", "searches", "Searches", id="driver.searches"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="driver.refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="driver.clear_filter"),
+        Binding("o", "sort", "Sort", id="driver.sort"),
+        Binding("O", "sort_reverse", "Reverse sort", show=False, id="driver.sort_reverse"),
+        Binding("x", "all_columns", "Columns", id="driver.columns"),
     ]
 
     @dataclass
@@ -119,6 +139,9 @@ class BuildsScreen(Screen[None]):
         self._listing = False
         self._columns: list[tuple[str, str, int]] = []
         self._shown_for: tuple[str, int] | None = None  # (filter, builds) the table was last drawn for
+        self.sort_by, self.sort_desc = "created", True  # newest first
+        self.every_column = False  # x: every column, scrolled sideways
+        self.select_next: str | None = None  # the build to put the cursor on once it is listed
         self.view = driver.BuildsView(backend)  # kept across refreshes: that is what makes them cheap
 
     def compose(self) -> ComposeResult:
@@ -138,6 +161,12 @@ class BuildsScreen(Screen[None]):
         self.set_interval(LIST_S, self.poll)
 
     def on_screen_resume(self) -> None:
+        # Back from a build (or the form that started one): the cursor goes to that build, so enter
+        # opens the build just seen, not whichever row the cursor was left on.
+        opened = getattr(self.app, "last_opened", None)
+        if opened:
+            self.select_next = opened
+            self.show_rows(force=True)
         if self.loaded:
             self.poll()
 
@@ -146,14 +175,15 @@ class BuildsScreen(Screen[None]):
 
     def lay_out(self, width: int) -> None:
         """Columns for this width; re-add the rows only when the set of columns changed."""
-        cols = column_layout(width)
+        cols = column_layout(width, self.every_column)
         if cols == self._columns:
             return
         self._columns = cols
         table = self.query_one("#builds", DataTable)
         table.clear(columns=True)
         for key, label, w in cols:
-            table.add_column(label, key=key, width=w)
+            mark = (" ▼" if self.sort_desc else " ▲") if key == self.sort_by else ""
+            table.add_column(label + mark, key=key, width=w)
         self._shown = []
         self._shown_for = None
         self.show_rows()
@@ -161,8 +191,8 @@ class BuildsScreen(Screen[None]):
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
-        if self.app.screen is not self and self.loaded:
-            return  # another screen is on top: no reading what nobody sees; read again when back
+        if not self.app.in_view(self) and self.loaded:  # type: ignore[attr-defined]
+            return  # covered by another screen (a build, help): no reading what nobody sees; read when back
         if not self._listing:
             self._listing = True
             self.load()
@@ -187,12 +217,13 @@ class BuildsScreen(Screen[None]):
             return value
         return Text(value, justify="right")
 
-    def show_rows(self) -> None:
+    def show_rows(self, force: bool = False) -> None:
         table = self.query_one("#builds", DataTable)
         rows = [r for r in self.rows if r.matches(self._filter)]
+        rows.sort(key=lambda r: r.sort_key(self.sort_by), reverse=self.sort_desc)
         keys = [key for key, _l, _w in BUILD_COLUMNS]
         shown = {key for key, _l, _w in self._columns}
-        if rows == self._shown and self._shown_for == (self._filter, len(self.rows)):
+        if rows == self._shown and self._shown_for == (self._filter, len(self.rows)) and not force:
             return  # nothing changed: no widget touched, nothing re-rendered
         self._shown_for = (self._filter, len(self.rows))
         with self.app.batch_update():
@@ -212,6 +243,10 @@ class BuildsScreen(Screen[None]):
                 names = [r.name for r in rows]
                 if current in names:
                     table.move_cursor(row=names.index(current), animate=False)
+            names = [r.name for r in rows]
+            if self.select_next in names:
+                table.move_cursor(row=names.index(self.select_next), animate=False)
+                self.select_next = None
             self._shown = rows
             empty = self.query_one("#empty", Static)
             if not self.rows:
@@ -246,6 +281,8 @@ class BuildsScreen(Screen[None]):
             return bool(row and row.state == INTERRUPTED)  # False hides it: rare, and room is short
         if action == "clear_filter":
             return bool(self._filter) or self.query_one("#filter", Input).display
+        if action == "all_columns":
+            return self.every_column or len(column_layout(self.size.width)) < len(BUILD_COLUMNS)
         return True
 
     def action_new_build(self) -> None:
@@ -290,6 +327,23 @@ class BuildsScreen(Screen[None]):
         if row and row.state == INTERRUPTED:
             self.view.forget(row.name)
             self.app.resume_build(row.name)  # type: ignore[attr-defined]
+
+    def action_sort(self) -> None:
+        self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
+        self.sort_desc = self.sort_by in ("created", "elapsed", "cost")  # the most recent, longest, dearest first
+        self._resort()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_desc = not self.sort_desc
+        self._resort()
+
+    def _resort(self) -> None:
+        self._columns = []  # the sorted column's label carries the arrow
+        self.lay_out(self.size.width)
+
+    def action_all_columns(self) -> None:
+        self.every_column = not self.every_column
+        self.lay_out(self.size.width)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

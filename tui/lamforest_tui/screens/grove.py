@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from lamforest_tui import fmt
+from lamforest import fmt
 from lamforest_tui.widgets.footer import KeysFooter
 
 TIME_FIELDS = ("started", "ended")

@@ -10,10 +10,13 @@ closes with the new build's name, which the app starts at once.
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,12 +27,11 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from lamforest import driver
+from lamforest import driver, fmt
 from lamforest.backend import Backend
 from lamforest.data import BUILTINS
 from lamforest.estimate_params import ModelParams
 from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value
-from lamforest_tui import fmt
 from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.steady_input import SteadyInput
 from lamforest_tui.widgets.steady_select import SteadySelect
@@ -69,21 +71,52 @@ def fields() -> list[Field]:
     ]
 
 
-def estimate_text(spec: BuildSpec, params: ModelParams | None = None) -> str:
-    """One line: the projected wall time and cost on Lambda for ``spec``, from a cached sample, or how to get one."""
+def estimate_command(spec: BuildSpec) -> str:
+    """The ``lamforest estimate`` command that measures a sample of this very build (every field the form
+    set away from its default), so the estimate it caches is the one the form looks up."""
+    words = ["lamforest", "estimate", spec.name, "--data", spec.data]
+    if spec.target is not None:
+        words += ["--target", str(spec.target)]
+    for flag, value, default in (
+        ("--model", spec.model, "rf"),
+        ("--task", spec.task, "auto"),
+        ("--seed", spec.seed, 0),
+        ("--memory", spec.memory, 1769),
+        ("--arch", spec.arch, "x86_64"),
+    ):
+        if value != default:
+            words += [flag, str(value)]
+    words += ["-t", str(spec.trees), "-g", str(spec.grove)]
+    for key, value in sorted(spec.params.items()):
+        words += ["--param", f"{key}={value}"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def estimate_text(spec: BuildSpec, params: ModelParams | None = None, seeds: tuple[int, ...] = ()) -> str:
+    """One line: the projected wall time and cost on Lambda for ``spec``, from a cached sample, or how to get one.
+
+    A sample measured with another of ``seeds`` stands in for this seed's: the seed moves the split and the
+    trees, not what a tree costs to fit, so changing only the seed does not take the estimate away."""
     from lamforest.driver.estimate import cache_dir
     from lamforest.estimate import quick_estimate
 
     proj = quick_estimate(spec, cache_dir(), params)
+    other = ""
+    for seed in seeds:
+        if proj is not None:
+            break
+        if seed != spec.seed:
+            proj = quick_estimate(dataclasses.replace(spec, seed=seed), cache_dir(), params)
+            other = f" [dim](sample measured with seed {seed})[/dim]" if proj is not None else ""
     if proj is None:
         return (
             f"[dim]estimate: no measured sample of this data and these parameters yet; "
-            f"`lamforest estimate {spec.name} --data {spec.data}` measures one[/dim]"
+            f"`{escape(estimate_command(spec))}` measures one[/dim]"
         )
     warn = f"  [yellow]{proj.warnings[0]}[/yellow]" if proj.warnings else ""
     return (
         f"estimate on Lambda: {fmt.secs(proj.wall_s)} ({fmt.secs(proj.wall_p10_s)}-{fmt.secs(proj.wall_p90_s)}), "
-        f"{fmt.usd(proj.cost_usd)} for {proj.groves} groves at {proj.memory_mb} MB{warn}"
+        f"{fmt.usd(proj.cost_usd)} for {proj.groves} groves at {fmt.mb(proj.memory_mb)}{other}{warn}"
     )
 
 
@@ -116,6 +149,7 @@ class NewBuildScreen(ModalScreen[str | None]):
         self.estimated = ""  # the estimate line last shown
         self._estimate_params: ModelParams | None = None
         self._estimate_timer: Timer | None = None
+        self._seeds_estimated: list[int] = []  # seeds a sample was found for (another seed's stands in)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="new-build", classes="dialog", can_focus=False):
@@ -178,7 +212,10 @@ class NewBuildScreen(ModalScreen[str | None]):
             from lamforest.driver.estimate import lambda_params
 
             self._estimate_params = lambda_params(self.backend)[0]
-        self.post_message(self.Estimated(estimate_text(spec, self._estimate_params)))
+        text = estimate_text(spec, self._estimate_params, (*self._seeds_estimated, 0))
+        if text.startswith("estimate on Lambda") and spec.seed not in self._seeds_estimated:
+            self._seeds_estimated.append(spec.seed)
+        self.post_message(self.Estimated(text))
 
     def on_new_build_screen_estimated(self, message: NewBuildScreen.Estimated) -> None:
         self.estimated = message.text

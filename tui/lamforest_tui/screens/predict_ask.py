@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 
 from lamforest.output import check_target
 from lamforest.spec import SpecError
+from lamforest_tui.screens.export import free_path
 from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.steady_input import SteadyInput
 
@@ -23,6 +24,7 @@ class PredictRequest:
 
     data: str | None
     out: str | None
+    force: bool = False  # overwrite the file at ``out`` (the user said so)
 
 
 class PredictAskScreen(ModalScreen[PredictRequest | None]):
@@ -31,6 +33,7 @@ class PredictAskScreen(ModalScreen[PredictRequest | None]):
     def __init__(self, build: str) -> None:
         super().__init__()
         self.build = build
+        self._overwrite: str | None = None  # the path the user was told exists (enter again overwrites it)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="predict-ask-body", classes="dialog"):
@@ -38,7 +41,7 @@ class PredictAskScreen(ModalScreen[PredictRequest | None]):
             yield Static("rows to predict: a .csv/.parquet/.npy file (empty: the held-out test set)", classes="hint")
             yield SteadyInput(placeholder="new_rows.csv", id="predict-data")
             yield Static("write the predictions to (.csv/.parquet/.npy; empty: only show them)", classes="hint")
-            yield SteadyInput(value=str(Path.cwd() / f"{self.build}-predictions.csv"), id="predict-out")
+            yield SteadyInput(value=str(free_path(Path.cwd(), f"{self.build}-predictions", ".csv")), id="predict-out")
             yield Static("", id="predict-error", classes="error")
             yield Static("enter: predict   esc: cancel", classes="hint")
         yield KeysFooter()
@@ -47,14 +50,26 @@ class PredictAskScreen(ModalScreen[PredictRequest | None]):
         event.stop()
         data = self.query_one("#predict-data", Input).value.strip() or None
         out = self.query_one("#predict-out", Input).value.strip() or None
+        force = out is not None and out == self._overwrite
         if out is not None:
             try:
-                check_target(out)  # an existing file or a missing folder: say so here, not after predicting
+                check_target(out, force)  # an existing file or a missing folder: say so here, not after predicting
             except SpecError as exc:
-                self.query_one("#predict-error", Static).update(str(exc))
-                self.query_one("#predict-out", Input).add_class("invalid")
+                box = self.query_one("#predict-out", Input)
+                if "already exists" in exc.message:
+                    self._overwrite = out
+                    message = f"{out} already exists: enter again overwrites it, or change the name"
+                else:
+                    message = str(exc)
+                    box.add_class("invalid")
+                self.query_one("#predict-error", Static).update(message)
                 return
-        self.dismiss(PredictRequest(data=str(Path(data).expanduser()) if data else None, out=out))
+        self.dismiss(PredictRequest(data=str(Path(data).expanduser()) if data else None, out=out, force=force))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "predict-out" and self._overwrite is not None and event.value.strip() != self._overwrite:
+            self._overwrite = None
+            self.query_one("#predict-error", Static).update("")
 
     def action_close(self) -> None:
         self.dismiss(None)

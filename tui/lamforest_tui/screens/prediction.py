@@ -3,7 +3,9 @@ test set, or a file with the target) accuracy and confusion matrix, or R² and e
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -41,22 +43,30 @@ def errors_table(pred: Prediction) -> Table:
 PREVIEW_ROWS = 10
 
 
-def preview_table(pred: Prediction, rows: int = PREVIEW_ROWS) -> Table:
-    """The first rows as written: the prediction, then one probability column per class."""
+def preview_table(pred: Prediction, rows: int = PREVIEW_ROWS, width: int = 94) -> Group:
+    """The first rows as written: the prediction, then the probability of each class under the class's own
+    label (whole: never cut to ``proba…``). Classes past ``width`` are left out, and the title says how
+    many and where they are (every one is in the written file)."""
     shown = min(rows, pred.rows)
-    table = Table(title=f"first {shown} of {pred.rows:,} rows", box=None)
+    labels = [str(x) for x in pred.labels or []] if pred.proba is not None else []
+    room = width - 6 - 12  # the row and prediction columns
+    fit = labels[: max(1, room // 8)] if labels else []
+    more = len(labels) - len(fit)
+    title = f"first {shown} of {pred.rows:,} rows"
+    if labels:
+        title += f"; probability of each class (columns{f', {more} more in the file' if more else ''})"
+    table = Table(box=None)
     table.add_column("row", justify="right", style="dim")
     table.add_column("prediction", justify="right")
-    labels = pred.labels if pred.proba is not None else []
-    for label in labels or []:
-        table.add_column(f"proba_{label}", justify="right")
+    for label in fit:
+        table.add_column(label, justify="right", min_width=6, no_wrap=True)
     for i in range(shown):
         value = pred.predictions[i]
         cells = [f"{value:.6g}" if isinstance(value, float) else str(value)]
         if pred.proba is not None:
-            cells += [f"{p:.4f}" for p in pred.proba[i]]
+            cells += [f"{p:.4f}" for p in pred.proba[i][: len(fit)]]
         table.add_row(str(i), *cells)
-    return table
+    return Group(Text(title, style="italic"), table)  # the title above, whole, however narrow the table
 
 
 class PredictionScreen(ModalScreen[None]):
@@ -78,7 +88,8 @@ class PredictionScreen(ModalScreen[None]):
                 yield Static(f"{p.metric}: [b]{score}[/b]", id="prediction-score")
             else:
                 yield Static("no target column in these rows: nothing to score", id="prediction-score")
-            yield Static(preview_table(p), id="prediction-preview", classes="section")
+            width = min(94, self.app.size.width - 10)  # the dialog's text width, in a terminal this wide
+            yield Static(preview_table(p, width=width), id="prediction-preview", classes="section")
             if p.confusion is not None:
                 yield Static(confusion_table(p), id="prediction-detail")
             elif p.errors:

@@ -22,10 +22,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lamforest import keys
+from lamforest import fmt, keys
 from lamforest.backend import Backend
 from lamforest.driver import search
-from lamforest_tui import fmt
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.widgets.footer import KeysFooter
 

@@ -19,19 +19,26 @@ class BuildHeader(Vertical):
     BuildHeader ProgressBar Bar { width: 1fr; }
     """
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.view: BuildView | None = None
+
     def compose(self) -> ComposeResult:
-        yield Static("", id="header-line1")
-        yield Static("", id="header-line2")
+        yield Static("", id="header-text")
         with Horizontal(classes="bars"):
             yield Label("groves", id="groves-label")
             yield ProgressBar(id="groves-bar", show_eta=False, show_percentage=False)
             yield Label("trees", id="trees-label")
             yield ProgressBar(id="trees-bar", show_eta=False, show_percentage=False)
 
+    def on_resize(self) -> None:
+        if self.view is not None:
+            self.show(self.view)  # the lines depend on the width
+
     def show(self, view: BuildView) -> None:
-        line1, line2 = view.header_lines()
-        self.query_one("#header-line1", Static).update(line1)
-        self.query_one("#header-line2", Static).update(line2)
+        self.view = view
+        width = self.content_region.width or self.app.size.width
+        self.query_one("#header-text", Static).update("\n".join(view.header_lines(width)))
         ended = view.counts.get("done", 0)
         # The percentage goes in our own label: ProgressBar's cut "100%" to "100" in a narrow header.
         for key, done, total in (("groves", ended, view.groves_total), ("trees", view.trees_done, view.trees_total)):

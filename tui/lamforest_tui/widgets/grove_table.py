@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from lamforest_tui.view import GROVE_COLUMNS
+from lamforest_tui.view import GROVE_COLUMNS, GROVE_DROP_ORDER
 
 STATE_COLORS = {"done": "green", "running": "yellow", "failed": "red", "cancelled": "magenta", "queued": "bright_black"}
 KEYS = [key for key, _label, _w in GROVE_COLUMNS]
@@ -34,12 +34,33 @@ def _fit(text: str, width: int, right: bool) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
+def columns_width(columns: list[int]) -> int:
+    """Cells taken by these columns (one of padding each side) and the vertical scrollbar."""
+    return sum(GROVE_COLUMNS[i][2] + 2 for i in columns) + 2
+
+
+ALL_COLUMNS = list(range(len(GROVE_COLUMNS)))
+FULL_WIDTH = columns_width(ALL_COLUMNS)
+# The table with its main columns: the first three of the drop order given up (charts fit beside it from here).
+MAIN_WIDTH = columns_width([i for i in ALL_COLUMNS if KEYS[i] not in GROVE_DROP_ORDER[:3]])
+
+
+def fitting_columns(width: int) -> list[int]:
+    """The columns that fit ``width``, the others given up in ``GROVE_DROP_ORDER``."""
+    cols = list(ALL_COLUMNS)
+    for key in GROVE_DROP_ORDER:
+        if columns_width(cols) <= width:
+            break
+        cols.remove(KEYS.index(key))
+    return cols
+
+
 class GroveTable(ScrollView, can_focus=True):
     """A header line, then one line per grove; a row cursor; ``enter`` posts ``GroveChosen``."""
 
-    # Fixed columns plus one cell of padding each side, plus the vertical scrollbar.
+    # Fixed columns plus one cell of padding each side, plus the vertical scrollbar; the screen sets the width.
     DEFAULT_CSS = f"""
-    GroveTable {{ height: 1fr; width: {sum(w + 2 for _k, _l, w in GROVE_COLUMNS) + 2}; }}
+    GroveTable {{ height: 1fr; width: {FULL_WIDTH}; }}
     GroveTable > .grove-table--header {{ text-style: bold; color: $text-accent; }}
     GroveTable > .grove-table--cursor {{ background: $block-cursor-background; color: $block-cursor-foreground; }}
     GroveTable:blur > .grove-table--cursor {{ background: $block-cursor-blurred-background; }}
@@ -47,13 +68,20 @@ class GroveTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"grove-table--header", "grove-table--cursor"}
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Grove detail", id="groves.detail"),
+        Binding("enter", "select_cursor", "Detail", id="groves.detail"),
         Binding("up", "cursor_up", "Up", show=False),
         Binding("down", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
+        Binding("g", "first", "First", show=False),
+        Binding("G", "last", "Last", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("x", "all_columns", "Columns", id="groves.columns"),
+        Binding("left", "scroll_columns(-8)", "Scroll left", show=False),
+        Binding("right", "scroll_columns(8)", "Scroll right", show=False),
     ]
 
     @dataclass
@@ -70,6 +98,43 @@ class GroveTable(ScrollView, can_focus=True):
         self._lines: dict[int, Strip] = {}  # grove -> its drawn line (without the cursor)
         self.cursor_row = 0
         self.updates = 0  # cells changed so far (the benchmark reads it)
+        self.columns: list[int] = list(ALL_COLUMNS)  # shown, by index into GROVE_COLUMNS
+        self.show_all = False  # x: every column, scrolled sideways with left/right
+
+    @dataclass
+    class ColumnsToggled(Message):
+        """``x`` was pressed: the screen lays the table out again."""
+
+    # ------------------------------------------------------------------ columns
+
+    @property
+    def hidden(self) -> list[str]:
+        """Labels of the columns given up at this width."""
+        return [GROVE_COLUMNS[i][1] for i in ALL_COLUMNS if i not in self.columns]
+
+    def fit(self, width: int) -> None:
+        """Show the columns that fit ``width`` (all of them, scrolled, after ``x``)."""
+        cols = list(ALL_COLUMNS) if self.show_all else fitting_columns(width)
+        if cols == self.columns:
+            return
+        self.columns = cols
+        self._lines.clear()
+        self.virtual_size = Size(self._width(), len(self._order) + 1)
+        self.scroll_to(x=0, animate=False)
+        self.refresh()
+        self.refresh_bindings()
+
+    def action_all_columns(self) -> None:
+        self.show_all = not self.show_all
+        self.post_message(self.ColumnsToggled())
+
+    def action_scroll_columns(self, step: int) -> None:
+        self.scroll_to(x=max(0, self.scroll_offset.x + step), animate=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "all_columns":
+            return self.show_all or bool(self.hidden)  # hidden when every column fits already
+        return True
 
     # ------------------------------------------------------------------ data
 
@@ -111,13 +176,14 @@ class GroveTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
 
-    @staticmethod
-    def _width() -> int:
-        return sum(w + 2 for _k, _l, w in GROVE_COLUMNS)
+    def _width(self) -> int:
+        return columns_width(self.columns) - 2
 
     def _segments(self, cells: tuple[str, ...], base: Style, colored: bool) -> list[Segment]:
         out = []
-        for i, ((_key, _label, width), text) in enumerate(zip(GROVE_COLUMNS, cells, strict=True)):
+        for i in self.columns:
+            _key, _label, width = GROVE_COLUMNS[i]
+            text = cells[i]
             style = base
             if colored and i == STATE_COL:
                 style = base + Style(color=STATE_COLORS.get(text, "white"))

@@ -174,3 +174,39 @@ def test_a_grove_swapped_for_another_builds_with_its_record_forged_is_refitted_b
     assert grove_file(home, "swap", 1).read_bytes() != foreign
     assert np.array_equal(driver.predict_values(backend, "swap", X_NEW), before)
     backend.close()
+
+
+def test_a_garbage_summary(home, capsys):
+    backend, before = make(home, "gsum", "always")
+    make(home, "other", "always")
+    (home / keys.summary("gsum")).write_text("[1,2")
+    for argv in (["status", "gsum"], ["predict", "gsum", "--data", "iris"], ["cancel", "gsum"]):
+        err = refused(argv, capsys)
+        assert "summary.json cannot be read" in err and "lamforest finish gsum" in err, err
+    assert not (home / keys.cancel("gsum")).exists()  # a cancel refused writes nothing
+    assert cli_main(["builds", "--json"]) == 0  # the rest of the store is still listed
+    listed = {b["name"]: b["state"] for b in json.loads(capsys.readouterr().out)}
+    assert listed == {"gsum": "broken", "other": "done"}
+    follow(refused(["status", "gsum"], capsys), capsys)
+    assert np.array_equal(driver.predict_values(backend, "gsum", X_NEW), before)
+    backend.close()
+
+
+def test_a_grove_file_deleted_from_a_grove_set(home, capsys):
+    backend, before = make(home, "gone", "never")
+    grove_file(home, "gone", 2).unlink()
+    err = refused(["predict", "gone", "--data", "iris"], capsys)
+    assert "its file is missing" in err and "g00002.tree," not in err  # not told to delete what is not there
+    follow(err, capsys)
+    assert np.array_equal(driver.predict_values(backend, "gone", X_NEW), before)
+    assert not (home / keys.model("gone")).exists()  # finished again as what it was: a grove set
+    backend.close()
+
+
+def test_a_merged_builds_manifest_deleted_is_written_again_by_finish(home, capsys):
+    backend, before = make(home, "mm", "always")
+    (home / keys.manifest("mm")).unlink()
+    assert cli_main(["finish", "mm", "--json"]) == 0
+    assert json.loads((home / keys.manifest("mm")).read_text())["trees"] == 8
+    assert np.array_equal(driver.predict_values(backend, "mm", X_NEW), before)
+    backend.close()

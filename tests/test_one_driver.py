@@ -64,7 +64,8 @@ def test_finish_while_the_first_driver_lives_is_refused_and_nothing_is_dispatche
         wait_for(lambda: done_groves(backend, "busy") >= 1, "the first driver to finish a grove")
         assert driver.status(backend, "busy").state == "running"
         assert main(["finish", "busy"]) == 1
-        err = capsys.readouterr().err
+        out, err = capsys.readouterr()
+        assert "dispatching" not in out  # refused: it never said it would
         assert f"pid {first.pid}" in err and "lamforest status busy" in err, err
         with pytest.raises(leasemod.DriverBusy):
             driver.run(backend, "busy", workers=1)
@@ -235,3 +236,49 @@ def test_a_driver_sent_a_signal_releases_its_lease(home, backend, sig):
     assert st.state == "interrupted" and "stopped without finishing" in (st.error or ""), st.to_json()
     assert main(["finish", "sig", "--workers", "1"]) == 0
     assert driver.status(backend, "sig").state == "done"
+
+
+@pytest.mark.parametrize(
+    "lease", [b"garbage{{", b'{"renewed": 1e300, "host": "far", "pid": 3}'], ids=["garbage", "future"]
+)
+def test_a_fresh_status_sees_a_lease_that_names_no_believable_renewal_as_interrupted(backend, lease):
+    """`status` is a new process each time: a lease it cannot date is no sign of a live driver."""
+    driver.create(backend, BuildSpec(name="odd", **TINY))
+    backend.store.put_bytes(keys.lease("odd"), lease)
+    st = driver.status(backend, "odd")
+    assert st.state == "interrupted" and "no believable renewal time" in (st.error or "")
+
+
+def test_a_driver_whose_claim_is_deleted_and_replaced_stops(backend, monkeypatch):
+    """Both lock files deleted and another driver's claim in their place: the first driver stops at its
+    next renewal rather than dispatch beside the other."""
+    monkeypatch.setattr(leasemod, "RENEW_S", 0.05)
+    driver.create(backend, BuildSpec(name="robbed", data="synthetic:20000x30:3", trees=16, grove=2, seed=1))
+    done: list[str] = []
+
+    def progress(st: driver.BuildStatus) -> None:
+        if st.count("done") >= 1 and not done:
+            for key in backend.store.list(keys.drivers("robbed")):
+                backend.store.delete(key)
+            backend.store.delete(keys.lease("robbed"))
+            backend.store.create(keys.driver("robbed", 1), b'{"token": "someone-else"}')
+            done.append("x")
+        time.sleep(0.02)
+
+    with pytest.raises(driver.BuildError, match="claim of build 'robbed' was removed or replaced"):
+        driver.run(backend, "robbed", workers=1, on_progress=progress)
+
+
+def test_a_build_whose_held_out_rows_are_gone_dispatches_nothing(home, backend, capsys):
+    driver.create(backend, BuildSpec(name="blind", **TINY))
+    (home / keys.test_set("blind")).unlink()
+    assert main(["finish", "blind"]) == 1
+    err = capsys.readouterr().err
+    assert "test.npz (the held-out rows) is missing" in err and "nothing is dispatched" in err
+    assert invocations(backend, "blind") == 0
+
+
+def test_finish_says_it_dispatches_once_and_only_when_it_drives(home, backend, capsys):
+    driver.create(backend, BuildSpec(name="resume", **TINY))
+    assert main(["finish", "resume"]) == 0
+    assert capsys.readouterr().out.count("dispatching them again") == 1

@@ -42,20 +42,20 @@ def mismatch(blob: bytes, record: dict[str, Any] | None) -> str | None:
     return None
 
 
-def grove_refit_hint(build: str, gid: str, store: Store | None = None) -> str:
+def grove_refit_hint(build: str, gid: str, store: Store | None = None, file_there: bool = True) -> str:
     """The way out for a bad grove file: it is deterministic, so fitting it again gives the same grove."""
     where = _where(store)
-    return (
-        f"delete {where(keys.state(build, gid, 'done'))} and {where(keys.grove(build, gid))}, "
-        f"then `lamforest finish {build}` fits it again"
-    )
+    files = where(keys.state(build, gid, "done"))
+    if file_there:
+        files += f" and {where(keys.grove(build, gid))}"
+    return f"delete {files}, then `lamforest finish {build}` fits it again"
 
 
-def grove_error(build: str, gid: str, why: str, store: Store | None = None) -> str:
+def grove_error(build: str, gid: str, why: str, store: Store | None = None, file_there: bool = True) -> str:
     """One line: a grove file that will not be used, and how to fit it again (naming files in ``store``)."""
     return (
         f"build {build!r}: grove {gid} ({_where(store)(keys.grove(build, gid))}) is not used: {why}; "
-        f"{grove_refit_hint(build, gid, store)}"
+        f"{grove_refit_hint(build, gid, store, file_there)}"
     )
 
 

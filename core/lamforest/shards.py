@@ -302,7 +302,21 @@ def _footer(path: str) -> tuple[list[str], list[str], list[tuple[int, int]], str
             f"shard {path} has {len(groups)} row groups, more than the {MAX_ROW_GROUPS} a file may hold as shards; "
             f"rewrite it in larger shards: lamforest shard {path} --out {resharded(path)}",
         )
-    return names, [str(t) for t in schema.types], groups, version
+    return names, [logical_type(str(t)) for t in schema.types], groups, version
+
+
+def logical_type(name: str) -> str:
+    """A column's Arrow type as a shard schema compares it: the large and view variants of text,
+    bytes and lists are the same values (pandas writes ``large_string`` where pyarrow writes ``string``)."""
+    for variant, plain in (
+        ("large_string", "string"),
+        ("string_view", "string"),
+        ("large_binary", "binary"),
+        ("binary_view", "binary"),
+        ("large_list", "list"),
+    ):
+        name = name.replace(variant, plain)
+    return name
 
 
 def resolve(source: str) -> ShardSet:
@@ -316,7 +330,11 @@ def resolve(source: str) -> ShardSet:
     start = 0
     for path, (cols, typs, groups, version) in zip(files, footers, strict=True):
         if cols != columns or typs != types:
-            raise SpecError("data", f"shard {path}: {_schema_diff(columns, types, cols, typs)} than {files[0]}")
+            raise SpecError(
+                "data",
+                f"shard {path}: {_schema_diff(columns, types, cols, typs)} than {files[0]}; write every shard with "
+                f"the same columns and types (lamforest shard FILE --out FOLDER does), or move it out of {source}",
+            )
         split = len(groups) > 1
         for i, (rows, nbytes) in enumerate(groups):
             shard = Shard(path, i if split else None, rows, nbytes, start, version)

@@ -321,8 +321,16 @@ def column_index(target: str, ncols: int, where: str) -> int:
 # --------------------------------------------------------------------------- training files
 
 
+def must_exist(path: Path) -> None:
+    """A data path that is not there is said as such (not as a file type nobody asked for)."""
+    if not path.exists():
+        where = "folder" if str(path).endswith(("/", "\\")) else "file or folder"
+        raise SpecError("data", f"{path}: no such {where}")
+
+
 def read_xy(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Features, target and feature names of a training file."""
+    must_exist(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(SUFFIXES)}")
@@ -358,6 +366,7 @@ def _listed(names: list[str], limit: int = 8) -> str:
 
 def read_rows(path: Path, feature_names: list[str], target: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Rows of a file to predict, checked against the model's columns; see ``data.load_rows``."""
+    must_exist(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(SUFFIXES)}")

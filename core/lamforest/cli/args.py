@@ -31,13 +31,15 @@ def _backend_args(p: argparse.ArgumentParser, top: bool = False) -> None:
     )
 
 
-def _merge_args(p: argparse.ArgumentParser) -> None:
+def _merge_args(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
     p.add_argument(
         "--merge",
         choices=("auto", "always", "never"),
-        default="auto",
+        default=default,
         help="write the single scikit-learn file: auto (below --merge-limit), always, or never; "
-        "without it the forest is its groves and predict streams them (default: auto)",
+        "without it the forest is its groves and predict streams them (default: "
+        + (default or "what the build was: a grove set stays one, else auto")
+        + ")",
     )
     p.add_argument(
         "--merge-limit",
@@ -178,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("name")
     f.add_argument("--workers", type=int, default=None)
     f.add_argument("--json", action="store_true")
-    _merge_args(f)
+    _merge_args(f, default=None)
     _backend_args(f)
 
     gr = sub.add_parser("grow", help="add trees to a finished build; the trees it has are kept, not refitted")

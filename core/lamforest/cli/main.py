@@ -172,22 +172,31 @@ def cmd_cancel(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_finish(args: argparse.Namespace, console: Any) -> int:
-    merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
+    # No --merge: finish keeps what the build was (a grove set stays one), else auto.
+    merge = (
+        None if args.merge is None and args.merge_limit is None else drv.MergePolicy.parse(args.merge, args.merge_limit)
+    )
     backend = _open(args)
     try:
         st = drv.status(backend, args.name)
-        if st.state not in ("done", "finishing", "failed", "cancelled") and not args.json:
-            missing = len(st.rows) - st.count("done")
-            console.print(f"[bold]{args.name}[/]: {missing} grove(s) not done; dispatching them again")
         if args.json or st.state in ("done", "finishing", "failed", "cancelled"):
             # A failed or cancelled build cannot be finished: drv.finish says why and what to do.
             st = drv.finish(backend, args.name, workers=args.workers, merge=merge)
         else:
             missing = len(st.rows) - st.count("done")
             todo = f"{missing} grove(s) not done; dispatching them again" if missing else "every grove done; merging"
-            console.print(f"[bold]{args.name}[/]: {todo}")
-            with ProgressView(console, len(st.rows), st.spec.trees) as view:
-                st = drv.run(backend, args.name, workers=args.workers, on_progress=view.update, merge=merge)
+            view = ProgressView(console, len(st.rows), st.spec.trees)
+
+            def started() -> None:  # said once this driver holds the build, never before a refusal
+                console.print(f"[bold]{args.name}[/]: {todo}")
+                view.__enter__()
+
+            try:
+                st = drv.run(
+                    backend, args.name, workers=args.workers, on_progress=view.update, merge=merge, on_start=started
+                )
+            finally:
+                view.__exit__()
     finally:
         backend.close()
     return _report(st, args, console)
@@ -221,7 +230,22 @@ def cmd_grow(args: argparse.Namespace, console: Any) -> int:
     return _report(st, args, console)
 
 
+def _is_path(source: str) -> bool:
+    """A --data value that names a local file or folder (not a built-in dataset, s3:// or a glob)."""
+    from pathlib import PurePath
+
+    if source.startswith("s3://") or ":" in source.split("/")[0] or any(c in source for c in "*?["):
+        return False
+    return "/" in source or bool(PurePath(source).suffix)
+
+
 def cmd_predict(args: argparse.Namespace, console: Any) -> int:
+    if args.data is not None and _is_path(args.data):
+        from pathlib import Path
+
+        from lamforest.tables import must_exist
+
+        must_exist(Path(args.data).expanduser())  # before the output is checked: the input is the mistake
     if args.data is not None and is_sharded(args.data):
         return _predict_shards(args, console)
     if args.out is not None and args.out != "-":

@@ -71,7 +71,9 @@ def load_grove(backend: Backend, name: str, grove: int, record: dict[str, Any] |
     try:
         blob = backend.store.get_bytes(keys.grove(name, gid))
     except KeyError:
-        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing", backend.store), [gid]) from None
+        raise GroveMismatch(
+            artifacts.grove_error(name, gid, "its file is missing", backend.store, file_there=False), [gid]
+        ) from None
     why = artifacts.mismatch(blob, record)
     if why:
         raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])

@@ -28,6 +28,7 @@ import os
 import platform
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -93,6 +94,7 @@ class Lease:
         self.lost: str | None = None
         self.depth = 0
         self.owner = threading.get_ident()
+        self.token = uuid.uuid4().hex  # in the claim and the lease: this driver's, not a look-alike's
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lamforest-lease-{name}", daemon=True)
 
@@ -105,12 +107,23 @@ class Lease:
             "pid": os.getpid(),
             "boot_id": records.boot_id(),
             "pid_start": records.pid_start(os.getpid()),
+            "token": self.token,
             **({"released": True} if released else {}),
         }
 
     def _superseded(self) -> bool:
-        if self.gen and self.store.exists(keys.driver(self.name, self.gen + 1)):
-            self.lost = f"another driver took build {self.name!r} over (its lease had not been renewed in time)"
+        """Another driver holds the build now: it claimed the next generation (this one's lease had
+        lapsed), or this driver's own claim is gone or is another's (the lock files were deleted)."""
+        if self.gen and self.lost is None:
+            if self.store.exists(keys.driver(self.name, self.gen + 1)):
+                self.lost = f"another driver took build {self.name!r} over (its lease had not been renewed in time)"
+            else:
+                try:
+                    claim = get_json(self.store, keys.driver(self.name, self.gen))
+                except (KeyError, ValueError):
+                    claim = None
+                if not isinstance(claim, dict) or claim.get("token") != self.token:
+                    self.lost = f"the driver claim of build {self.name!r} was removed or replaced; another may hold it"
         return self.lost is not None
 
     def renew(self, released: bool = False) -> None:

@@ -39,6 +39,27 @@ class BrokenBuildError(BuildError):
     """A build's spec.json exists but cannot be read (truncated, edited, not ours)."""
 
 
+def read_summary(backend: Backend, name: str) -> dict[str, Any] | None:
+    """A build's summary.json, or None when it has none; one that cannot be read is a
+    ``BrokenBuildError`` naming the file and the way out (``finish`` writes it again)."""
+    key = keys.summary(name)
+    try:
+        blob = backend.store.get_bytes(key)
+    except KeyError:
+        return None
+    try:
+        doc = json.loads(blob)
+        if not isinstance(doc, dict):
+            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    except ValueError as exc:
+        where = location(backend.store, key)
+        raise BrokenBuildError(
+            f"{where} cannot be read ({type(exc).__name__}: {str(exc)[:100]}); delete {where} and run "
+            f"`lamforest finish {name}` to write it again from the groves"
+        ) from None
+    return doc
+
+
 @dataclass(frozen=True)
 class Plan:
     """A created build: its spec and what the driver resolved from the data."""

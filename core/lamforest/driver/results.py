@@ -22,10 +22,10 @@ from lamforest import artifacts, forest, keys, memory, output
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import stream
-from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.driver.plan import BuildError, Plan, load_plan, read_summary
 from lamforest.grove import Grove
 from lamforest.spec import SpecError
-from lamforest.store.base import get_json, location
+from lamforest.store.base import location
 
 
 def _grove_set_hint(name: str, manifest: dict[str, Any]) -> str:
@@ -51,10 +51,7 @@ def load_model(backend: Backend, name: str) -> Any:
             hint = _grove_set_hint(name, manifest)
             raise BuildError(f"{hint}; to merge it anyway: `lamforest export {name} PATH --force`") from None
         raise BuildError(no_model(backend, name)) from None
-    try:
-        summary = get_json(backend.store, keys.summary(name))
-    except KeyError:
-        summary = None
+    summary = read_summary(backend, name)
     expect = {"sha256": summary["model_sha256"]} if isinstance(summary, dict) and "model_sha256" in summary else None
     if expect is not None and isinstance(summary, dict) and "model_bytes" in summary:
         expect["bytes"] = summary["model_bytes"]
@@ -70,11 +67,8 @@ def load_model(backend: Backend, name: str) -> Any:
 def no_model(backend: Backend, name: str) -> str:
     """Why a build has no model, and what the user can do about it."""
     load_plan(backend, name)
-    try:
-        summary = get_json(backend.store, keys.summary(name))
-    except (KeyError, ValueError):
-        summary = None
-    state = summary.get("state") if isinstance(summary, dict) else None
+    summary = read_summary(backend, name) or {}
+    state = summary.get("state")
     if state == "failed":
         return (
             f"build {name!r} failed, so it has no model ({summary.get('error', 'see `lamforest status`')}); "

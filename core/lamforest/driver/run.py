@@ -18,11 +18,11 @@ from lamforest import keys
 from lamforest.backend.base import Backend
 from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
 from lamforest.driver.lease import Lease, acquire
-from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.driver.plan import BuildError, Plan, load_plan, read_summary
 from lamforest.driver.schedule import Scheduler, over_budget, window_for
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.spec import check_workers
-from lamforest.store.base import get_json, put_json
+from lamforest.store.base import location, put_json
 
 Progress = Callable[[BuildStatus], None]
 
@@ -34,10 +34,8 @@ def cancel(backend: Backend, name: str, reason: str = "cancelled by user") -> No
     as it is: ``BuildError`` says so, and nothing is written.
     """
     load_plan(backend, name)
-    try:
-        ended = get_json(backend.store, keys.summary(name)).get("state", "done")
-    except (KeyError, ValueError, AttributeError):
-        ended = None
+    summary = read_summary(backend, name)  # one that cannot be read is said, and nothing is written
+    ended = None if summary is None else summary.get("state", "done")
     if ended is not None:
         raise BuildError(f"build {name!r} has already ended ({ended}); nothing to cancel, nothing changed")
     key = keys.cancel(name)
@@ -55,10 +53,12 @@ def run(
     poll_s: float = 0.1,
     should_stop: Callable[[], bool] = lambda: False,
     merge: MergePolicy | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> BuildStatus:
     """Dispatch every grove not yet done, watch, retry failures, then finish.
 
-    Also resumes a build whose driver died: groves already done are kept.
+    Also resumes a build whose driver died: groves already done are kept. ``on_start`` is called
+    once this driver holds the build (``DriverBusy`` otherwise, before it is called).
     ``should_stop`` lets a caller (the TUI on quit) stop watching without
     cancelling the build. While it runs, the build's lease is renewed, so that
     a watcher can tell a live driver from a dead one (``interrupted``).
@@ -69,7 +69,15 @@ def run(
     st = watcher.refresh()
     if st.summary:
         return st
+    if plan.n_test and plan.sharded is None and not backend.store.exists(keys.test_set(name)):
+        # Checked before anything is dispatched: groves fitted for a build that cannot be scored are billed for nothing.
+        raise BuildError(
+            f"{location(backend.store, keys.test_set(name))} (the held-out rows) is missing: build {name!r} cannot "
+            "be scored, so nothing is dispatched; build it again under a new name"
+        )
     with acquire(backend.store, name, say=_say) as lease:
+        if on_start:
+            on_start()  # this driver holds the build: a caller's "dispatching" line is true now
         return _drive(backend, name, plan, watcher, workers, sync, on_progress, poll_s, should_stop, merge, lease)
 
 
@@ -116,7 +124,8 @@ def _drive(
             raise BuildError(f"{lease.lost}; this driver stopped, the other one goes on")
         if compute.broken:
             if not getattr(compute, "resumable", True):  # only the local pool knows a limit no retry passes
-                raise BuildError(f"{compute.broken}; create the build again with that --memory")
+                folder = location(backend.store, keys.build(name))
+                raise BuildError(f"{compute.broken}; delete {folder} and create the build again with that --memory")
             raise BuildError(f"{compute.broken}; the build's state is kept, resume with `lamforest finish {name}`")
         if st.state not in ("cancelled", "finishing"):
             reason = over_budget(st.projected_cost_usd, st.cost_usd, st.trees_done, spec.max_cost)
@@ -166,10 +175,13 @@ def finish(
     watcher = watcher or Watcher(backend, name)
     st = watcher.refresh()
     if st.summary and st.state == "done":
-        grove_set = st.summary.get("model_kind") == "groves" and backend.store.exists(keys.manifest(name))
+        has_manifest = backend.store.exists(keys.manifest(name))
+        grove_set = st.summary.get("model_kind") == "groves" and has_manifest
         wants_merge = merge is not None and merge.mode == "always"
-        if st.model is not None or (grove_set and not wants_merge and _groves_whole(backend, st)):
+        if (st.model is not None and has_manifest) or (grove_set and not wants_merge and _groves_whole(backend, st)):
             return st  # merged, or a grove set by design with every grove in place
+        if merge is None and st.summary.get("model_kind") == "groves":
+            merge = MergePolicy("never")  # finishing again keeps what the build was: a grove set
         # A grove set asked to merge, or one missing a grove (its record and file deleted, as a refit hint
         # says), or a model gone (deleted, or older than tree files): finish again, refitting what is gone.
         backend.store.delete(keys.summary(name))

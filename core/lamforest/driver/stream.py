@@ -67,7 +67,9 @@ def _fetch(
     try:
         blob = backend.store.get_bytes(keys.grove(name, gid))
     except KeyError:
-        raise GroveMismatch(artifacts.grove_error(name, gid, "its file is missing", backend.store), [gid]) from None
+        raise GroveMismatch(
+            artifacts.grove_error(name, gid, "its file is missing", backend.store, file_there=False), [gid]
+        ) from None
     if record is not None and (why := artifacts.mismatch(blob, record)):
         raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
     digest = hashlib.sha256(blob).hexdigest()

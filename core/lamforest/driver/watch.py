@@ -16,13 +16,13 @@ from lamforest import spec as specmod
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
 from lamforest.driver import lease as leasemod
-from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan
+from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan, read_summary
 from lamforest.logs import LogSource, Report, parse_report
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json
 
 # interrupted: no summary and the driver's lease has lapsed (`lamforest finish NAME` resumes it);
-# broken: the build's spec.json cannot be read (only ``list_builds`` reports it).
+# broken: the build's spec.json or summary.json cannot be read (only ``list_builds`` reports it).
 BUILD_STATES = ("queued", "running", "finishing", "interrupted", "done", "failed", "cancelled", "broken")
 GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running", "finishing")  # a driver is (or should be) at work; "interrupted": none is
@@ -258,7 +258,11 @@ class Watcher:
             elif key == keys.dispatch(self.name) and self._changed(key, version):
                 self._dispatch = get_json(store, key)
             elif key == keys.summary(self.name) and self._changed(key, version):
-                self._summary = get_json(store, key)
+                try:
+                    self._summary = read_summary(self.backend, self.name)
+                except BrokenBuildError:
+                    self._versions.pop(key, None)  # read again until it is mended
+                    raise
             elif key == keys.cancel(self.name) and self._changed(key, version):
                 try:
                     self._cancel = get_json(store, key)
@@ -288,7 +292,12 @@ class Watcher:
         # later happened since our previous LIST, so our own clock dates it and clock skew
         # between machines cannot make a live driver look dead.
         written = leasemod.renewed_at(self._lease)
-        self._lease_at = written if first and written is not None else time.time()
+        if first:
+            # A lease that cannot say when it was renewed (garbage, forged, dated in the future) is no
+            # sign of a driver: a live one writes whole, honest leases. Dated 0: lapsed at once.
+            self._lease_at = written if written is not None else 0.0
+        else:
+            self._lease_at = time.time()
         gen = self._lease.get("gen")
         if isinstance(gen, int) and written is not None:
             self._renewed[gen] = max(written, self._renewed.get(gen, written))
@@ -410,7 +419,9 @@ class Watcher:
             return "its driver stopped without finishing it"
         if leasemod.process_gone(lease):
             return f"its driver (pid {lease.get('pid')}) has ended"
-        return f"no driver has renewed its lease for {time.time() - (self._lease_at or 0):.0f} s"
+        if not self._lease_at:
+            return "its lease cannot be read or says no believable renewal time"
+        return f"no driver has renewed its lease for {time.time() - self._lease_at:.0f} s"
 
 
 def summary_status(backend: Backend, plan: Plan, summary: dict[str, Any], listing: dict[str, str]) -> BuildStatus:
@@ -491,15 +502,18 @@ class BuildsView:
             listing = self.backend.store.list(keys.build(name))
             if keys.summary(name) in listing:
                 try:
-                    summary = get_json(self.backend.store, keys.summary(name))
-                except (KeyError, ValueError):
-                    summary = None
+                    summary = read_summary(self.backend, name)
+                except BrokenBuildError as exc:
+                    return broken_status(self.backend, name, str(exc))
                 if summary is not None:
                     st = self._final[name] = summary_status(self.backend, plan, summary, listing)
                     return st
             watcher = Watcher(self.backend, name, plan=plan, logs=self.backend.shared_log_source())
             self._watchers[name] = watcher
-        st = watcher.refresh(listing)
+        try:
+            st = watcher.refresh(listing)
+        except BrokenBuildError as exc:
+            return broken_status(self.backend, name, str(exc))
         if st.summary is not None:
             self._final[name] = st
             del self._watchers[name]

@@ -50,7 +50,6 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
 }
 
 
-
 def _criterion(criterion: str) -> str:
     """scikit-learn's regressors map the deprecated ``"friedman_mse"`` to ``"squared_error"`` when
     constructed, with a FutureWarning; so do these, at the same moment and in the same words."""
@@ -66,6 +65,7 @@ def _criterion(criterion: str) -> str:
         )
         return "squared_error"
     return criterion
+
 
 class RandomForestClassifier(ForestClassifierBase):
     __doc__ = doc("RandomForestClassifier", "rf", True, False)

@@ -21,6 +21,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ FILE_SUFFIXES = tables.SUFFIXES
 
 @dataclass
 class Dataset:
-    X: np.ndarray  # float32, C order
+    X: Any  # float32, C order; or a canonical CSR matrix (data.canonical_csr) for sparse rows
     y: np.ndarray  # labels (int or str) for classification, float64 for regression
     task: str
     source: str
@@ -198,13 +199,42 @@ def _finish(
     return Dataset(X=X, y=y, task=task, source=source, feature_names=list(names))
 
 
-def _features(X: np.ndarray, source: str) -> np.ndarray:
+def is_sparse(X: Any) -> bool:
+    """A scipy sparse matrix or array (without importing scipy for dense data)."""
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def _features(X: Any, source: str) -> Any:
     if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
         raise SpecError("data", f"{source}: features must be real numbers, got dtype {X.dtype}")
+    if is_sparse(X):
+        X = canonical_csr(X)
+        if np.isinf(X.data).any():
+            raise SpecError("data", f"{source}: features contain infinite values")
+        return X
     X = np.ascontiguousarray(X, dtype=np.float32)
     if np.isinf(X).any():
         raise SpecError("data", f"{source}: features contain infinite values")
     return X
+
+
+def canonical_csr(X: Any) -> Any:
+    """Sparse rows as the store keeps them: CSR, float32, sorted indices, no duplicates, no explicit
+    zeros; the same matrix gives the same arrays, hence the same content address."""
+    from scipy.sparse import csr_matrix
+
+    X = csr_matrix(X, dtype=np.float32, copy=True)
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    X.sort_indices()
+    return X
+
+
+SPARSE_PARTS = ("X.data.npy", "X.indices.npy", "X.indptr.npy", "X.shape.npy")
+
+
+def _sparse_parts(X: Any) -> list[np.ndarray]:
+    return [X.data, X.indices, X.indptr, np.asarray(X.shape, dtype=np.int64)]
 
 
 def _target_values(y: np.ndarray, source: str) -> None:
@@ -274,7 +304,7 @@ def split_weighted(
     from sklearn.model_selection import train_test_split
 
     if test_size == 0:
-        X = np.ascontiguousarray(ds.X)
+        X = ds.X if is_sparse(ds.X) else np.ascontiguousarray(ds.X)
         return X, X[:0], ds.y, ds.y[:0], ds.weight
     n = ds.X.shape[0]
     n_test = math.ceil(test_size * n)
@@ -291,6 +321,8 @@ def split_weighted(
     w_tr = parts[4] if ds.weight is not None else None
     if ds.task == "classification" and len(np.unique(y_tr)) < 2:
         raise SpecError("test_size", "the train set would hold a single class; use a smaller test size")
+    if is_sparse(X_tr):
+        return canonical_csr(X_tr), canonical_csr(X_te), y_tr, y_te, w_tr
     return np.ascontiguousarray(X_tr), np.ascontiguousarray(X_te), y_tr, y_te, w_tr
 
 
@@ -298,7 +330,13 @@ def content_hash(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None)
     """The train set's address: its arrays' dtypes, shapes and bytes (weights only when given, so
     unweighted sets keep the addresses they always had)."""
     h = hashlib.sha256()
-    for arr in (X, y) if weight is None else (X, y, weight):
+    rest = [y] if weight is None else [y, weight]
+    if is_sparse(X):
+        h.update(b"csr")  # a sparse set never shares an address with a dense one
+        arrays = [*_sparse_parts(X), *rest]
+    else:
+        arrays = [X, *rest]
+    for arr in arrays:
         h.update(json.dumps([str(arr.dtype), list(arr.shape)]).encode())
         h.update(np.ascontiguousarray(arr).data)
     return h.hexdigest()
@@ -334,21 +372,32 @@ def check_input(ref: str, X: np.ndarray) -> None:
         )
 
 
-def _stored_train_is(store: Store, ref: str, weighted: bool = False) -> bool:
+def _stored_train_is(store: Store, ref: str, weighted: bool = False, sparse: bool = False) -> bool:
     """Whether ``ref``'s stored arrays are whole and hash to ``ref`` (a reused copy is checked, not trusted)."""
+    def load(name: str) -> np.ndarray:
+        key = keys.data_file(ref, name)
+        path = store.local_path(key)
+        if path is not None:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        return np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False)
+
     try:
-        arrays = []
-        for name in ("X.npy", "y.npy", "w.npy") if weighted else ("X.npy", "y.npy"):
-            key = keys.data_file(ref, name)
-            path = store.local_path(key)
-            if path is not None:
-                arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
-            else:
-                arrays.append(np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False))
-        check_train(ref, arrays[0], arrays[1], arrays[2] if weighted else None)
+        X = _csr(*(load(n) for n in SPARSE_PARTS)) if sparse else load("X.npy")
+        check_train(ref, X, load("y.npy"), load("w.npy") if weighted else None)
     except (KeyError, OSError, ValueError, EOFError):
         return False
     return True
+
+
+def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: np.ndarray) -> Any:
+    """A CSR matrix over stored arrays, as they are (their hash is the address)."""
+    from scipy.sparse import csr_matrix
+
+    if shape.shape != (2,) or indptr.ndim != 1 or len(indptr) != int(shape[0]) + 1:
+        raise ValueError("the sparse train set's arrays do not agree")
+    X = csr_matrix((data, indices, indptr), shape=(int(shape[0]), int(shape[1])), copy=False)
+    X.has_sorted_indices = True  # canonical_csr sorted them; the hash check refuses any other arrays
+    return X
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -371,12 +420,19 @@ def put_train(
     address. A copy already stored under the ref is re-hashed before it is
     reused; one that is altered or truncated is written again with the right content.
     """
-    X = np.ascontiguousarray(X, dtype=np.float32)  # as stored, so that the stored copy hashes to the ref
+    sparse = is_sparse(X)
+    # As stored, so that the stored copy hashes to the ref. Sparse rows keep their CSR arrays (no pickle).
+    X = canonical_csr(X) if sparse else np.ascontiguousarray(X, dtype=np.float32)
     if weight is not None:
         weight = np.ascontiguousarray(weight, dtype=np.float64)
     ref = keys.data_ref(content_hash(X, y, weight))
-    if not (store.exists(keys.data_file(ref, "meta.json")) and _stored_train_is(store, ref, weight is not None)):
-        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
+    stored = store.exists(keys.data_file(ref, "meta.json"))
+    if not (stored and _stored_train_is(store, ref, weight is not None, sparse)):
+        if sparse:
+            for name, arr in zip(SPARSE_PARTS, _sparse_parts(X), strict=True):
+                store.put_bytes(keys.data_file(ref, name), _npy_bytes(arr))
+        else:
+            store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
         store.put_bytes(keys.data_file(ref, "y.npy"), _npy_bytes(y))
         if weight is not None:
             store.put_bytes(keys.data_file(ref, "w.npy"), _npy_bytes(weight))
@@ -387,6 +443,7 @@ def put_train(
             "features": feature_names,
             "y_dtype": str(y.dtype),
             "weighted": weight is not None,
+            **({"sparse": "csr"} if sparse else {}),
         }
         # meta.json last: its presence means the arrays are complete.
         store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
@@ -422,9 +479,18 @@ def _open_array(store: Store, ref: str, name: str) -> np.ndarray:
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-def open_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray]:
-    """The train set (or a validation set) at ``ref``, memory-mapped."""
-    return _open_array(store, ref, "X.npy"), _open_array(store, ref, "y.npy")
+def open_train(store: Store, ref: str) -> tuple[Any, np.ndarray]:
+    """The train set (or a validation set) at ``ref``, memory-mapped: X dense, or a CSR matrix over
+    the stored arrays for a sparse set."""
+    try:
+        X = _open_array(store, ref, "X.npy")
+    except KeyError:
+        try:
+            parts = [_open_array(store, ref, name) for name in SPARSE_PARTS]
+        except KeyError:
+            raise KeyError(keys.data_file(ref, "X.npy")) from None
+        X = _csr(*parts)
+    return X, _open_array(store, ref, "y.npy")
 
 
 def open_weight(store: Store, ref: str) -> np.ndarray | None:
@@ -439,13 +505,20 @@ def open_input(store: Store, ref: str) -> np.ndarray:
     return _open_array(store, ref, "X.npy")
 
 
-def put_test(store: Store, build: str, X: np.ndarray, y: np.ndarray) -> None:
+def put_test(store: Store, build: str, X: Any, y: np.ndarray) -> None:
+    """The held-out rows as an .npz of plain arrays: ``X`` and ``y``, or a sparse X's CSR arrays."""
     buf = io.BytesIO()
-    np.savez(buf, X=X, y=y)
+    if is_sparse(X):
+        X = canonical_csr(X)
+        np.savez(buf, X_data=X.data, X_indices=X.indices, X_indptr=X.indptr, X_shape=np.asarray(X.shape), y=y)
+    else:
+        np.savez(buf, X=X, y=y)
     store.put_bytes(keys.test_set(build), buf.getvalue())
 
 
-def get_test(store: Store, build: str) -> tuple[np.ndarray, np.ndarray]:
+def get_test(store: Store, build: str) -> tuple[Any, np.ndarray]:
     """The build's held-out rows; ``KeyError`` for a build without a test set (test size 0)."""
     with np.load(io.BytesIO(store.get_bytes(keys.test_set(build))), allow_pickle=False) as z:
+        if "X_indptr" in z:
+            return _csr(z["X_data"], z["X_indices"], z["X_indptr"], z["X_shape"]), z["y"]
         return z["X"], z["y"]

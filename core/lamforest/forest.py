@@ -123,6 +123,12 @@ def tree_bytes(estimator: Any) -> int:
     return sum(t.tree_.node_count * NODE_DTYPE.itemsize + t.tree_.value.nbytes for t in estimator.estimators_)
 
 
+def _csr32(X: Any) -> Any:
+    X = X.tocsr().astype(np.float32)
+    X.sort_indices()
+    return X
+
+
 class Votes:
     """The forest's mean vote on rows ``X``, accumulated one grove at a time.
 
@@ -135,7 +141,8 @@ class Votes:
     """
 
     def __init__(self, X: np.ndarray, classes: np.ndarray | None, threads: int = 1) -> None:
-        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        # Trees read dense float32 rows, or CSR float32 ones with sorted indices (scikit-learn's own input).
+        self.X = _csr32(X) if hasattr(X, "tocsr") else np.ascontiguousarray(X, dtype=np.float32)
         self.classes = classes
         self.classifier = classes is not None
         shape = (self.X.shape[0], len(classes)) if classes is not None else (self.X.shape[0],)

@@ -126,8 +126,8 @@ def needs_writable(X: np.ndarray) -> bool:
     with "buffer source array is read-only". Without NaN the map is used as is, at no
     memory cost. One pass over X; a NaN anywhere makes the float64 sum NaN.
     """
-    if not np.issubdtype(X.dtype, np.floating) or X.flags.writeable:
-        return False
+    if not hasattr(X, "flags") or not np.issubdtype(X.dtype, np.floating) or X.flags.writeable:
+        return False  # sparse rows (no flags): scikit-learn copies them to CSC as it fits
     return bool(np.isnan(X.sum(dtype=np.float64)))
 
 
@@ -191,7 +191,8 @@ def oob_sums(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     width = len(est.classes_) if classifier else 1
     total = np.zeros((n, width), dtype=np.float64)
     count = np.zeros(n, dtype=np.int64)
-    X = np.asarray(X, dtype=np.float32)
+    # Trees predict dense float32 rows or CSR ones (as scikit-learn's own OOB pass gives them).
+    X = X.tocsr().astype(np.float32) if hasattr(X, "tocsr") else np.asarray(X, dtype=np.float32)
     for tree in est.estimators_:
         rows = unsampled(tree.random_state, n, est._n_samples_bootstrap, getattr(est, "_sample_weight", None))
         if classifier:

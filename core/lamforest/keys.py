@@ -1,6 +1,7 @@
 """Every key of the store's layout, in one place. Nothing else formats a key.
 
 data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
+data/<sha256>/X.data.npy, X.indices.npy, ...  a sparse train set's CSR arrays, in place of X.npy
 data/<sha256>/w.npy                          its sample weights, when it has them
 data/<sha256>/shards.json                    a sharded dataset: its shard list and columns (no rows)
 builds/<b>/claim.json                        the name taken (an exclusive create), before anything else is written

@@ -24,7 +24,8 @@ from lamforest.spec import SpecError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SUFFIXES = (".csv", ".parquet", ".pq", ".npz", ".npy")
+SVMLIGHT = (".svm", ".libsvm", ".svmlight")  # sparse rows with their label, read by scikit-learn's reader
+SUFFIXES = (".csv", ".parquet", ".pq", ".npz", ".npy", *SVMLIGHT)
 NPY_MAGIC = b"\x93NUMPY"
 SNIFF_BYTES = 4096
 
@@ -328,6 +329,19 @@ def must_exist(path: Path) -> None:
         raise SpecError("data", f"{path}: no such {where}")
 
 
+def read_svmlight(path: Path, n_features: int | None = None) -> tuple[Any, np.ndarray]:
+    """Sparse rows and their labels from a LIBSVM/svmlight text file (scikit-learn's reader), as CSR."""
+    from sklearn.datasets import load_svmlight_file
+
+    try:
+        X, y = load_svmlight_file(str(path), n_features=n_features, dtype=np.float32)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SpecError("data", f"{path.name}: not a LIBSVM file ({one_line(exc)})") from None
+    if X.shape[0] == 0:
+        raise SpecError("data", f"{path.name} holds no rows")
+    return X, np.asarray(y)
+
+
 def read_xy(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Features, target and feature names of a training file."""
     must_exist(path)
@@ -335,6 +349,9 @@ def read_xy(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, lis
     if suffix not in SUFFIXES:
         raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(SUFFIXES)}")
     head = check_file(path)
+    if suffix in SVMLIGHT:
+        Xs, labels = read_svmlight(path)
+        return Xs, labels, [f"x{i}" for i in range(Xs.shape[1])]
     if suffix == ".npz":
         X, y = read_npz(path)
         assert y is not None
@@ -372,6 +389,8 @@ def read_rows(path: Path, feature_names: list[str], target: str | None) -> tuple
         raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(SUFFIXES)}")
     head = check_file(path)
     where, k = path.name, len(feature_names)
+    if suffix in SVMLIGHT:
+        return read_svmlight(path, k)
     if suffix == ".npz":
         X, y = read_npz(path, need_y=False)
         if X.shape[1] != k:

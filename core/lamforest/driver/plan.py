@@ -226,7 +226,8 @@ def _arrays_dataset(
     task: str,
     source: str,
 ) -> datamod.Dataset:
-    X, y = np.asarray(X), np.asarray(y)
+    X = X if datamod.is_sparse(X) else np.asarray(X)
+    y = np.asarray(y)
     if X.ndim != 2:
         raise SpecError("data", f"X must be 2-D (rows x features), got shape {X.shape}")
     if y.ndim != 1:
@@ -246,7 +247,8 @@ def train_ref(
     """The ref ``create_from_arrays`` would store these rows under (every row trains: no split)."""
     ds = _arrays_dataset(X, y, sample_weight, feature_names, task, "arrays")
     X_tr, _, y_tr, _, w_tr = datamod.split_weighted(ds, 0.0, 0)
-    return keys.data_ref(datamod.content_hash(np.ascontiguousarray(X_tr, dtype=np.float32), y_tr, w_tr))
+    X_tr = X_tr if datamod.is_sparse(X_tr) else np.ascontiguousarray(X_tr, dtype=np.float32)
+    return keys.data_ref(datamod.content_hash(X_tr, y_tr, w_tr))
 
 
 def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:

@@ -109,7 +109,8 @@ def predict_values(backend: Backend, name: str, X: np.ndarray) -> np.ndarray:
     The merged forest when the build has one, else its groves streamed in
     order (bounded memory); the two give the same numbers to the bit.
     """
-    X = np.asarray(X, dtype=np.float32)
+    # Sparse rows stay sparse (CSR float32, as the trees read them); dense ones are float32 arrays.
+    X = datamod.canonical_csr(X) if datamod.is_sparse(X) else np.asarray(X, dtype=np.float32)
     manifest = stream.load_manifest(backend, name)
     if manifest is not None:
         _check_width(X, int(manifest["n_features"]))

@@ -39,9 +39,15 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
         "check_sample_weight_equivalence_on_dense_data": (
             "bootstrap draws rows by weight: sample_weight is not equivalent to removing/repeating samples"
         ),
+        "check_sample_weight_equivalence_on_sparse_data": (
+            "bootstrap draws rows by weight: sample_weight is not equivalent to removing/repeating samples"
+        ),
     },
     "RandomForestRegressor": {
         "check_sample_weight_equivalence_on_dense_data": (
+            "bootstrap draws rows by weight: sample_weight is not equivalent to removing/repeating samples"
+        ),
+        "check_sample_weight_equivalence_on_sparse_data": (
             "bootstrap draws rows by weight: sample_weight is not equivalent to removing/repeating samples"
         ),
     },

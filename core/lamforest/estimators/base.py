@@ -180,23 +180,18 @@ class LamforestForest(BaseEstimator):
 
         if issparse(y):
             raise ValueError("sparse multilabel-indicator for y is not supported.")  # scikit-learn's words
-
-        if issparse(X):
-            raise TypeError(
-                "lamforest stores the train set as a dense array and does not accept sparse input; "
-                "pass X.toarray() if it fits in memory"
-            )
         allow_nan = self.__sklearn_tags__().input_tags.allow_nan
         X, y = validate_data(
             self,
             X,
             y,
             reset=reset,
+            accept_sparse="csc",
             dtype=np.float32,
             ensure_all_finite="allow-nan" if allow_nan else True,
             y_numeric=self._task == "regression",
         )
-        X = np.ascontiguousarray(X)
+        X = X if issparse(X) else np.ascontiguousarray(X)  # sparse rows are stored as CSR arrays
         if sample_weight is not None:
             from sklearn.utils.validation import _check_sample_weight
 
@@ -422,7 +417,7 @@ class LamforestForest(BaseEstimator):
 
         sk = self._sklearn_class()(criterion=self.criterion)
         tags.input_tags.allow_nan = get_tags(sk).input_tags.allow_nan
-        tags.input_tags.sparse = False  # the store holds dense rows
+        tags.input_tags.sparse = True  # the store keeps sparse rows as CSR arrays
         tags.target_tags.multi_output = False  # one target per build
         return tags
 
@@ -518,15 +513,17 @@ class LamforestForest(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
 
-    def _check_X(self, X: Any) -> np.ndarray:
+    def _check_X(self, X: Any) -> Any:
+        """Rows to predict, validated as scikit-learn's forest does: float32, dense or CSR."""
         check_is_fitted(self)
-        from scipy.sparse import issparse
-
-        if issparse(X):
-            raise TypeError("lamforest predicts dense rows and does not accept sparse input; pass X.toarray()")
         allow_nan = self.__sklearn_tags__().input_tags.allow_nan
         return validate_data(
-            self, X, reset=False, dtype=np.float32, ensure_all_finite="allow-nan" if allow_nan else True
+            self,
+            X,
+            reset=False,
+            dtype=np.float32,
+            accept_sparse="csr",
+            ensure_all_finite="allow-nan" if allow_nan else True,
         )
 
     def _values(self, X: Any) -> np.ndarray:
@@ -534,6 +531,13 @@ class LamforestForest(BaseEstimator):
         X = self._check_X(X)
         if self._model is not None:
             return self._model.predict_proba(X) if self._task == "classification" else self._model.predict(X)
+        if hasattr(X, "toarray"):  # the groves stream over dense rows: a batch of sparse rows at a time
+            return np.vstack(
+                [
+                    driver.predict_values(self._backend(), self.build_name_, X[i : i + 4096].toarray())
+                    for i in range(0, X.shape[0], 4096)
+                ]
+            )
         return driver.predict_values(self._backend(), self.build_name_, X)
 
     def apply(self, X: Any) -> np.ndarray:

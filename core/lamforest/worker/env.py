@@ -17,7 +17,7 @@ _INPUTS: dict[tuple[str, str], np.ndarray] = {}
 def _forget_download(store: Store, ref: str) -> None:
     """Drop a bad downloaded copy, so that the next invocation fetches it again."""
     if store.local_path(keys.data_file(ref, "X.npy")) is None:
-        for name in ("X.npy", "y.npy", "w.npy"):
+        for name in ("X.npy", "y.npy", "w.npy", *datamod.SPARSE_PARTS):
             (datamod.cache_dir() / ref / name).unlink(missing_ok=True)
 
 

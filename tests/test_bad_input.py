@@ -79,7 +79,21 @@ def test_existing_build_name(backend):
 
 
 def test_missing_file(backend, tmp_path):
-    refused(backend, "data", "file not found", data=str(tmp_path / "nope.csv"), target="y")
+    refused(backend, "data", "no such file", data=str(tmp_path / "nope.csv"), target="y")
+
+
+def test_a_missing_folder_is_said_as_missing_even_when_predict_has_an_output(tmp_path, monkeypatch, capsys):
+    from lamforest.cli import main
+
+    monkeypatch.setenv("LAMFOREST_HOME", str(tmp_path / "home"))
+    for argv in (
+        ["build", "s", "--data", f"{tmp_path}/nonexist/", "--target", "label"],
+        ["predict", "s", "--data", f"{tmp_path}/nonexist/", "--out", f"{tmp_path}/dir"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "error in data" in err and "nonexist: no such file or folder" in err, err
+    assert not (tmp_path / "dir").exists() and not (tmp_path / "home" / "builds").exists()
 
 
 def test_unknown_dataset(backend):

@@ -266,7 +266,7 @@ def test_directory_given_as_the_file(tmp_path: Path, suffix: str) -> None:
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy", ".npz"])
 def test_file_does_not_exist(tmp_path: Path, suffix: str) -> None:
-    refused(tmp_path / f"nope{suffix}", "data", "file not found")
+    refused(tmp_path / f"nope{suffix}", "data", "no such file or folder")
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy", ".npz"])

@@ -128,3 +128,22 @@ def test_a_worker_never_fits_a_grove_its_plan_does_not_hold(home: Path, change: 
         assert not [k for k in backend.store.list(keys.states("pl"))]
         # The plan's own event still fits.
         assert handler(planned.to_event(), store=backend.store)["groves"][0]["state"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["build", "x", "--data", "iris", "--workers", "nan"], "workers"),
+        (["build", "x", "--data", "iris", "--max-cost", "x"], "max_cost"),
+        (["estimate", "x", "--data", "iris", "--ec2-vcpus", "nan"], "ec2_vcpus"),
+        (["grow", "x", "-t", "many"], "trees"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_one_line_naming_the_flag(
+    home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], field: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error in {field}: invalid"), err

@@ -107,3 +107,27 @@ def test_budget_windows_and_verdicts() -> None:
     reason = over_budget(projected=2.0, spent=0.2, trees_done=10, max_cost=1.0)
     assert reason is not None and "$2.000000" in reason and "10 trees" in reason
     assert over_budget(projected=2.0, spent=0.2, trees_done=10, max_cost=None) is None
+
+
+def test_a_failure_no_retry_mends_is_not_retried_and_ends_the_build_once_nothing_runs() -> None:
+    r = rows(("queued", 0), ("queued", 0), ("queued", 0))
+    s = Scheduler.start(r, retries=2, window=1, cancelled=False)
+    assert s.to_send(r) == [(0, 1)]
+    r[0].state, r[0].attempt = "running", 1
+    r[1].state, r[1].attempt = "running", 1  # another grove already running (sent earlier)
+    s.dispatched[1] = 1
+    r[0].state, r[0].error = "failed", "SpecError: data: shard part-003.parquet is missing"
+    assert not s.observe(r)  # grove 1 still runs: wait for it
+    assert s.fatal and s.to_send(r) == []  # not retried, and grove 2 is never sent
+    r[1].state = "done"
+    assert s.observe(r)  # failed now: nothing runs, and grove 2 will not be
+    assert [f["grove"] for f in s.failures] == [0]
+
+
+def test_a_transient_failure_is_still_retried() -> None:
+    r = rows(("queued", 0))
+    s = Scheduler.start(r, retries=2, window=None, cancelled=False)
+    s.to_send(r)
+    r[0].state, r[0].attempt, r[0].error = "failed", 1, "Runtime.ExitError: worker died"
+    assert not s.observe(r) and not s.fatal
+    assert s.to_send(r) == [(0, 2)]

@@ -247,6 +247,19 @@ def test_a_shard_with_another_schema_is_refused_naming_it(backend: Backend, tmp_
     _refused(backend, data, "data", "part-001.parquet", "label")
 
 
+def test_text_labels_as_string_and_large_string_are_one_schema(backend: Backend, tmp_path: Path) -> None:
+    """pyarrow writes text as ``string``, pandas as ``large_string``: the same values, one dataset."""
+    data = tmp_path / "data"
+    data.mkdir()
+    names = np.array(["ant", "bee", "cat"])
+    for i, kind in enumerate([pa.string(), pa.large_string()]):
+        X, y = make_rows(400, i)
+        pq.write_table(table(X, pa.array(names[y], type=kind)), data / f"part-{i:03d}.parquet")
+    plan = driver.create(backend, BuildSpec(name="txt", data=str(data), target="label", trees=2, grove=1))
+    assert plan.classes == ["ant", "bee", "cat"]
+    assert driver.run(backend, "txt", workers=1).state == "done"
+
+
 def test_a_missing_target_column_is_refused_naming_the_column(backend: Backend, tmp_path: Path) -> None:
     data = write_shards(tmp_path / "data", n=2, rows=200)
     with pytest.raises(SpecError) as err:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+from typing import NoReturn
 
 from lamforest import __version__
 from lamforest.backend import BACKENDS
@@ -94,8 +96,20 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
     )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a flag's value of the wrong kind (``--workers nan``) is one line naming the
+    flag, as every other bad value is, not the usage text; other usage errors keep the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        match = re.fullmatch(r"argument ([^:]+): (invalid .*)", message)
+        if match is None:
+            super().error(message)
+        flag = match.group(1).split("/")[-1]
+        self.exit(2, f"error in {flag.lstrip('-').replace('-', '_')}: {match.group(2)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lamforest",
         description="Serverless distributed decision forests: groves fitted in parallel on AWS Lambda "
         "(or local workers), merged into one scikit-learn estimator.",

@@ -21,6 +21,7 @@ from lamforest.backend.base import Backend
 from lamforest.driver import estimate, sharded, stream
 from lamforest.driver.oob import write_oob
 from lamforest.driver.plan import BuildError
+from lamforest.driver.schedule import permanent
 from lamforest.driver.stream import GroveMismatch
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
@@ -99,6 +100,7 @@ def write_end(
         **extra,
         "failures": failures,
         "wall_s": time.time() - t_start,
+        "driven_s": st.elapsed_s,  # the time drivers worked on it, interruptions left out
         "trees_done": st.trees_done,
         "billed_ms": st.billed_ms,
         "cost_usd": st.cost_usd,
@@ -110,9 +112,16 @@ def write_end(
 def write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, Any]], t_start: float) -> BuildStatus:
     st = watcher.refresh()
     bad = [r for r in st.rows if r.state == "failed"]
-    error = f"{len(bad)} grove(s) failed after {st.spec.retries} retries: " + "; ".join(
-        f"grove {r.grove}: {r.error}" for r in bad[:5]
+    # One sentence per distinct error, naming its groves: a shard gone fails every grove the same way.
+    by_error: dict[str, list[int]] = {}
+    for r in bad:
+        by_error.setdefault(str(r.error), []).append(r.grove)
+    said = "; ".join(
+        f"grove{'s' if len(gs) > 1 else ''} {', '.join(map(str, gs[:8]))}{' ...' if len(gs) > 8 else ''}: {err}"
+        for err, gs in list(by_error.items())[:5]
     )
+    how = "with an error no retry mends" if all(permanent(r.error) for r in bad) else f"after {st.spec.retries} retries"
+    error = f"{len(bad)} grove(s) failed {how}: {said}"
     write_end(backend, st, "failed", failures, t_start, error=error)
     return watcher.refresh()
 
@@ -328,6 +337,7 @@ def finalize(
         },
         "failures": failures or [],
         "init_ms": estimate.median_init_ms([r.report.init_ms for r in st.rows if r.report]),
+        "driven_s": st.elapsed_s,  # the time drivers worked on it, interruptions left out
         "finished": time.time(),
     }
     summary["estimate"] = estimate.compare(backend, name, summary["wall_s"], st.cost_usd)

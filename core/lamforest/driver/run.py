@@ -140,7 +140,10 @@ def _drive(
         elif st.state == "finishing":
             break
         elif sched.observe(st.rows):
+            compute.drain()  # a failure no retry mends: what waits in the queue is not started
             return write_failed(backend, watcher, sched.failures, t_start)
+        elif sched.fatal:
+            compute.drain()
         if should_stop():
             return st
         if not (sync and sched.backlog):

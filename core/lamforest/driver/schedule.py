@@ -12,6 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 IN_FLIGHT_DONE = ("done", "failed", "cancelled")
+# Failures no retry can mend: the data or the event is wrong (a shard gone or changed, a parameter
+# scikit-learn refuses, an event the plan does not hold). The first ends the build: nothing more is sent.
+NOT_RETRIED = ("SpecError", "DataIntegrityError", "EventNotPlanned")
+
+
+def permanent(error: str | None) -> bool:
+    """Whether a failed grove's error (``Type: message``) is one no retry can mend."""
+    return bool(error) and str(error).split(":", 1)[0].strip() in NOT_RETRIED
 
 
 class Row(Protocol):
@@ -52,6 +60,7 @@ class Scheduler:
     backlog: deque[int] = field(default_factory=deque)
     dispatched: dict[int, int] = field(default_factory=dict)  # grove -> attempt sent
     failures: list[dict[str, Any]] = field(default_factory=list)
+    fatal: bool = False  # a failure no retry mends was seen: nothing more is sent
     _seen: set[tuple[int, int]] = field(default_factory=set)
 
     @classmethod
@@ -97,8 +106,13 @@ class Scheduler:
                 continue  # an older attempt's record; the retry is on its way
             self._seen.add((row.grove, row.attempt))
             self.failures.append({"grove": row.grove, "attempt": row.attempt, "error": row.error})
-            if row.attempt <= self.retries:
+            if permanent(row.error):
+                self.fatal = True
+                self.backlog.clear()
+            elif row.attempt <= self.retries and not self.fatal:
                 self.backlog.append(row.grove)
+        if self.fatal:  # ended once what runs has stopped; groves never started stay unsent
+            return not any(r.state == "running" for r in rows)
         # Every grove out of retries, not just those first seen now: the last one may have failed
         # while others were still running.
         exhausted = any(

@@ -405,7 +405,10 @@ class Watcher:
             reports=len(reports),
             summary=self._summary,
             dispatch=self._dispatch,
-            cancel_reason=(self._cancel or {}).get("reason") if self._cancel is not None else None,
+            # A cancel that came after the build ended (done or failed) is no reason of its state.
+            cancel_reason=(self._cancel or {}).get("reason")
+            if self._cancel is not None and state == "cancelled"
+            else None,
             model=model,
             driver_seen=self._lease_at,
             paused_s=self.paused_s(),

@@ -237,7 +237,7 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None, cache: C
         oob_score=summary.get("oob_score"),
         # A cancel that came after the last grove was done changed nothing: the build is done, not cancelled.
         reason=status.cancel_reason if status.state == "cancelled" else None,
-        late_cancel=status.state == "done" and status.cancel_reason is not None,
+        late_cancel=status.state == "done" and status.late_cancel,
         ended=status.summary is not None,
         error=summary.get("error"),
         model_path=status.model,

@@ -99,6 +99,7 @@ class BuildStatus:
     error: str | None = None  # why the build failed, is interrupted, or cannot be read
     driver_seen: float | None = None  # when a driver last renewed the build's lease, as far as known
     paused_s: float = 0.0  # time no driver held it between one driver's end and the next one's start
+    late_cancel: bool = False  # a cancel was asked for after the build had ended: it changed nothing
 
     @property
     def hint(self) -> str | None:
@@ -409,6 +410,7 @@ class Watcher:
             cancel_reason=(self._cancel or {}).get("reason")
             if self._cancel is not None and state == "cancelled"
             else None,
+            late_cancel=self._cancel is not None and state in ("done", "failed"),
             model=model,
             driver_seen=self._lease_at,
             paused_s=self.paused_s(),

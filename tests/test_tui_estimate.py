@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input
 
 from lamforest.backend import open_backend
@@ -14,7 +15,11 @@ from lamforest_tui.app import LamforestApp
 from tests.test_tui_allday import SIZE, open_form, until
 
 
-async def test_the_form_estimates_from_a_cached_sample_and_follows_the_fields(home: Path) -> None:
+async def test_the_form_estimates_from_a_cached_sample_and_follows_the_fields(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cache of its own: another test's sample of iris would be an estimate before this one measured any.
+    monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path / "samples"))
     backend = open_backend("local", home=home)
     async with LamforestApp(backend).run_test(size=SIZE) as pilot:
         form = await open_form(pilot)

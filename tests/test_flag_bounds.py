@@ -147,3 +147,35 @@ def test_a_value_of_the_wrong_kind_is_one_line_naming_the_flag(
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(f"error in {field}: invalid"), err
+
+
+def test_a_pool_starts_a_process_per_grove_at_most_and_ends_idle_ones(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from lamforest import driver
+    from lamforest.backend import pool as poolmod
+
+    monkeypatch.setattr(poolmod, "default_workers", lambda: 4)  # as on a machine of four cores
+    with local_backend(home) as backend:
+        driver.create(backend, BuildSpec(name="one", data="iris", trees=2, grove=2))
+        assert driver.run(backend, "one", workers=4).state == "done"
+        pool = backend.make_compute(BuildSpec(name="one", trees=2, grove=2), 4, False)
+        assert isinstance(pool, poolmod.LocalCompute) and pool.workers == 4
+        assert pool.processes == 1  # one grove, one interpreter: not one per requested worker
+        # A later build with more groves in the same pool starts processes for them.
+        driver.create(backend, BuildSpec(name="three", data="iris", trees=6, grove=2))
+        assert driver.run(backend, "three", workers=4).state == "done"
+        assert 1 <= pool.processes <= 3
+    # Idle environments end, as Lambda's do.
+    monkeypatch.setattr(poolmod, "IDLE_S", 0.2)
+    with local_backend(home) as backend:
+        driver.create(backend, BuildSpec(name="idle", data="iris", trees=2, grove=1))
+        assert driver.run(backend, "idle", workers=2).state == "done"
+        pool = backend.make_compute(BuildSpec(name="idle", trees=2, grove=1), 2, False)
+        assert isinstance(pool, poolmod.LocalCompute)
+        deadline = time.monotonic() + 30
+        while pool.processes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.processes == 0

@@ -56,7 +56,8 @@ def local_backend(home: Path | str | None = None) -> Backend:
         if key in pools and pools[key].broken:
             pools.pop(key).close()
         if key not in pools:
-            pools[key] = LocalCompute(store, workers=key[0], memory_mb=spec.memory)
+            # Processes for the groves there are, at once; more only if a later build has more work.
+            pools[key] = LocalCompute(store, workers=key[0], memory_mb=spec.memory, eager=spec.n_groves)
         return pools[key]
 
     def close_pools() -> None:

@@ -213,14 +213,22 @@ class _Worker:
         self.oom_mb: int | None = None  # the peak seen when the monitor killed it
 
 
+IDLE_S = 300.0  # an environment idle this long ends (a fit session's pool does not hold memory for ever)
+
+
 class LocalCompute:
     """A pool of ``workers`` environment processes fed from one queue, each held to ``memory_mb``."""
 
     name = "local"
 
-    def __init__(self, store: LocalStore, workers: int | None = None, memory_mb: int = 1769) -> None:
+    def __init__(
+        self, store: LocalStore, workers: int | None = None, memory_mb: int = 1769, eager: int | None = None
+    ) -> None:
         self.store = store
         self.workers = workers or default_workers()
+        # Slots that start their process at once (a cold start overlapping the driver's own work);
+        # the others start one only when there is an event for it: never more processes than work.
+        self.eager = self.workers if eager is None else max(0, min(eager, self.workers))
         self.memory_mb = memory_mb
         self.broken: str | None = None
         self.resumable = True  # whether a build stopped by ``broken`` can be finished later
@@ -228,9 +236,14 @@ class LocalCompute:
         self._closed = threading.Event()
         self._busy = threading.Event()  # wakes the monitor when a call starts
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # lazy slots wait here for work no process will take
+        # Processes alive or starting that are not running an event: the queue's events beyond
+        # these are work for a lazy slot. The eager slots count from the start.
+        self._free = self.eager
         self._start_failures = 0
         self._threads = [
-            threading.Thread(target=self._feed, name=f"lamforest-worker-{i}", daemon=True) for i in range(self.workers)
+            threading.Thread(target=self._feed, args=(i,), name=f"lamforest-worker-{i}", daemon=True)
+            for i in range(self.workers)
         ]
         self._live: dict[int, _Worker] = {}
         for t in self._threads:
@@ -290,15 +303,45 @@ class LocalCompute:
             self._start_failures = 0
         return worker
 
-    def _feed(self) -> None:
+    def _claim_start(self) -> bool:
+        """Wait until the queue holds an event no live or starting process will take, and claim
+        the start of one for it; False once the pool closes."""
+        with self._wake:
+            while not self._closed.is_set() and not self.broken:
+                if self._queue.qsize() > self._free:
+                    self._free += 1
+                    return True
+                self._wake.wait(0.5)
+        return False
+
+    def _count_free(self, delta: int) -> None:
+        with self._wake:
+            self._free += delta
+            self._wake.notify_all()
+
+    def _feed(self, slot: int = 0) -> None:
         worker: _Worker | None = None
+        lazy = slot >= self.eager  # an eager slot's first start is counted in ``_free`` already
         while not self._closed.is_set() and not self.broken:
             if worker is None:
+                if lazy and not self._claim_start():
+                    break
+                lazy = True  # every later start is for work only
                 worker = self._start()
+                if worker is None:
+                    self._count_free(-1)
                 continue
-            event = self._queue.get()
+            try:
+                event = self._queue.get(timeout=IDLE_S)
+            except queue.Empty:
+                # Idle: this environment ends, as Lambda's do; the slot starts one again for work.
+                self._stop(worker)
+                self._count_free(-1)
+                worker = None
+                continue
             if event is None:
                 break
+            self._count_free(-1)  # busy: a lazy slot may start for the events behind this one
             call = _Call(event, str(uuid.uuid4()), time.time(), time.perf_counter(), worker.init_ms)
             with self._lock:
                 worker.current, worker.init_ms = call, None
@@ -326,6 +369,8 @@ class LocalCompute:
                 # be blamed for it, so this environment ends here.
                 self._stop(worker)
                 worker = None
+            else:
+                self._count_free(1)
         if worker is not None:
             self._stop(worker)
 
@@ -425,12 +470,20 @@ class LocalCompute:
         with self._lock:
             self._live.pop(worker.proc.pid, None)
 
+    @property
+    def processes(self) -> int:
+        """Worker processes alive now: never more than there was work for, none once idle."""
+        with self._lock:
+            return len(self._live)
+
     # -- the Compute protocol
     def submit(self, events: list[Event]) -> None:
         if self.broken:
             raise RuntimeError(self.broken)
         for event in events:
             self._queue.put(event.to_event())
+        with self._wake:
+            self._wake.notify_all()
 
     def drain(self) -> int:
         """Drop events not yet picked up by a worker (cancel); return how many."""
@@ -451,6 +504,8 @@ class LocalCompute:
         self.drain()
         self._closed.set()
         self._busy.set()  # the monitor's wait
+        with self._wake:
+            self._wake.notify_all()  # lazy slots waiting for work
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:

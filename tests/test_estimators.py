@@ -252,8 +252,8 @@ def test_a_taken_name_gets_a_suffix(home: Path, iris: Any) -> None:
 
 def test_refusals_are_clear(home: Path, iris: Any) -> None:
     X, y = iris
-    with pytest.raises(ValueError, match="y should be a 1d array"):
-        RandomForestRegressor(**QUIET).fit(X, np.c_[y, y])
+    with pytest.raises(ValueError, match="Found array with dim 3"):  # 2-D y is multi-output; 3-D is nothing
+        RandomForestRegressor(**QUIET).fit(X, y.reshape(-1, 1, 1))
     with pytest.raises(ValueError, match="max_depth"):
         RandomForestClassifier(max_depth=-1, **QUIET).fit(X, y)
 
@@ -395,7 +395,8 @@ def test_create_from_arrays_keeps_every_row_in_order_and_refuses_bad_shapes(tmp_
     with local_backend(tmp_path / "store") as backend:
         for bad, field in (
             ({"X": X[:, 0]}, "data"),
-            ({"y": np.c_[y, y]}, "target"),
+            ({"y": y.reshape(-1, 1, 1)}, "target"),
+            ({"y": np.c_[y, y][:, :0]}, "target"),
             ({"feature_names": ["a"]}, "data"),
             ({"sample_weight": w[:-1]}, "weight"),
         ):

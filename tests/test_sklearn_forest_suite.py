@@ -91,3 +91,5 @@ def test_scikit_learns_forest_suite_passes_on_lamforests_classes(tmp_path: Path)
     assert not regressed, f"failing, not in {EXPECTED.name}: {regressed}\n{proc.stdout[-4000:]}"
     assert not mended, f"passing now: remove them from {EXPECTED.name}: {mended}"
     assert all(o != "skipped" for n, o in seen.items() if n not in known), "a skipped test is not a pass"
+    # The bar: at least 304 of scikit-learn's 332 (the expected failures above say why not the rest).
+    assert passed >= 304, f"{passed} of {len(seen)} pass"

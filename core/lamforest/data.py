@@ -311,7 +311,7 @@ def split_weighted(
     if n_test < 1 or n - n_test < 2:
         raise SpecError("test_size", f"{test_size} of {n} rows leaves no usable train or test set")
     stratify = None
-    if ds.task == "classification":
+    if ds.task == "classification" and ds.y.ndim == 1:  # multi-output rows are split unstratified
         _, counts = np.unique(ds.y, return_counts=True)
         if counts.min() >= 2 and n_test >= len(counts) and n - n_test >= len(counts):
             stratify = ds.y
@@ -374,6 +374,7 @@ def check_input(ref: str, X: np.ndarray) -> None:
 
 def _stored_train_is(store: Store, ref: str, weighted: bool = False, sparse: bool = False) -> bool:
     """Whether ``ref``'s stored arrays are whole and hash to ``ref`` (a reused copy is checked, not trusted)."""
+
     def load(name: str) -> np.ndarray:
         key = keys.data_file(ref, name)
         path = store.local_path(key)

@@ -38,7 +38,7 @@ def merge(groves: Sequence[Grove]) -> Any:
     merged.n_estimators = len(merged.estimators_)
     if hasattr(first, "classes_"):
         for g in groves[1:]:
-            if not np.array_equal(g.estimator.classes_, first.classes_):
+            if not same_classes(g.estimator.classes_, first.classes_):
                 raise ValueError("groves disagree on classes_: they were not fitted on one train set")
     for attr in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
         if hasattr(merged, attr):
@@ -140,25 +140,37 @@ class Votes:
     order, at most ``threads`` at a time, so memory stays one grove's worth.
     """
 
-    def __init__(self, X: np.ndarray, classes: np.ndarray | None, threads: int = 1) -> None:
+    def __init__(self, X: np.ndarray, classes: Any, threads: int = 1, outputs: int = 1) -> None:
+        """``classes``: the forest's classes (an array), one array per output (a list: multi-output), or
+        None for a regressor of ``outputs`` targets. A multi-output classifier's votes are its outputs'
+        probability columns side by side (``split_outputs`` parts them)."""
         # Trees read dense float32 rows, or CSR float32 ones with sorted indices (scikit-learn's own input).
         self.X = _csr32(X) if hasattr(X, "tocsr") else np.ascontiguousarray(X, dtype=np.float32)
         self.classes = classes
         self.classifier = classes is not None
-        shape = (self.X.shape[0], len(classes)) if classes is not None else (self.X.shape[0],)
+        self.multi = isinstance(classes, list)
+        n = self.X.shape[0]
+        if self.multi:
+            shape: tuple[int, ...] = (n, sum(len(c) for c in classes))
+        elif classes is not None:
+            shape = (n, len(classes))
+        else:
+            shape = (n,) if outputs == 1 else (n, outputs)
         self.total = np.zeros(shape, dtype=np.float64)
         self.trees = 0
         self.threads = max(1, threads)
         self._pool: Any = None
 
     def _predict(self, tree: Any) -> np.ndarray:
+        if self.multi:
+            return np.hstack(tree.predict_proba(self.X, check_input=False))
         if self.classifier:
             return tree.predict_proba(self.X, check_input=False)
         return tree.predict(self.X, check_input=False)
 
     def add(self, estimator: Any) -> None:
         """Add a grove's trees; a classifier's classes must be the forest's, in its column order."""
-        if self.classes is not None and not np.array_equal(estimator.classes_, self.classes):
+        if self.classes is not None and not same_classes(estimator.classes_, self.classes):
             raise ValueError(
                 f"a grove has classes {list(estimator.classes_)}, the forest {list(self.classes)}: "
                 "the groves were not fitted on one train set"
@@ -189,14 +201,36 @@ class Votes:
         return out
 
 
-def labels_of(values: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+def same_classes(a: Any, b: Any) -> bool:
+    """Whether two forests' ``classes_`` agree (an array each, or one array per output)."""
+    if isinstance(a, list) or isinstance(b, list):
+        if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b):
+            return False
+        return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(np.array_equal(a, b))
+
+
+def split_outputs(values: np.ndarray, classes: list[np.ndarray]) -> list[np.ndarray]:
+    """A multi-output classifier's votes (every output's columns side by side) as scikit-learn's
+    ``predict_proba`` gives them: one array per output."""
+    ends = np.cumsum([len(c) for c in classes])
+    return [values[:, a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def labels_of(values: np.ndarray, classes: Any) -> np.ndarray:
     """Predicted labels from probabilities (as scikit-learn's ``predict``), or the values of a regressor."""
+    if isinstance(classes, list):
+        parts = split_outputs(values, classes)
+        return np.column_stack([c.take(np.argmax(p, axis=1), axis=0) for c, p in zip(classes, parts, strict=True)])
     return classes.take(np.argmax(values, axis=1), axis=0) if classes is not None else values
 
 
-def score_values(values: np.ndarray, y: np.ndarray, classes: np.ndarray | None) -> float:
-    """``score`` from already computed votes: accuracy for a classifier, R² for a regressor."""
+def score_values(values: np.ndarray, y: np.ndarray, classes: Any) -> float:
+    """``score`` from already computed votes: accuracy for a classifier (a row counts when every output is
+    right, scikit-learn's subset accuracy), R² for a regressor (averaged over outputs)."""
     from sklearn.metrics import accuracy_score, r2_score
 
     pred = labels_of(values, classes)
+    if isinstance(classes, list):
+        return float(np.mean(np.all(pred == np.asarray(y).reshape(pred.shape), axis=1)))
     return float(accuracy_score(y, pred) if classes is not None else r2_score(y, pred))

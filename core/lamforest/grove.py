@@ -174,7 +174,8 @@ def fit(
         est.estimators_ = est.estimators_[first:]
     est.set_params(n_estimators=task.trees, warm_start=False, n_jobs=None)
     grove = Grove(estimator=est, trees=task.trees, seed=task.seed)
-    if oob and bootstraps(task.params, task.model):
+    # Multi-output OOB is scikit-learn's own pass over the merged forest (the estimators'), not sums.
+    if oob and bootstraps(task.params, task.model) and np.ndim(y) == 1:
         grove.oob_sum, grove.oob_count = oob_sums(est, X, y)
     return grove
 

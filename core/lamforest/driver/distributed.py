@@ -153,7 +153,7 @@ def predict_distributed(
     if total is None:
         raise BuildError(f"distributed predict {pid}: no batch to sum")
     values = total / trees
-    classes = np.asarray(plan.classes) if plan.task == "classification" else None
+    classes = plan.class_arrays
     wall = time.perf_counter() - t0
     pred = from_values(values, y, classes, where)
     pred.driver_peak_mb = memory.peak_mb() if exact else None

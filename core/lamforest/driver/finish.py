@@ -190,7 +190,7 @@ def finalize(
     st = _wait_reports(backend, watcher)
     exact_peak = memory.reset_peak()
     t0 = time.perf_counter()
-    classes = np.asarray(plan.classes) if plan.task == "classification" else None
+    classes = plan.class_arrays
     if plan.n_test and plan.sharded is None:
         try:
             X_te, y_te = datamod.get_test(backend.store, name)
@@ -203,7 +203,7 @@ def finalize(
             ) from None
     else:  # a build that trains on every row (test size 0) has no held-out score: vote on no rows
         X_te, y_te = np.zeros((0, plan.n_features), dtype=np.float32), None
-    votes = forest.Votes(X_te, classes, threads=stream.threads())
+    votes = forest.Votes(X_te, classes, threads=stream.threads(), outputs=plan.outputs)
     # A sharded grove fits a sample, not the train set: its out-of-bag rows are not the forest's.
     oob = bootstraps(plan.spec.params, plan.spec.model) and plan.sharded is None
     oob_total: np.ndarray | None = None
@@ -289,6 +289,7 @@ def finalize(
         "model": plan.spec.model,
         "estimator": estimator,
         "classes": plan.classes,
+        **({"outputs": plan.outputs} if plan.outputs > 1 else {}),
         "n_features": plan.n_features,
         "features": stream.feature_names(backend, plan),
         "trees": trees,

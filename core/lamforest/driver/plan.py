@@ -78,6 +78,18 @@ class Plan:
     # Sharded data: the source, rows per shard, train rows per shard, the grove sample's size
     # (``driver.sharded``); None for a train set stored whole.
     sharded: dict[str, Any] | None = None
+    # Target columns: above 1, ``classes`` holds one list per output (multi-output y).
+    outputs: int = 1
+
+    @property
+    def class_arrays(self) -> Any:
+        """The classes as ``forest.Votes`` takes them: an array, a list of arrays (one per output), or
+        None (regression)."""
+        if self.task != "classification":
+            return None
+        if self.outputs > 1:
+            return [np.asarray(c) for c in self.classes or []]
+        return np.asarray(self.classes)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -230,8 +242,10 @@ def _arrays_dataset(
     y = np.asarray(y)
     if X.ndim != 2:
         raise SpecError("data", f"X must be 2-D (rows x features), got shape {X.shape}")
-    if y.ndim != 1:
-        raise SpecError("target", f"y must be 1-D (one target per row), got shape {y.shape}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim not in (1, 2) or y.shape[-1] == 0:
+        raise SpecError("target", f"y must be 1-D, or 2-D with one column per output, got shape {y.shape}")
     names = [str(n) for n in feature_names] if feature_names is not None else None
     if names is not None and len(names) != X.shape[1]:
         raise SpecError("data", f"{len(names)} feature names for {X.shape[1]} columns")
@@ -259,7 +273,10 @@ def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
     ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names, w_tr)
     if X_te.shape[0]:
         datamod.put_test(backend.store, spec.name, X_te, y_te)
-    classes = np.unique(y_tr).tolist() if ds.task == "classification" else None
+    outputs = int(y_tr.shape[1]) if y_tr.ndim == 2 else 1
+    classes: list[Any] | None = None
+    if ds.task == "classification":
+        classes = [np.unique(y_tr[:, k]).tolist() for k in range(outputs)] if outputs > 1 else np.unique(y_tr).tolist()
     plan = Plan(
         spec=spec,
         task=ds.task,
@@ -272,6 +289,7 @@ def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
         backend=backend.name,
         feature_names=list(ds.feature_names) if ds.named else None,
         weighted=w_tr is not None,
+        outputs=outputs,
     )
     put_json(backend.store, keys.spec(spec.name), plan.to_dict())
     return plan
@@ -310,11 +328,12 @@ def preflight_rows(task: str, params: dict[str, Any], y: np.ndarray, seed: int) 
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     if task == "classification":
-        _, first = np.unique(y[order], return_index=True)
-        head = order[first]
+        # One row of every class of every output.
+        columns = y[order].reshape(n, -1).T
+        head = order[np.unique(np.concatenate([np.unique(col, return_index=True)[1] for col in columns]))]
         rest = np.setdiff1d(order, head, assume_unique=True)
         order = np.concatenate([head, rng.permutation(rest)])
-    return np.sort(order[: max(want, len(np.unique(y)) if task == "classification" else 0)])
+    return np.sort(order[: max(want, len(head) if task == "classification" else 0)])
 
 
 def param_field(message: str, params: dict[str, Any]) -> str:

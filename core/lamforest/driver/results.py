@@ -92,7 +92,7 @@ def _check_width(X: np.ndarray, n_features: int) -> None:
 def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: dict[str, Any]) -> np.ndarray:
     """The forest's mean vote on ``X`` from its groves, one at a time, each checked against its hash."""
     classes = stream.manifest_classes(manifest)
-    votes = forest.Votes(X, classes, threads=stream.threads())
+    votes = forest.Votes(X, classes, threads=stream.threads(), outputs=int(manifest.get("outputs", 1)))
     listed = manifest["groves"]
     for loaded in stream.groves(backend, name, [g["grove"] for g in listed], [g["sha256"] for g in listed]):
         votes.add(loaded.grove.estimator)
@@ -118,7 +118,10 @@ def predict_values(backend: Backend, name: str, X: np.ndarray) -> np.ndarray:
         model = load_model(backend, name)
         model.n_jobs = None  # one running sum in tree order: what streaming reproduces
         _check_width(X, int(model.n_features_in_))
-        return model.predict_proba(X) if forest.is_classifier(model) else model.predict(X)
+        if not forest.is_classifier(model):
+            return model.predict(X)
+        proba = model.predict_proba(X)
+        return np.hstack(proba) if isinstance(proba, list) else proba  # multi-output: as Votes gives them
     return stream_values(backend, name, X, manifest)
 
 
@@ -267,7 +270,7 @@ def predict(
     if out is not None and out != "-":
         output.check_target(out, force)
     values = predict_values(backend, name, X)
-    classes = np.asarray(plan.classes) if plan.task == "classification" else None
+    classes = plan.class_arrays
     pred = from_values(values, y, classes, where)
     if out is not None:
         save(pred, out, force)

@@ -190,6 +190,8 @@ def _manifest_mismatch(manifest: Any, plan: Plan) -> str | None:
             return f"says grove {g} has {trees} trees, the plan gives it {want}"
     if int(manifest.get("trees", -1)) != spec.trees:
         return f"counts {manifest.get('trees')} trees, the plan {spec.trees}"
+    if int(manifest.get("outputs", 1)) != plan.outputs:
+        return f"has {manifest.get('outputs', 1)} outputs, the plan {plan.outputs}"
     if manifest.get("classes") != plan.classes:
         return f"has classes {manifest.get('classes')}, the plan {plan.classes}"
     if int(manifest.get("n_features", -1)) != plan.n_features:
@@ -197,7 +199,12 @@ def _manifest_mismatch(manifest: Any, plan: Plan) -> str | None:
     return None
 
 
-def manifest_classes(manifest: dict[str, Any]) -> np.ndarray | None:
-    """The classes in the order of the probability columns (the estimators' ``classes_``), or None."""
+def manifest_classes(manifest: dict[str, Any]) -> Any:
+    """The classes in the order of the probability columns (the estimators' ``classes_``): an array, one
+    array per output (multi-output), or None."""
     classes = manifest.get("classes")
-    return None if classes is None else np.asarray(classes)
+    if classes is None:
+        return None
+    if int(manifest.get("outputs", 1)) > 1:
+        return [np.asarray(c) for c in classes]
+    return np.asarray(classes)

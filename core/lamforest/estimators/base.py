@@ -19,6 +19,7 @@ from lamforest.driver.plan import BuildError, Plan
 from lamforest.driver.watch import BuildStatus
 from lamforest.estimators.params import build_exists, jsonable, same, search_position
 from lamforest.estimators.progress import BuildProgress
+from lamforest.forest import split_outputs
 from lamforest.spec import BuildSpec
 
 # Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
@@ -170,7 +171,7 @@ class LamforestForest(BaseEstimator):
         if st.state != "done":
             error = (st.summary or {}).get("error") or st.cancel_reason or st.state
             raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
-        self._adopt(backend, driver.load_plan(backend, name), st, y)
+        self._adopt(backend, driver.load_plan(backend, name), st, y, X)
         return self
 
     def _validate_fit(
@@ -190,7 +191,21 @@ class LamforestForest(BaseEstimator):
             dtype=np.float32,
             ensure_all_finite="allow-nan" if allow_nan else True,
             y_numeric=self._task == "regression",
+            multi_output=True,
         )
+        if y.ndim == 2 and y.shape[1] == 1:
+            import warnings
+
+            from sklearn.exceptions import DataConversionWarning
+
+            # scikit-learn's words and class: a column of one output is one output.
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
+                "(n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
+            y = y.ravel()
         X = X if issparse(X) else np.ascontiguousarray(X)  # sparse rows are stored as CSR arrays
         if sample_weight is not None:
             from sklearn.utils.validation import _check_sample_weight
@@ -208,9 +223,9 @@ class LamforestForest(BaseEstimator):
             The training rows: a NumPy array, a pandas or polars DataFrame (its
             column names are kept as ``feature_names_in_``). Sparse matrices are
             refused: the store holds dense rows.
-        y : array-like of shape (n_samples,)
-            Class labels (classifiers) or target values (regressors). One target
-            per row: multi-output is not supported.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classifiers) or target values (regressors); one column
+            per output for multi-output y, as scikit-learn's forests take it.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the rows, stored with the train set and used by every
             grove. None gives every row weight 1.
@@ -226,10 +241,12 @@ class LamforestForest(BaseEstimator):
             if self.oob_score and not hasattr(self, "oob_score_"):  # asked for now: from the trees there are
                 _, y, _ = self._validate_fit(X, y, sample_weight, reset=False)
                 backend = self._backend()
-                self._set_oob(backend, driver.status(backend, self.build_name_), y)
+                self._set_oob(backend, driver.status(backend, self.build_name_), y, X)
             return self
         X, y, sample_weight = self._validate_fit(X, y, sample_weight, reset=not growing)
         y_core = self._encode_target(y)
+        if self.oob_score:
+            self._check_oob_target(y)
         class_weight = getattr(self, "class_weight", None)
         fold_weights = isinstance(class_weight, (dict, list))
         if fold_weights:
@@ -263,7 +280,7 @@ class LamforestForest(BaseEstimator):
         if st.state != "done":
             error = (st.summary or {}).get("error") or st.cancel_reason or st.state
             raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
-        self._adopt(backend, plan, st, y)
+        self._adopt(backend, plan, st, y, X)
         return self
 
     def fit_shards(
@@ -341,6 +358,27 @@ class LamforestForest(BaseEstimator):
     def _encode_target(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float64)
 
+    def _check_oob_target(self, y: np.ndarray) -> None:
+        """Refuse, before any grove runs, a target scikit-learn computes no OOB estimate for."""
+        from sklearn.utils.multiclass import type_of_target
+
+        target = self._oob_target(y)
+        kind = type_of_target(target)
+        if kind == "unknown" or (self._task == "classification" and kind == "multiclass-multioutput"):
+            raise ValueError(  # scikit-learn's words
+                f"The type of target cannot be used to compute OOB estimates. Got {kind} while only the "
+                "following are supported: continuous, continuous-multioutput, binary, multiclass, "
+                "multilabel-indicator."
+            )
+
+    def _oob_target(self, y: np.ndarray) -> np.ndarray:
+        """The target as scikit-learn's OOB pass reads it: class indices (classifiers), else values."""
+        if self._task != "classification":
+            return np.asarray(y, dtype=np.float64)
+        if np.ndim(y) == 1:
+            return np.searchsorted(self.classes_, y)
+        return np.column_stack([np.searchsorted(c, y[:, k]) for k, c in enumerate(self.classes_)]).astype(np.float64)
+
     def _run(self, backend: Backend, plan: Plan) -> BuildStatus:
         name = plan.spec.name
         # Listing a folder costs nothing; an S3 LIST is billed, so a remote store is polled less often.
@@ -356,11 +394,12 @@ class LamforestForest(BaseEstimator):
             driver.run(backend, name, poll_s=poll_s, should_stop=lambda: time.monotonic() > end)
             raise
 
-    def _adopt(self, backend: Backend, plan: Plan, st: BuildStatus, y: np.ndarray | None) -> None:
-        """Set the fitted attributes from a finished build (``y``: the train target, for a callable oob_score)."""
+    def _adopt(self, backend: Backend, plan: Plan, st: BuildStatus, y: np.ndarray | None, X: Any = None) -> None:
+        """Set the fitted attributes from a finished build (``X``, ``y``: the train rows, for a callable
+        oob_score and a multi-output OOB pass)."""
         self.build_name_ = plan.spec.name
         self.seed_ = plan.spec.seed
-        self.n_outputs_ = 1
+        self.n_outputs_ = plan.outputs
         self.n_features_in_ = plan.n_features
         if plan.feature_names is not None:
             self.feature_names_in_ = np.asarray(plan.feature_names, dtype=object)
@@ -371,16 +410,22 @@ class LamforestForest(BaseEstimator):
         self._n_groves = plan.spec.n_groves
         if self._task == "classification":
             if not hasattr(self, "classes_"):
-                self.classes_ = (
-                    np.asarray(self._model.classes_) if self._model is not None else np.asarray(plan.classes)
-                )
-            self.n_classes_ = len(self.classes_)
-            if len(plan.classes or []) != self.n_classes_:
+                self.classes_ = plan.class_arrays
+            # One count per output for multi-output y (a list, as scikit-learn's), else one count.
+            stored: Any = len(plan.classes or [])
+            self.n_classes_: Any = len(self.classes_)
+            if plan.outputs > 1:
+                self.n_classes_ = [len(c) for c in self.classes_]
+                stored = [len(c) for c in plan.classes or []]
+            if stored != self.n_classes_:
                 raise BuildError(f"build {plan.spec.name!r} has classes {plan.classes}, expected {self.classes_}")
         if self.oob_score:
-            self._set_oob(backend, st, y)
+            self._set_oob(backend, st, y, X)
 
-    def _set_oob(self, backend: Backend, st: BuildStatus, y: np.ndarray | None) -> None:
+    def _set_oob(self, backend: Backend, st: BuildStatus, y: np.ndarray | None, X: Any = None) -> None:
+        if self.n_outputs_ > 1:
+            self._set_oob_multi(y, X)
+            return
         decision = read_oob(backend, st.name)
         if decision is None:
             return
@@ -406,6 +451,26 @@ class LamforestForest(BaseEstimator):
         else:
             self.oob_score_ = (st.summary or {}).get("oob_score")
 
+    def _set_oob_multi(self, y: np.ndarray | None, X: Any) -> None:
+        """A multi-output forest's OOB attributes: scikit-learn's own pass over the merged trees (the
+        groves keep no per-output sums), so they are scikit-learn's to the bit."""
+        if self._model is None or y is None or X is None:
+            import warnings
+
+            warnings.warn(
+                f"build {self.build_name_!r}: the OOB estimate of a multi-output forest needs the merged "
+                "forest and the train rows; it is not set",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
+        scoring = self.oob_score if callable(self.oob_score) else None
+        self._model._set_oob_score_and_attributes(X, self._oob_target(y), scoring_function=scoring)
+        for attr in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
+            if hasattr(self._model, attr):
+                setattr(self, attr, getattr(self._model, attr))
+                delattr(self._model, attr)
+
     # ------------------------------------------------------------------ fitted state
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -418,7 +483,7 @@ class LamforestForest(BaseEstimator):
         sk = self._sklearn_class()(criterion=self.criterion)
         tags.input_tags.allow_nan = get_tags(sk).input_tags.allow_nan
         tags.input_tags.sparse = True  # the store keeps sparse rows as CSR arrays
-        tags.target_tags.multi_output = False  # one target per build
+        tags.target_tags.multi_output = True
         return tags
 
     def _why_not_merged(self) -> str:
@@ -526,19 +591,24 @@ class LamforestForest(BaseEstimator):
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
 
-    def _values(self, X: Any) -> np.ndarray:
-        """Class probabilities (classifier) or predictions (regressor) of rows ``X``."""
+    def _values(self, X: Any) -> Any:
+        """Class probabilities (classifier; one array per output for multi-output y) or predictions
+        (regressor) of rows ``X``."""
         X = self._check_X(X)
         if self._model is not None:
             return self._model.predict_proba(X) if self._task == "classification" else self._model.predict(X)
         if hasattr(X, "toarray"):  # the groves stream over dense rows: a batch of sparse rows at a time
-            return np.vstack(
+            values = np.vstack(
                 [
                     driver.predict_values(self._backend(), self.build_name_, X[i : i + 4096].toarray())
                     for i in range(0, X.shape[0], 4096)
                 ]
             )
-        return driver.predict_values(self._backend(), self.build_name_, X)
+        else:
+            values = driver.predict_values(self._backend(), self.build_name_, X)
+        if self._task == "classification" and self.n_outputs_ > 1:
+            return split_outputs(values, self.classes_)
+        return values
 
     def apply(self, X: Any) -> np.ndarray:
         """The index of the leaf each row ends in, in every tree.

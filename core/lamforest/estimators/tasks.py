@@ -20,14 +20,15 @@ class ForestClassifierBase(ClassifierMixin, LamforestForest):
         check_classification_targets(y)
         y = np.asarray(y)
         if y.dtype == object:
-            if all(isinstance(v, str) for v in y):
+            if all(isinstance(v, str) for v in y.ravel()):
                 y = y.astype(str)
             else:
                 converted = np.asarray(y.tolist())
                 if converted.dtype == object or converted.dtype.kind in "US":
                     raise ValueError("class labels must be all numbers or all strings")
                 y = converted
-        self.classes_ = np.unique(y)
+        # Multi-output y: one array of classes per output, as scikit-learn's forests keep them.
+        self.classes_ = np.unique(y) if y.ndim == 1 else [np.unique(y[:, k]) for k in range(y.shape[1])]
         return y
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -40,8 +41,8 @@ class ForestClassifierBase(ClassifierMixin, LamforestForest):
 
         Returns
         -------
-        p : ndarray of shape (n_samples, n_classes)
-            Probabilities, columns in the order of ``classes_``.
+        p : ndarray of shape (n_samples, n_classes), or a list of n_outputs such arrays
+            Probabilities, columns in the order of ``classes_`` (of each output's, for multi-output y).
         """
         return self._values(X)
 
@@ -55,10 +56,13 @@ class ForestClassifierBase(ClassifierMixin, LamforestForest):
 
         Returns
         -------
-        p : ndarray of shape (n_samples, n_classes)
+        p : ndarray of shape (n_samples, n_classes), or a list of n_outputs such arrays
             Log-probabilities, columns in the order of ``classes_``.
         """
-        return np.log(self.predict_proba(X))
+        proba = self.predict_proba(X)
+        if isinstance(proba, list):
+            return [np.log(p) for p in proba]
+        return np.log(proba)
 
     def predict(self, X: Any) -> np.ndarray:
         """The class with the highest mean probability over the trees.
@@ -70,15 +74,21 @@ class ForestClassifierBase(ClassifierMixin, LamforestForest):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predicted class labels.
         """
         proba = self.predict_proba(X)
-        return self.classes_.take(np.argmax(proba, axis=1), axis=0)
+        if not isinstance(proba, list):
+            return self.classes_.take(np.argmax(proba, axis=1), axis=0)
+        # As scikit-learn: the first output's label type for every column.
+        out = np.empty((proba[0].shape[0], len(proba)), dtype=self.classes_[0].dtype)
+        for k, p in enumerate(proba):
+            out[:, k] = self.classes_[k].take(np.argmax(p, axis=1), axis=0)
+        return out
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 
@@ -95,7 +105,7 @@ class ForestRegressorBase(RegressorMixin, LamforestForest):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predicted values.
         """
         return self._values(X)

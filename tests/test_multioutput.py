@@ -1,0 +1,120 @@
+"""Multi-output y: the estimators give scikit-learn's predictions, probabilities, OOB attributes and
+errors, whether the forest is merged or its groves stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn.ensemble as ske
+from sklearn.datasets import make_multilabel_classification, make_regression
+from sklearn.exceptions import DataConversionWarning
+
+import lamforest
+from lamforest import keys
+from lamforest.backend.shared import close_shared, shared
+
+QUIET = {"progress": False, "workers": 2}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("multioutput")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAMFOREST_HOME", str(root))
+        try:
+            yield root
+        finally:
+            close_shared()
+
+
+@pytest.fixture(scope="module")
+def labels() -> tuple[np.ndarray, np.ndarray]:
+    X, Y = make_multilabel_classification(n_samples=150, n_classes=3, random_state=0)
+    return X, Y
+
+
+@pytest.mark.parametrize("name", ["RandomForestClassifier", "ExtraTreesClassifier"])
+@pytest.mark.parametrize("grove", [1, 4, 12])
+def test_a_multilabel_forest_is_scikit_learns_whatever_the_grove_size(
+    home: Path, labels: tuple[np.ndarray, np.ndarray], name: str, grove: int
+) -> None:
+    X, Y = labels
+    kw = {"n_estimators": 12, "random_state": 5, "bootstrap": True, "oob_score": True}
+    ours = getattr(lamforest, name)(grove_size=grove, **QUIET, **kw).fit(X, Y)
+    theirs = getattr(ske, name)(**kw).fit(X, Y)
+    assert ours.n_outputs_ == 3 and ours.n_classes_ == [2, 2, 2]
+    assert [c.tolist() for c in ours.classes_] == [c.tolist() for c in theirs.classes_]
+    proba = ours.predict_proba(X)
+    assert isinstance(proba, list) and len(proba) == 3
+    for a, b in zip(proba, theirs.predict_proba(X), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(ours.predict(X), theirs.predict(X))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(ours.predict_log_proba(X), theirs.predict_log_proba(X), strict=True)
+    )
+    # OOB: scikit-learn's (n_samples, n_classes, n_outputs) decision and subset accuracy, to the bit.
+    assert ours.oob_decision_function_.shape == (150, 2, 3)
+    assert np.array_equal(ours.oob_decision_function_, theirs.oob_decision_function_)
+    assert ours.oob_score_ == theirs.oob_score_
+
+
+def test_string_labels_per_output_and_the_oob_refusal_before_any_build(
+    home: Path, labels: tuple[np.ndarray, np.ndarray]
+) -> None:
+    X, Y = labels
+    y = np.column_stack([np.where(Y[:, 0] == 1, "yes", "no"), np.array(["red", "green", "blue"])[np.arange(150) % 3]])
+    ours = lamforest.RandomForestClassifier(n_estimators=8, grove_size=3, random_state=1, **QUIET).fit(X, y)
+    theirs = ske.RandomForestClassifier(n_estimators=8, random_state=1).fit(X, y)
+    assert [c.tolist() for c in ours.classes_] == [["no", "yes"], ["blue", "green", "red"]]
+    assert ours.n_classes_ == [2, 3]
+    pred = ours.predict(X)
+    assert pred.shape == (150, 2) and np.array_equal(pred, theirs.predict(X))
+    # Several classes in several outputs: scikit-learn computes no OOB estimate, and neither do we;
+    # the refusal comes before a build is stored.
+    before = set(shared("local").store.list(keys.BUILDS))
+    with pytest.raises(ValueError, match="type of target cannot be used to compute OOB estimates"):
+        lamforest.RandomForestClassifier(n_estimators=4, oob_score=True, **QUIET).fit(X, y)
+    assert set(shared("local").store.list(keys.BUILDS)) == before
+
+
+@pytest.mark.parametrize("name", ["RandomForestRegressor", "ExtraTreesRegressor"])
+def test_a_multi_target_regressor_is_scikit_learns(home: Path, name: str) -> None:
+    X, Y = make_regression(n_samples=120, n_features=6, n_targets=3, random_state=2)
+    kw = {"n_estimators": 10, "random_state": 4, "bootstrap": True, "oob_score": True}
+    ours = getattr(lamforest, name)(grove_size=3, **QUIET, **kw).fit(X, Y)
+    theirs = getattr(ske, name)(**kw).fit(X, Y)
+    assert ours.n_outputs_ == 3 and ours.predict(X).shape == (120, 3)
+    assert np.array_equal(ours.predict(X), theirs.predict(X))
+    assert np.array_equal(ours.oob_prediction_, theirs.oob_prediction_)
+    assert ours.oob_score_ == theirs.oob_score_
+    assert ours.score(X, Y) == theirs.score(X, Y)
+
+
+def test_a_column_vector_y_warns_as_scikit_learn_and_fits_one_output(home: Path) -> None:
+    X, Y = make_regression(n_samples=60, n_features=4, n_targets=1, random_state=3)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        ours = lamforest.RandomForestRegressor(n_estimators=4, random_state=0, **QUIET).fit(X, Y.reshape(-1, 1))
+    assert ours.n_outputs_ == 1 and ours.predict(X).shape == (60,)
+
+
+def test_streamed_groves_predict_what_the_merged_multi_output_forest_does(
+    home: Path, labels: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Above the merge limit the groves' votes are summed per output column: the same numbers."""
+    X, Y = labels
+    est = lamforest.RandomForestClassifier(n_estimators=9, grove_size=2, random_state=8, **QUIET).fit(X, Y)
+    store = shared("local").store
+    store.delete(keys.model(est.build_name_))
+    big = lamforest.load(est.build_name_)
+    assert big.n_outputs_ == 3 and [c.tolist() for c in big.classes_] == [[0, 1]] * 3
+    for a, b in zip(big.predict_proba(X), est.predict_proba(X), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(big.predict(X), est.predict(X))
+    Xr, Yr = make_regression(n_samples=80, n_features=5, n_targets=2, random_state=1)
+    reg = lamforest.RandomForestRegressor(n_estimators=6, grove_size=2, random_state=8, **QUIET).fit(Xr, Yr)
+    store.delete(keys.model(reg.build_name_))
+    streamed = lamforest.load(reg.build_name_)
+    assert np.array_equal(streamed.predict(Xr), reg.predict(Xr))

@@ -221,6 +221,53 @@ def test_an_older_format_running_record_naming_a_live_pid_is_not_waited_for(back
     assert out["st"].state == "done" and out["st"].count("done") == 2
 
 
+def test_a_running_record_naming_a_live_process_that_is_no_worker_is_not_waited_for(backend):
+    """A record forged (or left) to name a live unrelated process, pid and start time both right: no local
+    worker stands behind it, so the grove is retried rather than waited on for ever."""
+    driver.create(backend, BuildSpec(name="squat", **TINY))
+    with subprocess.Popen(["sleep", "600"]) as sleeper:
+        try:
+            rec = records.grove_record(
+                "running", grove=0, trees=2, seed=3, attempt=1, request_id="r", started=time.time()
+            )
+            rec.update(pid=sleeper.pid, pid_start=records.pid_start(sleeper.pid))
+            assert records.writer_alive(rec)  # the forgery is good: the pid and its start time match
+            records.write_grove(backend.store, "squat", keys.grove_id(0), rec)
+            out: dict = {}
+            t = threading.Thread(target=lambda: out.setdefault("st", driver.finish(backend, "squat", workers=1)))
+            t.daemon = True
+            t.start()
+            t.join(HANG_GUARD_S)
+            assert not t.is_alive(), "finish waited for a process that fits no grove"
+        finally:
+            sleeper.kill()
+    assert out["st"].state == "done" and out["st"].count("done") == 2
+    assert records.read_grove(backend.store, "squat", keys.grove_id(0), "done")["attempt"] == 2
+
+
+@pytest.mark.parametrize("garbage", [b"not json", b"", b"[1, 2]"])
+def test_an_unreadable_grove_record_stops_the_driver_naming_it_and_its_advice_works(home, backend, capsys, garbage):
+    """A worker skips a grove whose done record exists, so a garbage one was waited on for ever: the
+    driver names the file and the way out before dispatching, and following it finishes the build."""
+    driver.create(backend, BuildSpec(name="dam", **TINY))
+    assert driver.run(backend, "dam", workers=1).state == "done"
+    store = backend.store
+    for key in (keys.summary("dam"), keys.manifest("dam"), keys.model("dam")):
+        store.delete(key)  # back to "not finished"
+    store.put_bytes(keys.state("dam", keys.grove_id(1), "done"), garbage)
+    before = invocations(backend, "dam")
+    assert main(["--home", str(home), "finish", "dam", "--workers", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "g00001.done cannot be read" in err and "g00001.tree" in err and "lamforest finish dam" in err
+    assert invocations(backend, "dam") == before  # nothing dispatched
+    # Followed literally: delete both files, finish.
+    store.delete(keys.state("dam", keys.grove_id(1), "done"))
+    store.delete(keys.grove("dam", keys.grove_id(1)))
+    assert main(["--home", str(home), "finish", "dam", "--workers", "1"]) == 0
+    st = driver.status(backend, "dam")
+    assert st.state == "done" and st.count("done") == 2 and invocations(backend, "dam") == before + 1
+
+
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
 def test_a_driver_sent_a_signal_releases_its_lease(home, backend, sig):
     env = {**os.environ, "LAMFOREST_HOME": str(home)}

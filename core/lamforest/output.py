@@ -31,6 +31,7 @@ def write_predictions(
     proba: np.ndarray | None = None,
     classes: list[Any] | None = None,
     force: bool = False,
+    outputs: list[str] | None = None,
 ) -> str:
     """Write predictions to ``path`` by its suffix and return where they went.
 
@@ -43,13 +44,21 @@ def write_predictions(
     first column is the predicted label when labels are numbers; when they are
     text (which a float array cannot hold) it is the label's index in
     ``classes``, the order of the probability columns.
+
+    Multi-output predictions (2-D, one column per output) are written as one ``prediction_<output>``
+    column per name in ``outputs``, without probabilities.
     """
     predictions = np.asarray(predictions)
-    if predictions.ndim != 1:
+    if predictions.ndim == 2:
+        if outputs is None or len(outputs) != predictions.shape[1] or proba is not None:
+            raise ValueError("multi-output predictions need one output name per column and no proba")
+        names = [f"prediction_{o}" for o in outputs]
+    elif predictions.ndim != 1:
         raise ValueError(f"predictions must be 1-D, got shape {predictions.shape}")
+    else:
+        names = ["prediction"] + ([f"proba_{c}" for c in classes or []] if proba is not None else [])
     if proba is not None and (classes is None or proba.shape != (len(predictions), len(classes))):
         raise ValueError("proba needs classes and one column per class, one row per prediction")
-    names = ["prediction"] + ([f"proba_{c}" for c in classes or []] if proba is not None else [])
     if path == "-":
         sys.stdout.write(_csv_text(names, predictions, proba))
         sys.stdout.flush()
@@ -112,7 +121,8 @@ def _link_new(tmp: str, out: Path, shown: str) -> None:
 def _arrow_table(names: list[str], predictions: np.ndarray, proba: np.ndarray | None) -> pa.Table:
     import pyarrow as pa
 
-    cols = [pa.array(predictions.astype(str) if predictions.dtype.kind in "USO" else predictions)]
+    parts = predictions.T if predictions.ndim == 2 else [predictions]
+    cols = [pa.array(p.astype(str) if p.dtype.kind in "USO" else p) for p in parts]
     if proba is not None:
         cols += [pa.array(np.asarray(proba[:, j], dtype=np.float64)) for j in range(proba.shape[1])]
     return pa.Table.from_arrays(cols, names=names)
@@ -128,6 +138,10 @@ def _csv_text(names: list[str], predictions: np.ndarray, proba: np.ndarray | Non
 
 
 def _npy_matrix(predictions: np.ndarray, proba: np.ndarray | None, classes: list[Any] | None) -> np.ndarray:
+    if predictions.ndim == 2:
+        if predictions.dtype.kind not in "biuf":
+            raise SpecError("out", "text labels of several outputs cannot go in an .npy file; write .csv or .parquet")
+        return predictions.astype(np.float64)
     if predictions.dtype.kind in "biuf":
         first = predictions.astype(np.float64)
     elif classes is not None:

@@ -74,6 +74,16 @@ def pid_start(pid: int) -> int | None:
         return None
 
 
+def process_command(pid: int) -> str | None:
+    """``lamforest.worker.local`` when process ``pid`` is a local worker, ``""`` when it is another
+    program, None when this system cannot tell (no ``/proc``)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    return "lamforest.worker.local" if b"lamforest.worker.local" in argv else ""
+
+
 def pid_alive(pid: int) -> bool:
     """Is ``pid`` alive? A zombie counts as dead: orphans of a killed driver are not
     always reaped (e.g. in containers), and their groves must be dispatched again."""

@@ -73,7 +73,12 @@ def local_backend(home: Path | str | None = None) -> Backend:
         hold that pid now), names no process this driver can wait for."""
         if record.get("host") != host or "pid_start" not in record:
             return True
-        return not records.writer_alive(record)
+        if not records.writer_alive(record):
+            return True
+        # Alive, but a grove is fitted by a local worker or, with --sync, by this very driver: any other
+        # process holding that pid (and start time) is not fitting it, and waiting for it never ends.
+        pid = int(record.get("pid", 0) or 0)
+        return pid != os.getpid() and records.process_command(pid) not in (None, "lamforest.worker.local")
 
     backend = Backend(
         name="local",

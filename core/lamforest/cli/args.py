@@ -60,7 +60,11 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
         "a .csv/.parquet/.npz/.npy file, or sharded Parquet: a folder, a glob, s3://BUCKET/PREFIX/, or a "
         ".parquet file of several row groups (read by the workers; default: digits)",
     )
-    b.add_argument("--target", default=None, help="target column of a CSV/Parquet file (column index for .npy)")
+    b.add_argument(
+        "--target",
+        default=None,
+        help="target column of a CSV/Parquet file (column index for .npy); a,b: several, one output each",
+    )
     b.add_argument(
         "--weight",
         default=None,
@@ -229,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="one predict event per batch of groves, the rows stored once; the driver sums the votes "
         "(for forests too large for this machine's memory)",
     )
-    pr.add_argument("--batch-groves", default=1, metavar="K", help="with --distributed: groves per event (default 1)")
+    pr.add_argument(
+        "--batch-groves", default=None, metavar="K", help="with --distributed: groves per event (default 1)"
+    )
     pr.add_argument("--workers", type=int, default=None, help="with --distributed: local worker processes")
     _backend_args(pr)
 

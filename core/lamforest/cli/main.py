@@ -246,6 +246,8 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
         from lamforest.tables import must_exist
 
         must_exist(Path(args.data).expanduser())  # before the output is checked: the input is the mistake
+    if args.batch_groves is not None and not args.distributed:
+        raise SpecError("batch_groves", "groves per event apply to --distributed predict only; add --distributed")
     if args.data is not None and is_sharded(args.data):
         return _predict_shards(args, console)
     if args.out is not None and args.out != "-":
@@ -258,7 +260,7 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
             from lamforest.driver.distributed import predict_distributed
 
             res = predict_distributed(
-                backend, args.name, args.data, batch_groves=args.batch_groves, workers=args.workers
+                backend, args.name, args.data, batch_groves=args.batch_groves or 1, workers=args.workers
             )
             pred = res.prediction
         else:

@@ -43,6 +43,10 @@ def grow(
     number is a no-op, said through ``say``. A build that has not finished is refused: its
     trees are not yet all there to grow from.
     """
+    if isinstance(trees, bool) or not isinstance(trees, int):
+        raise SpecError("trees", f"must be a whole number, got {trees!r}")
+    if trees < 1:  # before the build is taken: a bad number changes nothing
+        raise SpecError("trees", f"must be at least 1, got {trees}")
     with acquire(backend.store, name):
         plan = load_plan(backend, name)
         spec = plan.spec
@@ -52,8 +56,6 @@ def grow(
                 f"build {name!r} is {st.state}: only a finished forest grows "
                 f"(`lamforest finish {name}` first, or build anew)"
             )
-        if isinstance(trees, bool) or not isinstance(trees, int):
-            raise SpecError("trees", f"must be a whole number, got {trees!r}")
         if trees < spec.trees:
             raise SpecError(
                 "trees",

@@ -313,7 +313,7 @@ def preflight(model: str, task: str, params: dict[str, Any], X: np.ndarray, y: n
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the one-tree fit's warnings are not the build's
             est.fit(X[rows], y[rows])
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: an int too large for C
         raise SpecError(param_field(str(exc), params), str(exc)) from None
 
 
@@ -379,7 +379,14 @@ def load_plan(backend: Backend, name: str) -> Plan:
     except KeyError:
         raise BuildError(_not_planned(backend, name)) from None
     try:
-        return Plan.from_dict(json.loads(blob))
+        plan = Plan.from_dict(json.loads(blob))
+        plan.spec.validated()  # every range the spec was created within (a grove of 0 trees divides by zero)
+        return plan
+    except SpecError as exc:
+        raise BrokenBuildError(
+            f"{location(backend.store, key)} is corrupted (its {exc.field}: {exc.message}); "
+            "restore it, or remove the build's folder to forget it"
+        ) from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         where = location(backend.store, key)
         raise BrokenBuildError(

@@ -59,9 +59,15 @@ def load_model(backend: Backend, name: str) -> Any:
     if why:
         raise BuildError(artifacts.model_error(name, why, backend.store))
     try:
-        return artifacts.loads_model(blob)
+        model = artifacts.loads_model(blob)
     except artifacts.TreeFileError as exc:
         raise BuildError(artifacts.model_error(name, str(exc), backend.store)) from None
+    # Its hash is only as good as the summary that records it: the plan says how many trees there are.
+    trees = load_plan(backend, name).spec.trees
+    if len(getattr(model, "estimators_", ())) != trees:
+        why = f"it holds {len(getattr(model, 'estimators_', ()))} trees, the plan {trees}"
+        raise BuildError(artifacts.model_error(name, why, backend.store))
+    return model
 
 
 def no_model(backend: Backend, name: str) -> str:
@@ -140,6 +146,7 @@ class Prediction:
     driver_peak_mb: int | None = None  # this process's peak memory while predicting
     unseen: int = 0  # labelled rows whose label is not one of the model's classes
     unseen_labels: list[Any] | None = None  # a few of those labels
+    outputs: list[str] | None = None  # multi-output y: the outputs' names, one predictions column each
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -155,6 +162,7 @@ class Prediction:
             "driver_peak_mb": self.driver_peak_mb,
             "unseen": self.unseen,
             "unseen_labels": self.unseen_labels,
+            **({"outputs": self.outputs} if self.outputs else {}),
         }
 
 
@@ -162,13 +170,13 @@ def _plain(labels: Any) -> list[Any]:
     return [x.item() if hasattr(x, "item") else x for x in labels]
 
 
-def score_predictions(
-    pred: np.ndarray, y: np.ndarray | None, classes: np.ndarray | None, source: str, rows: int
-) -> Prediction:
+def score_predictions(pred: np.ndarray, y: np.ndarray | None, classes: Any, source: str, rows: int) -> Prediction:
     """A Prediction of already made predictions: scored against ``y`` when there is one."""
     from sklearn.metrics import confusion_matrix, mean_absolute_error, mean_squared_error
 
     out = Prediction(predictions=pred, rows=rows, source=source)
+    if pred.ndim == 2:
+        return _score_outputs(out, y, classifier=classes is not None)
     if classes is not None:
         out.labels = _plain(classes)
     if y is None:
@@ -196,24 +204,42 @@ def score_predictions(
     return out
 
 
+def _score_outputs(out: Prediction, y: np.ndarray | None, classifier: bool) -> Prediction:
+    """Multi-output scores, as scikit-learn's ``score``: subset accuracy (a row counts when every output
+    is right) or R² averaged over the outputs."""
+    if y is None:
+        return out
+    pred = out.predictions
+    y = np.asarray(y).reshape(pred.shape)
+    if classifier:
+        out.metric, out.score = "accuracy", float(np.mean(np.all(pred == y, axis=1)))
+    else:
+        from sklearn.metrics import r2_score
+
+        out.metric, out.score = "r2", float(r2_score(y, pred))
+    return out
+
+
 def evaluate(model: Any, X: np.ndarray, y: np.ndarray | None, source: str) -> Prediction:
     """Predict ``X`` with a fitted estimator and score it against ``y``."""
     classes = np.asarray(model.classes_) if forest.is_classifier(model) else None
     return score_predictions(model.predict(X), y, classes, source, int(X.shape[0]))
 
 
-def from_values(values: np.ndarray, y: np.ndarray | None, classes: np.ndarray | None, source: str) -> Prediction:
+def from_values(values: np.ndarray, y: np.ndarray | None, classes: Any, source: str) -> Prediction:
     """A Prediction from the forest's mean votes: labels (argmax, as scikit-learn) or values, scored."""
     pred = score_predictions(forest.labels_of(values, classes), _as_labels(y, classes), classes, source, len(values))
-    if classes is not None:
+    if classes is not None and not isinstance(classes, list):  # multi-output: probabilities via Python
         pred.proba = values
     return pred
 
 
-def _as_labels(y: np.ndarray | None, classes: np.ndarray | None) -> np.ndarray | None:
+def _as_labels(y: np.ndarray | None, classes: Any) -> np.ndarray | None:
     """Labels read from a file compare with the classes as the same kind (ints stay ints)."""
     if y is None or classes is None:
         return y
+    if isinstance(classes, list):  # one output per column, each compared with its own classes
+        return np.column_stack([np.asarray(_as_labels(y[:, k], c)) for k, c in enumerate(classes)])
     if np.issubdtype(classes.dtype, np.number) and np.issubdtype(y.dtype, np.number):
         if np.all(np.equal(np.mod(y, 1), 0)):
             return y.astype(classes.dtype)
@@ -234,16 +260,20 @@ def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None)
             )
         if not plan.n_test:
             raise SpecError("data", f"build {name!r} trained on every row and has no held-out test set; give --data")
+        where = location(backend.store, keys.test_set(name))
+        way_out = "predict other rows with --data, or build again to hold rows out anew"
         try:
             X, y = datamod.get_test(backend.store, name)
         except (KeyError, ValueError, OSError, EOFError) as exc:  # deleted, truncated, not an npz
-            key = keys.test_set(name)
-            where = location(backend.store, key)
             what = "is missing" if isinstance(exc, KeyError) else "cannot be read"
+            raise BuildError(f"{where} (the held-out rows) {what}; {way_out}") from None
+        # The plan says what was held out: other rows there would be scored as the test set.
+        shape = (plan.n_test, plan.n_features)
+        if X.ndim != 2 or X.shape != shape or len(y) != plan.n_test:
             raise BuildError(
-                f"{where} (the held-out rows) {what}; predict other rows with --data, or build again to hold "
-                "rows out anew"
-            ) from None
+                f"{where} (the held-out rows) holds {'x'.join(map(str, X.shape))} rows x features and "
+                f"{len(y)} targets, the plan {plan.n_test}x{plan.n_features}; {way_out}"
+            )
         return X, y, "held-out test set"
     names = stream.feature_names(backend, plan)
     rows, labels = datamod.load_rows(source, names, plan.spec.target, task=plan.task, seed=plan.spec.seed)
@@ -252,7 +282,9 @@ def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None)
 
 def save(pred: Prediction, out: str, force: bool = False) -> str:
     """Write one row per predicted row to ``out`` (CSV/Parquet/NPY by suffix, ``-`` for stdout)."""
-    pred.out = output.write_predictions(out, pred.predictions, pred.proba, pred.labels, force=force)
+    pred.out = output.write_predictions(
+        out, pred.predictions, pred.proba, pred.labels, force=force, outputs=pred.outputs
+    )
     return pred.out
 
 
@@ -272,6 +304,10 @@ def predict(
     values = predict_values(backend, name, X)
     classes = plan.class_arrays
     pred = from_values(values, y, classes, where)
+    if plan.outputs > 1:
+        target = plan.spec.target
+        names = [t.strip() for t in target.split(",")] if target else []
+        pred.outputs = names if len(names) == plan.outputs else [str(k) for k in range(plan.outputs)]
     if out is not None:
         save(pred, out, force)
     pred.driver_peak_mb = memory.peak_mb() if exact else None

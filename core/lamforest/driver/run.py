@@ -16,6 +16,7 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
+from lamforest.driver import stream
 from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
 from lamforest.driver.lease import Lease, acquire
 from lamforest.driver.plan import BuildError, Plan, load_plan, read_summary
@@ -112,6 +113,10 @@ def _drive(
         cancelled=st.state == "cancelled",
     )
     while True:
+        damaged = watcher.unreadable_record()
+        if damaged:
+            compute.drain()
+            raise BuildError(damaged)  # before dispatching: a worker skips a grove whose done record exists
         if not watcher.cancel_requested:
             batch = sched.to_send(st.rows)
             if batch:
@@ -179,6 +184,8 @@ def finish(
     st = watcher.refresh()
     if st.summary and st.state == "done":
         has_manifest = backend.store.exists(keys.manifest(name))
+        if has_manifest:
+            stream.load_manifest(backend, name)  # finished, but a damaged manifest is said with its way out
         grove_set = st.summary.get("model_kind") == "groves" and has_manifest
         wants_merge = merge is not None and merge.mode == "always"
         if (st.model is not None and has_manifest) or (grove_set and not wants_merge and _groves_whole(backend, st)):

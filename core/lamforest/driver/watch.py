@@ -19,7 +19,7 @@ from lamforest.driver import lease as leasemod
 from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan, read_summary
 from lamforest.logs import LogSource, Report, parse_report
 from lamforest.spec import BuildSpec, SpecError
-from lamforest.store.base import get_json
+from lamforest.store.base import get_json, location
 
 # interrupted: no summary and the driver's lease has lapsed (`lamforest finish NAME` resumes it);
 # broken: the build's spec.json or summary.json cannot be read (only ``list_builds`` reports it).
@@ -218,6 +218,9 @@ class Watcher:
         self._taken: dict[int, float] = {}  # driver generation -> when it took the build (its claim)
         self._renewed: dict[int, float] = {}  # driver generation -> its last renewal seen
         self._rids: set[str] = set()  # request ids of every record seen: joins shared logs to this build
+        # Grove records that exist but cannot be read (records are written whole, so this is damage,
+        # not a write in progress): key -> why. A driver refuses to go on past them (``unreadable_record``).
+        self.unreadable: dict[str, str] = {}
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
             for i, (t, s) in enumerate(zip(self.plan.spec.grove_sizes(), self.plan.spec.grove_seeds(), strict=True))
@@ -248,10 +251,17 @@ class Watcher:
                 if self._changed(key, version):
                     try:
                         rec = self._records.setdefault(gid, {})[st] = get_json(store, key)
+                        if not isinstance(rec, dict):
+                            raise ValueError(f"a JSON {type(rec).__name__}, not an object")
+                        self.unreadable.pop(key, None)
                         if rec.get("request_id"):
                             self._rids.add(rec["request_id"])
-                    except (KeyError, ValueError):
-                        self._versions.pop(key, None)  # removed or mid-write: next refresh
+                    except KeyError:
+                        self._versions.pop(key, None)  # removed since the LIST: next refresh
+                    except ValueError as exc:
+                        self._records.get(gid, {}).pop(st, None)
+                        self._versions.pop(key, None)  # read again: it may be mended
+                        self.unreadable[key] = f"{type(exc).__name__}: {str(exc)[:80]}"
             elif key == keys.lease(self.name) and self._changed(key, version):
                 self._read_lease(key)
             elif (gen := keys.driver_gen(self.name, key)) is not None and gen not in self._taken:
@@ -269,6 +279,8 @@ class Watcher:
                     self._cancel = get_json(store, key)
                 except (KeyError, ValueError):
                     self._cancel = {"reason": "cancelled"}
+        for key in [k for k in self.unreadable if k not in listing]:
+            del self.unreadable[key]  # deleted, as the advice says
         if keys.cancel(self.name) not in listing:
             self._cancel = None
         if keys.lease(self.name) not in listing:
@@ -323,6 +335,22 @@ class Watcher:
             seen = [t for t in (*marks, self._renewed.get(gen, start)) if start <= t < taken]
             out += taken - max([start, *seen])
         return out
+
+    def unreadable_record(self) -> str | None:
+        """What a driver says, and stops on, when a grove record cannot be read: the file, why, and the
+        way out (delete it and the grove's file, then finish fits the grove again)."""
+        if not self.unreadable:
+            return None
+        key, why = next(iter(sorted(self.unreadable.items())))
+        parsed = keys.parse_state(self.name, key)
+        store = self.backend.store
+        extra = ""
+        if parsed and parsed[1] == "done":
+            extra = f" and {location(store, keys.grove(self.name, parsed[0]))}"
+        return (
+            f"{location(store, key)} cannot be read ({why}); delete it{extra}, then run "
+            f"`lamforest finish {self.name}` to fit that grove again"
+        )
 
     @property
     def lease_lapsed(self) -> bool:

@@ -1,0 +1,123 @@
+"""A store document is checked against the others it can be checked against (the plan above all),
+every flag has a range named in its error, and each printed way out, followed literally, works."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lamforest import driver, keys
+from lamforest.backend import local_backend
+from lamforest.cli import main
+from lamforest.spec import BuildSpec
+
+SMALL = dict(data="iris", trees=4, grove=2, seed=3)
+
+
+@pytest.fixture
+def backend(home: Path):
+    b = local_backend(home)
+    yield b
+    b.close()
+
+
+def built(backend, name: str, **spec) -> None:
+    driver.create(backend, BuildSpec(name=name, **{**SMALL, **spec}))
+    assert driver.run(backend, name, workers=1).state == "done"
+
+
+def files(home: Path) -> list[Path]:
+    """The store's files but the workers' log and start-up timings (written as workers start and end)."""
+    return sorted(
+        p.relative_to(home) for p in home.rglob("*") if p.is_file() and p.name not in ("lambda.log", "inits.json")
+    )
+
+
+def last_error(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines, "no error printed"
+    return lines[-1]
+
+
+def test_a_spec_out_of_its_ranges_is_a_broken_build_named_and_the_store_still_lists(home, backend, capsys):
+    built(backend, "good")
+    built(backend, "zero")
+    path = home / keys.spec("zero")
+    doc = json.loads(path.read_text())
+    doc["spec"]["grove"] = 0  # once a ZeroDivisionError in every command, `builds` included
+    path.write_text(json.dumps(doc))
+    assert main(["status", "zero"]) == 1
+    err = last_error(capsys)
+    assert "spec.json is corrupted" in err and "grove" in err and "remove the build's folder" in err
+    assert main(["builds", "--json"]) == 0
+    listed = {b["name"]: b["state"] for b in json.loads(capsys.readouterr().out)}
+    assert listed["good"] == "done" and listed["zero"] == "broken"
+
+
+def test_a_foreign_model_with_a_forged_hash_is_refused_by_its_tree_count_and_the_advice_merges_again(
+    home, backend, capsys
+):
+    built(backend, "mine")
+    built(backend, "other", trees=2, grove=1, seed=9)
+    (home / keys.model("mine")).write_bytes((home / keys.model("other")).read_bytes())
+    summary_path = home / keys.summary("mine")
+    summary = json.loads(summary_path.read_text())
+    blob = (home / keys.model("mine")).read_bytes()
+    summary.update(model_sha256=hashlib.sha256(blob).hexdigest(), model_bytes=len(blob))
+    summary_path.write_text(json.dumps(summary))
+    assert main(["predict", "mine"]) == 1
+    err = last_error(capsys)
+    assert "holds 2 trees, the plan 4" in err and "summary.json" in err and "lamforest finish mine" in err
+    # Followed literally: delete the summary, finish; the model is the build's own again.
+    summary_path.unlink()
+    assert main(["finish", "mine", "--workers", "1"]) == 0
+    assert len(driver.load_model(backend, "mine").estimators_) == 4
+    assert main(["predict", "mine"]) == 0
+
+
+def test_held_out_rows_that_are_not_the_plans_are_refused_naming_the_file(home, backend, capsys):
+    built(backend, "held")
+    plan = driver.load_plan(backend, "held")
+    with np.load(home / keys.test_set("held")) as z:
+        X, y = z["X"], z["y"]
+    for forged in ({"X": X[:10], "y": np.zeros(10, dtype=y.dtype)}, {"X": np.zeros((len(y), 7)), "y": y}):
+        np.savez(home / keys.test_set("held"), **forged)
+        assert main(["predict", "held"]) == 1
+        err = last_error(capsys)
+        assert "test.npz (the held-out rows) holds" in err and f"the plan {plan.n_test}x{plan.n_features}" in err
+
+
+def test_finish_of_a_finished_build_says_when_its_manifest_is_damaged_and_the_advice_works(home, backend, capsys):
+    built(backend, "man")
+    (home / keys.manifest("man")).write_text("garbage{{")
+    assert main(["finish", "man"]) == 1
+    err = last_error(capsys)
+    assert "manifest.json cannot be read" in err and "lamforest finish man" in err
+    (home / keys.manifest("man")).unlink()
+    assert main(["finish", "man"]) == 0
+    assert main(["predict", "man"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["grow", "g", "-t", "0"], "error in trees: must be at least 1, got 0"),
+        (["grow", "g", "-t", "-5"], "error in trees: must be at least 1, got -5"),
+        (["predict", "g", "--batch-groves", "2"], "error in batch_groves: groves per event apply to --distributed"),
+        (
+            ["build", "huge", "--data", "iris", "-t", "2", "-g", "1", "--param", "max_leaf_nodes=" + "9" * 23],
+            "error in param max_leaf_nodes",
+        ),
+    ],
+)
+def test_numbers_out_of_range_are_named_and_change_nothing(home, backend, capsys, argv, needle):
+    built(backend, "g")
+    before = files(home)
+    assert main(argv) == 2
+    assert needle in last_error(capsys)
+    assert files(home) == before
+    assert driver.load_plan(backend, "g").spec.trees == 4

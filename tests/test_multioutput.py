@@ -3,6 +3,7 @@ errors, whether the forest is merged or its groves stream."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +119,74 @@ def test_streamed_groves_predict_what_the_merged_multi_output_forest_does(
     store.delete(keys.model(reg.build_name_))
     streamed = lamforest.load(reg.build_name_)
     assert np.array_equal(streamed.predict(Xr), reg.predict(Xr))
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_the_cli_builds_predicts_and_writes_several_target_columns(home: Path, tmp_path: Path, capsys) -> None:
+    """``--target a,b``: one output per column; the held-out score is scikit-learn's subset accuracy of
+    the merged forest; predictions are written one column per output."""
+    import pandas as pd
+
+    from lamforest import driver
+    from lamforest.cli import main
+
+    X, Y = make_multilabel_classification(n_samples=200, n_classes=2, random_state=4)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["spam"] = np.where(Y[:, 0] == 1, "yes", "no")
+    frame["size"] = np.array(["s", "m", "l", "xl"])[Y[:, 1] + np.arange(200) % 2 * 2]  # several classes
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame.drop(columns=["spam", "size"]).to_csv(tmp_path / "rows.csv", index=False)
+    train = str(tmp_path / "train.csv")
+    assert main(["build", "mocli", "--data", train, "--target", "spam,size", "-t", "8", "-g", "4"]) == 0
+    capsys.readouterr()
+    plan = driver.load_plan(shared("local"), "mocli")
+    assert plan.outputs == 2 and plan.classes == [["no", "yes"], ["l", "m", "s", "xl"]]
+    model = driver.load_model(shared("local"), "mocli")
+    X_te, y_te = driver.results.rows_to_predict(shared("local"), "mocli", plan, None)[:2]
+    subset = float(np.mean(np.all(model.predict(X_te) == y_te, axis=1)))
+    assert driver.status(shared("local"), "mocli").summary["test_score"] == pytest.approx(subset)
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "mocli", "--data", str(tmp_path / "rows.csv"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["prediction_spam", "prediction_size"]
+    expected = model.predict(frame.drop(columns=["spam", "size"]).to_numpy(np.float32))
+    assert written["prediction_spam"].tolist() == expected[:, 0].tolist()
+    assert written["prediction_size"].tolist() == expected[:, 1].tolist()
+    assert main(["predict", "mocli", "--data", str(tmp_path / "train.csv"), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["metric"] == "accuracy" and scored["outputs"] == ["spam", "size"]
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [
+        ("spam,nope", "no column 'nope'"),
+        ("spam,spam", "names a column twice"),
+        ("spam,n", "mix numbers and labels"),  # the store keeps one kind of label: no pickled objects
+    ],
+)
+def test_bad_target_lists_are_refused_naming_the_column(home: Path, tmp_path: Path, capsys, target, needle) -> None:
+    from lamforest.cli import main
+
+    (tmp_path / "t.csv").write_text("f0,f1,spam,n\n1,2,a,1\n3,4,b,2\n5,6,a,1\n7,8,b,2\n")
+    assert main(["build", "badtarget", "--data", str(tmp_path / "t.csv"), "--target", target]) == 2
+    err = capsys.readouterr().err
+    assert "target" in err and needle in err
+    assert "badtarget" not in shared("local").store.list(keys.BUILDS)
+
+
+def test_the_tui_preview_shows_one_column_per_output() -> None:
+    from rich.console import Console
+
+    from lamforest.driver import Prediction
+    from lamforest_tui.screens.prediction import preview_table
+
+    pred = Prediction(predictions=np.array([["no", "s"], ["yes", "xl"]]), rows=2, outputs=["spam", "size"])
+    console = Console(width=100, record=True)
+    console.print(preview_table(pred))
+    text = console.export_text()
+    assert "prediction_spam" in text and "prediction_size" in text
+    assert text.splitlines()[-1].split() == ["1", "yes", "xl"]

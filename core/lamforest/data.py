@@ -191,11 +191,14 @@ def _finish(
             y = y.astype(np.int64)
         else:
             y = y.astype(str)
-        if len(np.unique(y)) < 2 and not one_class:
-            raise SpecError(
-                "target",
-                f"{source}: the target has a single class ({y[0].item()!r}); one class cannot be learned; need 2",
-            )
+        for k, col in enumerate(y.reshape(len(y), -1).T):  # every output (a column of 2-D y) on its own
+            if len(np.unique(col)) < 2 and not one_class:
+                which = f"target column {k + 1}" if y.ndim == 2 else "target"
+                raise SpecError(
+                    "target",
+                    f"{source}: the {which} has a single class ({col[0].item()!r}); one class cannot be learned; "
+                    "need 2",
+                )
     return Dataset(X=X, y=y, task=task, source=source, feature_names=list(names))
 
 

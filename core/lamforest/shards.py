@@ -181,6 +181,12 @@ class ShardSet:
             raise SpecError(
                 "target", f"{self.source}: name the target column with --target (columns: {_listed(self.columns)})"
             )
+        if target not in self.columns and "," in target and all(t.strip() in self.columns for t in target.split(",")):
+            raise SpecError(
+                "target",
+                f"{self.source}: several target columns ({target}) need a train set stored whole; sharded "
+                "data fits one target",
+            )
         for flag, col in (("target", target), ("weight", weight)):
             if col is not None and col not in self.columns:
                 raise SpecError(flag, f"{where}: no column {col!r}; columns are {_listed(self.columns)}")

@@ -222,6 +222,40 @@ def column_target(column: pa.ChunkedArray, name: str, where: str) -> np.ndarray:
         raise SpecError("target", f"{where}: the target column {name!r} has type {t}; use labels or numbers") from None
 
 
+def target_names(target: str, header: list[str]) -> list[str]:
+    """The target columns ``target`` names: one column, or several (``a,b``: multi-output y) when no
+    column is called ``target`` itself."""
+    if target in header or "," not in target:
+        return [target]
+    return [t.strip() for t in target.split(",")]
+
+
+def targets_of(header: list[str], columns: list[Any], names: list[str], where: str) -> np.ndarray:
+    """The target: one column as ``column_target`` reads it, or one column per output (2-D)."""
+    ys = [column_target(columns[header.index(n)], n, where) for n in names]
+    if len(ys) == 1:
+        return ys[0]
+    kinds = {np.issubdtype(y.dtype, np.number) for y in ys}
+    if len(kinds) > 1:
+        raise SpecError(
+            "target", f"{where}: the target columns {', '.join(names)} mix numbers and labels; use one kind"
+        )
+    return np.column_stack(ys)
+
+
+def check_targets(target: str | None, header: list[str], where: str, also: tuple[str, ...] = ()) -> list[str]:
+    """The target columns of a training table, checked: present, distinct, leaving features."""
+    if target is None:
+        raise SpecError("target", f"{where}: name the target column with --target (columns: {', '.join(header)})")
+    names = target_names(target, header)
+    for n in names:
+        if n not in header:
+            raise SpecError("target", f"{where}: no column {n!r}; columns are {', '.join(header)}")
+    if len(set(names)) != len(names):
+        raise SpecError("target", f"{where}: {target!r} names a column twice")
+    return names
+
+
 def _num(v: Any) -> float:
     if v is None or (isinstance(v, str) and v.strip() in ("", "NA", "NaN", "nan", "null")):
         return float("nan")
@@ -365,15 +399,12 @@ def read_xy(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, lis
         return X, arr[:, col], [f"x{i}" for i in range(X.shape[1])]
     header, columns = read_columns(path, head)
     where = path.name
-    if target is None:
-        raise SpecError("target", f"{where}: name the target column with --target (columns: {', '.join(header)})")
-    if target not in header:
-        raise SpecError("target", f"{where}: no column {target!r}; columns are {', '.join(header)}")
-    features = [h for h in header if h != target]
+    targets = check_targets(target, header, where)
+    features = [h for h in header if h not in targets]
     if not features:
         raise SpecError("data", f"{where}: no feature columns besides the target")
     X = columns_matrix(header, columns, features, where)
-    return X, column_target(columns[header.index(target)], target, where), features
+    return X, targets_of(header, columns, targets, where), features
 
 
 def _listed(names: list[str], limit: int = 8) -> str:
@@ -409,8 +440,9 @@ def read_rows(path: Path, feature_names: list[str], target: str | None) -> tuple
         col = k if target is None else column_index(target, k + 1, where)
         return np.delete(arr, col, axis=1), arr[:, col]
     header, columns = read_columns(path, head)
-    labelled = target is not None and target in header
-    names = [h for h in header if not (labelled and h == target)]
+    targets = target_names(target, header) if target is not None else []
+    labelled = bool(targets) and all(t in header for t in targets)
+    names = [h for h in header if not (labelled and h in targets)]
     missing = [n for n in feature_names if n not in names]
     unknown = [n for n in names if n not in feature_names]
     if missing or unknown:
@@ -423,5 +455,5 @@ def read_rows(path: Path, feature_names: list[str], target: str | None) -> tuple
             "data", f"{where}: the columns are in another order than the model's; expected {', '.join(feature_names)}"
         )
     X = columns_matrix(header, columns, feature_names, where)
-    y = column_target(columns[header.index(target)], target, where) if labelled and target else None
+    y = targets_of(header, columns, targets, where) if labelled else None
     return X, y

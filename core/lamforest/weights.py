@@ -67,13 +67,10 @@ def read_xyw(path: Path, target: str | None, weight: str) -> tuple[np.ndarray, n
     header, columns = tables.read_columns(path, head)
     if weight not in header:
         raise SpecError("weight", f"{where}: no column {weight!r}; columns are {', '.join(header)}")
-    if weight == target:
+    targets = tables.check_targets(target, header, where)
+    if weight in targets:
         raise SpecError("weight", f"{where}: {weight!r} is the target; weights need a column of their own")
-    if target is None:
-        raise SpecError("target", f"{where}: name the target column with --target (columns: {', '.join(header)})")
-    if target not in header:
-        raise SpecError("target", f"{where}: no column {target!r}; columns are {', '.join(header)}")
-    features = [h for h in header if h not in (target, weight)]
+    features = [h for h in header if h not in (*targets, weight)]
     if not features:
         raise SpecError("data", f"{where}: no feature columns besides the target and the weights")
     X = tables.columns_matrix(header, columns, features, where)
@@ -81,4 +78,4 @@ def read_xyw(path: Path, target: str | None, weight: str) -> tuple[np.ndarray, n
         w = tables.column_floats(columns[header.index(weight)], weight, where)
     except SpecError as exc:
         raise SpecError("weight", exc.message) from None
-    return X, tables.column_target(columns[header.index(target)], target, where), features, w
+    return X, tables.targets_of(header, columns, targets, where), features, w

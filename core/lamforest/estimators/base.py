@@ -221,8 +221,8 @@ class LamforestForest(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             The training rows: a NumPy array, a pandas or polars DataFrame (its
-            column names are kept as ``feature_names_in_``). Sparse matrices are
-            refused: the store holds dense rows.
+            column names are kept as ``feature_names_in_``), or a sparse matrix
+            or array (stored as its CSR arrays).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classifiers) or target values (regressors); one column
             per output for multi-output y, as scikit-learn's forests take it.

@@ -57,12 +57,15 @@ def preview_table(pred: Prediction, rows: int = PREVIEW_ROWS, width: int = 94) -
         title += f"; probability of each class (columns{f', {more} more in the file' if more else ''})"
     table = Table(box=None)
     table.add_column("row", justify="right", style="dim")
-    table.add_column("prediction", justify="right")
+    # Multi-output: one prediction column per output, as in the written file.
+    heads = [f"prediction_{o}" for o in pred.outputs] if pred.outputs else ["prediction"]
+    for head in heads:
+        table.add_column(head, justify="right")
     for label in fit:
         table.add_column(label, justify="right", min_width=6, no_wrap=True)
     for i in range(shown):
-        value = pred.predictions[i]
-        cells = [f"{value:.6g}" if isinstance(value, float) else str(value)]
+        values = pred.predictions[i] if pred.outputs else [pred.predictions[i]]
+        cells = [f"{v:.6g}" if isinstance(v, float) else str(v) for v in values]
         if pred.proba is not None:
             cells += [f"{p:.4f}" for p in pred.proba[i][: len(fit)]]
         table.add_row(str(i), *cells)

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
@@ -210,6 +212,48 @@ def write_grove(store: Store, build: str, gid: str, record: Mapping[str, Any]) -
     put_json(store, keys.state(build, gid, record["state"]), dict(record))
     if record["state"] in TERMINAL:
         store.delete(keys.state(build, gid, "running"))
+
+
+MAX_WARNINGS = 5  # distinct warnings a grove record keeps
+
+
+def warning_list(caught: list[warnings.WarningMessage]) -> list[dict[str, str]]:
+    """Distinct warnings a grove's fit raised, as its record keeps them: the category's full name
+    and the message (a few, each once)."""
+    out: list[dict[str, str]] = []
+    for w in caught:
+        item = {"category": f"{w.category.__module__}.{w.category.__qualname__}", "message": str(w.message)[:500]}
+        if item not in out:
+            out.append(item)
+    return out[:MAX_WARNINGS]
+
+
+def distinct_warnings(recs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(category, message) of each distinct warning grove records carry, in grove order."""
+    seen: list[tuple[str, str]] = []
+    for rec in recs:
+        items = rec.get("warnings") if isinstance(rec, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            key = (str(item.get("category", "")), str(item.get("message", "")))
+            if key not in seen:
+                seen.append(key)
+    return seen
+
+
+def raise_warnings(recs: list[dict[str, Any]], stacklevel: int = 2) -> list[str]:
+    """Raise, in this process, each distinct warning the records carry, once, in its own category when
+    that class is already imported here (a record names a class, never a module to import), else as a
+    UserWarning; return their messages."""
+    seen = distinct_warnings(recs)
+    for category, message in seen:
+        module, _, qualname = category.rpartition(".")
+        cls = getattr(sys.modules.get(module), qualname, None)
+        if not (isinstance(cls, type) and issubclass(cls, Warning)):
+            cls = UserWarning
+        warnings.warn(message, cls, stacklevel=stacklevel + 1)
+    return [m for _, m in seen]
 
 
 def grove_done(store: Store, build: str, gid: str) -> bool:

@@ -541,11 +541,38 @@ class SyncCompute:
         self.workers = 1
 
     def submit(self, events: list[Event]) -> None:
-        for event in events:
-            body = event.to_event()
-            error = invoke(body, self.store, self.memory_mb, None)
-            if error and not self.broken:
-                self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
+        from lamforest.worker import env
+
+        try:
+            for event in events:
+                body = event.to_event()
+                try:
+                    error = invoke(body, self.store, self.memory_mb, None)
+                except KeyboardInterrupt:
+                    self._interrupted(event)
+                    raise
+                if error and not self.broken:
+                    self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
+        finally:
+            env.forget()  # the caller's process keeps no train set once these groves are fitted
+
+    def _interrupted(self, event: Event) -> None:
+        """A grove interrupted in this very process: its running record names a process that lives on
+        (this one) and would be waited for; it ends cancelled, as a cancel between chunks ends it."""
+        build, grove = getattr(event, "build", None), getattr(event, "grove", None)
+        if build is None or grove is None or not self.store.exists(keys.state(build, event.gid, "running")):
+            return
+        record = records.grove_record(
+            "cancelled",
+            grove=grove,
+            trees=getattr(event, "trees", 0),
+            seed=getattr(event, "seed", 0),
+            attempt=getattr(event, "attempt", 1),
+            request_id=None,
+            message="interrupted (KeyboardInterrupt)",
+        )
+        with contextlib.suppress(OSError):
+            records.write_grove(self.store, build, event.gid, record)
 
     def drain(self) -> int:
         return 0

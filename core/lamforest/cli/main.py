@@ -121,6 +121,11 @@ def _run(
 
 
 def _report(st: drv.BuildStatus, args: argparse.Namespace, console: Any, pred: drv.Prediction | None = None) -> int:
+    from lamforest.records import distinct_warnings
+
+    # What the groves' fits warned about, once each, however many groves said it.
+    for category, message in distinct_warnings([r.record for r in st.rows]):
+        print(f"warning: {category.rpartition('.')[2]}: {message}", file=sys.stderr)
     if args.json:
         out = st.to_json()
         if pred is not None:

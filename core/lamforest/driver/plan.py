@@ -308,10 +308,10 @@ def preflight(model: str, task: str, params: dict[str, Any], X: np.ndarray, y: n
     written or dispatched. The sample keeps every class, so class checks see them all.
     """
     rows = preflight_rows(task, params, y, seed)
-    est = make_estimator(model, task, keyed_like(params, y), n_estimators=1, random_state=seed, n_jobs=1)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the one-tree fit's warnings are not the build's
+            warnings.simplefilter("ignore")  # the one-tree fit's warnings are not the build's (its groves say them)
+            est = make_estimator(model, task, keyed_like(params, y), n_estimators=1, random_state=seed, n_jobs=1)
             est.fit(X[rows], y[rows])
     except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: an int too large for C
         raise SpecError(param_field(str(exc), params), str(exc)) from None

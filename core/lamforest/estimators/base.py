@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from lamforest import driver
+from lamforest import driver, records
 from lamforest.backend.base import Backend
 from lamforest.backend.shared import shared
 from lamforest.driver.oob import read_oob
@@ -23,6 +23,9 @@ from lamforest.forest import split_outputs
 from lamforest.spec import BuildSpec
 
 # Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
+# Rows x trees x features below which a local fit runs in the caller's process: about the work a
+# core does in the time a worker process takes to start (digits, 64 features: ~170 trees).
+IN_PROCESS_WORK = 20_000_000
 _OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
 
 
@@ -171,6 +174,7 @@ class LamforestForest(BaseEstimator):
         if st.state != "done":
             error = (st.summary or {}).get("error") or st.cancel_reason or st.state
             raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
+        records.raise_warnings([r.record for r in st.rows[plan.spec.n_groves :]], stacklevel=3)  # new groves
         self._adopt(backend, driver.load_plan(backend, name), st, y, X)
         return self
 
@@ -280,6 +284,7 @@ class LamforestForest(BaseEstimator):
         if st.state != "done":
             error = (st.summary or {}).get("error") or st.cancel_reason or st.state
             raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
+        records.raise_warnings([r.record for r in st.rows], stacklevel=2)  # the groves' warnings, once each
         self._adopt(backend, plan, st, y, X)
         return self
 
@@ -379,19 +384,30 @@ class LamforestForest(BaseEstimator):
             return np.searchsorted(self.classes_, y)
         return np.column_stack([np.searchsorted(c, y[:, k]) for k, c in enumerate(self.classes_)]).astype(np.float64)
 
+    def _in_process(self, backend: Backend, plan: Plan) -> bool:
+        """Fit in this process when the work is smaller than a worker's start-up (its imports, ~2 s):
+        the groves are the same ``run_fit`` calls a worker makes, so the trees are the same. Only on
+        the local backend, and only when ``workers`` does not ask for a pool."""
+        if backend.name != "local" or self.workers is not None or plan.sharded is not None:
+            return False
+        return plan.n_train * plan.spec.trees * max(1, plan.n_features) <= IN_PROCESS_WORK
+
     def _run(self, backend: Backend, plan: Plan) -> BuildStatus:
         name = plan.spec.name
         # Listing a folder costs nothing; an S3 LIST is billed, so a remote store is polled less often.
         poll_s = 0.02 if backend.name == "local" else 0.25
+        sync = self._in_process(backend, plan)
         try:
             with BuildProgress(bool(self.progress), name, plan.spec.trees, plan.spec.n_groves) as bar:
-                return driver.run(backend, name, workers=self._workers(), on_progress=bar.update, poll_s=poll_s)
+                return driver.run(
+                    backend, name, workers=self._workers(), sync=sync, on_progress=bar.update, poll_s=poll_s
+                )
         except KeyboardInterrupt:
             # Ctrl+C (or Jupyter's interrupt): cancel the build, let running groves stop at their next chunk
             # (bounded), leave its summary saying so, then let the interrupt go on.
             driver.cancel(backend, name, reason="interrupted (KeyboardInterrupt)")
             end = time.monotonic() + 60.0
-            driver.run(backend, name, poll_s=poll_s, should_stop=lambda: time.monotonic() > end)
+            driver.run(backend, name, sync=sync, poll_s=poll_s, should_stop=lambda: time.monotonic() > end)
             raise
 
     def _adopt(self, backend: Backend, plan: Plan, st: BuildStatus, y: np.ndarray | None, X: Any = None) -> None:

@@ -14,6 +14,13 @@ _TRAIN: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] 
 _INPUTS: dict[tuple[str, str], np.ndarray] = {}
 
 
+def forget() -> None:
+    """Drop every data set this process holds open: a caller's process that fitted groves itself (the
+    in-process path) keeps none of them once its fit is over, as a worker environment would."""
+    _TRAIN.clear()
+    _INPUTS.clear()
+
+
 def _forget_download(store: Store, ref: str) -> None:
     """Drop a bad downloaded copy, so that the next invocation fetches it again."""
     if store.local_path(keys.data_file(ref, "X.npy")) is None:

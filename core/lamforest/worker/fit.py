@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from typing import Any
 
 from lamforest import artifacts, keys, records, shards
@@ -96,7 +97,10 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         sharded = event.shards is not None
         X, y, w = load_sample(store, event) if sharded else load_train(store, event.data)
         t_load = time.perf_counter()
-        grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key), sample_weight=w, oob=not sharded)
+        with warnings.catch_warnings(record=True) as caught:
+            # Kept in the record, not printed here: the caller raises each once, as warnings it can filter.
+            warnings.simplefilter("always")
+            grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key), sample_weight=w, oob=not sharded)
         rows = int(X.shape[0])
         del X, y, w
         t_fit = time.perf_counter()
@@ -119,6 +123,8 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
             tree_bytes=tree_bytes(grove.estimator),
             estimator=type(grove.estimator).__name__,
         )
+        if caught:
+            record["warnings"] = records.warning_list(caught)
     except Cancelled as exc:
         record = records.grove_record("cancelled", **base, started=started, message=str(exc))
     except Exception as exc:

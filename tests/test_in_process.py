@@ -1,0 +1,144 @@
+"""Small fits run in the caller's process (no worker start-up to wait for) and grow the trees a pool
+grows; larger ones, and any fit that names its ``workers``, go to the pool."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from lamforest import driver, keys, records
+from lamforest.backend.shared import close_shared, shared
+from lamforest.estimators import RandomForestClassifier
+from lamforest.estimators import base as estimator_base
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("LAMFOREST_HOME", str(tmp_path / "home"))
+    try:
+        yield tmp_path / "home"
+    finally:
+        close_shared()
+
+
+def fitted_by(name: str) -> set[int]:
+    """The pids that wrote the build's done records: who fitted its groves."""
+    store = shared("local").store
+    done = [k for k in store.list(keys.states(name)) if k.endswith(".done")]
+    return {int(records.read_grove(store, name, keys.parse_state(name, k)[0], "done")["pid"]) for k in done}
+
+
+def same_trees(a: Any, b: Any) -> None:
+    assert len(a.estimators_) == len(b.estimators_)
+    for s, t in zip(a.estimators_, b.estimators_, strict=True):
+        for attr in ("feature", "threshold", "value", "children_left"):
+            assert np.array_equal(getattr(s.tree_, attr), getattr(t.tree_, attr))
+
+
+def test_a_small_fit_runs_here_and_grows_the_pools_trees(home: Path) -> None:
+    X, y = load_digits(return_X_y=True)
+    here = RandomForestClassifier(n_estimators=10, grove_size=3, random_state=4, progress=False).fit(X, y)
+    assert fitted_by(here.build_name_) == {os.getpid()}
+    from lamforest.worker import env
+
+    assert not env._TRAIN, "the caller's process keeps no train set after its fit"
+    pooled = RandomForestClassifier(n_estimators=10, grove_size=3, random_state=4, progress=False, workers=2)
+    pooled.fit(X, y)
+    assert os.getpid() not in fitted_by(pooled.build_name_)
+    same_trees(here, pooled)
+    assert np.array_equal(here.predict_proba(X), pooled.predict_proba(X))
+    st = driver.status(shared("local"), here.build_name_)
+    assert st.state == "done" and st.count("done") == 4
+
+
+def test_work_above_a_worker_start_up_goes_to_the_pool(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = load_digits(return_X_y=True)
+    monkeypatch.setattr(estimator_base, "IN_PROCESS_WORK", X.shape[0] * 4 * X.shape[1] - 1)
+    est = RandomForestClassifier(n_estimators=4, grove_size=2, random_state=1, progress=False).fit(X, y)
+    assert os.getpid() not in fitted_by(est.build_name_)
+
+
+def test_an_interrupted_fit_in_process_ends_cancelled_not_running(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+C lands in the fit itself here: the grove's record must not name this live process as
+    running for ever (a later status or finish would wait for it)."""
+    from lamforest.worker import fit as worker_fit
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker_fit, "fit", interrupted)
+    X, y = load_digits(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=6, grove_size=2, random_state=1, progress=False, name="ctrlc")
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    st = driver.status(shared("local"), "ctrlc")
+    assert st.state == "cancelled" and "KeyboardInterrupt" in (st.cancel_reason or "")
+    assert not any(r.state == "running" for r in st.rows)
+    assert st.rows[0].state == "cancelled"
+
+
+# --------------------------------------------------------------------------- warnings, once
+
+
+def test_a_groves_warnings_reach_the_caller_once_as_python_warnings(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each grove warns twice; the caller gets one warning, in its own category, pointing at its own line."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from lamforest.worker import fit as worker_fit
+
+    real = worker_fit.fit
+
+    def warns(*args: Any, **kwargs: Any) -> Any:
+        import warnings
+
+        for _ in range(2):
+            warnings.warn("the groves' own words", ConvergenceWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worker_fit, "fit", warns)
+    X, y = load_digits(return_X_y=True)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        RandomForestClassifier(n_estimators=6, grove_size=2, random_state=1, progress=False).fit(X, y)
+    ours = [w for w in caught if "the groves' own words" in str(w.message)]
+    assert len(ours) == 1 and ours[0].category is ConvergenceWarning
+    assert ours[0].filename == __file__
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_balanced_class_weights_raise_no_warm_start_warning(home: Path, workers: int | None) -> None:
+    """Groves grow in warm_start chunks on the whole train set: scikit-learn's warning about balanced
+    presets with warm_start on other data is not the user's (4 fits once printed 80 lines)."""
+    import warnings
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = RandomForestClassifier(
+            n_estimators=6, grove_size=2, random_state=1, progress=False, class_weight="balanced", workers=workers
+        ).fit(X, y)
+    assert not [str(w.message) for w in caught], "no warning at all"
+    assert driver.status(shared("local"), est.build_name_).state == "done"
+
+
+def test_the_cli_says_a_groves_warning_once(home: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Two workers fit four groves that each warn (a deprecated criterion): one line, and the workers
+    print nothing of their own."""
+    from lamforest.cli import main
+
+    argv = ["build", "fm", "--data", "diabetes", "-t", "4", "-g", "1", "--workers", "2"]
+    assert main([*argv, "--param", "criterion=friedman_mse"]) == 0
+    err = capfd.readouterr().err
+    assert err.count("friedman_mse") == 1, err
+    line = next(ln for ln in err.splitlines() if "friedman_mse" in ln)
+    assert line.startswith("warning: FutureWarning: ")

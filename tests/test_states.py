@@ -204,7 +204,8 @@ def running_record_for(pid: int, grove: int, pid_start: int | None) -> dict:
 
 
 def test_a_running_record_whose_pid_now_belongs_to_another_process_is_stale(backend):
-    sleeper = subprocess.Popen(["sleep", "600"])
+    # A stand-in for a local worker: its command line names the worker module, as the pool's do.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "lamforest.worker.local"])
     try:
         true_start = records.pid_start(sleeper.pid)
         assert true_start is not None

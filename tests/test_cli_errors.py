@@ -48,6 +48,16 @@ def test_export_to_a_folder_is_refused(built, tmp_path: Path, capsys):
     assert "is a folder" in line and str(tmp_path) in line
 
 
+def test_an_export_into_missing_folders_says_which_folder_it_created(built, tmp_path: Path, capsys):
+    target = tmp_path / "typo" / "deeper" / "m.joblib"
+    assert main(["export", built, str(target)]) == 0
+    out = capsys.readouterr().out
+    assert f"created the folder {tmp_path / 'typo'}, which did not exist" in " ".join(out.split())  # wrapped or not
+    assert joblib.load(target).n_estimators == 4
+    assert main(["export", built, str(tmp_path / "other.joblib")]) == 0
+    assert "created the folder" not in capsys.readouterr().out
+
+
 def test_export_refuses_an_existing_file_unless_forced(built, tmp_path: Path, capsys):
     target = tmp_path / "model.joblib"
     target.write_text("keep me")

@@ -115,7 +115,12 @@ def test_memory_below_a_workers_imports_breaks_the_pool_once(
             driver.run(b, "tiny", workers=1)
         # Finishing it would break again (its --memory is the spec's): the advice is a new build.
         assert str(err.value).endswith("create the build again with that --memory") and "finish" not in str(err.value)
-        assert {r.state for r in driver.status(b, "tiny").rows} == {"queued"}
+        st = driver.status(b, "tiny")
+        assert {r.state for r in st.rows} == {"queued"}
+        # `status` says it failed and why (not "resume with finish"), and finish refuses: the advice is the error's.
+        assert st.state == "failed" and "create the build again with that --memory" in st.summary["error"]
+        with pytest.raises(driver.BuildError, match="finish cannot help"):
+            driver.finish(b, "tiny", workers=1)
 
 
 def test_the_advice_follows_what_the_event_holds_in_memory() -> None:

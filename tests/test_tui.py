@@ -303,3 +303,21 @@ async def test_a_burst_of_keys_in_the_export_dialog_loses_nothing(backend: Backe
         await until(pilot, lambda: isinstance(app.screen, BuildScreen), "back on the build")
         await app.workers.wait_for_complete()
     assert (tmp_path / "kb.skops").read_bytes()[:2] == b"PK"
+
+
+async def test_a_burst_of_keys_in_the_predict_dialog_loses_nothing(backend: Backend) -> None:
+    """Typed as a fast typist types (no pauses), with corrections: every key lands, in order."""
+    driver.create(backend, BuildSpec(name="pb", data="iris", trees=2, grove=1))
+    assert driver.run(backend, "pb", workers=1).state == "done"
+    app = LamforestApp(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, BuildsScreen) and app.screen.rows, "the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen), "the build screen")
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, PredictAskScreen), "the predict dialog")
+        field = app.screen.query_one("#predict-data", Input)
+        field.focus()
+        await pilot.press(*"abcx", "backspace", "d", "space", *"efgx", "backspace", "backspace", *"gh")
+        assert field.value == "abcd efgh"
+        await pilot.press("escape")

@@ -376,7 +376,9 @@ def cmd_export(args: argparse.Namespace, console: Any) -> int:
 
     from lamforest.driver.results import export_target
 
-    export_target(args.path, args.force)  # before the backend is opened or the model read
+    target = export_target(args.path, args.force)  # before the backend is opened or the model read
+    # The outermost folder the export creates, said after: a typo in a folder name shows up there.
+    missing = [p for p in target.parents if not p.exists()]
     backend = _open(args)
     try:
         path = drv.export(backend, args.name, args.path, force=args.force)
@@ -388,6 +390,8 @@ def cmd_export(args: argparse.Namespace, console: Any) -> int:
         backend.close()
     size = f" ({path.stat().st_size:,} bytes)" if path.is_file() else ""
     console.print(f"wrote {path}{size}: load it with {how}")
+    if missing:
+        console.print(f"created the folder {missing[-1]}, which did not exist")
     return EXIT_OK
 
 

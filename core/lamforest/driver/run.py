@@ -130,7 +130,10 @@ def _drive(
         if compute.broken:
             if not getattr(compute, "resumable", True):  # only the local pool knows a limit no retry passes
                 folder = location(backend.store, keys.build(name))
-                raise BuildError(f"{compute.broken}; delete {folder} and create the build again with that --memory")
+                error = f"{compute.broken}; delete {folder} and create the build again with that --memory"
+                # Failed, not interrupted: `status` must not advise a finish that breaks the same way.
+                write_end(backend, st, "failed", sched.failures, t_start, error=error)
+                raise BuildError(error)
             raise BuildError(f"{compute.broken}; the build's state is kept, resume with `lamforest finish {name}`")
         if st.state not in ("cancelled", "finishing"):
             reason = over_budget(st.projected_cost_usd, st.cost_usd, st.trees_done, spec.max_cost)

@@ -142,3 +142,41 @@ def test_the_cli_says_a_groves_warning_once(home: Path, capfd: pytest.CaptureFix
     assert err.count("friedman_mse") == 1, err
     line = next(ln for ln in err.splitlines() if "friedman_mse" in ln)
     assert line.startswith("warning: FutureWarning: ")
+
+
+def test_a_record_cannot_make_the_caller_import_or_crash(home: Path) -> None:
+    """A grove record (a store document, forged on S3 as easily as locally) names a warning category:
+    only a class already in a loaded module's own namespace is used, and one that cannot be built
+    from a message falls back to UserWarning."""
+    import sys
+    import warnings
+
+    from lamforest.records import raise_warnings
+
+    forged = [
+        {"warnings": [{"category": "sklearn.exceptions.InconsistentVersionWarning", "message": "a"}]},
+        {"warnings": [{"category": "sklearn.cluster.KMeans", "message": "b"}, "junk"]},
+        {"warnings": "junk"},
+    ]
+    had_cluster = "sklearn.cluster" in sys.modules
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert raise_warnings(forged) == ["a", "b"]
+    assert [w.category for w in caught] == [UserWarning, UserWarning]
+    assert ("sklearn.cluster" in sys.modules) == had_cluster
+
+
+def test_a_running_record_of_a_driver_fitting_in_process_is_not_lost(home: Path) -> None:
+    import subprocess
+
+    from lamforest.backend import local_backend
+
+    with subprocess.Popen(["sleep", "600"]) as other:  # a live process that is no worker: the driver
+        try:
+            rec = records.grove_record("running", grove=0, trees=1, seed=1, attempt=1, request_id="r")
+            rec.update(pid=other.pid, pid_start=records.pid_start(other.pid))
+            with local_backend(home) as backend:
+                assert backend.is_stale(rec)
+                assert not backend.is_stale({**rec, "writer": "in-process"})
+        finally:
+            other.kill()

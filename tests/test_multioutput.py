@@ -190,3 +190,62 @@ def test_the_tui_preview_shows_one_column_per_output() -> None:
     text = console.export_text()
     assert "prediction_spam" in text and "prediction_size" in text
     assert text.splitlines()[-1].split() == ["1", "yes", "xl"]
+
+
+def test_distributed_predict_of_a_multi_output_build_equals_the_local_one(home: Path, tmp_path: Path, capsys) -> None:
+    import pandas as pd
+
+    from lamforest.cli import main
+
+    X, Y = make_regression(n_samples=120, n_features=4, n_targets=2, random_state=5)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(u=Y[:, 0], v=Y[:, 1])
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    assert main(["build", "modist", "--data", str(tmp_path / "r.csv"), "--target", "u,v", "-t", "6", "-g", "2"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "modist", "--json"]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main(["predict", "modist", "--distributed", "--workers", "1", "--json"]) == 0
+    dist = json.loads(capsys.readouterr().out)
+    assert dist["distributed"] and np.allclose(np.asarray(dist["predictions"]), np.asarray(local["predictions"]))
+
+
+def test_what_takes_one_target_refuses_several_by_name(home: Path, tmp_path: Path, capsys) -> None:
+    import pandas as pd
+
+    from lamforest.cli import main
+
+    X, Y = make_multilabel_classification(n_samples=80, n_classes=2, random_state=1)
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"]).assign(p=Y[:, 0], q=Y[:, 1])
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    search = ["search", "mos", "--data", str(tmp_path / "m.csv"), "--target", "p,q", "--grid", "max_depth=2,4"]
+    assert main(search) == 2
+    assert "a search scores one target" in capsys.readouterr().err
+    assert main(["build", "mosh", "--data", str(tmp_path / "m.csv"), "--target", "p,q", "-t", "2", "-g", "1"]) == 0
+    (tmp_path / "shards").mkdir()
+    frame.drop(columns=["p", "q"]).to_parquet(tmp_path / "shards" / "part-0.parquet")
+    capsys.readouterr()
+    assert main(["predict", "mosh", "--data", str(tmp_path / "shards"), "--out", str(tmp_path / "out")]) == 2
+    assert "has 2 outputs: predict files or rows with it, not shards" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_estimate_of_a_multi_output_build_runs(home: Path, tmp_path: Path, capsys) -> None:
+    import pandas as pd
+
+    from lamforest.cli import main
+
+    X, Y = make_multilabel_classification(n_samples=120, n_classes=2, random_state=2)
+    pd.DataFrame(X[:, :4], columns=list("abcd")).assign(p=Y[:, 0], q=Y[:, 1]).to_csv(tmp_path / "e.csv", index=False)
+    assert main(["estimate", "--data", str(tmp_path / "e.csv"), "--target", "p,q", "-t", "10", "-g", "5"]) == 0
+
+
+def test_oob_asked_after_a_warm_fit_of_several_outputs_is_scikit_learns(
+    home: Path, labels: tuple[np.ndarray, np.ndarray]
+) -> None:
+    X, Y = labels
+    ours = lamforest.RandomForestClassifier(n_estimators=8, grove_size=3, random_state=2, warm_start=True, **QUIET)
+    ours.fit(X, Y)
+    ours.set_params(oob_score=True)
+    ours.fit(X, Y)  # nothing to grow: the OOB attributes from the trees there are, as scikit-learn does
+    theirs = ske.RandomForestClassifier(n_estimators=8, random_state=2, oob_score=True).fit(X, Y)
+    assert np.array_equal(ours.oob_decision_function_, theirs.oob_decision_function_)

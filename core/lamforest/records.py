@@ -23,6 +23,7 @@ import platform
 import sys
 import time
 import traceback
+import types
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -124,6 +125,11 @@ def writer_alive(record: dict) -> bool:
     return started is None or pid_start(pid) == started
 
 
+# On while a driver fits groves in its own process (``--sync``, small estimator fits): their records
+# say so, since that process is no local worker and another process must not take them for lost.
+IN_PROCESS = types.SimpleNamespace(on=False)
+
+
 def grove_record(
     state: str,
     *,
@@ -160,6 +166,7 @@ def grove_record(
         "host": platform.node() if host is None else host,
         "pid": os.getpid() if pid is None else pid,
         **({"boot_id": boot_id(), "pid_start": pid_start(os.getpid())} if pid is None else {}),
+        **({"writer": "in-process"} if pid is None and IN_PROCESS.on else {}),
         **extra,
     }
 
@@ -215,6 +222,7 @@ def write_grove(store: Store, build: str, gid: str, record: Mapping[str, Any]) -
 
 
 MAX_WARNINGS = 5  # distinct warnings a grove record keeps
+QUIET_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 
 
 def warning_list(caught: list[warnings.WarningMessage]) -> list[dict[str, str]]:
@@ -222,6 +230,8 @@ def warning_list(caught: list[warnings.WarningMessage]) -> list[dict[str, str]]:
     and the message (a few, each once)."""
     out: list[dict[str, str]] = []
     for w in caught:
+        if issubclass(w.category, QUIET_WARNINGS):
+            continue  # hidden by Python's default filters where they arise: not for the caller either
         item = {"category": f"{w.category.__module__}.{w.category.__qualname__}", "message": str(w.message)[:500]}
         if item not in out:
             out.append(item)
@@ -249,10 +259,13 @@ def raise_warnings(recs: list[dict[str, Any]], stacklevel: int = 2) -> list[str]
     seen = distinct_warnings(recs)
     for category, message in seen:
         module, _, qualname = category.rpartition(".")
-        cls = getattr(sys.modules.get(module), qualname, None)
-        if not (isinstance(cls, type) and issubclass(cls, Warning)):
-            cls = UserWarning
-        warnings.warn(message, cls, stacklevel=stacklevel + 1)
+        # The module's own namespace, not getattr: a module's __getattr__ may import a package.
+        found = vars(sys.modules[module]).get(qualname) if module in sys.modules else None
+        cls: type[Warning] = found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
+        try:
+            warnings.warn(message, cls, stacklevel=stacklevel + 1)
+        except TypeError:  # a category whose constructor takes other arguments
+            warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
     return [m for _, m in seen]
 
 

@@ -75,6 +75,8 @@ def local_backend(home: Path | str | None = None) -> Backend:
             return True
         if not records.writer_alive(record):
             return True
+        if record.get("writer") == "in-process":
+            return False  # a driver fitting its groves itself (--sync, a small estimator fit): it lives
         # Alive, but a grove is fitted by a local worker or, with --sync, by this very driver: any other
         # process holding that pid (and start time) is not fitting it, and waiting for it never ends.
         pid = int(record.get("pid", 0) or 0)

@@ -541,20 +541,18 @@ class SyncCompute:
         self.workers = 1
 
     def submit(self, events: list[Event]) -> None:
-        from lamforest.worker import env
-
-        try:
-            for event in events:
-                body = event.to_event()
-                try:
-                    error = invoke(body, self.store, self.memory_mb, None)
-                except KeyboardInterrupt:
-                    self._interrupted(event)
-                    raise
-                if error and not self.broken:
-                    self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
-        finally:
-            env.forget()  # the caller's process keeps no train set once these groves are fitted
+        for event in events:
+            body = event.to_event()
+            records.IN_PROCESS.on = True  # its records say so: another process must not take them for lost
+            try:
+                error = invoke(body, self.store, self.memory_mb, None)
+            except KeyboardInterrupt:
+                self._interrupted(event)
+                raise
+            finally:
+                records.IN_PROCESS.on = False
+            if error and not self.broken:
+                self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
 
     def _interrupted(self, event: Event) -> None:
         """A grove interrupted in this very process: its running record names a process that lives on

@@ -269,7 +269,8 @@ def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None)
             raise BuildError(f"{where} (the held-out rows) {what}; {way_out}") from None
         # The plan says what was held out: other rows there would be scored as the test set.
         shape = (plan.n_test, plan.n_features)
-        if X.ndim != 2 or X.shape != shape or len(y) != plan.n_test:
+        y_shape = (plan.n_test, plan.outputs) if plan.outputs > 1 else (plan.n_test,)
+        if X.ndim != 2 or X.shape != shape or np.shape(y) != y_shape:
             raise BuildError(
                 f"{where} (the held-out rows) holds {'x'.join(map(str, X.shape))} rows x features and "
                 f"{len(y)} targets, the plan {plan.n_test}x{plan.n_features}; {way_out}"

@@ -217,6 +217,8 @@ def create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
 def _create(backend: Backend, spec: SearchSpec) -> dict[str, Any]:
     store, base = backend.store, spec.base
     ds = datamod.load(base.data, base.target, base.task, base.seed)
+    if ds.y.ndim == 2:
+        raise SpecError("target", f"{base.target}: a search scores one target; give one column")
     combos = spec.combinations()
     for combo in combos:
         try:

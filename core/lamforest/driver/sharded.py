@@ -502,6 +502,8 @@ def predict_to(
     exact = memory.reset_peak()
     t0 = time.perf_counter()
     plan = load_plan(backend, name)
+    if plan.outputs > 1:
+        raise SpecError("data", f"build {name!r} has {plan.outputs} outputs: predict files or rows with it, not shards")
     st = status(backend, name)
     if st.state != "done":
         raise BuildError(f"build {name!r} is {st.state}; predict needs a finished build")

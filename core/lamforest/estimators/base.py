@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import threading
 import time
 import uuid
 from typing import Any
@@ -243,7 +244,8 @@ class LamforestForest(BaseEstimator):
         growing = self.warm_start and self.__sklearn_is_fitted__()
         if growing and self._warm_trees() is None:  # nothing to grow, as scikit-learn says in a warning
             if self.oob_score and not hasattr(self, "oob_score_"):  # asked for now: from the trees there are
-                _, y, _ = self._validate_fit(X, y, sample_weight, reset=False)
+                X, y, _ = self._validate_fit(X, y, sample_weight, reset=False)
+                self._check_oob_target(y)
                 backend = self._backend()
                 self._set_oob(backend, driver.status(backend, self.build_name_), y, X)
             return self
@@ -390,6 +392,8 @@ class LamforestForest(BaseEstimator):
         the local backend, and only when ``workers`` does not ask for a pool."""
         if backend.name != "local" or self.workers is not None or plan.sharded is not None:
             return False
+        if threading.current_thread() is not threading.main_thread():
+            return False  # a grove's fit records its warnings through process-wide state: one thread at a time
         return plan.n_train * plan.spec.trees * max(1, plan.n_features) <= IN_PROCESS_WORK
 
     def _run(self, backend: Backend, plan: Plan) -> BuildStatus:
@@ -409,6 +413,11 @@ class LamforestForest(BaseEstimator):
             end = time.monotonic() + 60.0
             driver.run(backend, name, sync=sync, poll_s=poll_s, should_stop=lambda: time.monotonic() > end)
             raise
+        finally:
+            if sync:
+                from lamforest.worker import env
+
+                env.forget()  # the caller's process keeps no train set once its fit is over
 
     def _adopt(self, backend: Backend, plan: Plan, st: BuildStatus, y: np.ndarray | None, X: Any = None) -> None:
         """Set the fitted attributes from a finished build (``X``, ``y``: the train rows, for a callable

@@ -37,7 +37,8 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     copy that is altered or truncated; nothing is fitted on it.
     """
     key = (store.url, ref)
-    if key not in _TRAIN:
+    entry = _TRAIN.get(key)  # one lookup: another thread's in-process fit may ``forget`` meanwhile
+    if entry is None:
         try:
             X, y = datamod.open_train(store, ref)
             w = datamod.open_weight(store, ref)
@@ -49,14 +50,15 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
             _forget_download(store, ref)
             why = " ".join(str(exc).split())
             raise datamod.DataIntegrityError(f"train set {ref} cannot be read ({why}); it is not used") from None
-        _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y, w
-    return _TRAIN[key]
+        entry = _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y, w
+    return entry
 
 
 def load_input(store: Store, ref: str) -> np.ndarray:
     """Rows to predict at ``ref``, checked once per environment against their content address."""
     key = (store.url, ref)
-    if key not in _INPUTS:
+    X = _INPUTS.get(key)
+    if X is None:
         try:
             X = datamod.open_input(store, ref)
             datamod.check_input(ref, X)
@@ -68,4 +70,4 @@ def load_input(store: Store, ref: str) -> np.ndarray:
             why = " ".join(str(exc).split())
             raise datamod.DataIntegrityError(f"input rows {ref} cannot be read ({why}); they are not used") from None
         _INPUTS[key] = X
-    return _INPUTS[key]
+    return X

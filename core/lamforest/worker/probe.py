@@ -88,7 +88,7 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     rss_fit = _rss_mb()
     chunk_s = [b - a for a, b in itertools.pairwise(marks)][1:]  # the first chunk warms caches up
     oob_s = 0.0
-    if bootstraps(config["params"], config["model"]):
+    if bootstraps(config["params"], config["model"]) and np.ndim(y) == 1:  # as grove.fit: 1-D y has sums
         t0 = time.perf_counter()
         oob_sums(grove.estimator, X, y)
         oob_s = time.perf_counter() - t0

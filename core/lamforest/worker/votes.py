@@ -25,12 +25,18 @@ def grove_votes(estimator: Any, X: np.ndarray) -> np.ndarray:
     """Sum over the grove's trees of predict_proba (classifier) or predict (regressor), in tree order."""
     X = np.asarray(X, dtype=np.float32)
     total: np.ndarray
-    if hasattr(estimator, "classes_"):
+    outputs = int(getattr(estimator, "n_outputs_", 1))
+    if hasattr(estimator, "classes_") and outputs > 1:
+        # Every output's probability columns side by side, as forest.Votes sums them.
+        total = np.zeros((X.shape[0], sum(len(c) for c in estimator.classes_)), dtype=np.float64)
+        for tree in estimator.estimators_:
+            total += np.hstack(tree.predict_proba(X, check_input=False))
+    elif hasattr(estimator, "classes_"):
         total = np.zeros((X.shape[0], len(estimator.classes_)), dtype=np.float64)
         for tree in estimator.estimators_:
             total += tree.predict_proba(X, check_input=False)
     else:
-        total = np.zeros(X.shape[0], dtype=np.float64)
+        total = np.zeros((X.shape[0],) if outputs == 1 else (X.shape[0], outputs), dtype=np.float64)
         for tree in estimator.estimators_:
             total += tree.predict(X, check_input=False)
     return total

@@ -121,3 +121,31 @@ def test_numbers_out_of_range_are_named_and_change_nothing(home, backend, capsys
     assert needle in last_error(capsys)
     assert files(home) == before
     assert driver.load_plan(backend, "g").spec.trees == 4
+
+
+@pytest.mark.parametrize(
+    ("field", "forged", "needle"),
+    [
+        ("trees", 8, "says 8 trees, the finished build (summary.json, manifest.json) 4"),
+        ("classes", [0, 1], "says classes [0, 1], the groves and manifest.json [0, 1, 2]"),
+    ],
+)
+def test_a_forged_spec_is_named_not_the_manifest_that_agrees_with_the_build(
+    home, backend, capsys, field, forged, needle
+):
+    """Deleting the manifest and finishing (the manifest's advice) would build on the forged spec: with
+    the summary or a grove agreeing with the manifest, the spec is the one named."""
+    built(backend, "forged")
+    path = home / keys.spec("forged")
+    doc = json.loads(path.read_text())
+    if field == "trees":
+        doc["spec"]["trees"] = forged
+    else:
+        doc["classes"] = forged
+    path.write_text(json.dumps(doc))
+    for argv in (["predict", "forged"], ["finish", "forged"]):
+        assert main(argv) == 1
+        err = last_error(capsys)
+        assert "spec.json" in err and needle in err and "restore it" in err, err
+        assert "delete" not in err
+    assert (home / keys.manifest("forged")).exists()  # nothing deleted or refitted

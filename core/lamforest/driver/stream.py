@@ -27,7 +27,7 @@ import numpy as np
 
 from lamforest import artifacts, forest, keys
 from lamforest.backend.base import Backend
-from lamforest.driver.plan import BuildError, Plan, load_plan
+from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan, read_summary
 from lamforest.grove import Grove
 from lamforest.store.base import get_json, location
 
@@ -168,12 +168,45 @@ def manifest_and_bytes(backend: Backend, name: str) -> tuple[dict[str, Any], byt
     way_out = f"delete {where} and run `lamforest finish {name}` to write it again from the groves"
     try:
         manifest = json.loads(blob)
-        why = _manifest_mismatch(manifest, load_plan(backend, name))
+        plan = load_plan(backend, name)
+        why = _manifest_mismatch(manifest, plan)
+        changed = _spec_changed(backend, name, plan, manifest) if why else None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        why = f"cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+        why, changed = f"cannot be read ({type(exc).__name__}: {str(exc)[:120]})", None
+    if changed:
+        spec_at = location(backend.store, keys.spec(name))
+        raise BrokenBuildError(
+            f"{spec_at} {changed}: it was changed; restore it, or remove the build's folder to forget it"
+        )
     if why:
         raise BuildError(f"{where} {why}; {way_out}")
     return dict(manifest), blob
+
+
+def _spec_changed(backend: Backend, name: str, plan: Plan, manifest: Any) -> str | None:
+    """When the manifest and the plan disagree, whether the plan is the one that changed: the manifest's
+    tree count agrees with the summary written at the same finish, or its classes with the first grove's
+    (checked against the manifest's sha256). Then deleting the manifest and finishing would build on a
+    forged spec, so the spec is named instead."""
+    if not isinstance(manifest, dict):
+        return None
+    trees = manifest.get("trees")
+    summary = read_summary(backend, name)
+    if isinstance(summary, dict) and summary.get("trees") == trees and trees != plan.spec.trees:
+        return f"says {plan.spec.trees} trees, the finished build (summary.json, manifest.json) {trees}"
+    groves = manifest.get("groves")
+    if manifest.get("classes") == plan.classes or not isinstance(groves, list) or not groves:
+        return None
+    try:
+        blob = backend.store.get_bytes(keys.grove(name, keys.grove_id(0)))
+        if artifacts.mismatch(blob, {"sha256": str(groves[0]["sha256"])}):
+            return None
+        classes = artifacts.loads_grove(blob).estimator.classes_
+    except (KeyError, TypeError, ValueError, AttributeError, artifacts.TreeFileError):
+        return None
+    if forest.same_classes(classes, manifest_classes(manifest)):
+        return f"says classes {plan.classes}, the groves and manifest.json {manifest.get('classes')}"
+    return None
 
 
 def _manifest_mismatch(manifest: Any, plan: Plan) -> str | None:

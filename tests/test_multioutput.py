@@ -249,3 +249,20 @@ def test_oob_asked_after_a_warm_fit_of_several_outputs_is_scikit_learns(
     ours.fit(X, Y)  # nothing to grow: the OOB attributes from the trees there are, as scikit-learn does
     theirs = ske.RandomForestClassifier(n_estimators=8, random_state=2, oob_score=True).fit(X, Y)
     assert np.array_equal(ours.oob_decision_function_, theirs.oob_decision_function_)
+
+
+def test_rows_with_only_some_target_columns_or_an_empty_label_are_refused_naming_them(
+    home: Path, tmp_path: Path, capsys
+) -> None:
+    from lamforest.cli import main
+
+    rows = "a,b,p,q\n" + "".join(f"{i},{i % 3},{'x' if i % 2 else 'y'},{'u' if i % 3 else 'v'}\n" for i in range(40))
+    (tmp_path / "t.csv").write_text(rows)
+    assert main(["build", "mosome", "--data", str(tmp_path / "t.csv"), "--target", "p,q", "-t", "2", "-g", "1"]) == 0
+    capsys.readouterr()
+    (tmp_path / "half.csv").write_text("a,b,p\n1,2,x\n")
+    assert main(["predict", "mosome", "--data", str(tmp_path / "half.csv")]) == 2
+    assert "has the target column(s) p but not q" in capsys.readouterr().err
+    (tmp_path / "gap.csv").write_text(rows.replace(",u\n", ",\n", 1))
+    assert main(["build", "mogap", "--data", str(tmp_path / "gap.csv"), "--target", "p,q"]) == 2
+    assert "target column 2 has empty values" in capsys.readouterr().err

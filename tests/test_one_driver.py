@@ -221,9 +221,11 @@ def test_an_older_format_running_record_naming_a_live_pid_is_not_waited_for(back
     assert out["st"].state == "done" and out["st"].count("done") == 2
 
 
-def test_a_running_record_naming_a_live_process_that_is_no_worker_is_not_waited_for(backend):
+@pytest.mark.parametrize("writer", [None, "in-process"])
+def test_a_running_record_naming_a_live_process_that_is_no_worker_is_not_waited_for(backend, writer):
     """A record forged (or left) to name a live unrelated process, pid and start time both right: no local
-    worker stands behind it, so the grove is retried rather than waited on for ever."""
+    worker stands behind it, and a record marked in-process is only as alive as the lease's driver, so
+    the grove is retried rather than waited on for as long as that process lives."""
     driver.create(backend, BuildSpec(name="squat", **TINY))
     with subprocess.Popen(["sleep", "600"]) as sleeper:
         try:
@@ -231,6 +233,8 @@ def test_a_running_record_naming_a_live_process_that_is_no_worker_is_not_waited_
                 "running", grove=0, trees=2, seed=3, attempt=1, request_id="r", started=time.time()
             )
             rec.update(pid=sleeper.pid, pid_start=records.pid_start(sleeper.pid))
+            if writer:
+                rec["writer"] = writer
             assert records.writer_alive(rec)  # the forgery is good: the pid and its start time match
             records.write_grove(backend.store, "squat", keys.grove_id(0), rec)
             out: dict = {}

@@ -242,6 +242,13 @@ def _sparse_parts(X: Any) -> list[np.ndarray]:
 
 def _target_values(y: np.ndarray, source: str) -> None:
     """Refuse missing or infinite target values, which no model can learn from or be scored on."""
+    if y.ndim == 2:  # several outputs: say which column
+        for k in range(y.shape[1]):
+            try:
+                _target_values(y[:, k], source)
+            except SpecError as exc:
+                raise SpecError("target", exc.message.replace("the target", f"target column {k + 1}", 1)) from None
+        return
     if np.issubdtype(y.dtype, np.number):
         values = y.astype(np.float64)
         if np.isnan(values).any():

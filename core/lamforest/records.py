@@ -81,9 +81,12 @@ def process_command(pid: int) -> str | None:
     """``lamforest.worker.local`` when process ``pid`` is a local worker, ``""`` when it is another
     program, None when this system cannot tell (no ``/proc``)."""
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
+    if not raw:
+        return None  # a process in the middle of exec (or a kernel thread) shows none: cannot tell
+    argv = raw.split(b"\0")
     return "lamforest.worker.local" if b"lamforest.worker.local" in argv else ""
 
 

@@ -442,6 +442,14 @@ def read_rows(path: Path, feature_names: list[str], target: str | None) -> tuple
     header, columns = read_columns(path, head)
     targets = target_names(target, header) if target is not None else []
     labelled = bool(targets) and all(t in header for t in targets)
+    some = [t for t in targets if t in header]
+    if len(targets) > 1 and some and not labelled:
+        missing = [t for t in targets if t not in header]
+        raise SpecError(
+            "data",
+            f"{where}: has the target column(s) {', '.join(some)} but not {', '.join(missing)}; give every target "
+            f"column ({target}) to score the rows, or none to predict them",
+        )
     names = [h for h in header if not (labelled and h in targets)]
     missing = [n for n in feature_names if n not in names]
     unknown = [n for n in names if n not in feature_names]

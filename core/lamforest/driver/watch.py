@@ -362,6 +362,20 @@ class Watcher:
             return True
         return time.time() - self._lease_at > leasemod.timeout_for(self._lease)
 
+    def _writer_may_live(self, run: dict) -> bool:
+        """A record marked in-process was written by the driver fitting its own groves: it lives only as
+        that driver, the holder of the build's lease (a forged one naming any other live process would
+        be waited for as long as that process lives)."""
+        if run.get("writer") != "in-process":
+            return True
+        lease = self._lease or {}
+        return (
+            not lease.get("released")
+            and lease.get("pid") == run.get("pid")
+            and lease.get("host") == run.get("host")
+            and lease.get("pid_start") == run.get("pid_start")
+        )
+
     def _row_state(self, gid: str, states: set[str]) -> tuple[str, dict]:
         recs = self._records.get(gid, {})
         if "done" in states and "done" in recs:
@@ -371,7 +385,7 @@ class Watcher:
             failed = recs.get("failed") if "failed" in states else None
             newer = failed is None or run.get("attempt", 1) > failed.get("attempt", 1)
             if newer:
-                if not self.backend.is_stale(run):
+                if not self.backend.is_stale(run) and self._writer_may_live(run):
                     return "running", run
                 # Its worker is gone: a failed attempt, retried, not a grove waited on for ever.
                 return "failed", records.lost(run)

@@ -149,3 +149,31 @@ def test_a_forged_spec_is_named_not_the_manifest_that_agrees_with_the_build(
         assert "spec.json" in err and needle in err and "restore it" in err, err
         assert "delete" not in err
     assert (home / keys.manifest("forged")).exists()  # nothing deleted or refitted
+
+
+def test_a_foreign_model_of_the_same_size_is_refused_by_its_trees_seeds(home, backend, capsys):
+    built(backend, "own")
+    built(backend, "twin", seed=4)  # the same tree count, another seed
+    (home / keys.model("own")).write_bytes((home / keys.model("twin")).read_bytes())
+    summary_path = home / keys.summary("own")
+    summary = json.loads(summary_path.read_text())
+    blob = (home / keys.model("own")).read_bytes()
+    summary.update(model_sha256=hashlib.sha256(blob).hexdigest(), model_bytes=len(blob))
+    summary_path.write_text(json.dumps(summary))
+    assert main(["predict", "own"]) == 1
+    assert "its trees are not this build's" in last_error(capsys)
+    summary_path.unlink()  # the advice, followed literally
+    assert main(["finish", "own", "--workers", "1"]) == 0
+    assert main(["predict", "own"]) == 0
+
+
+def test_export_of_a_build_whose_spec_grew_names_the_spec(home, backend, capsys, tmp_path):
+    built(backend, "grown")
+    path = home / keys.spec("grown")
+    doc = json.loads(path.read_text())
+    doc["spec"]["trees"] = 8
+    path.write_text(json.dumps(doc))
+    assert main(["export", "grown", str(tmp_path / "m.joblib")]) == 1
+    err = last_error(capsys)
+    assert "spec.json says 8 trees, the finished build (summary.json, model.tree) 4" in err
+    assert (home / keys.summary("grown")).exists() and not (tmp_path / "m.joblib").exists()

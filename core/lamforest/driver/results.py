@@ -22,7 +22,7 @@ from lamforest import artifacts, forest, keys, memory, output
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import stream
-from lamforest.driver.plan import BuildError, Plan, load_plan, read_summary
+from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan, read_summary
 from lamforest.grove import Grove
 from lamforest.spec import SpecError
 from lamforest.store.base import location
@@ -62,12 +62,37 @@ def load_model(backend: Backend, name: str) -> Any:
         model = artifacts.loads_model(blob)
     except artifacts.TreeFileError as exc:
         raise BuildError(artifacts.model_error(name, str(exc), backend.store)) from None
-    # Its hash is only as good as the summary that records it: the plan says how many trees there are.
-    trees = load_plan(backend, name).spec.trees
-    if len(getattr(model, "estimators_", ())) != trees:
-        why = f"it holds {len(getattr(model, 'estimators_', ()))} trees, the plan {trees}"
+    # Its hash is only as good as the summary that records it: the plan says how many trees there are,
+    # and which seed each tree has (the forest's seed and the tree's index: the same draws as one fit).
+    spec = load_plan(backend, name).spec
+    held = len(getattr(model, "estimators_", ()))
+    if held != spec.trees:
+        if isinstance(summary, dict) and summary.get("trees") == held:
+            # The model and the summary of its finish agree: the plan is the one changed.
+            raise BrokenBuildError(
+                f"{location(backend.store, keys.spec(name))} says {spec.trees} trees, the finished build "
+                f"(summary.json, model.tree) {held}: it was changed; restore it, or remove the build's folder"
+            )
+        why = f"it holds {held} trees, the plan {spec.trees}"
+        raise BuildError(artifacts.model_error(name, why, backend.store))
+    seeds = [getattr(tree, "random_state", None) for tree in model.estimators_]
+    if seeds != _tree_seeds(spec) and seeds != _tree_seeds(spec, per_grove=True):
+        why = "its trees are not this build's (their seeds are not the plan's)"
         raise BuildError(artifacts.model_error(name, why, backend.store))
     return model
+
+
+def _tree_seeds(spec: Any, per_grove: bool = False) -> list[int]:
+    """Each tree's seed as scikit-learn draws it: from the forest's seed, tree by tree; or, for builds
+    made before a tree's seed stopped depending on its grove, from each grove's seed."""
+    top = np.iinfo(np.int32).max
+    if not per_grove:
+        return np.random.RandomState(spec.seed).randint(top, size=spec.trees).tolist()
+    return [
+        int(s)
+        for seed, n in zip(spec.grove_seeds(), spec.grove_sizes(), strict=True)
+        for s in np.random.RandomState(seed).randint(top, size=n)
+    ]
 
 
 def no_model(backend: Backend, name: str) -> str:

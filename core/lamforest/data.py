@@ -516,20 +516,27 @@ def open_input(store: Store, ref: str) -> np.ndarray:
     return _open_array(store, ref, "X.npy")
 
 
-def put_test(store: Store, build: str, X: Any, y: np.ndarray) -> None:
-    """The held-out rows as an .npz of plain arrays: ``X`` and ``y``, or a sparse X's CSR arrays."""
+def put_test(store: Store, build: str, X: Any, y: np.ndarray) -> str:
+    """The held-out rows as an .npz of plain arrays: ``X`` and ``y``, or a sparse X's CSR arrays; return
+    the file's sha256, which the plan keeps (the rows are scored as the build's test set)."""
     buf = io.BytesIO()
     if is_sparse(X):
         X = canonical_csr(X)
         np.savez(buf, X_data=X.data, X_indices=X.indices, X_indptr=X.indptr, X_shape=np.asarray(X.shape), y=y)
     else:
         np.savez(buf, X=X, y=y)
-    store.put_bytes(keys.test_set(build), buf.getvalue())
+    blob = buf.getvalue()
+    store.put_bytes(keys.test_set(build), blob)
+    return hashlib.sha256(blob).hexdigest()
 
 
-def get_test(store: Store, build: str) -> tuple[Any, np.ndarray]:
-    """The build's held-out rows; ``KeyError`` for a build without a test set (test size 0)."""
-    with np.load(io.BytesIO(store.get_bytes(keys.test_set(build))), allow_pickle=False) as z:
+def get_test(store: Store, build: str, sha256: str | None = None) -> tuple[Any, np.ndarray]:
+    """The build's held-out rows; ``KeyError`` for a build without a test set (test size 0), and
+    ``DataIntegrityError`` when ``sha256`` (the plan's) is not the file's."""
+    blob = store.get_bytes(keys.test_set(build))
+    if sha256 is not None and hashlib.sha256(blob).hexdigest() != sha256:
+        raise DataIntegrityError(f"{keys.test_set(build)} is not the file the build held out (its sha256 differs)")
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
         if "X_indptr" in z:
             return _csr(z["X_data"], z["X_indices"], z["X_indptr"], z["X_shape"]), z["y"]
         return z["X"], z["y"]

@@ -193,7 +193,7 @@ def finalize(
     classes = plan.class_arrays
     if plan.n_test and plan.sharded is None:
         try:
-            X_te, y_te = datamod.get_test(backend.store, name)
+            X_te, y_te = datamod.get_test(backend.store, name, plan.test_sha256)
         except (KeyError, ValueError, OSError, EOFError):  # deleted, truncated, not an npz
             key = keys.test_set(name)
             where = location(backend.store, key)

@@ -80,6 +80,8 @@ class Plan:
     sharded: dict[str, Any] | None = None
     # Target columns: above 1, ``classes`` holds one list per output (multi-output y).
     outputs: int = 1
+    # The held-out rows' file, as stored: predict and finish score only that file (None: older builds).
+    test_sha256: str | None = None
 
     @property
     def class_arrays(self) -> Any:
@@ -271,8 +273,7 @@ def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
     X_tr, X_te, y_tr, y_te, w_tr = datamod.split_weighted(ds, spec.test_size, spec.seed)
     preflight(spec.model, ds.task, spec.params, X_tr, y_tr, spec.seed)
     ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names, w_tr)
-    if X_te.shape[0]:
-        datamod.put_test(backend.store, spec.name, X_te, y_te)
+    test_sha256 = datamod.put_test(backend.store, spec.name, X_te, y_te) if X_te.shape[0] else None
     outputs = int(y_tr.shape[1]) if y_tr.ndim == 2 else 1
     classes: list[Any] | None = None
     if ds.task == "classification":
@@ -290,6 +291,7 @@ def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
         feature_names=list(ds.feature_names) if ds.named else None,
         weighted=w_tr is not None,
         outputs=outputs,
+        test_sha256=test_sha256,
     )
     put_json(backend.store, keys.spec(spec.name), plan.to_dict())
     return plan

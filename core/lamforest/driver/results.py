@@ -288,7 +288,12 @@ def rows_to_predict(backend: Backend, name: str, plan: Plan, source: str | None)
         where = location(backend.store, keys.test_set(name))
         way_out = "predict other rows with --data, or build again to hold rows out anew"
         try:
-            X, y = datamod.get_test(backend.store, name)
+            X, y = datamod.get_test(backend.store, name, plan.test_sha256)
+        except datamod.DataIntegrityError:
+            raise BuildError(
+                f"{where} (the held-out rows) is not the file the build held out (its sha256 is not the plan's); "
+                f"{way_out}"
+            ) from None
         except (KeyError, ValueError, OSError, EOFError) as exc:  # deleted, truncated, not an npz
             what = "is missing" if isinstance(exc, KeyError) else "cannot be read"
             raise BuildError(f"{where} (the held-out rows) {what}; {way_out}") from None

@@ -122,6 +122,15 @@ def test_labels_the_model_never_saw_are_counted_and_said(
     assert cli_main(["predict", "un", "--data", str(new)]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert "2 row(s) have labels the model never saw (z)" in said
+    # Every labelled row unseen: scored 0, an empty matrix, the predictions still written.
+    (tmp_path / "alien.csv").write_text("a,b,y\n1,1,q\n2,2,z\n")
+    assert (
+        cli_main(["predict", "un", "--data", str(tmp_path / "alien.csv"), "--out", str(tmp_path / "p.csv"), "--json"])
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["unseen"] == 2 and out["score"] == 0.0 and sum(map(sum, out["confusion"])) == 0
+    assert (tmp_path / "p.csv").read_text().count("\n") == 3
 
 
 def test_finish_merge_always_on_a_grove_set_writes_the_merged_model(grove_set: Backend) -> None:

@@ -116,6 +116,10 @@ def test_finish_of_a_finished_build_says_when_its_manifest_is_damaged_and_the_ad
             ["build", "huge", "--data", "iris", "-t", "2", "-g", "1", "--param", "max_leaf_nodes=" + "9" * 23],
             "error in param max_leaf_nodes",
         ),
+        (
+            ["build", "huge2", "--data", "iris", "-t", "2", "-g", "1", "--param", f"max_leaf_nodes={2**63 - 1}"],
+            "error in param max_leaf_nodes",
+        ),
     ],
 )
 def test_numbers_out_of_range_are_named_and_change_nothing(home, backend, capsys, argv, needle):

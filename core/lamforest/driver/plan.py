@@ -315,7 +315,7 @@ def preflight(model: str, task: str, params: dict[str, Any], X: np.ndarray, y: n
             warnings.simplefilter("ignore")  # the one-tree fit's warnings are not the build's (its groves say them)
             est = make_estimator(model, task, keyed_like(params, y), n_estimators=1, random_state=seed, n_jobs=1)
             est.fit(X[rows], y[rows])
-    except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: an int too large for C
+    except (ValueError, TypeError, OverflowError, MemoryError) as exc:  # an int too large for C, or to allocate
         raise SpecError(param_field(str(exc), params), str(exc)) from None
 
 

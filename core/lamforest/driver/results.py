@@ -209,7 +209,13 @@ def score_predictions(pred: np.ndarray, y: np.ndarray | None, classes: Any, sour
     if classes is not None:
         out.metric = "accuracy"
         out.score = float(np.mean(pred == y))
-        out.confusion = confusion_matrix(y, pred, labels=list(classes))
+        seen = np.isin(y, classes)
+        # Rows of the model's classes only; with none of them, an empty matrix (scikit-learn refuses it).
+        out.confusion = (
+            confusion_matrix(y, pred, labels=list(classes))
+            if seen.any()
+            else np.zeros((len(classes), len(classes)), dtype=np.int64)
+        )
         # Rows of a label the model never saw count as wrong in the accuracy; the matrix has no row for them.
         unseen = ~np.isin(y, classes)
         if unseen.any():

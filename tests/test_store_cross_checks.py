@@ -151,12 +151,13 @@ def test_a_forged_spec_is_named_not_the_manifest_that_agrees_with_the_build(
     else:
         doc["classes"] = forged
     path.write_text(json.dumps(doc))
-    for argv in (["predict", "forged"], ["finish", "forged"]):
+    for argv in (["predict", "forged"], ["finish", "forged"], ["grow", "forged", "-t", "12"]):
         assert main(argv) == 1
         err = last_error(capsys)
         assert "spec.json" in err and needle in err and "restore it" in err, err
         assert "delete" not in err
     assert (home / keys.manifest("forged")).exists()  # nothing deleted or refitted
+    assert (home / keys.model("forged")).exists() and (home / keys.summary("forged")).exists()
 
 
 def test_a_foreign_model_of_the_same_size_is_refused_by_its_trees_seeds(home, backend, capsys):

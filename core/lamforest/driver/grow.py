@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from lamforest import keys
 from lamforest.backend.base import Backend
+from lamforest.driver import stream
 from lamforest.driver.finish import MergePolicy
 from lamforest.driver.lease import acquire
 from lamforest.driver.plan import BuildError, load_plan
@@ -62,6 +63,9 @@ def grow(
                 f"build {name!r} has {spec.trees} trees and a forest does not shrink; "
                 f"build anew with -t {trees} (the same seed gives its first {trees} trees)",
             )
+        # The finished forest must be the plan's before anything of it is removed: a damaged manifest, or a
+        # spec changed since (its trees or classes), is said with its way out and the build kept as it is.
+        stream.load_manifest(backend, name)
         if trees == spec.trees:
             if say:
                 say(f"build {name!r} has {trees} trees already: nothing to grow")

@@ -134,7 +134,7 @@ def test_numbers_out_of_range_are_named_and_change_nothing(home, backend, capsys
 @pytest.mark.parametrize(
     ("field", "forged", "needle"),
     [
-        ("trees", 8, "says 8 trees, the finished build (summary.json, manifest.json) 4"),
+        ("trees", 8, "says 8 trees, the finished build (its summary and manifest) 4"),
         ("classes", [0, 1], "says classes [0, 1], the groves and manifest.json [0, 1, 2]"),
     ],
 )
@@ -184,5 +184,5 @@ def test_export_of_a_build_whose_spec_grew_names_the_spec(home, backend, capsys,
     path.write_text(json.dumps(doc))
     assert main(["export", "grown", str(tmp_path / "m.joblib")]) == 1
     err = last_error(capsys)
-    assert "spec.json says 8 trees, the finished build (summary.json, model.tree) 4" in err
+    assert "spec.json says 8 trees, the finished build (its summary and model) 4" in err
     assert (home / keys.summary("grown")).exists() and not (tmp_path / "m.joblib").exists()

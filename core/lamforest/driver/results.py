@@ -71,7 +71,7 @@ def load_model(backend: Backend, name: str) -> Any:
             # The model and the summary of its finish agree: the plan is the one changed.
             raise BrokenBuildError(
                 f"{location(backend.store, keys.spec(name))} says {spec.trees} trees, the finished build "
-                f"(summary.json, model.tree) {held}: it was changed; restore it, or remove the build's folder"
+                f"(its summary and model) {held}: it was changed; restore it, or remove the build's folder"
             )
         why = f"it holds {held} trees, the plan {spec.trees}"
         raise BuildError(artifacts.model_error(name, why, backend.store))

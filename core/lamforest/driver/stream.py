@@ -193,7 +193,7 @@ def _spec_changed(backend: Backend, name: str, plan: Plan, manifest: Any) -> str
     trees = manifest.get("trees")
     summary = read_summary(backend, name)
     if isinstance(summary, dict) and summary.get("trees") == trees and trees != plan.spec.trees:
-        return f"says {plan.spec.trees} trees, the finished build (summary.json, manifest.json) {trees}"
+        return f"says {plan.spec.trees} trees, the finished build (its summary and manifest) {trees}"
     groves = manifest.get("groves")
     if manifest.get("classes") == plan.classes or not isinstance(groves, list) or not groves:
         return None

@@ -265,4 +265,4 @@ def test_rows_with_only_some_target_columns_or_an_empty_label_are_refused_naming
     assert "has the target column(s) p but not q" in capsys.readouterr().err
     (tmp_path / "gap.csv").write_text(rows.replace(",u\n", ",\n", 1))
     assert main(["build", "mogap", "--data", str(tmp_path / "gap.csv"), "--target", "p,q"]) == 2
-    assert "target column 2 has empty values" in capsys.readouterr().err
+    assert "target column 'q' has empty values" in capsys.readouterr().err

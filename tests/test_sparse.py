@@ -101,3 +101,20 @@ def test_the_cli_builds_and_predicts_libsvm_files(home: Path, tmp_path: Path, ca
     (tmp_path / "bad.svm").write_text("this is not libsvm\n")
     assert main(["build", "bad", "--data", str(tmp_path / "bad.svm")]) == 2
     assert "not a LIBSVM file" in capsys.readouterr().err
+
+
+def test_distributed_predict_of_sparse_rows_is_refused_before_anything_is_sent(
+    home: Path, tmp_path: Path, capsys
+) -> None:
+    from sklearn.datasets import dump_svmlight_file
+
+    from lamforest.cli import main
+
+    X, y = rows()
+    dump_svmlight_file(X, y, str(tmp_path / "d.svm"))
+    assert main(["build", "svmd", "--data", str(tmp_path / "d.svm"), "-t", "2", "-g", "1"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "svmd", "--distributed"]) == 2
+    assert "sparse rows are predicted without --distributed" in capsys.readouterr().err
+    assert not shared("local").store.list(keys.predict_job("svmd", ""))  # no job was written
+    assert main(["predict", "svmd"]) == 0

@@ -86,7 +86,7 @@ def load(
         natural = None
     else:
         raise SpecError("data", f"unknown dataset {source!r}; use {describe_sources()}")
-    ds = _finish(X, y, names, task, natural, source)
+    ds = _finish(X, y, names, task, natural, source, target=target)
     ds.named = named
     if w is not None:
         ds.weight = weights.check_weight(w, X.shape[0], source)
@@ -164,6 +164,7 @@ def _finish(
     natural: str | None,
     source: str,
     one_class: bool = False,
+    target: str | None = None,
 ) -> Dataset:
     if X.shape[0] == 0 or y.shape[0] == 0:
         raise SpecError("data", f"{source}: the dataset is empty")
@@ -171,7 +172,7 @@ def _finish(
         raise SpecError("data", f"{source}: X has {X.shape[0]} rows but y has {y.shape[0]}")
     X = _features(X, source)
     numeric_y = np.issubdtype(y.dtype, np.number)
-    _target_values(y, source)
+    _target_values(y, source, target)
     if task == "auto":
         if natural:
             task = natural
@@ -240,14 +241,16 @@ def _sparse_parts(X: Any) -> list[np.ndarray]:
     return [X.data, X.indices, X.indptr, np.asarray(X.shape, dtype=np.int64)]
 
 
-def _target_values(y: np.ndarray, source: str) -> None:
+def _target_values(y: np.ndarray, source: str, target: str | None = None) -> None:
     """Refuse missing or infinite target values, which no model can learn from or be scored on."""
-    if y.ndim == 2:  # several outputs: say which column
+    if y.ndim == 2:  # several outputs: say which column, by name when the target names them
+        names = [t.strip() for t in target.split(",")] if target else []
         for k in range(y.shape[1]):
+            which = f"target column {names[k]!r}" if len(names) == y.shape[1] else f"target column {k + 1}"
             try:
                 _target_values(y[:, k], source)
             except SpecError as exc:
-                raise SpecError("target", exc.message.replace("the target", f"target column {k + 1}", 1)) from None
+                raise SpecError("target", exc.message.replace("the target", which, 1)) from None
         return
     if np.issubdtype(y.dtype, np.number):
         values = y.astype(np.float64)
@@ -292,7 +295,7 @@ def load_rows(
         empty = np.isnan(y.astype(np.float64)) if np.issubdtype(y.dtype, np.number) else y == ""
         if empty.all():
             return X, None
-        _target_values(y, source)
+        _target_values(y, source, target)
     return X, y
 
 

@@ -105,6 +105,8 @@ def predict_distributed(
         raise BuildError(f"build {name!r} is {st.state}; distributed predict needs a finished build")
     exact = memory.reset_peak()
     X, y, where = rows_to_predict(backend, name, plan, source)
+    if datamod.is_sparse(X):  # the workers read the rows as one dense .npy
+        raise SpecError("distributed", f"{where}: sparse rows are predicted without --distributed")
     t0 = time.perf_counter()
     ref = datamod.put_input(backend.store, X)
     pid = f"p{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"

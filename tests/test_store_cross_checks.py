@@ -37,6 +37,17 @@ def files(home: Path) -> list[Path]:
     )
 
 
+def swap_model(home: Path, build: str, other: str) -> Path:
+    """Put ``other``'s model in ``build``'s place and forge the summary's hash to match; return the summary."""
+    blob = (home / keys.model(other)).read_bytes()
+    (home / keys.model(build)).write_bytes(blob)
+    summary_path = home / keys.summary(build)
+    summary = json.loads(summary_path.read_text())
+    summary.update(model_sha256=hashlib.sha256(blob).hexdigest(), model_bytes=len(blob))
+    summary_path.write_text(json.dumps(summary))
+    return summary_path
+
+
 def last_error(capsys) -> str:
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines, "no error printed"
@@ -63,12 +74,7 @@ def test_a_foreign_model_with_a_forged_hash_is_refused_by_its_tree_count_and_the
 ):
     built(backend, "mine")
     built(backend, "other", trees=2, grove=1, seed=9)
-    (home / keys.model("mine")).write_bytes((home / keys.model("other")).read_bytes())
-    summary_path = home / keys.summary("mine")
-    summary = json.loads(summary_path.read_text())
-    blob = (home / keys.model("mine")).read_bytes()
-    summary.update(model_sha256=hashlib.sha256(blob).hexdigest(), model_bytes=len(blob))
-    summary_path.write_text(json.dumps(summary))
+    summary_path = swap_model(home, "mine", "other")
     assert main(["predict", "mine"]) == 1
     err = last_error(capsys)
     assert "holds 2 trees, the plan 4" in err and "summary.json" in err and "lamforest finish mine" in err
@@ -163,12 +169,7 @@ def test_a_forged_spec_is_named_not_the_manifest_that_agrees_with_the_build(
 def test_a_foreign_model_of_the_same_size_is_refused_by_its_trees_seeds(home, backend, capsys):
     built(backend, "own")
     built(backend, "twin", seed=4)  # the same tree count, another seed
-    (home / keys.model("own")).write_bytes((home / keys.model("twin")).read_bytes())
-    summary_path = home / keys.summary("own")
-    summary = json.loads(summary_path.read_text())
-    blob = (home / keys.model("own")).read_bytes()
-    summary.update(model_sha256=hashlib.sha256(blob).hexdigest(), model_bytes=len(blob))
-    summary_path.write_text(json.dumps(summary))
+    summary_path = swap_model(home, "own", "twin")
     assert main(["predict", "own"]) == 1
     assert "its trees are not this build's" in last_error(capsys)
     summary_path.unlink()  # the advice, followed literally

@@ -85,3 +85,21 @@ def test_estimate_errors_name_the_field(home: Path, capsys) -> None:
     assert "grove" in capsys.readouterr().err
     assert main(["estimate", "--calibrate"]) == 2  # no finished build with an estimate yet
     assert "calibrate" in capsys.readouterr().err
+
+
+def test_estimate_with_a_weight_column_fits_it_as_weights_and_shows_it(home: Path, capsys, tmp_path: Path) -> None:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    path = tmp_path / "weighted.csv"
+    lines = (",".join([*map(str, x), str(t), str(1 + i % 3)]) for i, (x, t) in enumerate(zip(X, y, strict=True)))
+    rows = ["a,b,c,d,y,w", *lines]
+    path.write_text("\n".join(rows) + "\n")
+    flags = ["--data", str(path), "--target", "y", "-t", "4", "-g", "2", "--workers", "1"]
+    # Without --weight the column is a feature (five); measured first, so its sample is in the cache.
+    code, plain = run_json(capsys, "estimate", *flags)
+    assert code == 0 and plain["sample"]["features"] == 5 and plain["spec"]["weight"] is None
+    code, doc = run_json(capsys, "estimate", *flags, "--weight", "w")
+    assert code == 0 and doc["spec"]["weight"] == "w"  # the spec it estimated, weight column included
+    assert doc["sample"]["features"] == 4  # the weights are not fitted as a feature
+    assert doc["sample"]["key"] != plain["sample"]["key"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from lamforest.spec import BuildSpec
 
-SAMPLE_VERSION = 6
+SAMPLE_VERSION = 7  # 7: weighted samples have their own key (6 shared the unweighted one)
 DEFAULT_BUDGET_S = 4.0
 MAX_SAMPLE_TREES = 64
 
@@ -111,6 +111,8 @@ def work_key(spec: BuildSpec) -> str:
         "params": spec.params,
         "chunk": spec.chunk,
     }
+    if spec.weight:  # a weight column is not a feature: other work (unweighted keys stay as they were)
+        parts["weight"] = spec.weight
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
 

@@ -68,7 +68,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# Deploy to AWS (see the README's "Deploy to AWS"): builds and pushes the image,
+# Deploy to AWS (see "Deploy to AWS" in docs/aws.md): builds and pushes the image,
 # creates bucket, topic, function. Extra flags through TF_ARGS, e.g.
 #   make deploy TF_ARGS='-var architecture=arm64 -var memory_size=3008'
 TF := terraform -chdir=terraform

@@ -42,7 +42,7 @@ class ModelParams:
     s3_upload_mb_s: float = _p(85.0, "MB/s", "as s3_download_mb_s: one PUT per grove")
     s3_request_ms: float = _p(25.0, "ms", "assumption: one small S3 request (records, CANCEL checks); not measured")
     dispatch_per_s: float = _p(
-        1321.0, "events/s", "measured: PublishBatch x10, 8 threads (bench/bench_dispatch.py, README), against moto"
+        1321.0, "events/s", "measured: PublishBatch x10, 8 threads, against moto (docs/benchmarks.md, Dispatch to SNS)"
     )
     scaling_burst: int = _p(1000, "environments", "AWS Lambda docs, scaling behaviour: 1,000 per 10 s per function")
     scaling_per_s: float = _p(
@@ -80,7 +80,7 @@ class ModelParams:
         _ram_mb(), "MB", "this machine's RAM (0: unknown): finish holds every grove at once to merge them"
     )
     report_wait_s: float = _p(
-        5.0, "s", "README (Cost reporting): CloudWatch ingests REPORT lines a few seconds late; finish waits"
+        5.0, "s", "docs/aws.md (Cost reporting): CloudWatch ingests REPORT lines a few seconds late; finish waits"
     )
     poll_s: float = _p(0.1, "s", "builds.run's poll interval: the last grove is seen half a poll late on average")
     ec2_cpu_scale: float = _p(1.0, "x", "assumption: an EC2 vCPU fits a tree as fast as one core here")

@@ -6,7 +6,8 @@
 - every key bound in the TUI (each class's ``BINDINGS``, Textual's standard) is in docs/tui.md;
 - README.md stays a front door of at most 200 lines;
 - every relative link in README.md and docs/*.md reaches a file that exists (and, for a link
-  into a Markdown page, a heading of that page).
+  into a Markdown page, a heading of that page);
+- the README's Python example runs as written.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import inspect
 import pkgutil
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +147,20 @@ def test_relative_links_resolve(page: Path) -> None:
         elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
             broken.append(f"{target} (no heading '#{anchor}' in {dest.relative_to(ROOT)})")
     assert not broken, f"{page.relative_to(ROOT)} links to what does not exist: " + "; ".join(broken)
+
+
+def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Python block, as written, fits a forest that scores as a forest should."""
+    from lamforest.backend.shared import close_shared
+
+    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.M | re.S)
+    assert blocks, "README.md has no ```python block"
+    monkeypatch.setenv("LAMFOREST_HOME", str(tmp_path / "home"))
+    scope: dict[str, object] = {}
+    try:
+        exec(compile(blocks[0], "README.md", "exec"), scope)  # the project's own README, run as a reader would
+    finally:
+        close_shared()
+    model: Any = scope["model"]
+    assert model.score(scope["X_test"], scope["y_test"]) > 0.9
+    assert len(model.estimators_) == 100

@@ -7,7 +7,8 @@
 - README.md stays a front door of at most 200 lines;
 - every relative link in README.md and docs/*.md reaches a file that exists (and, for a link
   into a Markdown page, a heading of that page);
-- the README's Python example runs as written.
+- the README's Python example runs as written;
+- every ``python -m bench NAME`` the docs give runs a bench that exists.
 """
 
 from __future__ import annotations
@@ -164,3 +165,12 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     model: Any = scope["model"]
     assert model.score(scope["X_test"], scope["y_test"]) > 0.9
     assert len(model.estimators_) == 100
+
+
+def test_benchmark_commands_name_benches_that_exist() -> None:
+    """Each ``python -m bench NAME`` in the docs runs a module of bench/ (``bench/bench_NAME.py``)."""
+    text = "\n".join(p.read_text(encoding="utf-8") for p in PAGES)
+    names = set(re.findall(r"python -m bench ([a-z_]+)", text))
+    assert "core" in names, sorted(names)
+    missing = sorted(n for n in names if not (ROOT / "bench" / f"bench_{n}.py").exists())
+    assert not missing, "the docs name benches bench/ does not have: " + ", ".join(missing)

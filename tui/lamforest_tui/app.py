@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lamforest import driver, fmt
 from lamforest.backend import BACKENDS, Backend, ConfigError, open_backend
+from lamforest_tui.host import NewBuild, OpenBuild, ResumeBuild, StartBuild
 from lamforest_tui.screens.build import BuildScreen
 from lamforest_tui.screens.builds import BuildsScreen
 from lamforest_tui.screens.confirm import ConfirmScreen
@@ -132,6 +133,21 @@ class LamforestApp(App[None]):
     def open_build(self, name: str) -> None:
         self.last_opened = name  # the list puts its cursor here when it is back on top
         self.push_screen(BuildScreen(self.backend, name))
+
+    # What the screens ask (see ``lamforest_tui.host``).
+
+    def on_open_build(self, message: OpenBuild) -> None:
+        self.open_build(message.name)
+
+    def on_start_build(self, message: StartBuild) -> None:
+        self.start_build(message.name)
+        self.open_build(message.name)
+
+    def on_resume_build(self, message: ResumeBuild) -> None:
+        self.resume_build(message.name)
+
+    def on_new_build(self, message: NewBuild) -> None:
+        self.action_new_build()
 
     def action_new_build(self) -> None:
         def created(name: str | None) -> None:

@@ -23,6 +23,7 @@ from lamforest import driver
 from lamforest.backend import Backend
 from lamforest.driver import Prediction
 from lamforest.spec import SpecError
+from lamforest_tui.host import ResumeBuild, host
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.export import ExportRequest, ExportScreen, merge_question
 from lamforest_tui.screens.grove import GroveScreen
@@ -139,9 +140,9 @@ class BuildScreen(Screen[None]):
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
-        if not self.app.in_view(self) and self.view is not None:  # type: ignore[attr-defined]
+        if not host(self).in_view(self) and self.view is not None:
             return  # covered by another screen (a build, help): no reading what nobody sees; read when back
-        if self.view is not None and self.view.state in FINAL and self.build_name not in self.app.running:  # type: ignore[attr-defined]
+        if self.view is not None and self.view.state in FINAL and self.build_name not in host(self).running:
             if self.view.ended:
                 return  # its driver wrote the summary: nothing can change it, so no request per tick
             # Cancelled, and its driver (if any) not done yet: groves still stop and record it. Read on,
@@ -210,7 +211,7 @@ class BuildScreen(Screen[None]):
 
     def action_resume_build(self) -> None:
         if self.view and self.view.state == INTERRUPTED:
-            self.app.resume_build(self.build_name)  # type: ignore[attr-defined]
+            self.post_message(ResumeBuild(self.build_name))
 
     def action_back(self) -> None:
         self.app.pop_screen()

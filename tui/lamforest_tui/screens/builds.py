@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from lamforest import driver, fmt
 from lamforest.backend import Backend
 from lamforest.driver import BuildStatus
+from lamforest_tui.host import NewBuild, OpenBuild, ResumeBuild, host
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.view import ACTIVE, INTERRUPTED, elapsed, state_style
 from lamforest_tui.widgets.builds_table import BuildsTable
@@ -163,7 +164,7 @@ class BuildsScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         # Back from a build (or the form that started one): the cursor goes to that build, so enter
         # opens the build just seen, not whichever row the cursor was left on.
-        opened = getattr(self.app, "last_opened", None)
+        opened = host(self).last_opened
         if opened:
             self.select_next = opened
             self.show_rows(force=True)
@@ -191,7 +192,7 @@ class BuildsScreen(Screen[None]):
     # ------------------------------------------------------------------ refresh
 
     def poll(self) -> None:
-        if not self.app.in_view(self) and self.loaded:  # type: ignore[attr-defined]
+        if not host(self).in_view(self) and self.loaded:
             return  # covered by another screen (a build, help): no reading what nobody sees; read when back
         if not self._listing:
             self._listing = True
@@ -286,7 +287,7 @@ class BuildsScreen(Screen[None]):
         return True
 
     def action_new_build(self) -> None:
-        self.app.action_new_build()  # type: ignore[attr-defined]
+        self.post_message(NewBuild())
 
     def action_searches(self) -> None:
         from lamforest_tui.screens.search import SearchScreen
@@ -296,7 +297,7 @@ class BuildsScreen(Screen[None]):
     def action_open_build(self) -> None:
         row = self.current
         if row:
-            self.app.open_build(row.name)  # type: ignore[attr-defined]
+            self.post_message(OpenBuild(row.name))
 
     @on(DataTable.RowSelected, "#builds")
     def row_selected(self, event: DataTable.RowSelected) -> None:
@@ -326,7 +327,7 @@ class BuildsScreen(Screen[None]):
         row = self.current
         if row and row.state == INTERRUPTED:
             self.view.forget(row.name)
-            self.app.resume_build(row.name)  # type: ignore[attr-defined]
+            self.post_message(ResumeBuild(row.name))
 
     def action_sort(self) -> None:
         self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from lamforest import fmt, keys
 from lamforest.backend import Backend
 from lamforest.driver import search
+from lamforest_tui.host import StartBuild
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.widgets.footer import KeysFooter
 
@@ -231,8 +232,7 @@ class SearchScreen(Screen[None]):
         worker = event.worker
         if worker.group == "promote" and event.state == WorkerState.SUCCESS:
             built = str(worker.result)
-            self.app.start_build(built)  # type: ignore[attr-defined]
-            self.app.open_build(built)  # type: ignore[attr-defined]
+            self.post_message(StartBuild(built))
         elif event.state == WorkerState.ERROR:
             self.notify(f"{type(worker.error).__name__}: {worker.error}", title=worker.group, severity="error")
 

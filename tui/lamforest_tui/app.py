@@ -36,14 +36,28 @@ class LamforestApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "lamforest"
     BINDINGS = [
-        Binding("question_mark", "help", "Help", id="app.help"),
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", tooltip="this help: every key of every screen", id="app.help"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            tooltip="quit (says what happens to builds running here, asks y/n)",
+            id="app.quit",
+        ),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.ctrl_quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.ctrl_c_quit"),  # as in k9s, htop
         # Focus keys act where the app receives them (priority), before it hands the next keys on:
         # as plain bindings they made a round trip through the focused widget's queue, and the keys
         # typed right after a tab were already handed to the field being left.
-        Binding("tab", "focus_next", "Next field", show=False, priority=True, id="app.focus_next"),
+        Binding(
+            "tab",
+            "focus_next",
+            "Next field",
+            show=False,
+            priority=True,
+            tooltip="next field (the form scrolls to it)",
+            id="app.focus_next",
+        ),
         Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True, id="app.focus_previous"),
     ]
 

@@ -45,13 +45,31 @@ CHART_MIN_S = 3.0  # charts redraw at most this often while a build runs (plotex
 
 class BuildScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "back", "Back", id="build.back"),
-        Binding("p", "predict", "Predict", id="build.predict"),
-        Binding("c", "cancel_build", "Cancel", id="build.cancel"),
-        Binding("e", "export", "Export", id="build.export"),
-        Binding("r", "resume_build", "Resume", id="build.resume"),
-        Binding("v", "charts", "Charts", id="build.charts"),
-        Binding("ctrl+r", "refresh", "Refresh", show=False, id="build.refresh"),
+        Binding("escape", "back", "Back", tooltip="back to the builds", id="build.back"),
+        Binding(
+            "p",
+            "predict",
+            "Predict",
+            tooltip="predict on the held-out test set or a file of rows (when done)",
+            id="build.predict",
+        ),
+        Binding("c", "cancel_build", "Cancel", tooltip="cancel the build (asks y/n)", id="build.cancel"),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            tooltip="export the merged model (.joblib, or .skops: the safe format)",
+            id="build.export",
+        ),
+        Binding("r", "resume_build", "Resume", tooltip="resume it when interrupted (asks y/n)", id="build.resume"),
+        Binding(
+            "v",
+            "charts",
+            "Charts",
+            tooltip="the charts (duration histogram, timeline) where they do not fit beside the table",
+            id="build.charts",
+        ),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, tooltip="refresh now", id="build.refresh"),
     ]
 
     @dataclass

@@ -45,15 +45,30 @@ BUILD_COLUMNS: tuple[tuple[str, str, int], ...] = (
 # Dropped first when the terminal is narrow, in this order (x shows them all again, scrolled with left/right).
 DROP_ORDER = ("billed", "failed", "elapsed", "created", "score")
 NAME_MAX = 48
+
+
+def giving_way() -> str:
+    """Which columns narrow terminals give up, and below which width (what ``column_layout`` does)."""
+    cols, steps = list(BUILD_COLUMNS), []
+    for key in DROP_ORDER:
+        steps.append(f"{key} below {columns_width(cols)}")
+        cols = [c for c in cols if c[0] != key]
+    return f"{steps[0]} columns, then " + ", ".join(steps[1:])
+
+
 # s is the searches: sort keys are o (next column) and O (reverse), as a cycle through these.
 SORTS = ("created", "name", "state", "elapsed", "cost")
 
 
+def columns_width(cols: list[tuple[str, str, int]]) -> int:
+    """Cells these columns take: 2 of padding each, plus the scrollbar."""
+    return sum(w + 2 for _k, _l, w in cols) + 2
+
+
 def column_layout(width: int, every: bool = False) -> list[tuple[str, str, int]]:
-    """The columns that fit ``width`` cells (each takes 2 of padding), the name widened to the rest;
-    ``every``: all of them, however wide."""
+    """The columns that fit ``width`` cells, the name widened to the rest; ``every``: all of them, however wide."""
     cols = list(BUILD_COLUMNS)
-    used = lambda cs: sum(w + 2 for _k, _l, w in cs) + 2  # noqa: E731 - plus the scrollbar
+    used = columns_width
     for key in DROP_ORDER:
         if every or used(cols) <= width:
             break
@@ -112,18 +127,38 @@ def build_row(st: BuildStatus) -> BuildRow:
 
 class BuildsScreen(Screen[None]):
     BINDINGS = [
-        Binding("n", "new_build", "New", id="driver.new"),
-        Binding("c", "cancel_build", "Cancel", id="driver.cancel"),
-        Binding("r", "resume_build", "Resume", id="driver.resume"),
+        Binding("n", "new_build", "New", tooltip="new build (form)", id="driver.new"),
+        Binding("c", "cancel_build", "Cancel", tooltip="cancel the selected build (asks y/n)", id="driver.cancel"),
+        Binding(
+            "r",
+            "resume_build",
+            "Resume",
+            tooltip="resume the selected build when it is interrupted (asks y/n)",
+            id="driver.resume",
+        ),
         # Priority: the filter box takes the focus before the next keys are handed on (typed fast,
         # "/abc" must filter by "abc", not send "c" to the table as cancel).
-        Binding("slash", "filter", "Filter", priority=True, id="driver.filter"),
-        Binding("s", "searches", "Searches", id="driver.searches"),
-        Binding("ctrl+r", "refresh", "Refresh", show=False, id="driver.refresh"),
+        Binding(
+            "slash", "filter", "Filter", tooltip="filter builds by name or state", priority=True, id="driver.filter"
+        ),
+        Binding(
+            "s",
+            "searches",
+            "Searches",
+            tooltip="hyperparameter searches: state, trials, best, cost; p promotes the best",
+            id="driver.searches",
+        ),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, tooltip="refresh now", id="driver.refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="driver.clear_filter"),
-        Binding("o", "sort", "Sort", id="driver.sort"),
+        Binding("o", "sort", "Sort", tooltip=f"sort by the next column ({', '.join(SORTS)})", id="driver.sort"),
         Binding("O", "sort_reverse", "Reverse sort", show=False, id="driver.sort_reverse"),
-        Binding("x", "all_columns", "Columns", id="driver.columns"),
+        Binding(
+            "x",
+            "all_columns",
+            "Columns",
+            tooltip=f"every column, left/right scroll (the list gives up {giving_way()})",
+            id="driver.columns",
+        ),
     ]
 
     @dataclass

@@ -1,4 +1,9 @@
-"""``?``: every key of every screen, in one place.
+"""``?``: every key of every screen, in one place, read from their ``BINDINGS``.
+
+Each screen's, table's and the app's ``BINDINGS`` are the one source: the
+help lists every binding, keys of one action on one row, with the binding's
+``tooltip`` (the longer text, also shown on hover in the footer) or else its
+description. A screen missing from ``SECTIONS`` or ``DIALOGS`` fails a test.
 
 Rich tables in one ``Static``, not a ``Markdown`` widget: Markdown mounts a
 widget per block and took ~110 ms to open; this opens in a few.
@@ -6,74 +11,124 @@ widget per block and took ~110 ms to open; this opens in a few.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from lamforest_tui.screens.build import BuildScreen
+from lamforest_tui.screens.builds import BuildsScreen
+from lamforest_tui.screens.confirm import ConfirmScreen
+from lamforest_tui.screens.export import ExportScreen
+from lamforest_tui.screens.grove import GroveScreen
+from lamforest_tui.screens.new_build import NewBuildScreen
+from lamforest_tui.screens.predict_ask import PredictAskScreen
+from lamforest_tui.screens.prediction import PredictionScreen
+from lamforest_tui.screens.search import SearchScreen
+from lamforest_tui.widgets.builds_table import BuildsTable
 from lamforest_tui.widgets.footer import KeysFooter
+from lamforest_tui.widgets.grove_table import GroveTable
 
 TITLE = "lamforest-tui keys"
-SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    (
-        "Builds (home)",
-        (
-            ("n", "new build (form)"),
-            ("enter", "open the selected build"),
-            ("c", "cancel the selected build (asks y/n)"),
-            ("r", "resume the selected build when it is interrupted (asks y/n)"),
-            ("/", "filter builds by name or state (esc clears)"),
-            ("s", "hyperparameter searches: state, trials, best, cost; p promotes the best"),
-            ("j / k, g / G", "down / up, first / last (also arrows, home / end)"),
-            ("o / O", "sort by the next column (created, name, state, elapsed, cost) / reverse it"),
-            ("x", "every column (narrow terminals give up billed, failed, elapsed, created, score); left/right scroll"),
-            ("ctrl+r", "refresh now"),
-            ("?", "this help"),
-            ("q / ctrl+q / ctrl+c", "quit (says what happens to builds running here, asks y/n)"),
-            ("ctrl+p", "command palette: every action of the screen you are on"),
-        ),
-    ),
-    (
-        "Build",
-        (
-            ("enter", "the selected grove's record and REPORT line"),
-            ("x", "every column (narrow terminals give up seed, start, billed, trees, retry, init); left/right scroll"),
-            ("v", "the charts (duration histogram, timeline) where they do not fit beside the table"),
-            ("p", "predict on the held-out test set (when done)"),
-            ("c", "cancel the build (asks y/n)"),
-            ("r", "resume it when interrupted (asks y/n)"),
-            ("e", "export the merged model (.joblib, or .skops: the safe format)"),
-            ("esc", "back to the builds"),
-        ),
-    ),
-    (
-        "New build (form)",
-        (
-            ("tab / shift+tab", "move between fields (the form scrolls to the field)"),
-            ("ctrl+s / enter", "start: every error shows beside its field; nothing starts until all pass"),
-            ("esc", "close (not while it is starting the build)"),
-        ),
-    ),
+# A screen and the widgets that take its keys, in the order shown.
+SECTIONS: tuple[tuple[str, tuple[type[DOMNode], ...]], ...] = (
+    ("Builds (home)", (BuildsScreen, BuildsTable)),
+    ("Build", (BuildScreen, GroveTable)),
+    ("Searches (s)", (SearchScreen,)),
+    ("New build (form)", (NewBuildScreen,)),
 )
+# Dialogs have a key or two: one line each. The help's own keys are added by ``HelpScreen`` below.
+DIALOGS: tuple[tuple[str, type[DOMNode]], ...] = (
+    ("question", ConfirmScreen),
+    ("export", ExportScreen),
+    ("predict", PredictAskScreen),
+    ("grove record", GroveScreen),
+    ("prediction", PredictionScreen),
+)
+EVERYWHERE = "Everywhere"
+PALETTE_HELP = "command palette: every action of the screen you are on"
 NOTE = (
     "A build is interrupted when no driver holds it any more (the app or CLI that ran it quit): "
     "its groves are kept; r resumes it here. Costs on the local backend are what the same "
     "invocations would cost on Lambda (marked est.)."
 )
+KEY_NAMES = {"escape": "esc", "enter": "enter"}  # as people say them (Textual draws ⏎ for enter)
 
 
-def keymap() -> Group:
+@dataclass(frozen=True)
+class Row:
+    """One line of the help: the keys of one action, and what it does."""
+
+    keys: tuple[str, ...]
+    text: str
+
+    @property
+    def shown_keys(self) -> str:
+        return " / ".join(self.keys)
+
+
+def key_names(binding: Binding) -> list[str]:
+    """How the help writes a binding's keys (``g,home`` is two keys)."""
+    return [KEY_NAMES.get(key, format_key(key)) for key in (k.strip() for k in binding.key.split(","))]
+
+
+def help_text(binding: Binding) -> str:
+    text = binding.tooltip or binding.description
+    return text[:1].lower() + text[1:]
+
+
+def bindings_of(node: type[DOMNode]) -> list[Binding]:
+    """The class's ``BINDINGS`` (as Textual reads them: tuples become bindings)."""
+    return list(Binding.make_bindings(node.BINDINGS))
+
+
+def rows(bindings: Iterable[Binding]) -> list[Row]:
+    """One row per action, its keys in the order bound; the text from the first binding that has a tooltip."""
+    keys: dict[str, list[str]] = {}
+    first: dict[str, Binding] = {}
+    for binding in bindings:
+        names = keys.setdefault(binding.action, [])
+        names += [k for k in key_names(binding) if k not in names]
+        if binding.action not in first or (binding.tooltip and not first[binding.action].tooltip):
+            first[binding.action] = binding
+    return [Row(tuple(names), help_text(first[action])) for action, names in keys.items()]
+
+
+def app_bindings(app: type[App[Any]]) -> list[Binding]:
+    """The app's own keys, and the command palette's (Textual binds it from a class variable)."""
+    out = bindings_of(app)
+    if app.ENABLE_COMMAND_PALETTE:
+        out.append(Binding(app.COMMAND_PALETTE_BINDING, "command_palette", "Palette", tooltip=PALETTE_HELP))
+    return out
+
+
+def sections(app: type[App[Any]]) -> list[tuple[str, list[Row]]]:
+    """Every section of the help, in order: the screens, the dialogs, then the app's keys."""
+    out = [(title, rows(b for node in nodes for b in bindings_of(node))) for title, nodes in SECTIONS]
+    every_dialog: list[tuple[str, type[DOMNode]]] = [*DIALOGS, ("help", HelpScreen)]
+    dialogs = [Row(row.keys, f"{name}: {row.text}") for name, node in every_dialog for row in rows(bindings_of(node))]
+    out += [("Dialogs", dialogs), (EVERYWHERE, rows(app_bindings(app)))]
+    return out
+
+
+def keymap(app: type[App[Any]]) -> Group:
     parts: list[RenderableType] = [Text(TITLE, style="bold")]
-    for title, rows in SECTIONS:
+    for title, section in sections(app):
         table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for key, action in rows:
-            table.add_row(key, action)
+        for row in section:
+            table.add_row(row.shown_keys, row.text)
         parts += [Text(""), table]
     parts += [Text(""), Text(NOTE, style="dim")]
     return Group(*parts)
@@ -88,7 +143,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body", classes="dialog"):
-            yield Static(keymap())
+            yield Static(keymap(type(self.app)))
         yield KeysFooter()
 
     def action_dismiss(self) -> None:  # type: ignore[override]

@@ -130,8 +130,14 @@ class NewBuildScreen(ModalScreen[str | None]):
     """Dismisses with the created build's name, or None."""
 
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Start", id="new.start"),
-        Binding("escape", "close", "Close", id="new.close"),
+        Binding(
+            "ctrl+s",
+            "submit",
+            "Start",
+            tooltip="start (enter in a field too): every error shows beside its field; nothing starts until all pass",
+            id="new.start",
+        ),
+        Binding("escape", "close", "Close", tooltip="close (not while it is starting the build)", id="new.close"),
     ]
 
     @dataclass

@@ -60,9 +60,15 @@ def search_row(lb: search.Leaderboard) -> SearchRow:
 
 class SearchScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "back", "Back", id="search.back"),
-        Binding("p", "promote", "Promote best", id="search.promote"),
-        Binding("ctrl+r", "refresh", "Refresh", show=False, id="search.refresh"),
+        Binding("escape", "back", "Back", tooltip="back to the builds", id="search.back"),
+        Binding(
+            "p",
+            "promote",
+            "Promote best",
+            tooltip="build the best trial's params and run it here (asks y/n)",
+            id="search.promote",
+        ),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, tooltip="refresh now", id="search.refresh"),
     ]
 
     @dataclass

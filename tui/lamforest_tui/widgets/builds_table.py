@@ -9,12 +9,12 @@ from textual.widgets import DataTable
 
 class BuildsTable(DataTable[str | Text]):
     BINDINGS = [
-        Binding("enter", "select_cursor", "Open", id="builds.open"),
+        Binding("enter", "select_cursor", "Open", tooltip="open the selected build", id="builds.open"),
         # The keys of ops TUIs (k9s, htop, less): j/k a row, g/G and home/end the first and last.
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g,home", "first_row", "First", show=False),
-        Binding("G,end", "last_row", "Last", show=False),
+        Binding("j", "cursor_down", "Down", show=False, tooltip="down (also the arrow keys)"),
+        Binding("k", "cursor_up", "Up", show=False, tooltip="up"),
+        Binding("g,home", "first_row", "First", show=False, tooltip="first build"),
+        Binding("G,end", "last_row", "Last", show=False, tooltip="last build"),
     ]
 
     def __init__(self, **kwargs: object) -> None:

@@ -45,6 +45,10 @@ FULL_WIDTH = columns_width(ALL_COLUMNS)
 MAIN_WIDTH = columns_width([i for i in ALL_COLUMNS if KEYS[i] not in GROVE_DROP_ORDER[:3]])
 
 
+# What the help says of ``x`` (by the columns' labels).
+GIVING_WAY = ", ".join(label for key in GROVE_DROP_ORDER for k, label, _w in GROVE_COLUMNS if k == key)
+
+
 def fitting_columns(width: int) -> list[int]:
     """The columns that fit ``width``, the others given up in ``GROVE_DROP_ORDER``."""
     cols = list(ALL_COLUMNS)
@@ -68,7 +72,13 @@ class GroveTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"grove-table--header", "grove-table--cursor"}
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Detail", id="groves.detail"),
+        Binding(
+            "enter",
+            "select_cursor",
+            "Detail",
+            tooltip="the selected grove's record and REPORT line",
+            id="groves.detail",
+        ),
         Binding("up", "cursor_up", "Up", show=False),
         Binding("down", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
@@ -79,7 +89,13 @@ class GroveTable(ScrollView, can_focus=True):
         Binding("G", "last", "Last", show=False),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
-        Binding("x", "all_columns", "Columns", id="groves.columns"),
+        Binding(
+            "x",
+            "all_columns",
+            "Columns",
+            tooltip=f"every column, left/right scroll (narrow terminals give up {GIVING_WAY}, in this order)",
+            id="groves.columns",
+        ),
         Binding("left", "scroll_columns(-8)", "Scroll left", show=False),
         Binding("right", "scroll_columns(8)", "Scroll right", show=False),
     ]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from lamforest.backend.shared import close_shared
 from lamforest.estimators import (
@@ -53,3 +53,11 @@ def expected_failures(estimator: Any) -> dict[str, str]:
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures, xfail_strict=True)
 def test_scikit_learn_estimator_checks(estimator: Any, check: Any) -> None:
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_every_parameter_is_declared_and_a_bad_value_is_named_by_scikit_learn(estimator: Any) -> None:
+    """scikit-learn's own check (its suite runs it on its estimators, not through parametrize_with_checks):
+    ``_parameter_constraints`` lists every parameter, lamforest's too, and ``fit`` refuses a value of a
+    wrong type or out of range for each with ``InvalidParameterError`` naming the parameter."""
+    check_param_validation(type(estimator).__name__, estimator)

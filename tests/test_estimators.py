@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import pickle
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -154,22 +155,40 @@ def test_oob_decision_of_a_classifier_and_a_callable_oob_score(home: Path, iris:
 # --------------------------------------------------------------------------- scikit-learn's machinery
 
 
-def test_grid_search_over_max_depth_names_each_fit_after_the_search_and_fold(home: Path, iris: Any) -> None:
+def _rows(build: str) -> str:
+    """The label of a build's rows in a search's names: ``rows`` and the start of its train set's address."""
+    return "rows" + driver.load_plan(shared("local"), build).data_ref.rsplit("/", 1)[-1][:6]
+
+
+def test_grid_search_over_max_depth_names_each_fit_after_its_candidate_and_rows(home: Path, iris: Any) -> None:
     X, y = iris
     base = RandomForestClassifier(n_estimators=6, grove_size=3, random_state=0, name="irisdepth", **QUIET)
     search = GridSearchCV(base, {"max_depth": [1, 4]}, cv=3).fit(X, y)
     assert search.best_params_ == {"max_depth": 4}
     assert search.cv_results_["mean_test_score"][0] < search.cv_results_["mean_test_score"][1]
     names = {b["name"] for b in lamforest.builds(as_frame=False)}
-    assert {f"irisdepth-c{c}-f{f}" for c in range(2) for f in range(3)} <= names
-    assert search.best_estimator_.build_name_ == "irisdepth"  # the refit on every row
-    spec = driver.load_plan(shared("local"), "irisdepth-c1-f2").spec
-    assert spec.params == {"max_depth": 4} and spec.seed == 0
-    # Without a name, the fits are named after the search object: one prefix, a candidate and a fold each.
+    fits = {n for n in names if n.startswith("irisdepth-max_depth_")}
+    refit = search.best_estimator_.build_name_  # the refit on every row: the best candidate, on all the rows
+    assert refit.startswith("irisdepth-max_depth_4-rows") and refit in fits
+    folds = {n.rsplit("-", 1)[1] for n in fits - {refit}}
+    assert len(folds) == 3  # one build per candidate and fold: 2 x 3 fits and the refit
+    assert fits == {f"irisdepth-max_depth_{d}-{f}" for d in (1, 4) for f in folds} | {refit}
+    for name in fits:  # a name says the candidate and the rows its build holds
+        depth = int(name.removeprefix("irisdepth-max_depth_").split("-")[0])
+        plan = driver.load_plan(shared("local"), name)
+        assert plan.spec.params == {"max_depth": depth} and plan.spec.seed == 0
+        assert name.endswith(_rows(name))
+    assert driver.load_plan(shared("local"), refit).n_train == 150
+    # The same search again: the same names (each taken, so each gets -2), whatever the objects' ids.
+    again = GridSearchCV(clone(base), {"max_depth": [1, 4]}, cv=3).fit(X, y)
+    assert again.best_estimator_.build_name_ == f"{refit}-2"
+    # Without a name, the fits of one search share the prefix generated for its copies.
     unnamed = GridSearchCV(clone(base).set_params(name=None), {"min_samples_leaf": [1, 5]}, cv=2).fit(X, y)
-    prefix = f"rf-gridsearchcv-{id(unnamed) & 0xFFFFFF:06x}"
+    prefix = unnamed.best_estimator_.build_name_.split("-min_samples_leaf_")[0]
+    assert re.fullmatch(r"rf-\d{8}-\d{6}-[0-9a-f]{6}", prefix), prefix
     names = {b["name"] for b in lamforest.builds(as_frame=False)}
-    assert {f"{prefix}-c{c}-f{f}" for c in range(2) for f in range(2)} <= names
+    fits = {n for n in names if n.startswith(prefix + "-")}
+    assert len(fits) == 5 and {n.split("-")[4] for n in fits} == {"min_samples_leaf_1", "min_samples_leaf_5"}
 
 
 def test_pipeline_cross_val_score_clone_and_pickle(home: Path, iris: Any) -> None:
@@ -381,7 +400,7 @@ def test_n_jobs_is_the_number_of_local_workers_and_workers_wins() -> None:
     assert RandomForestClassifier(n_jobs=-1)._workers() == default_workers()
     assert RandomForestClassifier(n_jobs=-2)._workers() == max(1, default_workers() - 1)
     assert RandomForestClassifier(n_jobs=-1, workers=3)._workers() == 3
-    with pytest.raises(ValueError, match="backend must be 'local' or 'aws'"):
+    with pytest.raises(ValueError, match=r"'backend' parameter of RandomForestClassifier must be a str among"):
         RandomForestClassifier(backend="gcp").fit([[0.0], [1.0]], [0, 1])
 
 

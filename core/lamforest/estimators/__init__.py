@@ -17,10 +17,13 @@ and ``estimators_`` says why it is absent.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from sklearn import ensemble
 
 from lamforest.estimators.base import LamforestForest
 from lamforest.estimators.docs import doc
+from lamforest.estimators.params import LAMFOREST_CONSTRAINTS
 from lamforest.estimators.tasks import ForestClassifierBase, ForestRegressorBase
 
 __all__ = [
@@ -76,6 +79,11 @@ def _criterion(criterion: str) -> str:
 class RandomForestClassifier(ForestClassifierBase):
     __doc__ = doc("RandomForestClassifier", "rf", True, False)
     _model_code = "rf"
+    # scikit-learn's forest's parameters as it declares them, and lamforest's own beside them.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **ensemble.RandomForestClassifier._parameter_constraints,
+        **LAMFOREST_CONSTRAINTS,
+    }
 
     def __init__(
         self,
@@ -140,6 +148,11 @@ class RandomForestClassifier(ForestClassifierBase):
 class ExtraTreesClassifier(ForestClassifierBase):
     __doc__ = doc("ExtraTreesClassifier", "et", True, True)
     _model_code = "et"
+    # scikit-learn's forest's parameters as it declares them, and lamforest's own beside them.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **ensemble.ExtraTreesClassifier._parameter_constraints,
+        **LAMFOREST_CONSTRAINTS,
+    }
 
     def __init__(
         self,
@@ -204,6 +217,11 @@ class ExtraTreesClassifier(ForestClassifierBase):
 class RandomForestRegressor(ForestRegressorBase):
     __doc__ = doc("RandomForestRegressor", "rf", False, False)
     _model_code = "rf"
+    # scikit-learn's forest's parameters as it declares them, and lamforest's own beside them.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **ensemble.RandomForestRegressor._parameter_constraints,
+        **LAMFOREST_CONSTRAINTS,
+    }
 
     def __init__(
         self,
@@ -266,6 +284,11 @@ class RandomForestRegressor(ForestRegressorBase):
 class ExtraTreesRegressor(ForestRegressorBase):
     __doc__ = doc("ExtraTreesRegressor", "et", False, True)
     _model_code = "et"
+    # scikit-learn's forest's parameters as it declares them, and lamforest's own beside them.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **ensemble.ExtraTreesRegressor._parameter_constraints,
+        **LAMFOREST_CONSTRAINTS,
+    }
 
     def __init__(
         self,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numbers
 import threading
 import time
-import uuid
 from typing import Any
 
 import numpy as np
@@ -18,7 +16,14 @@ from lamforest.backend.shared import shared
 from lamforest.driver.oob import read_oob
 from lamforest.driver.plan import BuildError, Plan
 from lamforest.driver.watch import BuildStatus
-from lamforest.estimators.params import build_exists, jsonable, same, search_position
+from lamforest.estimators.params import (
+    NAME_LIMIT,
+    build_exists,
+    copy_suffix,
+    generated_name,
+    jsonable,
+    same,
+)
 from lamforest.estimators.progress import BuildProgress
 from lamforest.forest import split_outputs
 from lamforest.spec import BuildSpec
@@ -35,6 +40,10 @@ class LamforestForest(BaseEstimator):
 
     _model_code = "rf"
     _task = "classification"
+    # Set on a copy made by ``clone`` (see ``__sklearn_clone__``): the prefix of its build's name when it
+    # has no ``name``, and the parameters set on it since.
+    _copy_prefix: str | None = None
+    _copy_params: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ parameters
 
@@ -62,24 +71,13 @@ class LamforestForest(BaseEstimator):
             out[key] = jsonable(value, key)
         return out
 
-    def _check_lamforest_params(self) -> None:
+    def _check_params(self) -> None:
+        """Every parameter, scikit-learn's and lamforest's, checked by scikit-learn's validation against
+        the class's ``_parameter_constraints`` (its words name the parameter and what it accepts), then
+        what no single constraint says."""
+        self._validate_params()
         if self.oob_score and not self.bootstrap:
-            raise ValueError("Out of bag estimation only available if bootstrap=True")
-        if self.backend not in ("local", "aws"):
-            raise ValueError(f"backend must be 'local' or 'aws', got {self.backend!r}")
-        if (
-            isinstance(self.grove_size, bool)
-            or not isinstance(self.grove_size, numbers.Integral)
-            or self.grove_size < 1
-        ):
-            raise ValueError(f"grove_size must be a whole number >= 1, got {self.grove_size!r}")
-        if self.workers is not None and (
-            isinstance(self.workers, bool) or not isinstance(self.workers, numbers.Integral) or self.workers < 1
-        ):
-            raise ValueError(f"workers must be None or a whole number >= 1, got {self.workers!r}")
-        # scikit-learn's own validation of its parameters, with its own messages.
-        sk = self._sklearn_class()(**self._sklearn_params())
-        sk._validate_params()
+            raise ValueError("Out of bag estimation only available if bootstrap=True")  # scikit-learn's words
 
     def _seed(self) -> int:
         """The build's seed: ``random_state`` when an int, else drawn (from it when a RandomState)."""
@@ -88,9 +86,7 @@ class LamforestForest(BaseEstimator):
             return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
         if isinstance(rs, np.random.RandomState):
             return int(rs.randint(np.iinfo(np.int32).max))
-        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and 0 <= int(rs) < 2**32:
-            return int(rs)
-        raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {rs!r}")
+        return int(rs)  # an int in [0, 2**32 - 1]: scikit-learn's "random_state" constraint
 
     def _workers(self) -> int | None:
         if self.workers is not None:
@@ -103,20 +99,37 @@ class LamforestForest(BaseEstimator):
         n = int(self.n_jobs)
         return max(1, n if n > 0 else cores + 1 + n)
 
-    def _build_name(self, backend: Backend) -> str:
-        """The build's name: ``name`` (or a generated one), with ``-c<candidate>-f<fold>`` inside a
-        scikit-learn search (without a ``name``, the search's: ``rf-gridsearchcv-<id>-c0-f1``), and
-        ``-2``, ``-3``, ... when a build of that name exists already."""
-        where = search_position()
-        if self.name:
-            base = self.name
-        elif where is not None and where.search:
-            base = f"{self._model_code}-{where.search}"
+    def __sklearn_clone__(self) -> LamforestForest:
+        """scikit-learn's ``clone``, marking the copy: searches and cross-validation fit copies, and
+        each copy's build is named after what sets it apart (see ``_build_name``)."""
+        copy = super().__sklearn_clone__()
+        # Without a name, one estimator's copies (and their copies: a search clones a clone) share a prefix.
+        copy._copy_prefix = self._copy_prefix or generated_name(self._model_code)
+        copy._copy_params = frozenset()
+        return copy
+
+    def set_params(self, **params: Any) -> LamforestForest:
+        """scikit-learn's ``set_params``; on a copy, the names set are remembered: they are the
+        candidate a search is fitting, and name its build."""
+        super().set_params(**params)
+        if self._copy_prefix is not None:
+            self._copy_params = self._copy_params | (set(params) - {"name"})
+        return self
+
+    def _build_name(self, backend: Backend, rows_ref: str | None = None) -> str:
+        """The build's name: ``name`` (or a generated one), and ``-2``, ``-3``, ... when a build of
+        that name exists already. A copy made by ``clone`` (each fit of a scikit-learn search or of
+        ``cross_val_score`` is one) adds what sets it apart, the parameters set on it since and its
+        rows (``rows_ref``, the train set's address): ``depth-max_depth_4-rows3fa2c1``; without a
+        ``name``, the copies of one estimator share one generated prefix."""
+        if self._copy_prefix is None:
+            base = self.name or generated_name(self._model_code)
         else:
-            base = f"{self._model_code}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        if where is not None:
-            base = f"{base}-{where.suffix()}"
-        base = base[:90]
+            suffix = copy_suffix({k: getattr(self, k) for k in self._copy_params}, rows_ref)
+            base = self.name or self._copy_prefix
+            if suffix:
+                base = f"{base[: NAME_LIMIT - len(suffix) - 1]}-{suffix}"
+        base = base[:NAME_LIMIT]
         name, n = base, 1
         while build_exists(backend, name):
             n += 1
@@ -240,7 +253,7 @@ class LamforestForest(BaseEstimator):
         self : object
             The fitted estimator.
         """
-        self._check_lamforest_params()
+        self._check_params()
         growing = self.warm_start and self.__sklearn_is_fitted__()
         if growing and self._warm_trees() is None:  # nothing to grow, as scikit-learn says in a warning
             if self.oob_score and not hasattr(self, "oob_score_"):  # asked for now: from the trees there are
@@ -264,7 +277,12 @@ class LamforestForest(BaseEstimator):
             return self._grow(X, y, y_core, sample_weight, fold_weights)
         seed = self._seed()
         backend = self._backend()
-        name = self._build_name(backend)
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        # A copy's name tells its rows apart (a search's folds): by the address the rows are stored under.
+        rows_ref = None
+        if self._copy_prefix is not None:
+            rows_ref = driver.train_ref(X, y_core, sample_weight, names, self._task)
+        name = self._build_name(backend, rows_ref)
         trees = int(self.n_estimators)
         spec = BuildSpec(
             name=name,
@@ -280,7 +298,6 @@ class LamforestForest(BaseEstimator):
             arch=self.arch,
             max_cost=self.max_cost,
         )
-        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
         plan = driver.create_from_arrays(backend, spec, X, y_core, sample_weight, names)
         st = self._run(backend, plan)
         if st.state != "done":
@@ -301,7 +318,7 @@ class LamforestForest(BaseEstimator):
     ) -> LamforestForest:
         """Fit on sharded Parquet data that no process holds: a folder, a glob, ``s3://BUCKET/PREFIX/``
         or one Parquet file of several row groups. The workers read the shards; each grove fits a seeded
-        sample of whole shards that fits ``memory`` (subsampled bagging, see the README's "Data bigger
+        sample of whole shards that fits ``memory`` (subsampled bagging, see docs/data.md, "Data bigger
         than one machine").
 
         Parameters
@@ -324,7 +341,7 @@ class LamforestForest(BaseEstimator):
             The fitted estimator. ``oob_score`` is not available: a grove's out-of-bag rows are its
             sample's, not the forest's.
         """
-        self._check_lamforest_params()
+        self._check_params()
         if self.oob_score:
             raise ValueError("oob_score is not available on sharded data: each grove fits a sample of the shards")
         backend = self._backend()

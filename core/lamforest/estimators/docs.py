@@ -64,10 +64,13 @@ _DOC = """{summary}
     grove_size : int, default=10
         Trees per grove, i.e. per invocation; the last grove takes the rest.
     name : str, default=None
-        The build's name; None generates ``{code}-<date>-<time>-<hex>``. Inside
-        a scikit-learn search each fit is its own build, named
-        ``<name>-c<candidate>-f<fold>`` (without a name, after the search:
-        ``{code}-gridsearchcv-<id>-c0-f1``); a name already taken gets ``-2``, ``-3``.
+        The build's name; None generates ``{code}-<date>-<time>-<hex>``. A copy
+        made by ``clone`` (each fit of a scikit-learn search, its refit, and
+        ``cross_val_score``'s) is its own build, named after the parameters
+        set on it and its rows: ``<name>-max_depth_4-rows3fa2c1`` (the start
+        of its train set's address, one per fold); without a name, one
+        estimator's copies share one generated prefix. A name already taken
+        gets ``-2``, ``-3``.
     workers : int, default=None
         Local worker processes (AWS: dispatch threads); None: ``n_jobs``.
     memory : int, default=1769

@@ -1,16 +1,39 @@
-"""What the estimators send to a build: parameters as JSON, and the build's name inside a search."""
+"""What the estimators send to a build: parameters as JSON, lamforest's own parameters declared as
+scikit-learn declares its, and the names of builds fitted by copies (searches, cross-validation)."""
 
 from __future__ import annotations
 
-import inspect
+import hashlib
 import json
-from dataclasses import dataclass
+import re
+import time
+import uuid
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from lamforest import keys
 from lamforest.backend.base import Backend
+from lamforest.spec import ARCHITECTURES, MEMORY_MAX_MB, MEMORY_MIN_MB
+
+# lamforest's parameters, in scikit-learn's constraint vocabulary: each estimator declares these
+# beside its scikit-learn forest's ``_parameter_constraints``, so a bad value is refused by
+# scikit-learn's own validation, in its words ("The 'grove_size' parameter of ... must be ...").
+LAMFOREST_CONSTRAINTS: dict[str, list[Any]] = {
+    "backend": [StrOptions({"local", "aws"})],
+    "grove_size": [Interval(Integral, 1, None, closed="left")],
+    "name": [str, None],  # its form is the spec's to check (letters, digits, '_', '.', '-')
+    "workers": [Interval(Integral, 1, None, closed="left"), None],
+    "memory": [Interval(Integral, MEMORY_MIN_MB, MEMORY_MAX_MB, closed="both")],
+    "arch": [StrOptions(set(ARCHITECTURES))],
+    "max_cost": [Interval(Real, 0, None, closed="neither"), None],
+    "progress": ["boolean"],
+}
+
+NAME_LIMIT = 90  # leaves room for a "-2", "-3" when a name is taken (the spec allows 100)
+_LABEL_LIMIT = 40  # the parameters set on a copy, when longer than this, are named by their hash
 
 
 def jsonable(value: Any, param: str) -> Any:
@@ -40,41 +63,44 @@ def same(a: Any, b: Any) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class SearchPosition:
-    """Where a fit sits in a scikit-learn search: its candidate, its fold, and which search."""
-
-    candidate: int
-    fold: int
-    search: str | None  # e.g. "gridsearchcv-3fa2c1": the search's class and a short id of the object
-
-    def suffix(self) -> str:
-        return f"c{self.candidate}-f{self.fold}"
+def generated_name(code: str) -> str:
+    """A fresh build name for an estimator without a ``name``: ``rf-20250101-120000-3fa2c1``."""
+    return f"{code}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def search_position() -> SearchPosition | None:
-    """Where this fit sits when called from a scikit-learn search's fit of one candidate on one fold.
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
 
-    Read from the ``_fit_and_score`` frame scikit-learn's searches call, which
-    carries ``candidate_progress``, ``split_progress`` and the search as
-    ``caller``; None elsewhere (a plain fit, ``cross_val_score``, a refit).
-    """
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            code = frame.f_code
-            if code.co_name == "_fit_and_score" and "sklearn" in code.co_filename:
-                split = frame.f_locals.get("split_progress")
-                cand = frame.f_locals.get("candidate_progress")
-                caller = frame.f_locals.get("caller")
-                if split is None:
-                    return None
-                search = f"{type(caller).__name__.lower()}-{id(caller) & 0xFFFFFF:06x}" if caller is not None else None
-                return SearchPosition(int(cand[0]) if cand else 0, int(split[0]), search)
-            frame = frame.f_back
-        return None
-    finally:
-        del frame
+
+def _value_text(value: Any) -> str:
+    """A parameter value as it can stand in a build name: numbers, strings, None and True as they
+    read; anything else (lists, dicts, arrays) by a short hash of its repr."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        text = format(value, ".6g")
+    elif value is None or isinstance(value, (bool, int, str)):
+        text = str(value)
+    elif callable(value):
+        text = getattr(value, "__name__", type(value).__name__)
+    else:
+        return _short_hash(repr(value))
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text) or "_"
+
+
+def copy_suffix(candidate: dict[str, Any], rows_ref: str | None) -> str:
+    """What sets one fit of a copy made by ``clone`` apart from the others of a search: the parameters
+    set on it since (a search's candidate: ``max_depth_4``) and, when fitted on arrays, its rows
+    (``rows`` and the first six hex digits of the train set's content address, the plan's
+    ``data_ref``: one per fold). The same candidate on the same rows gets the same suffix in every run."""
+    parts = [f"{k}_{_value_text(v)}" for k, v in sorted(candidate.items())]
+    label = "-".join(parts)
+    if len(label) > _LABEL_LIMIT:
+        label = "p" + _short_hash(repr(sorted((k, repr(v)) for k, v in candidate.items())))
+    if rows_ref is not None:
+        rows = "rows" + rows_ref.rsplit("/", 1)[-1][:6]
+        label = f"{label}-{rows}" if label else rows
+    return label
 
 
 def build_exists(backend: Backend, name: str) -> bool:

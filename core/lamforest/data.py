@@ -234,7 +234,7 @@ def canonical_csr(X: Any) -> Any:
     return X
 
 
-SPARSE_PARTS = ("X.data.npy", "X.indices.npy", "X.indptr.npy", "X.shape.npy")
+SPARSE_PARTS = keys.DATA_SPARSE_X
 
 
 def _sparse_parts(X: Any) -> list[np.ndarray]:
@@ -396,8 +396,8 @@ def _stored_train_is(store: Store, ref: str, weighted: bool = False, sparse: boo
         return np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False)
 
     try:
-        X = _csr(*(load(n) for n in SPARSE_PARTS)) if sparse else load("X.npy")
-        check_train(ref, X, load("y.npy"), load("w.npy") if weighted else None)
+        X = _csr(*(load(n) for n in SPARSE_PARTS)) if sparse else load(keys.DATA_X)
+        check_train(ref, X, load(keys.DATA_Y), load(keys.DATA_WEIGHT) if weighted else None)
     except (KeyError, OSError, ValueError, EOFError):
         return False
     return True
@@ -440,16 +440,16 @@ def put_train(
     if weight is not None:
         weight = np.ascontiguousarray(weight, dtype=np.float64)
     ref = keys.data_ref(content_hash(X, y, weight))
-    stored = store.exists(keys.data_file(ref, "meta.json"))
+    stored = store.exists(keys.data_file(ref, keys.DATA_META))
     if not (stored and _stored_train_is(store, ref, weight is not None, sparse)):
         if sparse:
             for name, arr in zip(SPARSE_PARTS, _sparse_parts(X), strict=True):
                 store.put_bytes(keys.data_file(ref, name), _npy_bytes(arr))
         else:
-            store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
-        store.put_bytes(keys.data_file(ref, "y.npy"), _npy_bytes(y))
+            store.put_bytes(keys.data_file(ref, keys.DATA_X), _npy_bytes(X))
+        store.put_bytes(keys.data_file(ref, keys.DATA_Y), _npy_bytes(y))
         if weight is not None:
-            store.put_bytes(keys.data_file(ref, "w.npy"), _npy_bytes(weight))
+            store.put_bytes(keys.data_file(ref, keys.DATA_WEIGHT), _npy_bytes(weight))
         meta = {
             "rows": int(X.shape[0]),
             "cols": int(X.shape[1]),
@@ -460,7 +460,7 @@ def put_train(
             **({"sparse": "csr"} if sparse else {}),
         }
         # meta.json last: its presence means the arrays are complete.
-        store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
+        store.put_bytes(keys.data_file(ref, keys.DATA_META), json.dumps(meta).encode())
     return ref
 
 
@@ -468,10 +468,10 @@ def put_input(store: Store, X: np.ndarray) -> str:
     """Store rows to predict once, addressed by their content; return ``data/<sha256>``."""
     X = np.ascontiguousarray(X, dtype=np.float32)
     ref = keys.data_ref(input_hash(X))
-    if not store.exists(keys.data_file(ref, "meta.json")):
-        store.put_bytes(keys.data_file(ref, "X.npy"), _npy_bytes(X))
+    if not store.exists(keys.data_file(ref, keys.DATA_META)):
+        store.put_bytes(keys.data_file(ref, keys.DATA_X), _npy_bytes(X))
         meta = {"rows": int(X.shape[0]), "cols": int(X.shape[1]), "kind": "input"}
-        store.put_bytes(keys.data_file(ref, "meta.json"), json.dumps(meta).encode())
+        store.put_bytes(keys.data_file(ref, keys.DATA_META), json.dumps(meta).encode())
     return ref
 
 
@@ -497,26 +497,26 @@ def open_train(store: Store, ref: str) -> tuple[Any, np.ndarray]:
     """The train set (or a validation set) at ``ref``, memory-mapped: X dense, or a CSR matrix over
     the stored arrays for a sparse set."""
     try:
-        X = _open_array(store, ref, "X.npy")
+        X = _open_array(store, ref, keys.DATA_X)
     except KeyError:
         try:
             parts = [_open_array(store, ref, name) for name in SPARSE_PARTS]
         except KeyError:
-            raise KeyError(keys.data_file(ref, "X.npy")) from None
+            raise KeyError(keys.data_file(ref, keys.DATA_X)) from None
         X = _csr(*parts)
-    return X, _open_array(store, ref, "y.npy")
+    return X, _open_array(store, ref, keys.DATA_Y)
 
 
 def open_weight(store: Store, ref: str) -> np.ndarray | None:
     """The train set's sample weights, memory-mapped, or None when it has none."""
-    if not store.exists(keys.data_file(ref, "w.npy")):
+    if not store.exists(keys.data_file(ref, keys.DATA_WEIGHT)):
         return None
-    return _open_array(store, ref, "w.npy")
+    return _open_array(store, ref, keys.DATA_WEIGHT)
 
 
 def open_input(store: Store, ref: str) -> np.ndarray:
     """Rows stored by ``put_input``, memory-mapped."""
-    return _open_array(store, ref, "X.npy")
+    return _open_array(store, ref, keys.DATA_X)
 
 
 def put_test(store: Store, build: str, X: Any, y: np.ndarray) -> str:

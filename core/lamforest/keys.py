@@ -1,7 +1,7 @@
-"""Every key of the store's layout, in one place. Nothing else formats a key.
+"""Every key of the store's layout, in one place. Nothing else formats a key or spells a name of it.
 
 data/<sha256>/X.npy, y.npy, meta.json        a train set (or stored input rows), content-addressed
-data/<sha256>/X.data.npy, X.indices.npy, ...  a sparse train set's CSR arrays, in place of X.npy
+data/<sha256>/X.data.npy, X.indices.npy, X.indptr.npy, X.shape.npy   a sparse train set's CSR arrays, in place of X.npy
 data/<sha256>/w.npy                          its sample weights, when it has them
 data/<sha256>/shards.json                    a sharded dataset: its shard list and columns (no rows)
 builds/<b>/claim.json                        the name taken (an exclusive create), before anything else is written
@@ -18,14 +18,24 @@ builds/<b>/oob.npy                           the forest's OOB decision (or predi
 builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
 builds/<b>/lambda.log                        local REPORT lines (and <kind>/lambda.log for jobs)
-builds/<b>/predict/<id>/...                  a distributed predict job
-builds/<b>/shards/<job>/...                  a sharded job: scan, score, or predict into an output folder
-builds/<b>/search.json, trials/..., leaderboard.json   a hyperparameter search
+builds/<b>/predict/<id>/                     a distributed predict job (a job folder, below)
+builds/<b>/shards/<job>/                     a sharded job's folder: scan, score, or predict into an output folder
+builds/<b>/search.json, leaderboard.json     a hyperparameter search: what was asked, the trials ranked
+builds/<b>/trials/                           its trials (a job folder, below)
 builds/<b>/tune.json                         a tune-memory result
 builds/<b>/estimate.json                     the estimate made before dispatch (its summary compares)
 estimate/params.json                         the estimate's parameters, calibrated to past builds
 estimate/groves/<work>.json                  the measured groves of the last build of that data and parameters
 estimate/inits.json                          the median Init Duration of the last finished builds
+
+A job folder (``<job>`` below: a predict job, a sharded job, a search's trials):
+<job>/job.json                               what a distributed predict job asked (rows, groves, batches)
+<job>/votes/<gid>.npy                        one batch's vote sums
+<job>/done/<id>.json, failed/<id>.json       job records, one per batch (or trial)
+<job>/result.json                            the job's result, written by the driver once it reduced them
+
+The estimate's sample folder (a temporary local folder the driver fills and a probe reads) is laid out
+as a data folder: X.npy and y.npy, plus X_test.npy and y_test.npy (the held-out rows); or shards.json.
 """
 
 from __future__ import annotations
@@ -46,12 +56,23 @@ def grove_index(gid: str) -> int:
 
 
 # -- content-addressed data
+# the files of a data folder, in the store or in a local folder laid out the same
+DATA_X = "X.npy"
+DATA_Y = "y.npy"
+DATA_WEIGHT = "w.npy"
+DATA_META = "meta.json"
+DATA_SPARSE_X = ("X.data.npy", "X.indices.npy", "X.indptr.npy", "X.shape.npy")  # CSR: data, indices, indptr, shape
+SHARD_LIST = "shards.json"
+SAMPLE_X_TEST = "X_test.npy"  # the sample folder's held-out rows, beside DATA_X and DATA_Y
+SAMPLE_Y_TEST = "y_test.npy"
+
+
 def data_ref(sha256: str) -> str:
     return f"data/{sha256}"
 
 
 def data_file(ref: str, name: str) -> str:
-    """``X.npy``, ``y.npy``, ``w.npy`` or ``meta.json`` of a stored data set."""
+    """One file (``DATA_X``, ``DATA_Y``, ``DATA_WEIGHT``, ``DATA_META``, ...) of a stored data set."""
     return f"{ref}/{name}"
 
 
@@ -126,9 +147,17 @@ def dispatch(name: str) -> str:
     return build_file(name, "dispatch.json")
 
 
+LAMBDA_LOG = "lambda.log"
+
+
 def lambda_log(name: str, kind: str | None = None) -> str:
     """The local backend's log of a build; predict and search calls log apart (not the build's cost)."""
-    return build_file(name, f"{kind}/lambda.log" if kind else "lambda.log")
+    return build_file(name, f"{kind}/{LAMBDA_LOG}" if kind else LAMBDA_LOG)
+
+
+def is_lambda_log(key: str) -> bool:
+    """Whether ``key`` is a ``lambda_log`` (of any kind): a log, not a build's data."""
+    return key.rpartition("/")[2] == LAMBDA_LOG
 
 
 def groves(name: str) -> str:
@@ -168,16 +197,21 @@ def shard_job(name: str, job: str) -> str:
 
 def shard_list(ref: str) -> str:
     """The shard list of a sharded dataset, content-addressed like a train set."""
-    return data_file(ref, "shards.json")
+    return data_file(ref, SHARD_LIST)
 
 
 def trials(name: str) -> str:
     return build_file(name, "trials")
 
 
+def job_records(prefix: str, state: str) -> str:
+    """The folder of a job's ``done`` (or ``failed``) records, with its trailing slash (what a LIST asks for)."""
+    return f"{prefix}/{state}/"
+
+
 def job_record(prefix: str, state: str, jid: str) -> str:
     """``<prefix>/done/<id>.json`` or ``<prefix>/failed/<id>.json``."""
-    return f"{prefix}/{state}/{jid}.json"
+    return f"{job_records(prefix, state)}{jid}.json"
 
 
 def parse_job_record(prefix: str, key: str) -> tuple[str, str] | None:
@@ -189,8 +223,28 @@ def parse_job_record(prefix: str, key: str) -> tuple[str, str] | None:
 
 
 def job_file(prefix: str, file: str) -> str:
-    """job.json, result.json, votes/<gid>.npy of a job."""
+    """A file of a job folder by its name: ``job_spec``, ``job_result`` and ``job_votes`` name them."""
     return f"{prefix}/{file}"
+
+
+def job_files(prefix: str) -> str:
+    """Everything of a job, with the trailing slash (what a LIST asks for)."""
+    return job_file(prefix, "")
+
+
+def job_spec(prefix: str) -> str:
+    """What a distributed predict job asked: written by the driver before any event is sent."""
+    return job_file(prefix, "job.json")
+
+
+def job_votes(prefix: str, gid: str) -> str:
+    """The vote sums of one batch of groves (``gid`` names the batch)."""
+    return job_file(prefix, f"votes/{gid}.npy")
+
+
+def job_result(prefix: str) -> str:
+    """A job's result, written by the driver once it reduced the job's records."""
+    return job_file(prefix, "result.json")
 
 
 def search(name: str) -> str:

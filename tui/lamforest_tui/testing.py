@@ -21,7 +21,7 @@ from lamforest.spec import BuildSpec
 from lamforest.store.base import Store, put_json
 
 FIXED_CREATED = 1_767_225_600.0  # 2026-01-01 00:00 UTC
-FAKE_DATA_REF = "data/" + "0" * 64
+FAKE_DATA_REF = keys.data_ref("0" * 64)
 
 
 def request_id(build: str, grove: int, attempt: int = 1) -> str:

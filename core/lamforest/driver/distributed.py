@@ -118,7 +118,7 @@ def predict_distributed(
     ]
     put_json(
         backend.store,
-        keys.job_file(pre, "job.json"),
+        keys.job_spec(pre),
         {
             "build": name,
             "input": ref,
@@ -145,7 +145,7 @@ def predict_distributed(
         )
     total: np.ndarray | None = None
     for t in tasks:  # grove order
-        key = keys.job_file(pre, f"votes/{t.gid}.npy")
+        key = keys.job_votes(pre, t.gid)
         votes = np.load(io.BytesIO(backend.store.get_bytes(key)), allow_pickle=False)
         total = votes if total is None else total + votes
         backend.store.delete(key)
@@ -174,5 +174,5 @@ def predict_distributed(
         worker_peak_mb=max((r.max_memory_mb for r in reports.values()), default=0.0),
     )
     result = {k: v for k, v in out.to_json().items() if k not in ("predictions", "confusion")}
-    put_json(backend.store, keys.job_file(pre, "result.json"), result)
+    put_json(backend.store, keys.job_result(pre), result)
     return out

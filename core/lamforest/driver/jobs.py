@@ -39,7 +39,7 @@ def wait_records(
     want = set(expected)
     deadline = time.monotonic() + timeout_s
     while True:
-        for key in store.list(keys.job_file(prefix, "")):
+        for key in store.list(keys.job_files(prefix)):
             parsed = keys.parse_job_record(prefix, key)
             if parsed is None:
                 continue

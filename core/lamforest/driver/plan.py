@@ -157,7 +157,7 @@ def _existing(backend: Backend, name: str) -> SpecError | None:
     left = [
         k
         for k in backend.store.list(keys.build(name))
-        if k != keys.claim(name) and not k.endswith("lambda.log") and not k.startswith(shard_jobs)
+        if k != keys.claim(name) and not keys.is_lambda_log(k) and not k.startswith(shard_jobs)
     ]
     if left and not backend.store.exists(keys.claim(name)):
         return _taken(

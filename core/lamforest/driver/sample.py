@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from lamforest import keys
 from lamforest.driver.plan import BuildError
 from lamforest.sample import (
     DEFAULT_BUDGET_S,
@@ -76,12 +77,12 @@ def measure_sample(
     with tempfile.TemporaryDirectory(prefix="lamforest-sample-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        np.save(folder / "X.npy", np.ascontiguousarray(X_tr, dtype=np.float32), allow_pickle=False)
-        np.save(folder / "y.npy", y_tr, allow_pickle=False)
+        np.save(folder / keys.DATA_X, np.ascontiguousarray(X_tr, dtype=np.float32), allow_pickle=False)
+        np.save(folder / keys.DATA_Y, y_tr, allow_pickle=False)
         write_s = time.perf_counter() - t0
-        np.save(folder / "X_test.npy", X_te, allow_pickle=False)
-        np.save(folder / "y_test.npy", y_te, allow_pickle=False)
-        train_bytes = (folder / "X.npy").stat().st_size + (folder / "y.npy").stat().st_size
+        np.save(folder / keys.SAMPLE_X_TEST, X_te, allow_pickle=False)
+        np.save(folder / keys.SAMPLE_Y_TEST, y_te, allow_pickle=False)
+        train_bytes = (folder / keys.DATA_X).stat().st_size + (folder / keys.DATA_Y).stat().st_size
         config = {
             "model": spec.model,
             "task": ds.task,
@@ -129,7 +130,7 @@ def _measure_sharded(
     chosen = shards.grove_shards(seed, approx, cap)
     with tempfile.TemporaryDirectory(prefix="lamforest-sample-") as tmp:
         folder = Path(tmp)
-        (folder / "shards.json").write_bytes(sset.to_json())
+        (folder / keys.SHARD_LIST).write_bytes(sset.to_json())
         config = {
             "model": spec.model,
             "task": spec.task,

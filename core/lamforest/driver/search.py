@@ -267,7 +267,7 @@ def leaderboard(backend: Backend, name: str, *, with_costs: bool = False, _doc: 
     pre = keys.trials(name)
     metric = None
     rids: dict[str, Trial] = {}
-    for key in backend.store.list(keys.job_file(pre, "")):
+    for key in backend.store.list(keys.job_files(pre)):
         parsed = keys.parse_job_record(pre, key)
         if parsed is None:
             continue
@@ -320,7 +320,7 @@ def run(
     spec: SearchSpec = doc["spec"]
     bspec = spec.build_spec(name, {})
     pre = keys.trials(name)
-    have = set(backend.store.list(keys.job_file(pre, "done/")))
+    have = set(backend.store.list(keys.job_records(pre, "done")))
     events = [
         SearchEvent(
             build=name,

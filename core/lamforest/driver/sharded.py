@@ -85,7 +85,7 @@ def create_sharded(backend: Backend, spec: BuildSpec, *, workers: int | None = N
             put_json(backend.store, keys.spec(spec.name), plan.to_dict())
             return plan
         except BaseException:
-            for key in [*backend.store.list(scan_prefix + "/"), keys.lambda_log(spec.name, "shards")]:
+            for key in [*backend.store.list(keys.job_files(scan_prefix)), keys.lambda_log(spec.name, "shards")]:
                 backend.store.delete(key)
             raise
 
@@ -383,7 +383,7 @@ def score(backend: Backend, plan: Plan, workers: int | None = None) -> dict[str,
     tests = [r - t for r, t in zip(_rows(plan), plan.sharded["train_rows"], strict=True)]
     held = [i for i, t in enumerate(tests) if t > 0]
     prefix = keys.shard_job(name, "score")
-    for key in backend.store.list(prefix + "/"):  # an earlier finish's records belong to another forest
+    for key in backend.store.list(keys.job_files(prefix)):  # an earlier finish's records belong to another forest
         backend.store.delete(key)
     found = stream.manifest_and_bytes(backend, name)  # read once: its groves size the calls, its hash names it
     if found is None:
@@ -564,7 +564,7 @@ def predict_to(
         cost_usd=total_usd(reports.values(), backend.price_arch(plan.spec.arch)),
         job=job,
     )
-    put_json(backend.store, keys.job_file(prefix, "result.json"), result.to_json())
+    put_json(backend.store, keys.job_result(prefix), result.to_json())
     return result
 
 

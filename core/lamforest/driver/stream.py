@@ -139,7 +139,7 @@ def feature_names(backend: Backend, plan: Plan) -> list[str]:
     if plan.sharded is not None and plan.feature_names:
         return list(plan.feature_names)
     try:
-        meta = get_json(backend.store, keys.data_file(plan.data_ref, "meta.json"))
+        meta = get_json(backend.store, keys.data_file(plan.data_ref, keys.DATA_META))
     except KeyError:
         meta = {}
     names = meta.get("features")

@@ -23,8 +23,8 @@ def forget() -> None:
 
 def _forget_download(store: Store, ref: str) -> None:
     """Drop a bad downloaded copy, so that the next invocation fetches it again."""
-    if store.local_path(keys.data_file(ref, "X.npy")) is None:
-        for name in ("X.npy", "y.npy", "w.npy", *datamod.SPARSE_PARTS):
+    if store.local_path(keys.data_file(ref, keys.DATA_X)) is None:
+        for name in (keys.DATA_X, keys.DATA_Y, keys.DATA_WEIGHT, *keys.DATA_SPARSE_X):
             (datamod.cache_dir() / ref / name).unlink(missing_ok=True)
 
 

@@ -34,7 +34,7 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     import lamforest.worker.entry  # noqa: F401  - the imports are the environment's INIT, as the local pool times it
 
     init_ms = (time.time_ns() - started_ns) / 1e6
-    from lamforest import artifacts
+    from lamforest import artifacts, keys
     from lamforest.events import FitEvent
     from lamforest.grove import bootstraps, fit, oob_sums
     from lamforest.memory import peak_mb as _rss_mb
@@ -44,8 +44,8 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     if "sample" in config:  # sharded data: read one grove's shards, as a worker does
         X, y, X_te, config = _sharded(folder, config)
     else:
-        X = np.load(folder / "X.npy", mmap_mode="r", allow_pickle=False)
-        y = np.load(folder / "y.npy", mmap_mode="r", allow_pickle=False)
+        X = np.load(folder / keys.DATA_X, mmap_mode="r", allow_pickle=False)
+        y = np.load(folder / keys.DATA_Y, mmap_mode="r", allow_pickle=False)
     float(np.asarray(X).sum(dtype=np.float64))  # touch every page, as a fit does
     rss_data = _rss_mb()
 
@@ -55,7 +55,7 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
             grove=0,
             seed=int(config["seed"]),
             trees=trees,
-            data="data/" + "0" * 64,
+            data=keys.data_ref("0" * 64),
             model=config["model"],
             task=config["task"],
             params=config["params"],
@@ -107,7 +107,7 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
     loaded = artifacts.loads_grove(blob).estimator
     load_s = time.perf_counter() - t0
     if X_te is None:
-        X_te = np.load(folder / "X_test.npy", allow_pickle=False)
+        X_te = np.load(folder / keys.SAMPLE_X_TEST, allow_pickle=False)
     loaded.n_jobs = 1
     t0 = time.perf_counter()
     loaded.predict(X_te)
@@ -137,10 +137,10 @@ def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, A
 def _sharded(folder: Path, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """A grove's sample of sharded data and the held-out rows of the same shards; the task resolved as the
     scan resolves it (text or few whole values: classification)."""
-    from lamforest import shards
+    from lamforest import keys, shards
     from lamforest.worker.shardjob import rows_of
 
-    sset = shards.ShardSet.from_json((folder / "shards.json").read_bytes())
+    sset = shards.ShardSet.from_json((folder / keys.SHARD_LIST).read_bytes())
     s = config["sample"]
     X, y, _ = rows_of(sset, s["shards"], s["split_seed"], s["test_size"], want_test=False)
     X_te, _, _ = rows_of(sset, s["shards"], s["split_seed"], s["test_size"], want_test=True)

@@ -85,7 +85,7 @@ def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, A
             raise ValueError("a predict batch of no groves")  # parse_event makes batch >= 1
         buf = io.BytesIO()
         np.save(buf, total, allow_pickle=False)
-        store.put_bytes(keys.job_file(pre, f"votes/{event.gid}.npy"), buf.getvalue())
+        store.put_bytes(keys.job_votes(pre, event.gid), buf.getvalue())
         record = records.job_record(
             "done",
             **base,

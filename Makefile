@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo tui test test-floor typecheck lint bench deploy destroy clean
+.PHONY: venv demo tui test test-fast test-floor typecheck lint bench deploy destroy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ demo: $(STAMP)
 
 tui: $(STAMP)
 	$(BIN)/lamforest-tui
+
+# The fast tier: unit, invariant and contract tests, under a minute; `make test` runs all.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast -q
 
 test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check core tui tests bench

@@ -113,14 +113,6 @@ def deadline(seconds: float = DEADLINE_S) -> Callable[[], bool]:
     return lambda: time.monotonic() > end
 
 
-def wait_for(cond: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    end = time.monotonic() + seconds
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def run_build(backend: Backend, name: str, **kw: Any) -> driver.BuildStatus:
     """Run a build to its end within the deadline; fail the test if it does not end."""
     st = driver.run(backend, name, poll_s=0.02, should_stop=deadline(), **kw)

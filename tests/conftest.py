@@ -13,6 +13,36 @@ from pathlib import Path
 
 import pytest
 
+# The fast tier (`make test-fast`, under a minute): unit, invariant and contract tests that
+# start no worker pool of their own, no moto server, no Terraform and no TUI. `make test`
+# runs everything, these included. A module joins by being named here, so the tier is
+# chosen in one place and a new module is in the full run only until someone decides.
+FAST_MODULES = frozenset(
+    {
+        "test_architecture",
+        "test_bad_input",
+        "test_data_files",
+        "test_estimate",
+        "test_invariants",
+        "test_logs_cost",
+        "test_predict_io",
+        "test_safe",
+        "test_schedule",
+        "test_store_contract",
+        "test_treefile",
+        "test_tiers",
+        "test_tune",
+        "test_watch_cost",
+        "test_worker",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rpartition(".")[2] in FAST_MODULES:
+            item.add_marker(pytest.mark.fast)
+
 
 def free_port() -> int:
     with socket.socket() as s:

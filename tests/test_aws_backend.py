@@ -31,7 +31,8 @@ from lamforest.events import FitEvent
 from lamforest.logs import parse_report
 from lamforest.spec import BuildSpec
 from lamforest.worker import fit as worker_mod
-from tests.aws_fixtures import DEADLINE_S, IMAGE_URI, Rig, run_build, wait_for
+from tests.aws_fixtures import DEADLINE_S, IMAGE_URI, Rig, run_build
+from tests.waits import wait_for
 
 SPEC = {"data": "digits", "trees": 20, "grove": 5, "seed": 7}
 

@@ -9,8 +9,7 @@ lands in the store.
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from lamforest import data, keys, records
 from lamforest.backend.base import Compute
 from lamforest.events import FitEvent, PredictEvent, SearchEvent
 from lamforest.store.base import Store
+from tests.waits import wait_for
 
 BUILD = "contract"
 TIMEOUT_S = 60.0
@@ -91,14 +91,6 @@ def _fit(ref: str, grove: int, trees: int = 2) -> FitEvent:
     )
 
 
-def _wait(cond: Callable[[], bool], what: str) -> None:
-    end = time.monotonic() + TIMEOUT_S
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def _grove_done(store: Store, grove: int) -> bool:
     return records.grove_done(store, BUILD, keys.grove_id(grove))
 
@@ -113,7 +105,7 @@ def _grove_touched(store: Store, grove: int) -> bool:
 def test_fit_events_land_done_records_in_the_store(case: Case) -> None:
     ref = _train(case.store)
     case.compute.submit([_fit(ref, g) for g in range(3)])
-    _wait(lambda: all(_grove_done(case.store, g) for g in range(3)), "3 done grove records")
+    wait_for(lambda: all(_grove_done(case.store, g) for g in range(3)), "3 done grove records")
     for g in range(3):
         record = records.read_grove(case.store, BUILD, keys.grove_id(g), "done")
         assert record["state"] == "done" and record["grove"] == g and record["trees"] == 2
@@ -125,7 +117,7 @@ def test_fit_events_land_done_records_in_the_store(case: Case) -> None:
 def test_predict_and_search_events_go_through(case: Case) -> None:
     ref = _train(case.store)
     case.compute.submit([_fit(ref, 0, trees=3)])
-    _wait(lambda: _grove_done(case.store, 0), "the grove to predict with")
+    wait_for(lambda: _grove_done(case.store, 0), "the grove to predict with")
     X, y = load_digits(return_X_y=True)
     rows = data.put_input(case.store, X[600:650])
     valid = data.put_train(case.store, X[600:700], y[600:700], "classification", [f"f{i}" for i in range(X.shape[1])])
@@ -146,7 +138,7 @@ def test_predict_and_search_events_go_through(case: Case) -> None:
         ]
     )
     job, trials = keys.predict_job(BUILD, "p1"), keys.trials(BUILD)
-    _wait(
+    wait_for(
         lambda: (
             records.job_done(case.store, job, keys.grove_id(0))
             and records.job_done(case.store, trials, keys.grove_id(4))
@@ -171,11 +163,11 @@ def test_drain_returns_a_count_and_a_drained_event_never_runs(case: Case) -> Non
     else:
         assert drained == 0
     kept = len(events) - drained
-    _wait(lambda: all(_grove_done(case.store, g) for g in range(kept)), f"the {kept} events not drained")
+    wait_for(lambda: all(_grove_done(case.store, g) for g in range(kept)), f"the {kept} events not drained")
     # A sentinel sent after the drain: events are started in order, so once it is done, a drained
     # event still queued anywhere would have run before it.
     case.compute.submit([_fit(ref, 9)])
-    _wait(lambda: _grove_done(case.store, 9), "the sentinel")
+    wait_for(lambda: _grove_done(case.store, 9), "the sentinel")
     for g in range(kept, len(events)):
         assert not _grove_touched(case.store, g), f"drained grove {g} ran"
 

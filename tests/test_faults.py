@@ -8,29 +8,19 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from lamforest import artifacts, driver
 from lamforest.backend import local_backend
 from lamforest.spec import BuildSpec
 from lamforest.store.base import get_json
+from tests.waits import wait_for
 
 SLOW = dict(data="synthetic:20000x30:3", trees=16, grove=4, chunk=1, seed=1)
 # 3 groves of 24 trees, a cancel check after each tree: every grove fits for seconds, so a
 # cancel sent from another process while the first two run lands mid-grove.
 LONG = {**SLOW, "trees": 72, "grove": 24}
 DEADLINE_S = 300
-
-
-def wait_for(predicate, what: str, timeout: float = DEADLINE_S, every: float = 0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def running_records(backend, name: str) -> list[dict]:

@@ -26,6 +26,7 @@ from lamforest.cli import main
 from lamforest.driver import lease as leasemod
 from lamforest.spec import BuildSpec
 from lamforest.store.base import put_json
+from tests.waits import wait_for
 
 HANG_GUARD_S = 300
 CLI = (sys.executable, "-m", "lamforest.cli")
@@ -44,13 +45,6 @@ def invocations(backend, name: str) -> int:
     """How many times a grove was dispatched: one REPORT line per invocation."""
     log = Path(backend.store.url) / keys.lambda_log(name)
     return sum(line.startswith("REPORT") for line in log.read_text().splitlines()) if log.exists() else 0
-
-
-def wait_for(cond, what: str) -> None:
-    deadline = time.monotonic() + HANG_GUARD_S
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def done_groves(backend, name: str) -> int:

@@ -8,7 +8,6 @@ number of times with ``pilot.pause``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,17 +26,9 @@ from lamforest_tui.screens.new_build import NewBuildScreen
 from lamforest_tui.screens.predict_ask import PredictAskScreen
 from lamforest_tui.screens.prediction import PredictionScreen
 from lamforest_tui.widgets.grove_table import GroveTable
+from tests.waits import until
 
 SIZE = (160, 48)
-
-
-async def until(pilot: Pilot, cond: Callable[[], object], what: str, tries: int = 600) -> None:
-    """Poll app state, at most ``tries`` times, letting the app run in between."""
-    for _ in range(tries):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"gave up waiting for: {what}")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ between; that is what used to lose characters.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,17 +26,10 @@ from lamforest_tui.screens.builds import BuildsScreen, column_layout
 from lamforest_tui.screens.confirm import ConfirmScreen
 from lamforest_tui.screens.new_build import NewBuildScreen, fields
 from lamforest_tui.testing import FIXED_CREATED, write_finished_build
+from tests.waits import settle, until
 
 SIZE = (160, 48)
 KEY_CHARS = {"backspace": "\x7f", "left": None, "end": None, "minus": "-", "tab": "\t", "shift+tab": None}
-
-
-async def until(pilot: Pilot, cond: Callable[[], object], what: str, tries: int = 600) -> None:
-    for _ in range(tries):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"gave up waiting for: {what}")
 
 
 @pytest.fixture
@@ -124,7 +116,7 @@ async def test_submit_is_one_step_that_esc_and_the_palette_cannot_split(backend:
         said = str(form.query_one("#err-general", Static).render())
         assert "starting workers" in said
         burst(app, ["escape", "ctrl+p", "escape", "ctrl+s", "ctrl+s"])  # an impatient user, during the stall
-        await pilot.pause(0.3)
+        await settle(pilot)  # every key handled: what they did not do, they will not do
         assert app.screen is form  # not closed, nothing opened over it
         gate.set()
         await until(pilot, lambda: isinstance(app.screen, BuildScreen), "the build screen")
@@ -192,7 +184,7 @@ async def test_quit_says_what_happens_and_asks_once(backend: Backend) -> None:
         await until(pilot, lambda: app.running == ["long"], "the driver running")
         burst(app, ["q", "q", "q"])
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
-        await pilot.pause(0.2)
+        await settle(pilot)  # all three handled
         assert sum(isinstance(s, ConfirmScreen) for s in app.screen_stack) == 1
         assert "STOPS" in app.quit_question(["long"])  # local workers end with the app
         await pilot.press("y")

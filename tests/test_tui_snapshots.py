@@ -34,6 +34,7 @@ from lamforest_tui.screens.prediction import PredictionScreen
 from lamforest_tui.screens.search import SearchScreen
 from lamforest_tui.testing import FIXED_CREATED, write_finished_build, write_plan
 from lamforest_tui.widgets.grove_table import GroveTable
+from tests import waits
 
 SIZES = [(80, 24), (120, 40), (160, 50)]
 
@@ -58,11 +59,9 @@ def backend(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     time.tzset()
 
 
-async def until(pilot: Pilot, cond: Callable[[], object], tries: int = 400) -> None:
-    for _ in range(tries):
-        if cond():
-            break
-        await pilot.pause(0.05)
+async def until(pilot: Pilot, cond: Callable[[], object]) -> None:
+    """Wait for the state the snapshot shows (failing if it never comes), then still the cursors."""
+    await waits.until(pilot, cond, "the state this snapshot shows")
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False
     await pilot.pause()

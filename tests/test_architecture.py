@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,9 +179,22 @@ def test_a_worker_running_each_event_kind_loads_no_driver_module(tmp_path: Path)
 
 
 # -- one place for the store's layout and for records
+KEYS_PY = PACKAGES["lamforest"] / "keys.py"
+RECORDS_PY = PACKAGES["lamforest"] / "records.py"
 KEY_PREFIXES = ("builds/", "data/")
 KEY_PARTS = ("/state/", "/groves/", "/predict/", "/trials/", "spec.json", "summary.json", "model.tree", "/CANCEL")
-OWNERS = {"keys.py", "records.py"}
+# Every name of the layout keys.py describes: files of a build, of a job and of a data folder (the
+# store's data/<sha256>/ and a local sample folder alike), and the folders keys pass through.
+LAYOUT_FILES = (
+    *("X.npy", "y.npy", "w.npy", "meta.json", "shards.json"),
+    *("X.data.npy", "X.indices.npy", "X.indptr.npy", "X.shape.npy"),
+    *("claim.json", "spec.json", "test.npz", "CANCEL", "lease.json", "model.tree", "manifest.json", "oob.npy"),
+    *("summary.json", "dispatch.json", "lambda.log", "search.json", "leaderboard.json", "tune.json"),
+    *("estimate.json", "params.json", "inits.json", "job.json", "result.json", "X_test.npy", "y_test.npy"),
+)
+LAYOUT_FOLDERS = re.compile(
+    r"(^|/)(data|builds|estimate|groves|state|drivers|predict|shards|trials|votes|done|failed)/"
+)
 RECORD_STATES = ("running", "done", "failed", "cancelled")
 
 
@@ -192,26 +206,49 @@ def _string_start(node: ast.AST) -> str | None:
     return None
 
 
-def _offences(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text())
-    docstrings = {
+def _is_key(text: str, formatted: bool) -> bool:
+    """A literal that spells a key or a piece of one.
+
+    A key has no whitespace: a literal without any that names a file of the layout as a path component
+    ("X.npy", "{}/job.json") or passes through one of its folders ("votes/{}.npy", "done/", "data/") is
+    a key. Prose naming a file for the user (a message, a help text) has whitespace and is let be,
+    except for what the lint always caught: a formatted string that starts with a key prefix, or that
+    fills in a build key's part.
+    """
+    if formatted and (text.startswith(KEY_PREFIXES) or ("{}" in text and any(p in text for p in KEY_PARTS))):
+        return True
+    if not text or any(c.isspace() for c in text):
+        return False
+    return bool(LAYOUT_FOLDERS.search(text)) or any(part in LAYOUT_FILES for part in text.split("/"))
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {
         id(n.body[0].value)
         for n in ast.walk(tree)
         if isinstance(n, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         and n.body
         and isinstance(n.body[0], ast.Expr)
     }
+
+
+def _key_offences(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    skip = _docstrings(tree)
+    # the pieces of an f-string are judged as the whole they belong to
+    skip |= {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
     bad = []
     for node in ast.walk(tree):
-        if id(node) in docstrings:
-            continue
-        if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-            text = _string_start(node) or ""
-            formatted = isinstance(node, ast.JoinedStr)
-            if (formatted and text.startswith(KEY_PREFIXES)) or (
-                formatted and any(p in text for p in KEY_PARTS) and "{}" in text
-            ):
-                bad.append(f"{path.name}:{node.lineno}: key formatted outside keys.py: {text!r}")
+        text = None if id(node) in skip else _string_start(node)
+        if text is not None and _is_key(text, isinstance(node, ast.JoinedStr)):
+            bad.append(f"{path.name}:{node.lineno}: key spelled outside keys.py: {text!r}")
+    return bad
+
+
+def _record_offences(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    bad = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.Dict):
             fields = {k.value: v for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant)}
             state = fields.get("state")
@@ -228,15 +265,66 @@ def _offences(path: Path) -> list[str]:
     return bad
 
 
+def _offences(path: Path) -> list[str]:
+    """Keys spelled outside keys.py, records built or written outside records.py."""
+    keys_bad = [] if path == KEYS_PY else _key_offences(path)
+    return keys_bad + ([] if path == RECORDS_PY else _record_offences(path))
+
+
+# one sample per kind of key literal, each a line the lint must catch
+KEY_SAMPLES = [
+    'k = f"builds/{name}/spec.json"',  # a build key, formatted
+    'k = "builds/" + name',  # a key prefix, concatenated
+    'k = "data/" + "0" * 64',
+    'k = f"data/{sha}"',
+    'k = keys.data_file(ref, "X.npy")',  # file names of a data folder
+    'k = keys.data_file(ref, "y.npy")',
+    'k = keys.data_file(ref, "w.npy")',
+    'k = keys.data_file(ref, "meta.json")',
+    'k = f"{ref}/X.indptr.npy"',
+    'k = folder / "shards.json"',  # a local folder laid out as a data folder
+    'k = folder / "X_test.npy"',
+    'k = keys.job_file(pre, "job.json")',  # a job's files and folders
+    'k = keys.job_file(pre, "result.json")',
+    'k = keys.job_file(pre, f"votes/{gid}.npy")',
+    'k = keys.job_file(pre, "done/")',
+    'k = f"{pre}/failed/{jid}.json"',
+    'k = prefix + "/predict/" + job',
+    'ok = key.endswith("lambda.log")',  # telling a key by its name is spelling it too
+    'k = "manifest.json"',
+    'k = "estimate/params.json"',
+    'k = f"{build}/CANCEL"',
+]
+# prose that names a file for the user, and docstrings, are not keys
+NOT_KEYS = [
+    '"""Reads data/<sha256>/X.npy and meta.json."""',
+    'raise BuildError(f"build {name!r} has no manifest.json; run `lamforest finish {name}`")',
+    'help = "rows stored once as X.npy"',
+    'x = {"votes": 1, "done": 2, "state": "failed"}',
+    'y = path.suffix == ".npy"',
+]
+
+
 def test_the_lint_catches_a_formatted_key_and_a_record(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(
         'k = f"builds/{name}/spec.json"\nr = {"grove": 1, "state": "done"}\nput_json(s, keys.state(b, g, "done"), r)\n'
     )
     assert len(_offences(sample)) == 3
+    for line in KEY_SAMPLES:
+        sample.write_text(line + "\n")
+        assert len(_offences(sample)) == 1, line
+    sample.write_text("\n".join(NOT_KEYS) + "\n")
+    assert _offences(sample) == []
+
+
+def test_the_owners_are_exempt_only_from_their_own_rule() -> None:
+    """keys.py spells keys but builds no record; records.py builds records but spells no key."""
+    assert _key_offences(KEYS_PY) and not _record_offences(KEYS_PY) and not _offences(KEYS_PY)
+    assert _record_offences(RECORDS_PY) and not _key_offences(RECORDS_PY) and not _offences(RECORDS_PY)
 
 
 @pytest.mark.parametrize("root", list(PACKAGES.values()), ids=list(PACKAGES))
 def test_only_keys_formats_keys_and_only_records_builds_records(root: Path) -> None:
-    bad = [o for path in sorted(root.rglob("*.py")) if path.name not in OWNERS for o in _offences(path)]
+    bad = [o for path in sorted(root.rglob("*.py")) for o in _offences(path)]
     assert bad == []

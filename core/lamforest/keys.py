@@ -19,7 +19,7 @@ builds/<b>/summary.json                      scores, timings, cost
 builds/<b>/dispatch.json                     AWS dispatch counters
 builds/<b>/lambda.log                        local REPORT lines (and <kind>/lambda.log for jobs)
 builds/<b>/predict/<id>/                     a distributed predict job (a job folder, below)
-builds/<b>/shards/<job>/                     a sharded job's folder: scan, score, or predict into an output folder
+builds/<b>/shards/<job>/                     a sharded job (a job folder, below): scan, score, or predict
 builds/<b>/search.json, leaderboard.json     a hyperparameter search: what was asked, the trials ranked
 builds/<b>/trials/                           its trials (a job folder, below)
 builds/<b>/tune.json                         a tune-memory result

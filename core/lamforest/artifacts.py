@@ -9,7 +9,7 @@ with a one-line message; callers name the build and the grove or model.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ def digest(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def mismatch(blob: bytes, record: dict[str, Any] | None) -> str | None:
+def mismatch(blob: bytes, record: Mapping[str, Any] | None) -> str | None:
     """Why ``blob`` is not the file ``record`` (a done record or a summary) describes, or None.
 
     A record without ``sha256`` (written before files were hashed) checks nothing.

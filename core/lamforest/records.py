@@ -25,15 +25,56 @@ import time
 import traceback
 import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict, cast
 
 from lamforest import keys
 from lamforest.store.base import Store, get_json, put_json
 
 GROVE_STATES = ("running", "done", "failed", "cancelled")
 TERMINAL = ("done", "failed", "cancelled")
+
+
+class GroveRecord(TypedDict, total=False):
+    """A grove record as stored: the base fields every writer sets, then each state's own.
+
+    ``boot_id``/``pid_start``/``writer`` say which process wrote it (absent when another process
+    wrote it on the grove's behalf); a ``done`` record says what the worker measured and wrote (older
+    builds' lack ``sha256``, ``rows``, ``tree_bytes``, ``estimator``), a ``failed`` one the error.
+    """
+
+    grove: Required[int]
+    trees: Required[int]
+    seed: Required[int]
+    attempt: Required[int]
+    request_id: Required[str | None]
+    state: Required[str]
+    started: Required[float | None]
+    ended: Required[float | None]
+    host: Required[str]
+    pid: Required[int]
+    boot_id: str | None
+    pid_start: int | None
+    writer: str
+    # done
+    load_ms: float
+    fit_ms: float
+    write_ms: float
+    bytes: int
+    sha256: str
+    max_memory_mb: float | None
+    n_jobs: int
+    rows: int
+    tree_bytes: int
+    estimator: str
+    warnings: list[dict[str, str]]
+    # failed (``message`` also when cancelled between chunks)
+    error: str
+    message: str
+    traceback: str
+    # cancelled before it started
+    trees_fitted: int
 
 
 class ErrorFields(TypedDict):
@@ -111,7 +152,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def writer_alive(record: dict) -> bool:
+def writer_alive(record: Mapping[str, Any]) -> bool:
     """Is the process that wrote this record (on this host) still the one running?
 
     A pid alone is not enough: after a reboot, or once the writer has ended, another
@@ -146,7 +187,7 @@ def grove_record(
     host: str | None = None,
     pid: int | None = None,
     **extra: Any,
-) -> dict[str, Any]:
+) -> GroveRecord:
     """A grove record of ``state``; ``ended`` defaults to now for a terminal state.
 
     Written by the process itself (no ``pid`` given), it also says which process that is
@@ -157,7 +198,7 @@ def grove_record(
         raise ValueError(f"unknown grove state {state!r}")
     if state in TERMINAL and ended is None:
         ended = time.time()
-    return {
+    record: dict[str, Any] = {
         "grove": grove,
         "trees": trees,
         "seed": seed,
@@ -172,6 +213,81 @@ def grove_record(
         **({"writer": "in-process"} if pid is None and IN_PROCESS.on else {}),
         **extra,
     }
+    return cast(GroveRecord, record)  # ``extra``: a state's own fields, typed by ``done_record`` and the others
+
+
+def done_record(
+    *,
+    grove: int,
+    trees: int,
+    seed: int,
+    attempt: int,
+    request_id: str | None,
+    started: float | None,
+    load_ms: float,
+    fit_ms: float,
+    write_ms: float,
+    bytes: int,
+    max_memory_mb: float | None,
+    n_jobs: int,
+    ended: float | None = None,
+    sha256: str | None = None,
+    rows: int | None = None,
+    tree_bytes: int | None = None,
+    estimator: str | None = None,
+    warnings: list[dict[str, str]] | None = None,
+) -> GroveRecord:
+    """The ``done`` record of a grove whose file was written: what the worker measured and the file's
+    facts (its sha256 and size are what readers check the file against; the tree bytes and the
+    estimator's class are what a manifest lists without decoding the grove). Facts not given are
+    left out, as in records written before they were kept."""
+    optional: dict[str, Any] = {"sha256": sha256, "rows": rows, "tree_bytes": tree_bytes, "estimator": estimator}
+    if warnings is not None:
+        optional["warnings"] = warnings
+    return grove_record(
+        "done",
+        grove=grove,
+        trees=trees,
+        seed=seed,
+        attempt=attempt,
+        request_id=request_id,
+        started=started,
+        ended=ended,
+        load_ms=load_ms,
+        fit_ms=fit_ms,
+        write_ms=write_ms,
+        bytes=bytes,
+        max_memory_mb=max_memory_mb,
+        n_jobs=n_jobs,
+        **{k: v for k, v in optional.items() if v is not None},
+    )
+
+
+_INT_FIELDS = ("grove", "trees", "seed", "attempt", "pid", "bytes", "n_jobs", "rows", "tree_bytes", "trees_fitted")
+_TIME_FIELDS = ("started", "ended")
+_TEXT_FIELDS = ("sha256", "estimator", "error", "message", "host")
+
+
+def parse_grove(doc: Any, state: str) -> GroveRecord:
+    """A grove record read from ``state/<gid>.<state>``, checked: an object of that state whose fields
+    have their types. Raises ``ValueError`` naming what is wrong (records are written whole, so a
+    record that fails this is damaged or forged, not half written)."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    if doc.get("state") != state:
+        raise ValueError(f"its state is {doc.get('state')!r}, its file name says {state!r}")
+    for name in _INT_FIELDS:
+        value = doc.get(name)
+        if name in doc and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"its {name} is {str(value)[:40]!r}, not a whole number")
+    for name in _TIME_FIELDS:
+        value = doc.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"its {name} is {str(value)[:40]!r}, not a time")
+    for name in _TEXT_FIELDS:
+        if name in doc and not isinstance(doc[name], str):
+            raise ValueError(f"its {name} is not text")
+    return cast(GroveRecord, doc)
 
 
 def failed_record(
@@ -185,7 +301,7 @@ def failed_record(
     request_id: str | None = None,
     started: float | None = None,
     **extra: Any,
-) -> dict[str, Any]:
+) -> GroveRecord:
     """A grove that failed (or never ran): its error type and a bounded message."""
     return grove_record(
         "failed",
@@ -241,7 +357,7 @@ def warning_list(caught: list[warnings.WarningMessage]) -> list[dict[str, str]]:
     return out[:MAX_WARNINGS]
 
 
-def distinct_warnings(recs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def distinct_warnings(recs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """(category, message) of each distinct warning grove records carry, in grove order."""
     seen: list[tuple[str, str]] = []
     for rec in recs:
@@ -255,7 +371,7 @@ def distinct_warnings(recs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return seen
 
 
-def raise_warnings(recs: list[dict[str, Any]], stacklevel: int = 2) -> list[str]:
+def raise_warnings(recs: Sequence[Mapping[str, Any]], stacklevel: int = 2) -> list[str]:
     """Raise, in this process, each distinct warning the records carry, once, in its own category when
     that class is already imported here (a record names a class, never a module to import), else as a
     UserWarning; return their messages."""
@@ -276,8 +392,9 @@ def grove_done(store: Store, build: str, gid: str) -> bool:
     return store.exists(keys.state(build, gid, "done"))
 
 
-def read_grove(store: Store, build: str, gid: str, state: str) -> dict[str, Any]:
-    return get_json(store, keys.state(build, gid, state))
+def read_grove(store: Store, build: str, gid: str, state: str) -> GroveRecord:
+    """A grove's record of ``state``, checked (``parse_grove``); ``KeyError`` when there is none."""
+    return parse_grove(get_json(store, keys.state(build, gid, state)), state)
 
 
 def job_record(state: str, **fields: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lamforest import keys, records
+from lamforest import documents, keys, records
 from lamforest.driver import Plan
 from lamforest.logs import append_lines, format_end, format_report, format_start
 from lamforest.spec import BuildSpec
@@ -99,19 +99,23 @@ def write_grove(
             _log(store, name, [format_start(rid)])
         records.write_grove(store, name, gid, records.grove_record("running", **base))
         return
-    extra: dict = {}
+    ended = started + duration_s
     if state == "done":
-        extra = {
-            "fit_ms": round(duration_s * 900, 2),
-            "load_ms": 1.0,
-            "write_ms": 2.0,
-            "bytes": 250_000,
-            "max_memory_mb": max_memory_mb,
-            "n_jobs": 1,
-        }
+        record = records.done_record(
+            **base,
+            ended=ended,
+            fit_ms=round(duration_s * 900, 2),
+            load_ms=1.0,
+            write_ms=2.0,
+            bytes=250_000,
+            max_memory_mb=max_memory_mb,
+            n_jobs=1,
+        )
     elif state == "failed":
-        extra = {"error": "MemoryError", "message": "grove did not fit in memory"}
-    records.write_grove(store, name, gid, records.grove_record(state, **base, ended=started + duration_s, **extra))
+        record = records.failed_record(**base, ended=ended, error="MemoryError", message="grove did not fit in memory")
+    else:
+        record = records.grove_record(state, **base, ended=ended)
+    records.write_grove(store, name, gid, record)
     status = None if state == "done" else "error"
     if not log:
         return
@@ -134,25 +138,21 @@ def write_summary(
     billed_ms: float = 0.0,
     cost_usd: float = 0.0,
 ) -> None:
-    put_json(
-        store,
-        keys.summary(plan.spec.name),
-        {
-            "state": "done",
-            "test_score": test_score,
-            "metric": "accuracy",
-            "oob_score": None,
-            "trees": plan.spec.trees,
-            "groves": plan.spec.n_groves,
-            "merge_s": 0.001,
-            "wall_s": wall_s,
-            "billed_ms": billed_ms,
-            "cost_usd": cost_usd,
-            "cost_is_estimate": True,
-            "failures": [],
-            "finished": plan.created + wall_s,
-        },
+    summary = documents.done_summary(
+        test_score=test_score,
+        metric="accuracy",
+        oob_score=None,
+        trees=plan.spec.trees,
+        groves=plan.spec.n_groves,
+        merge_s=0.001,
+        wall_s=wall_s,
+        billed_ms=billed_ms,
+        cost_usd=cost_usd,
+        cost_is_estimate=True,
+        failures=[],
+        finished=plan.created + wall_s,
     )
+    documents.write_summary(store, plan.spec.name, summary)
 
 
 def write_finished_build(

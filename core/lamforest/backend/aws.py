@@ -29,6 +29,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,7 +265,7 @@ def aws_backend(*, check: bool = True) -> AwsBackend:
             return InvokeCompute(store, function, workers=workers, region=region)
         return SnsCompute(store, topic, workers=workers, region=region)
 
-    def is_stale(record: dict) -> bool:
+    def is_stale(record: Mapping[str, Any]) -> bool:
         """A running record older than the function's timeout (plus a margin) cannot still be running."""
         started = record.get("started")
         return started is not None and bool(started) and time.time() - float(started) > timeout_s + STALE_MARGIN_S

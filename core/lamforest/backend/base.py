@@ -8,9 +8,9 @@ backend it is.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from lamforest.events import FitEvent, PredictEvent, SearchEvent, ShardEvent
 from lamforest.logs import LogHub, LogSource
@@ -78,7 +78,7 @@ class Backend:
     # groves run elsewhere (the estimate then models Lambda alone).
     pool_workers: Callable[[int | None], int] | None = None
     # Stale "running" records: a dead local worker, or older than the function timeout.
-    is_stale: Callable[[dict], bool] = lambda record: False
+    is_stale: Callable[[Mapping[str, Any]], bool] = lambda record: False
     n_jobs: Callable[[BuildSpec], int] = lambda spec: 1
     memory_tuner: Callable[[], MemoryTuner] | None = None  # None: memory cannot be set (tune simulates)
     # Do invocations already sent finish when the driver process exits? (Lambda: yes; local workers: no.)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from lamforest import records
 from lamforest.backend.base import Backend, Compute
@@ -67,7 +69,7 @@ def local_backend(home: Path | str | None = None) -> Backend:
 
     host = platform.node()
 
-    def is_stale(record: dict) -> bool:
+    def is_stale(record: Mapping[str, Any]) -> bool:
         """A running record whose writer is gone. Local workers run on this host, so a record naming
         another host, or one of an older format that names its writer by pid alone (any process may
         hold that pid now), names no process this driver can wait for."""

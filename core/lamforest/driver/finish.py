@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lamforest import artifacts, forest, keys, memory
+from lamforest import artifacts, documents, forest, keys, memory
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import estimate, sharded, stream
@@ -92,21 +92,29 @@ def forget_groves(backend: Backend, name: str, gids: list[str]) -> None:
 
 
 def write_end(
-    backend: Backend, st: BuildStatus, state: str, failures: list[dict[str, Any]], t_start: float, **extra: Any
+    backend: Backend,
+    st: BuildStatus,
+    state: str,
+    failures: list[dict[str, Any]],
+    t_start: float,
+    *,
+    error: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """The summary of a build that ended without a model (cancelled or failed)."""
-    summary = {
-        "state": state,
-        **extra,
-        "failures": failures,
-        "wall_s": time.time() - t_start,
-        "driven_s": st.elapsed_s,  # the time drivers worked on it, interruptions left out
-        "trees_done": st.trees_done,
-        "billed_ms": st.billed_ms,
-        "cost_usd": st.cost_usd,
-        "finished": time.time(),
-    }
-    put_json(backend.store, keys.summary(st.name), summary)
+    """The summary of a build that ended without a model: failed (``error``) or cancelled (``reason``)."""
+    summary = documents.end_summary(
+        state,
+        error=error,
+        reason=reason,
+        failures=failures,
+        wall_s=time.time() - t_start,
+        driven_s=st.elapsed_s,  # the time drivers worked on it, interruptions left out
+        trees_done=st.trees_done,
+        billed_ms=st.billed_ms,
+        cost_usd=st.cost_usd,
+        finished=time.time(),
+    )
+    documents.write_summary(backend.store, st.name, summary)
 
 
 def write_failed(backend: Backend, watcher: Watcher, failures: list[dict[str, Any]], t_start: float) -> BuildStatus:
@@ -282,6 +290,7 @@ def finalize(
     else:
         kept = None
         backend.store.delete(keys.model(name))  # a file from an earlier finish under another policy
+    merge_doc: documents.MergeDoc = {"mode": merge.mode, "limit_mb": merge.limit_mb}
     manifest = {
         "v": 1,
         "build": name,
@@ -296,7 +305,7 @@ def finalize(
         "groves": listed,
         "tree_bytes": size,
         "merged": model_bytes is not None,
-        "merge": {"mode": merge.mode, "limit_mb": merge.limit_mb},
+        "merge": merge_doc,
     }
     put_json(backend.store, keys.manifest(name), manifest)
     held: dict[str, Any] | None = None
@@ -306,43 +315,43 @@ def finalize(
     starts = [r.started for r in st.rows if r.started]
     ends = [r.ended for r in st.rows if r.ended]
     worker_peaks = [r.report.max_memory_mb for r in st.rows if r.report is not None]
-    summary: dict[str, Any] = {
-        "state": "done",
-        "test_score": test_score,
-        "metric": "accuracy" if classes is not None else "r2",
-        "oob_score": oob_score,
-        **({"oob_missing_rows": oob_missing} if oob_missing else {}),
-        **({"test": held} if held is not None else {}),
-        **({"sharded": sharded.shard_summary(plan)} if plan.sharded is not None else {}),
-        "trees": trees,
-        "groves": len(listed),
-        "stream_s": t_stream,
-        "merge_s": t_merge,
-        "wall_s": time.time() - (t_start or (min(starts) if starts else time.time())),
-        "fit_span_s": (max(ends) - min(starts)) if starts and ends else None,
-        "billed_ms": st.billed_ms,
-        "gb_seconds": st.gb_seconds,
-        "cost_usd": st.cost_usd,
-        "cost_is_estimate": st.cost_estimate,
-        "model_kind": "merged" if model_bytes is not None else "groves",
-        "model_bytes": model_bytes,
-        "model_sha256": model_sha256,
-        "groves_bytes": sum(g["bytes"] for g in listed),
-        "forest_mb": round(size / 1e6, 1),
-        "merge": manifest["merge"],
-        "memory": {
+    wall_s = time.time() - (t_start or (min(starts) if starts else time.time()))
+    summary = documents.done_summary(
+        test_score=test_score,
+        metric="accuracy" if classes is not None else "r2",
+        oob_score=oob_score,
+        oob_missing_rows=oob_missing,
+        test=held,
+        sharded=sharded.shard_summary(plan) if plan.sharded is not None else None,
+        trees=trees,
+        groves=len(listed),
+        stream_s=t_stream,
+        merge_s=t_merge,
+        wall_s=wall_s,
+        fit_span_s=(max(ends) - min(starts)) if starts and ends else None,
+        billed_ms=st.billed_ms,
+        gb_seconds=st.gb_seconds,
+        cost_usd=st.cost_usd,
+        cost_is_estimate=st.cost_estimate,
+        model_kind="merged" if model_bytes is not None else "groves",
+        model_bytes=model_bytes,
+        model_sha256=model_sha256,
+        groves_bytes=sum(g["bytes"] for g in listed),
+        forest_mb=round(size / 1e6, 1),
+        merge=merge_doc,
+        memory={
             "driver_finish_peak_mb": memory.peak_mb(),
             "driver_peak_is_phase": exact_peak,
             "worker_peak_mb": max(worker_peaks) if worker_peaks else None,
             "worker_memory_mb": plan.spec.memory,
         },
-        "failures": failures or [],
-        "init_ms": estimate.median_init_ms([r.report.init_ms for r in st.rows if r.report]),
-        "driven_s": st.elapsed_s,  # the time drivers worked on it, interruptions left out
-        "finished": time.time(),
-    }
-    summary["estimate"] = estimate.compare(backend, name, summary["wall_s"], st.cost_usd)
+        failures=failures or [],
+        init_ms=estimate.median_init_ms([r.report.init_ms for r in st.rows if r.report]),
+        driven_s=st.elapsed_s,  # the time drivers worked on it, interruptions left out
+        finished=time.time(),
+        estimate=estimate.compare(backend, name, wall_s, st.cost_usd),
+    )
     estimate.keep_groves(backend, plan.spec, name, [r.record for r in st.rows])
     estimate.keep_init(backend, name, summary["init_ms"])
-    put_json(backend.store, keys.summary(name), summary)
+    documents.write_summary(backend.store, name, summary)
     return watcher.refresh()

@@ -24,6 +24,7 @@ import numpy as np
 from lamforest import data as datamod
 from lamforest import keys, weights
 from lamforest.backend.base import Backend
+from lamforest.documents import Summary, parse_summary
 from lamforest.events import FitEvent
 from lamforest.grove import check_params, keyed_like, make_estimator
 from lamforest.shards import grove_shards
@@ -39,18 +40,17 @@ class BrokenBuildError(BuildError):
     """A build's spec.json exists but cannot be read (truncated, edited, not ours)."""
 
 
-def read_summary(backend: Backend, name: str) -> dict[str, Any] | None:
-    """A build's summary.json, or None when it has none; one that cannot be read is a
-    ``BrokenBuildError`` naming the file and the way out (``finish`` writes it again)."""
+def read_summary(backend: Backend, name: str) -> Summary | None:
+    """A build's summary.json, or None when it has none; one that cannot be read, or whose fields are
+    not of their types (``documents.parse_summary``), is a ``BrokenBuildError`` naming the file and the
+    way out (``finish`` writes it again)."""
     key = keys.summary(name)
     try:
         blob = backend.store.get_bytes(key)
     except KeyError:
         return None
     try:
-        doc = json.loads(blob)
-        if not isinstance(doc, dict):
-            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+        doc = parse_summary(blob)
     except ValueError as exc:
         where = location(backend.store, key)
         raise BrokenBuildError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,11 @@ def load_model(backend: Backend, name: str) -> Any:
             raise BuildError(f"{hint}; to merge it anyway: `lamforest export {name} PATH --force`") from None
         raise BuildError(no_model(backend, name)) from None
     summary = read_summary(backend, name)
-    expect = {"sha256": summary["model_sha256"]} if isinstance(summary, dict) and "model_sha256" in summary else None
-    if expect is not None and isinstance(summary, dict) and "model_bytes" in summary:
-        expect["bytes"] = summary["model_bytes"]
+    expect: dict[str, Any] | None = None
+    if summary is not None and "model_sha256" in summary:
+        expect = {"sha256": summary["model_sha256"]}
+        if "model_bytes" in summary:
+            expect["bytes"] = summary["model_bytes"]
     why = artifacts.mismatch(blob, expect)
     if why:
         raise BuildError(artifacts.model_error(name, why, backend.store))
@@ -98,7 +101,7 @@ def _tree_seeds(spec: Any, per_grove: bool = False) -> list[int]:
 def no_model(backend: Backend, name: str) -> str:
     """Why a build has no model, and what the user can do about it."""
     load_plan(backend, name)
-    summary = read_summary(backend, name) or {}
+    summary: Mapping[str, Any] = read_summary(backend, name) or {}
     state = summary.get("state")
     if state == "failed":
         return (

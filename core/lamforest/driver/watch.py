@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from lamforest import keys, records
 from lamforest import spec as specmod
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
+from lamforest.documents import Summary
 from lamforest.driver import lease as leasemod
 from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan, read_summary
 from lamforest.logs import LogSource, Report, parse_report
@@ -43,7 +45,7 @@ class GroveRow:
     error: str | None = None
     report: Report | None = None
     cost_usd: float | None = None
-    record: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # its grove record (a records.GroveRecord); {} when queued
 
     @property
     def gid(self) -> str:
@@ -90,7 +92,7 @@ class BuildStatus:
     cost_usd: float = 0.0
     cost_estimate: bool = True
     reports: int = 0
-    summary: dict[str, Any] | None = None
+    summary: Mapping[str, Any] | None = None  # a documents.Summary, read as any reader may: by .get
     cancel_reason: str | None = None
     model: str | None = None
     dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
@@ -207,9 +209,9 @@ class Watcher:
         self.plan = plan or load_plan(backend, name)
         self.logs = logs if logs is not None else backend.log_source()
         self._versions: dict[str, str] = {}
-        self._records: dict[str, dict[str, dict]] = {}  # gid -> state -> record
+        self._records: dict[str, dict[str, records.GroveRecord]] = {}  # gid -> state -> record
         self._reports: dict[str, Report] = {}
-        self._summary: dict[str, Any] | None = None
+        self._summary: Summary | None = None
         self._cancel: dict[str, Any] | None = None
         self._dispatch: dict[str, Any] | None = None
         self._lease: dict[str, Any] | None = None
@@ -250,12 +252,11 @@ class Watcher:
                 present.setdefault(gid, set()).add(st)
                 if self._changed(key, version):
                     try:
-                        rec = self._records.setdefault(gid, {})[st] = get_json(store, key)
-                        if not isinstance(rec, dict):
-                            raise ValueError(f"a JSON {type(rec).__name__}, not an object")
+                        rec = records.parse_grove(get_json(store, key), st)
+                        self._records.setdefault(gid, {})[st] = rec
                         self.unreadable.pop(key, None)
-                        if rec.get("request_id"):
-                            self._rids.add(rec["request_id"])
+                        if rid := rec.get("request_id"):
+                            self._rids.add(rid)
                     except KeyError:
                         self._versions.pop(key, None)  # removed since the LIST: next refresh
                     except ValueError as exc:
@@ -362,7 +363,7 @@ class Watcher:
             return True
         return time.time() - self._lease_at > leasemod.timeout_for(self._lease)
 
-    def _writer_may_live(self, run: dict) -> bool:
+    def _writer_may_live(self, run: Mapping[str, Any]) -> bool:
         """A record marked in-process was written by the driver fitting its own groves: it lives only as
         that driver, the holder of the build's lease (a forged one naming any other live process would
         be waited for as long as that process lives)."""
@@ -376,7 +377,7 @@ class Watcher:
             and lease.get("pid_start") == run.get("pid_start")
         )
 
-    def _row_state(self, gid: str, states: set[str]) -> tuple[str, dict]:
+    def _row_state(self, gid: str, states: set[str]) -> tuple[str, Mapping[str, Any]]:
         recs = self._records.get(gid, {})
         if "done" in states and "done" in recs:
             return "done", recs["done"]
@@ -414,7 +415,7 @@ class Watcher:
         arch = self.backend.price_arch(spec.arch)
         for row in self.rows:
             st, rec = self._row_state(row.gid, present.get(row.gid, set()))
-            row.state, row.record = st, rec
+            row.state, row.record = st, cast(dict[str, Any], rec)  # the record as read, or {} (queued)
             row.attempt = int(rec.get("attempt", 0)) if rec else 0
             row.started = rec.get("started")
             row.ended = rec.get("ended") if st in ("done", "failed", "cancelled") else None
@@ -471,7 +472,7 @@ class Watcher:
         return f"no driver has renewed its lease for {time.time() - self._lease_at:.0f} s"
 
 
-def summary_status(backend: Backend, plan: Plan, summary: dict[str, Any], listing: dict[str, str]) -> BuildStatus:
+def summary_status(backend: Backend, plan: Plan, summary: Mapping[str, Any], listing: dict[str, str]) -> BuildStatus:
     """A finished build's status from its summary alone (no grove record read): for lists."""
     name = plan.spec.name
     groves = plan.spec.n_groves

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import sklearn.ensemble  # noqa: F401  - loaded in the INIT phase, as Lambda bills and reports it
@@ -72,7 +73,7 @@ def store_from_env() -> Store:
     return _STORE
 
 
-def run(event: FitEvent | PredictEvent | SearchEvent | ShardEvent, store: Store, request_id: str) -> dict[str, Any]:
+def run(event: FitEvent | PredictEvent | SearchEvent | ShardEvent, store: Store, request_id: str) -> Mapping[str, Any]:
     """Run one validated event to its terminal record; return that record."""
     if isinstance(event, ShardEvent):
         return run_shards(event, store, request_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from typing import Any
+from typing import Any, cast
 
 from lamforest import artifacts, keys, records, shards
 from lamforest.events import FitEvent
@@ -69,7 +69,7 @@ def check_planned(event: FitEvent, store: Store) -> None:
             )
 
 
-def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
+def run_fit(event: FitEvent, store: Store, request_id: str) -> records.GroveRecord:
     """Run one grove to a terminal record; return that record."""
     build, gid = event.build, event.gid
     check_planned(event, store)
@@ -83,7 +83,7 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
     }
     if records.grove_done(store, build, gid):
         # At-least-once delivery: a duplicate of a grove already done does nothing.
-        return {**base, "state": "done", "duplicate": True}
+        return cast(records.GroveRecord, {**base, "state": "done", "duplicate": True})  # returned, not written
     if store.exists(cancel_key):
         record = records.grove_record("cancelled", **base, trees_fitted=0)
         records.write_grove(store, build, gid, record)
@@ -107,8 +107,7 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
         blob = artifacts.dumps_grove(grove)
         store.put_bytes(keys.grove(build, gid), blob)
         t_write = time.perf_counter()
-        record = records.grove_record(
-            "done",
+        record = records.done_record(
             **base,
             started=started,
             load_ms=round((t_load - t0) * 1000, 2),
@@ -122,9 +121,8 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> dict[str, Any]:
             # What the manifest lists: finish of a grove set need not decode the grove to know them.
             tree_bytes=tree_bytes(grove.estimator),
             estimator=type(grove.estimator).__name__,
+            warnings=records.warning_list(caught) if caught else None,
         )
-        if caught:
-            record["warnings"] = records.warning_list(caught)
     except Cancelled as exc:
         record = records.grove_record("cancelled", **base, started=started, message=str(exc))
     except Exception as exc:
@@ -145,9 +143,9 @@ def write_last_resort(
     gid: str,
     base: dict[str, Any],
     started: float,
-    record: dict[str, Any],
+    record: records.GroveRecord,
     exc: Exception,
-) -> dict[str, Any]:
+) -> records.GroveRecord:
     """The terminal record could not be written: write a short failed one and return it, or raise.
 
     A full disk may still take a few hundred bytes where a traceback did not fit. When

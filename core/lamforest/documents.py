@@ -1,0 +1,225 @@
+"""The build's documents beside its grove records: ``summary.json`` (how the build ended) and
+``manifest.json`` (the finished forest as its groves).
+
+Each has one type, one builder and one parser here. The builders give the fields their names and
+shapes; the parsers check what a store holds before anyone believes it (an object, each field of its
+type) and raise ``ValueError`` saying what is wrong: the driver's readers turn that into the one-line
+errors that name the file and the way out. Field names are those already stored (``put_json`` sorts
+them), so documents written by older builds still read, and new ones read in older builds.
+
+The worker reads manifests (it scores and predicts against one), so this module imports nothing of
+the driver.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Required, TypedDict, Unpack, cast
+
+from lamforest import keys
+from lamforest.store.base import Store, put_json
+
+SUMMARY_STATES = ("done", "failed", "cancelled")
+
+
+class MergeDoc(TypedDict):
+    """The merge policy a finish applied: ``auto`` below ``limit_mb``, ``always`` or ``never``."""
+
+    mode: str
+    limit_mb: float
+
+
+class MemoryDoc(TypedDict):
+    """Peaks a finish measured: the driver's while it streamed the groves, the workers' (REPORT lines)."""
+
+    driver_finish_peak_mb: float | None
+    driver_peak_is_phase: bool
+    worker_peak_mb: float | None
+    worker_memory_mb: int
+
+
+class Summary(TypedDict, total=False):
+    """``summary.json``: written once, when the build ends; a build with one has ended.
+
+    Every summary has the first group. A build that ended without a model (``failed``,
+    ``cancelled``) adds ``error`` or ``reason`` and ``trees_done``; a ``done`` build its scores,
+    timings, cost, model and memory. ``driven_s`` is missing from builds that predate it.
+    """
+
+    # every summary
+    state: Required[str]
+    failures: Required[list[dict[str, Any]]]
+    wall_s: Required[float]
+    billed_ms: Required[float]
+    cost_usd: Required[float]
+    finished: Required[float]
+    driven_s: float
+    # a build that ended without a model
+    error: str
+    reason: str | None
+    trees_done: int
+    # a done build
+    test_score: float | None
+    metric: str
+    oob_score: float | None
+    oob_missing_rows: int
+    test: dict[str, Any]  # a sharded build's held-out sums, as its workers returned them
+    sharded: dict[str, Any]
+    trees: int
+    groves: int
+    stream_s: float
+    merge_s: float
+    fit_span_s: float | None
+    gb_seconds: float
+    cost_is_estimate: bool
+    model_kind: str  # "merged" (model.tree) or "groves" (the manifest's groves are the model)
+    model_bytes: int | None
+    model_sha256: str | None
+    groves_bytes: int
+    forest_mb: float
+    merge: MergeDoc
+    memory: MemoryDoc
+    init_ms: float | None
+    estimate: dict[str, Any] | None
+
+
+class DoneDetails(TypedDict, total=False):
+    """What a finish that streamed the groves adds to a done summary (a summary written without
+    them, as a fixture's, still reads)."""
+
+    stream_s: float
+    fit_span_s: float | None
+    gb_seconds: float
+    model_kind: str
+    model_bytes: int | None
+    model_sha256: str | None
+    groves_bytes: int
+    forest_mb: float
+    merge: MergeDoc
+    memory: MemoryDoc
+    init_ms: float | None
+    driven_s: float
+    estimate: dict[str, Any] | None
+
+
+def done_summary(
+    *,
+    test_score: float | None,
+    metric: str,
+    oob_score: float | None,
+    trees: int,
+    groves: int,
+    merge_s: float,
+    wall_s: float,
+    billed_ms: float,
+    cost_usd: float,
+    cost_is_estimate: bool,
+    failures: list[dict[str, Any]],
+    finished: float,
+    oob_missing_rows: int | None = None,
+    test: dict[str, Any] | None = None,
+    sharded: dict[str, Any] | None = None,
+    **details: Unpack[DoneDetails],
+) -> Summary:
+    """The summary of a build that ended with its forest, and the ``details`` a finish measured.
+
+    ``oob_missing_rows`` (train rows no OOB vote reached) is kept only when some are; ``test`` (the
+    held-out sums its workers returned) and ``sharded`` only for a sharded build."""
+    doc: dict[str, Any] = {
+        "state": "done",
+        "test_score": test_score,
+        "metric": metric,
+        "oob_score": oob_score,
+        **({"oob_missing_rows": oob_missing_rows} if oob_missing_rows else {}),
+        **({"test": test} if test is not None else {}),
+        **({"sharded": sharded} if sharded is not None else {}),
+        "trees": trees,
+        "groves": groves,
+        "merge_s": merge_s,
+        "wall_s": wall_s,
+        "billed_ms": billed_ms,
+        "cost_usd": cost_usd,
+        "cost_is_estimate": cost_is_estimate,
+        "failures": failures,
+        "finished": finished,
+        **details,
+    }
+    return cast(Summary, doc)
+
+
+def end_summary(
+    state: str,
+    *,
+    failures: list[dict[str, Any]],
+    wall_s: float,
+    driven_s: float,
+    trees_done: int,
+    billed_ms: float,
+    cost_usd: float,
+    finished: float,
+    error: str | None = None,
+    reason: str | None = None,
+) -> Summary:
+    """The summary of a build that ended without a model: ``failed`` (with its ``error``) or
+    ``cancelled`` (with the cancel's ``reason``, which may be None)."""
+    if state == "failed":
+        if error is None:
+            raise ValueError("a failed build's summary says why: give its error")
+        why: dict[str, Any] = {"error": error}
+    elif state == "cancelled":
+        why = {"reason": reason}
+    else:
+        raise ValueError(f"a build that ended without a model is failed or cancelled, not {state!r}")
+    doc: dict[str, Any] = {
+        "state": state,
+        **why,
+        "failures": failures,
+        "wall_s": wall_s,
+        "driven_s": driven_s,
+        "trees_done": trees_done,
+        "billed_ms": billed_ms,
+        "cost_usd": cost_usd,
+        "finished": finished,
+    }
+    return cast(Summary, doc)
+
+
+def write_summary(store: Store, build: str, summary: Summary) -> None:
+    """Write the build's summary: from then on the build has ended."""
+    put_json(store, keys.summary(build), summary)
+
+
+_SUMMARY_NUMBERS = (
+    "wall_s", "billed_ms", "cost_usd", "finished", "driven_s", "test_score", "oob_score", "stream_s", "merge_s",
+    "fit_span_s", "gb_seconds", "forest_mb", "init_ms",
+)  # fmt: skip
+_SUMMARY_COUNTS = ("trees", "groves", "trees_done", "oob_missing_rows", "model_bytes", "groves_bytes")
+_SUMMARY_OBJECTS = ("test", "sharded", "merge", "memory", "estimate")
+_SUMMARY_TEXTS = ("metric", "model_kind", "model_sha256", "error", "reason")
+
+
+def parse_summary(raw: bytes | str) -> Summary:
+    """A ``summary.json`` read from the store, checked: an object whose ``state`` is one a build ends
+    in and whose fields have their types (None where a value may be missing). ``ValueError`` else."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    if "state" in doc and doc["state"] not in SUMMARY_STATES:
+        raise ValueError(f"its state {str(doc['state'])[:40]!r} is not one of {', '.join(SUMMARY_STATES)}")
+    for name in _SUMMARY_NUMBERS:
+        value = doc.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"its {name} is {str(value)[:40]!r}, not a number")
+    for name in _SUMMARY_COUNTS:
+        value = doc.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"its {name} is {str(value)[:40]!r}, not a whole number")
+    for name in _SUMMARY_OBJECTS:
+        if doc.get(name) is not None and not isinstance(doc[name], dict):
+            raise ValueError(f"its {name} is not an object")
+    for name in _SUMMARY_TEXTS:
+        if doc.get(name) is not None and not isinstance(doc[name], str):
+            raise ValueError(f"its {name} is not text")
+    if "failures" in doc and not isinstance(doc["failures"], list):
+        raise ValueError("its failures are not a list")
+    return cast(Summary, doc)

@@ -1,0 +1,152 @@
+"""Each store document has one writer and one reader: what the worker, the driver and the TUI's fixtures
+write reads back through the same checks, and a document whose fields are not of their types is refused
+by name, never half believed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lamforest import documents, driver, keys, records
+from lamforest.backend import local_backend
+from lamforest.cli import main
+from lamforest.driver.plan import BrokenBuildError, read_summary
+from lamforest_tui.testing import write_finished_build
+from tests.helpers import build
+
+SMALL = dict(data="iris", trees=4, grove=2, seed=3)
+
+
+@pytest.fixture
+def backend(home: Path):
+    b = local_backend(home)
+    yield b
+    b.close()
+
+
+def test_the_done_record_the_worker_writes_is_the_typed_one_and_reads_back(backend) -> None:
+    assert build(backend, "rec", **SMALL).state == "done"
+    rec = records.read_grove(backend.store, "rec", keys.grove_id(1), "done")
+    blob = backend.store.get_bytes(keys.grove("rec", keys.grove_id(1)))
+    assert rec["state"] == "done" and rec["grove"] == 1 and rec["trees"] == 2
+    assert rec["sha256"] == documents_digest(blob) and rec["bytes"] == len(blob)
+    assert rec["tree_bytes"] > 0 and rec["estimator"] == "RandomForestClassifier" and rec["rows"] > 0
+    # Every field the worker wrote is one the type names: nothing chosen outside records.py.
+    assert set(rec) <= set(records.GroveRecord.__annotations__)
+
+
+def documents_digest(blob: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(blob).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"state": "failed"}, "its state is 'failed', its file name says 'done'"),
+        ({"bytes": "many"}, "its bytes is 'many', not a whole number"),
+        ({"grove": True}, "its grove is 'True', not a whole number"),
+        ({"started": "noon"}, "its started is 'noon', not a time"),
+        ({"sha256": 7}, "its sha256 is not text"),
+    ],
+)
+def test_a_grove_record_of_the_wrong_shape_is_refused_naming_what(backend, change: dict, why: str) -> None:
+    assert build(backend, "shape", **SMALL).state == "done"
+    gid = keys.grove_id(0)
+    raw = json.loads(backend.store.get_bytes(keys.state("shape", gid, "done")))
+    with pytest.raises(ValueError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        records.parse_grove({**raw, **change}, "done")
+    records.parse_grove(raw, "done")  # the record as written reads
+
+
+def test_a_done_record_under_another_states_name_stops_the_driver_naming_it(home, backend, capsys) -> None:
+    """Records are written whole: a done record whose content says another state is damaged or forged,
+    and the driver says which file and the way out rather than take the grove as done."""
+    assert build(backend, "named", **SMALL).state == "done"
+    for key in (keys.summary("named"), keys.manifest("named"), keys.model("named")):
+        backend.store.delete(key)  # back to "not finished"
+    key = keys.state("named", keys.grove_id(1), "done")
+    raw = json.loads(backend.store.get_bytes(key))
+    backend.store.put_bytes(key, json.dumps({**raw, "state": "running"}).encode())
+    assert main(["--home", str(home), "finish", "named", "--workers", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "g00001.done cannot be read" in err and "file name says 'done'" in err and "lamforest finish named" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"state": "exploded"}, "its state 'exploded' is not one of done, failed, cancelled"),
+        ({"test_score": "high"}, "its test_score is 'high', not a number"),
+        ({"trees": 4.5}, "its trees is '4.5', not a whole number"),
+        ({"model_sha256": 12}, "its model_sha256 is not text"),
+        ({"failures": {}}, "its failures are not a list"),
+        ({"memory": [1]}, "its memory is not an object"),
+    ],
+)
+def test_a_summary_of_the_wrong_shape_is_a_broken_build_named_and_the_advice_works(
+    home, backend, capsys, change: dict, why: str
+) -> None:
+    assert build(backend, "sum", **SMALL).state == "done"
+    path = home / keys.summary("sum")
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, **change}))
+    with pytest.raises(BrokenBuildError) as exc:
+        driver.status(backend, "sum")
+    msg = str(exc.value)
+    assert "summary.json cannot be read" in msg and why in msg and "lamforest finish sum" in msg
+    assert main(["builds", "--json"]) == 0
+    listed = {b["name"]: b["state"] for b in json.loads(capsys.readouterr().out)}
+    assert listed["sum"] == "broken"
+    path.unlink()  # the advice, followed literally
+    assert main(["finish", "sum", "--workers", "1"]) == 0
+    assert driver.status(backend, "sum").summary == documents.parse_summary(path.read_bytes())
+
+
+def test_summaries_of_every_ending_read_back_through_the_one_reader(backend) -> None:
+    assert build(backend, "ok", **SMALL).state == "done"
+    done = documents.parse_summary(backend.store.get_bytes(keys.summary("ok")))
+    assert done["state"] == "done" and done["trees"] == 4 and done["model_kind"] == "merged"
+    failed = documents.end_summary(
+        "failed",
+        error="2 grove(s) failed",
+        failures=[],
+        wall_s=1.0,
+        driven_s=1.0,
+        trees_done=0,
+        billed_ms=0.0,
+        cost_usd=0.0,
+        finished=2.0,
+    )
+    cancelled = documents.end_summary(
+        "cancelled",
+        reason=None,
+        failures=[],
+        wall_s=1.0,
+        driven_s=1.0,
+        trees_done=2,
+        billed_ms=0.0,
+        cost_usd=0.0,
+        finished=2.0,
+    )
+    for doc in (failed, cancelled):
+        assert documents.parse_summary(json.dumps(doc)) == doc
+    assert "error" not in cancelled and cancelled["reason"] is None
+    with pytest.raises(ValueError, match="give its error"):
+        documents.end_summary(
+            "failed", failures=[], wall_s=0, driven_s=0, trees_done=0, billed_ms=0, cost_usd=0, finished=0
+        )
+
+
+def test_the_tui_fixtures_write_through_the_same_writers(backend) -> None:
+    plan = write_finished_build(backend.store, "fixture", groves=3, log=False)
+    summary = read_summary(backend, "fixture")
+    assert summary is not None and summary["state"] == "done" and summary["trees"] == plan.spec.trees
+    st = driver.status(backend, "fixture")
+    assert st.state == "done" and st.count("done") == 3
+    for g in range(3):
+        rec = records.read_grove(backend.store, "fixture", keys.grove_id(g), "done")
+        assert rec["bytes"] == 250_000 and "sha256" not in rec  # no grove file: nothing to hash

@@ -1,15 +1,20 @@
-"""Commands that only read the store import only what they use: not scikit-learn, pandas or pyarrow."""
+"""Start-up closures: commands that only read the store import only what they use (not scikit-learn,
+pandas or pyarrow), and a local worker environment imports the Lambda image's package set."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from lamforest import driver
+from lamforest.backend import local_backend
 from lamforest.cli import main as cli_main  # the command line entry: main(argv) -> exit code
+from lamforest.spec import BuildSpec
 
 HEAVY = ("sklearn", "pandas", "pyarrow", "scipy")
 PROBE = f"""
@@ -30,3 +35,38 @@ def test_reading_commands_load_no_heavy_library(
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report["code"] in (0, 1)  # cancel of a finished build is a failure, said in one line
     assert report["loaded"] == []
+
+
+# Not in the image (pandas, and pyarrow, which pandas imports), or not for a local store (boto3).
+NOT_IN_WORKER = ("pandas", "pyarrow", "boto3", "botocore")
+WORKER_PROBE = f"""
+import atexit, json, runpy, sys
+def report():
+    loaded = [m for m in {NOT_IN_WORKER!r} if m in sys.modules]
+    print(json.dumps({{"loaded": loaded, "sklearn": "sklearn.ensemble" in sys.modules}}), file=sys.stderr)
+atexit.register(report)
+sys.argv = ["lamforest.worker.local", *sys.argv[1:]]
+runpy.run_module("lamforest.worker.local", run_name="__main__")
+"""
+
+
+def test_a_local_worker_fits_a_grove_without_what_the_image_lacks(home: Path) -> None:
+    # The environment the pool starts, fed one fit event on stdin, as the pool feeds it; pandas is
+    # installed here, and scikit-learn would import it, so its absence is the environment's doing.
+    with local_backend(home) as backend:
+        plan = driver.create(backend, BuildSpec(name="wk", data="iris", trees=2, grove=1))
+        invocation = {"request_id": "r-start", "event": plan.events()[0].to_event()}
+        proc = subprocess.run(
+            [sys.executable, "-c", WORKER_PROBE, str(home), "1024", str(time.time_ns())],
+            input=json.dumps(invocation) + "\n",
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        replies = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert proc.returncode == 0, proc.stderr
+        assert "ready" in replies[0] and replies[1]["error"] is None
+        assert [r.state for r in driver.status(backend, "wk").rows] == ["done", "queued"]
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"loaded": [], "sklearn": True}  # its INIT loaded scikit-learn and nothing more

@@ -91,7 +91,9 @@ def main(root: str, memory_mb: int, started_ns: int) -> None:
     # Keep stdout for the protocol; anything the handler prints goes to stderr.
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    import lamforest.worker.entry  # noqa: F401  - the imports are the environment's INIT phase
+    from lamforest.worker.boot import init
+
+    init()  # the imports are the environment's INIT phase, with the image's package set
 
     store = LocalStore(root)
     init_ms: float | None = (time.time_ns() - started_ns) / 1e6

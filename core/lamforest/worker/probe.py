@@ -31,7 +31,9 @@ def _tree_mem_mb(est: Any) -> float:
 
 def _probe(folder: Path, config: dict[str, Any], started_ns: int) -> dict[str, Any]:
     """Run inside a fresh interpreter: time INIT, then one worker-like grove and the driver's per-tree work."""
-    import lamforest.worker.entry  # noqa: F401  - the imports are the environment's INIT, as the local pool times it
+    from lamforest.worker.boot import init
+
+    init()  # the environment's INIT, as the local pool times it
 
     init_ms = (time.time_ns() - started_ns) / 1e6
     from lamforest import artifacts, keys
@@ -165,7 +167,9 @@ def _sharded(folder: Path, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
 
 
 def _init_only(started_ns: int) -> dict[str, Any]:
-    import lamforest.worker.entry  # noqa: F401  - as a local worker starts
+    from lamforest.worker.boot import init
+
+    init()  # as a local worker starts
 
     return {"init_ms": (time.time_ns() - started_ns) / 1e6}
 

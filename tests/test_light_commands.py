@@ -16,7 +16,7 @@ from lamforest.backend import local_backend
 from lamforest.cli import main as cli_main  # the command line entry: main(argv) -> exit code
 from lamforest.spec import BuildSpec
 
-HEAVY = ("sklearn", "pandas", "pyarrow", "scipy")
+HEAVY = ("sklearn", "pandas", "pyarrow", "scipy", "joblib")  # joblib: only an export needs it
 PROBE = f"""
 import json, sys
 from lamforest.cli import main

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
 from lamforest import artifacts, forest, keys, memory, output
@@ -402,6 +401,8 @@ def export(backend: Backend, name: str, path: Path | str, force: bool = False) -
 
         write_file(path, safe.dumps(model))
         return path
+    import joblib  # here, not at the top: only an export needs it, and every command imports this module
+
     buf = io.BytesIO()
     joblib.dump(model, buf, compress=artifacts.EXPORT_COMPRESS)
     write_file(path, buf.getvalue())

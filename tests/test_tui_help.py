@@ -26,7 +26,7 @@ import lamforest_tui.widgets
 from lamforest.backend import open_backend
 from lamforest_tui.app import LamforestApp
 from lamforest_tui.screens import help as help_screen
-from lamforest_tui.screens.builds import BUILD_COLUMNS, column_layout, giving_way
+from lamforest_tui.screens.builds import BUILD_COLUMNS, BuildsScreen, column_layout, giving_way
 from lamforest_tui.screens.help import HelpScreen
 
 ROW = re.compile(r"^ (\S.*?)  +(\S.*)$")  # " keys  text"; a wrapped text's next line starts with spaces
@@ -127,6 +127,20 @@ def dialog_name(title: str, node: type[DOMNode]) -> str:
     if title != "Dialogs":
         return ""
     return {cls: f"{name}: " for name, cls in [*help_screen.DIALOGS, ("help", HelpScreen)]}[node]
+
+
+async def test_the_palette_says_what_each_action_does_and_its_keys_from_the_bindings(home: Path) -> None:
+    app = LamforestApp(open_backend("local", home=home))
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(100):
+            if isinstance(app.screen, BuildsScreen) and app.screen.loaded:
+                break
+            await pilot.pause(0.05)
+        helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
+    assert helps["Searches"] == "Hyperparameter searches: state, trials, best, cost; p promotes the best (s)"
+    assert helps["Filter builds"] == "Filter builds by name or state (/)"
+    assert helps["New build"] == "Open the new-build form (n)"
+    assert helps["Help"] == "This help: every key of every screen (?)"
 
 
 def test_the_columns_the_builds_list_gives_up_are_where_the_help_says() -> None:

@@ -26,7 +26,7 @@ from lamforest_tui.host import NewBuild, OpenBuild, ResumeBuild, StartBuild
 from lamforest_tui.screens.build import BuildScreen
 from lamforest_tui.screens.builds import BuildsScreen
 from lamforest_tui.screens.confirm import ConfirmScreen
-from lamforest_tui.screens.help import HelpScreen
+from lamforest_tui.screens.help import HelpScreen, describe
 from lamforest_tui.screens.new_build import NewBuildScreen
 
 STOP_WAIT_S = 5.0  # on quit, how long to wait for running drivers to let go
@@ -240,20 +240,21 @@ class LamforestApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("New build", "Open the new-build form (n)", self.action_new_build)
-        yield SystemCommand("Help", "Every key of every screen (?)", self.action_help)
-        # The screen's own actions, where they apply now (the same checks as its keys).
+        yield SystemCommand("New build", describe(BuildsScreen, "new_build"), self.action_new_build)
+        yield SystemCommand("Help", describe(type(self), "help"), self.action_help)
+        # The screen's own actions, where they apply now (the same checks as its keys); what they do
+        # and their keys are said by the screen's bindings.
         own = {
-            "cancel_build": ("Cancel build", "Cancel the selected build (c)"),
-            "resume_build": ("Resume build", "Resume an interrupted build (r)"),
-            "predict": ("Predict", "Predict on the held-out test set (p)"),
-            "export": ("Export", "Write the merged model to a file (e)"),
-            "searches": ("Searches", "Hyperparameter searches and leaderboards (s)"),
-            "filter": ("Filter builds", "Filter by name or state (/)"),
+            "cancel_build": "Cancel build",
+            "resume_build": "Resume build",
+            "predict": "Predict",
+            "export": "Export",
+            "searches": "Searches",
+            "filter": "Filter builds",
         }
-        for action, (title, help_text) in own.items():
+        for action, title in own.items():
             if hasattr(screen, f"action_{action}") and screen.check_action(action, ()):
-                yield SystemCommand(title, help_text, getattr(screen, f"action_{action}"))
+                yield SystemCommand(title, describe(type(screen), action), getattr(screen, f"action_{action}"))
 
     def stop_drivers(self, wait_s: float = STOP_WAIT_S) -> list[str]:
         """Ask the build drivers to stop watching (builds stay in the store); wait for them to let go."""

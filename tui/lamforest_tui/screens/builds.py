@@ -127,7 +127,7 @@ def build_row(st: BuildStatus) -> BuildRow:
 
 class BuildsScreen(Screen[None]):
     BINDINGS = [
-        Binding("n", "new_build", "New", tooltip="new build (form)", id="driver.new"),
+        Binding("n", "new_build", "New", tooltip="open the new-build form", id="driver.new"),
         Binding("c", "cancel_build", "Cancel", tooltip="cancel the selected build (asks y/n)", id="driver.cancel"),
         Binding(
             "r",

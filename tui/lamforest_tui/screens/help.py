@@ -104,6 +104,14 @@ def rows(bindings: Iterable[Binding]) -> list[Row]:
     return [Row(tuple(names), help_text(first[action])) for action, names in keys.items()]
 
 
+def describe(node: type[DOMNode], action: str) -> str:
+    """What ``action`` does and its keys, from ``node``'s bindings (the command palette's help line)."""
+    row = next((r for r in rows(b for b in bindings_of(node) if b.action == action)), None)
+    if row is None:
+        return ""
+    return f"{row.text[:1].upper()}{row.text[1:]} ({row.shown_keys})"
+
+
 def app_bindings(app: type[App[Any]]) -> list[Binding]:
     """The app's own keys, and the command palette's (Textual binds it from a class variable)."""
     out = bindings_of(app)

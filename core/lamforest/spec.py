@@ -12,7 +12,7 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -34,6 +34,10 @@ RESERVED_PARAMS = {
     "oob_score": "the forest's OOB score is computed from the groves when bootstrap is on",
     "n_jobs": "set by the backend to match the worker's CPUs",
 }
+
+
+# Set on a spec ``validated`` returned: not a field, so not in to_dict, ==, or a replace()'s copy.
+_VALID = "_validated"
 
 
 class SpecError(ValueError):
@@ -59,13 +63,29 @@ def validate_name(name: object) -> str:
     return name
 
 
+def whole(field_name: str, value: object) -> int:
+    """A whole number from what a user typed (``"12"``) or passed (12, 12.0); SpecError naming the field."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        return int(value)
+    raise SpecError(field_name, f"must be a whole number, got {value!r}")
+
+
+def real(field_name: str, value: object, expected: str) -> float:
+    """A number from what a user typed or passed; SpecError naming the field and ``expected``."""
+    try:
+        if isinstance(value, (str, SupportsFloat)):
+            return float(value)
+    except (TypeError, ValueError):
+        pass
+    raise SpecError(field_name, f"must be {expected}, got {value!r}")
+
+
 def as_int(field_name: str, value: object, minimum: int, maximum: int | None = None) -> int:
-    whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    whole_float = isinstance(value, float) and value.is_integer()
-    if whole or whole_float or (isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip())):
-        number = int(value)  # type: ignore[call-overload]  # one of the kinds just checked
-    else:
-        raise SpecError(field_name, f"must be a whole number, got {value!r}")
+    number = whole(field_name, value)
     if number < minimum:
         raise SpecError(field_name, f"must be at least {minimum}, got {number}")
     if maximum is not None and number > maximum:
@@ -84,10 +104,7 @@ def check_rows_per_grove(value: object) -> float | None:
     """``--rows-per-grove``: None, a whole number of rows (at least 1), or a fraction in (0, 1]."""
     if value is None or value == "":
         return None
-    try:
-        number = float(value)  # type: ignore[arg-type]  # refused below when not a number
-    except (TypeError, ValueError):
-        raise SpecError("rows_per_grove", f"must be a number of rows or a fraction in (0, 1], got {value!r}") from None
+    number = real("rows_per_grove", value, "a number of rows or a fraction in (0, 1]")
     if math.isnan(number) or number <= 0 or (number > 1 and not number.is_integer()) or number > 1e12:
         raise SpecError(
             "rows_per_grove", f"must be a whole number of rows (1 to 10^12) or a fraction in (0, 1], got {value!r}"
@@ -162,7 +179,15 @@ class BuildSpec:
     sizes: list[int] | None = None
 
     def validated(self) -> BuildSpec:
-        """Return a normalised copy, or raise SpecError naming the first bad field."""
+        """Return a normalised copy, or raise SpecError naming the first bad field. A copy this returned
+        is returned as it is: validation runs once however many layers ask for it."""
+        if self.__dict__.get(_VALID):
+            return self
+        spec = self._validate()
+        object.__setattr__(spec, _VALID, True)
+        return spec
+
+    def _validate(self) -> BuildSpec:
         name = validate_name(self.name)
         if not isinstance(self.data, str) or not self.data.strip():
             raise SpecError("data", "a dataset is required (built-in name, synthetic:..., or a file)")
@@ -182,10 +207,7 @@ class BuildSpec:
         model = choice("model", self.model, MODELS)
         task = choice("task", self.task, TASKS)
         seed = as_int("seed", self.seed, 0, 2**32 - 1)
-        try:
-            test_size = float(self.test_size)
-        except (TypeError, ValueError):
-            raise SpecError("test_size", f"must be a number in [0, 1), got {self.test_size!r}") from None
+        test_size = real("test_size", self.test_size, "a number in [0, 1)")
         if not 0.0 <= test_size < 1.0 or math.isnan(test_size):
             raise SpecError("test_size", f"must be in [0, 1) (0: train on every row), got {self.test_size!r}")
         memory = as_int("memory", self.memory, MEMORY_MIN_MB, MEMORY_MAX_MB)
@@ -194,10 +216,7 @@ class BuildSpec:
         chunk = as_int("chunk", self.chunk, 1)
         max_cost = None
         if self.max_cost is not None:
-            try:
-                max_cost = float(self.max_cost)
-            except (TypeError, ValueError):
-                raise SpecError("max_cost", f"must be a number of USD, got {self.max_cost!r}") from None
+            max_cost = real("max_cost", self.max_cost, "a number of USD")
             if not max_cost > 0:
                 raise SpecError("max_cost", f"must be positive, got {self.max_cost!r}")
         rows_per_grove = check_rows_per_grove(self.rows_per_grove)

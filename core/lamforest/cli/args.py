@@ -8,7 +8,17 @@ from typing import NoReturn
 
 from lamforest import __version__
 from lamforest.backend import BACKENDS
-from lamforest.spec import ARCHITECTURES, MODELS, TASKS
+from lamforest.spec import (
+    ARCHITECTURES,
+    MODELS,
+    TASKS,
+    BuildSpec,
+    check_rows_per_grove,
+    parse_params,
+    real,
+    whole,
+)
+from lamforest.spec_input import make_spec
 
 
 def _backend_args(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -97,6 +107,30 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
         metavar="N",
         help="sharded data: train rows each grove samples (whole shards), N rows or a fraction in (0, 1] of the "
         "train rows (default: the most that fit --memory)",
+    )
+
+
+def spec_from_flags(args: argparse.Namespace, name: str) -> BuildSpec:
+    """The spec the flags of ``_spec_args`` ask for (and ``build``'s own), validated once: every
+    command that takes them goes through here. The flags' text becomes typed values naming the flag."""
+    max_cost = getattr(args, "max_cost", None)
+    return make_spec(
+        name,
+        data=args.data,
+        target=args.target,
+        weight=args.weight,
+        trees=whole("trees", args.trees),
+        grove=whole("grove", args.grove),
+        model=args.model,
+        task=args.task,
+        params=parse_params(args.param),
+        seed=whole("seed", args.seed),
+        test_size=real("test_size", args.test_size, "a number in [0, 1)"),
+        memory=whole("memory", args.memory),
+        arch=args.arch,
+        retries=whole("retries", getattr(args, "retries", 2)),
+        max_cost=None if max_cost is None else real("max_cost", max_cost, "a number of USD"),
+        rows_per_grove=check_rows_per_grove(args.rows_per_grove),
     )
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from lamforest import driver as drv
+from lamforest.cli.args import spec_from_flags
 from lamforest.driver import estimate as est
 from lamforest.ec2 import Ec2Projection, check_instance, ec2
 from lamforest.estimate import Projection
-from lamforest.spec import BuildSpec, SpecError, parse_params
+from lamforest.spec import BuildSpec, SpecError
 
 
 def spec_from_args(args: argparse.Namespace, backend: Any) -> tuple[BuildSpec, str]:
@@ -35,23 +36,7 @@ def spec_from_args(args: argparse.Namespace, backend: Any) -> tuple[BuildSpec, s
             pass  # not a build in the store: a new name for the flags' spec
         else:
             return plan.spec, f"build {name!r} in the store (its spec as built; flags are ignored)"
-    spec = BuildSpec(
-        name=name or "estimate",
-        data=args.data,
-        target=args.target,
-        trees=args.trees,
-        grove=args.grove,
-        model=args.model,
-        task=args.task,
-        params=parse_params(args.param),
-        seed=args.seed,
-        test_size=args.test_size,
-        memory=args.memory,
-        arch=args.arch,
-        weight=args.weight,
-        rows_per_grove=args.rows_per_grove,
-    )
-    return spec, "the flags"
+    return spec_from_flags(args, name or "estimate"), "the flags"  # the road build's flags take
 
 
 def run(args: argparse.Namespace, backend: Any, console: Any) -> int:
@@ -59,7 +44,7 @@ def run(args: argparse.Namespace, backend: Any, console: Any) -> int:
         return _calibrate(args, backend, console)
     check_instance(args.ec2_vcpus, args.ec2_price, args.ec2_memory)  # before a sample is measured
     spec, source = spec_from_args(args, backend)
-    spec = drv.validate(spec)
+    spec = drv.validate(spec)  # a stored or file spec; the flags' was validated on its way
     estimate = est.estimate_spec(
         backend, spec, concurrency=args.concurrency, workers=args.workers, refresh=args.refresh
     )

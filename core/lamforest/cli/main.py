@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from lamforest import driver as drv
 from lamforest.backend import ConfigError, DispatchError, open_backend
-from lamforest.cli.args import build_parser
+from lamforest.cli.args import build_parser, spec_from_flags
 from lamforest.cli.render import (
     ProgressView,
     fmt_usd,
@@ -31,7 +31,8 @@ from lamforest.cli.render import (
 from lamforest.driver import estimate
 from lamforest.sample import cached_sample
 from lamforest.shards import is_sharded
-from lamforest.spec import BuildSpec, SpecError, check_workers, parse_grid, parse_params
+from lamforest.spec import SpecError, check_workers, parse_grid, real, whole
+from lamforest.spec_input import make_spec
 from lamforest.store.base import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
@@ -47,36 +48,18 @@ def _open(args: argparse.Namespace):
 
 
 def cmd_build(args: argparse.Namespace, console: Any) -> int:
-    spec = BuildSpec(
-        name=args.name,
-        data=args.data,
-        target=args.target,
-        weight=args.weight,
-        trees=args.trees,
-        grove=args.grove,
-        model=args.model,
-        task=args.task,
-        params=parse_params(args.param),
-        seed=args.seed,
-        test_size=args.test_size,
-        memory=args.memory,
-        arch=args.arch,
-        retries=args.retries,
-        max_cost=args.max_cost,
-        rows_per_grove=args.rows_per_grove,
-    )
-    checked = drv.validate(spec)  # cheap checks before the backend is even opened
+    spec = spec_from_flags(args, args.name)  # cheap checks before the backend is even opened
     check_workers(args.workers)
     merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
     backend = _open(args)
     try:
         # A budget is checked against the estimate before anything is written or dispatched.
-        if checked.max_cost is not None and not args.json and cached_sample(checked, estimate.cache_dir()) is None:
+        if spec.max_cost is not None and not args.json and cached_sample(spec, estimate.cache_dir()) is None:
             console.print("checking --max-cost: fitting a sample grove here to estimate the build ...")
-        budgeted = estimate.check_budget(backend, checked, workers=args.workers)
+        budgeted = estimate.check_budget(backend, spec, workers=args.workers)
         # Start the compute now (local: worker interpreters import scikit-learn, a cold
         # start) so that it overlaps loading, splitting and storing the data.
-        backend.make_compute(checked, args.workers, args.sync)
+        backend.make_compute(spec, args.workers, args.sync)
         try:
             plan = drv.create(backend, spec, workers=args.workers)
         except KeyboardInterrupt:
@@ -402,19 +385,23 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
     try:
         asked = bool(args.grid) or args.random is not None
         if asked or not search.exists(backend, args.name):
-            spec = search.SearchSpec.of(
+            trees = whole("trees", args.trees)
+            base = make_spec(  # -g is trees between cancel checks here: at most a trial's trees
                 args.name,
                 data=args.data or "digits",
                 target=args.target,
-                grid=parse_grid(args.grid),
-                random=args.random,
-                trees=args.trees,
-                grove=args.grove,
+                trees=trees,
+                grove=min(whole("grove", args.grove), trees),
                 model=args.model,
                 task=args.task,
-                seed=args.seed,
-                test_size=args.test_size,
-                valid_size=args.valid_size,
+                seed=whole("seed", args.seed),
+                test_size=real("test_size", args.test_size, "a number in [0, 1)"),
+            )
+            spec = search.SearchSpec(
+                base,
+                parse_grid(args.grid),
+                random=None if args.random is None else whole("random", args.random),
+                valid_size=real("valid_size", args.valid_size, "a number in (0, 1)"),
             )
             doc = search.create(backend, spec)
             if not args.json:  # doc["spec"] is the stored (plain) form; the typed spec is at hand

@@ -29,6 +29,7 @@ from lamforest.events import FitEvent
 from lamforest.grove import check_params, keyed_like, make_estimator
 from lamforest.shards import grove_shards
 from lamforest.spec import BuildSpec, SpecError, validate_name
+from lamforest.spec_input import checked
 from lamforest.store.base import location, put_json
 
 
@@ -134,9 +135,11 @@ class Plan:
 
 
 def validate(spec: BuildSpec, dataset: datamod.Dataset | None = None) -> BuildSpec:
-    """Validate the spec and its params (with scikit-learn's own validation) without writing."""
-    spec = spec.validated()
-    check_params(spec.model, dataset.task if dataset else spec.task, spec.params)
+    """Validate the spec and its params (with scikit-learn's own validation) without writing; once
+    (``spec.checked``): a spec validated before, by ``make_spec`` or here, is not checked again."""
+    spec = checked(spec)
+    if dataset is not None and dataset.task != spec.task:
+        check_params(spec.model, dataset.task, spec.params)
     return spec
 
 
@@ -269,7 +272,8 @@ def train_ref(
 
 def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
     """Split once, then store the train set, the test set (if any) and ``spec.json``, in that order."""
-    make_estimator(spec.model, ds.task, spec.params)
+    if ds.task != spec.task:  # ``auto`` until the data said: the params, checked for either, now for this one
+        make_estimator(spec.model, ds.task, spec.params)
     X_tr, X_te, y_tr, y_te, w_tr = datamod.split_weighted(ds, spec.test_size, spec.seed)
     preflight(spec.model, ds.task, spec.params, X_tr, y_tr, spec.seed)
     ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names, w_tr)

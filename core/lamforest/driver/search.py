@@ -76,8 +76,10 @@ class SearchSpec:
     def validated(self) -> SearchSpec:
         base = self.base
         as_int("trees", base.trees, 1, 10_000)
-        grove = as_int("grove", base.grove, 1)
-        base = replace(base, grove=min(grove, as_int("trees", base.trees, 1))).validated()
+        grove, trees = as_int("grove", base.grove, 1), as_int("trees", base.trees, 1)
+        if grove > trees:  # -g is trees between cancel checks: at most a trial's trees
+            base = replace(base, grove=trees)
+        base = base.validated()  # once: a base from make_spec is kept as it is
         rnd = None if self.random is None else as_int("random", self.random, 1, MAX_TRIALS)
         try:
             valid = float(self.valid_size)

@@ -156,7 +156,8 @@ def run_job(
 
 def _plan(backend: Backend, spec: BuildSpec, sset: shards.ShardSet, ref: str, summaries: list[dict]) -> Plan:
     task, classes = reduce_scans(sset, summaries, spec)
-    make_estimator(spec.model, task, spec.params)
+    if task != spec.task:  # ``auto`` until the scan said: the params, checked for either, now for this one
+        make_estimator(spec.model, task, spec.params)
     rows = [int(s["rows"]) for s in summaries]
     tests = [int(s["test_rows"]) for s in summaries]
     train_rows = [r - t for r, t in zip(rows, tests, strict=True)]

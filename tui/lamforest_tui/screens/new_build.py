@@ -31,7 +31,8 @@ from lamforest import driver, fmt
 from lamforest.backend import Backend
 from lamforest.data import BUILTINS
 from lamforest.estimate_params import ModelParams
-from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value
+from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value, real, whole
+from lamforest.spec_input import make_spec
 from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.steady_input import SteadyInput
 from lamforest_tui.widgets.steady_select import SteadySelect
@@ -206,7 +207,7 @@ class NewBuildScreen(ModalScreen[str | None]):
 
     def _estimate_now(self) -> None:
         try:
-            spec = self.spec().validated()
+            spec = self.spec()
         except SpecError:
             self.query_one("#estimate", Static).update("")
             return
@@ -251,7 +252,8 @@ class NewBuildScreen(ModalScreen[str | None]):
         return widget.value.strip()
 
     def spec(self, overrides: dict[str, str] | None = None) -> BuildSpec:
-        """The form as a BuildSpec (unvalidated: the core validates it); ``overrides`` replace fields."""
+        """The form as a validated BuildSpec (``make_spec``, the road the CLI's flags take too): the
+        fields' text is converted here, an error naming its field; ``overrides`` replace fields."""
 
         def value(key: str) -> str:
             return self.value(key, overrides)
@@ -271,37 +273,39 @@ class NewBuildScreen(ModalScreen[str | None]):
             text = value(key)
             if text:
                 params[key] = parse_param_value(text)
-        return BuildSpec(
-            name=value("name"),
+        max_cost = value("max_cost")
+        return make_spec(
+            value("name"),
             data=data,
             target=value("target") or None,
-            trees=value("trees"),  # type: ignore[arg-type]  # strings: BuildSpec validates and converts
-            grove=value("grove"),  # type: ignore[arg-type]
+            trees=whole("trees", value("trees")),
+            grove=whole("grove", value("grove")),
             model=value("model"),
             task=value("task"),
             params=params,
-            seed=value("seed"),  # type: ignore[arg-type]
-            memory=value("memory"),  # type: ignore[arg-type]
+            seed=whole("seed", value("seed")),
+            memory=whole("memory", value("memory")),
             arch=value("arch"),
-            max_cost=value("max_cost") or None,  # type: ignore[arg-type]
+            max_cost=real("max_cost", max_cost, "a number of USD") if max_cost else None,
         )
 
-    def all_errors(self) -> list[SpecError]:
-        """Every field's error at once: validate, put the offending field back to its default, repeat."""
+    def all_errors(self) -> tuple[BuildSpec | None, list[SpecError]]:
+        """The form's spec, or every field's error at once: validate, put the offending field back to its
+        default, repeat."""
         errors: list[SpecError] = []
         defaults = {f.key: f.default for f in fields()}
         overrides: dict[str, str] = {}
         for _ in range(len(defaults) + 1):
             try:
-                driver.validate(self.spec(overrides))
-                return errors
+                spec = self.spec(overrides)
+                return (None if errors else spec), errors
             except SpecError as exc:
                 errors.append(exc)
                 key = error_key(exc.field)
                 if key == "general" or key in overrides:
-                    return errors
+                    return None, errors
                 overrides[key] = defaults[key] if key != "name" else "x"
-        return errors
+        return None, errors
 
     def clear_errors(self) -> None:
         for err in self.query(".error").results(Static):
@@ -342,14 +346,13 @@ class NewBuildScreen(ModalScreen[str | None]):
         if self.submitting:
             return
         self.clear_errors()
-        errors = self.all_errors()
-        if errors:
+        spec, errors = self.all_errors()
+        if spec is None:
             order = [f.key for f in fields()]
             errors.sort(key=lambda e: order.index(k) if (k := error_key(e.field)) in order else len(order))
             for i, exc in enumerate(errors):  # the focus goes to the first field, in the form's order
                 self.show_error(exc, focus=i == 0)
             return
-        spec = driver.validate(self.spec())
         self.submitting = True
         self.query_one("#start", Button).disabled = True
         self.query_one("#cancel", Button).disabled = True

@@ -78,10 +78,7 @@ def load(
         raise SpecError("data", f"{source!r}: expected synthetic:ROWSxCOLS[:CLASSES], e.g. synthetic:5000x20:3")
     elif _is_file(source):
         path = Path(source).expanduser()
-        if weight is None:
-            X, y, names = tables.read_xy(path, target)
-        else:
-            X, y, names, w = weights.read_xyw(path, target, weight)
+        X, y, names, w = tables.read_xy(path, target, weight)
         named = path.suffix.lower() not in (".npy", ".npz")
         natural = None
     else:

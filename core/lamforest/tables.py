@@ -376,35 +376,84 @@ def read_svmlight(path: Path, n_features: int | None = None) -> tuple[Any, np.nd
     return X, np.asarray(y)
 
 
-def read_xy(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features, target and feature names of a training file."""
+def read_xy(
+    path: Path, target: str | None, weight: str | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None]:
+    """Features, target, feature names and sample weights (None without ``weight``) of a training file.
+
+    ``weight`` is a column name (CSV, Parquet), a column index (.npy) or an array name (.npz); that
+    column is neither a feature nor the target (``weights.check_weight`` checks its values).
+    """
     must_exist(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise SpecError("data", f"unsupported file type {suffix!r}; use {', '.join(SUFFIXES)}")
     head = check_file(path)
+    where = path.name
     if suffix in SVMLIGHT:
+        if weight is not None:
+            raise SpecError(
+                "weight",
+                f"{where}: a LIBSVM file holds labels and features only; give weights in a CSV, "
+                "Parquet, .npy or .npz file",
+            )
         Xs, labels = read_svmlight(path)
-        return Xs, labels, [f"x{i}" for i in range(Xs.shape[1])]
+        return Xs, labels, [f"x{i}" for i in range(Xs.shape[1])], None
     if suffix == ".npz":
         X, y = read_npz(path)
         assert y is not None
-        return X, y, [f"x{i}" for i in range(X.shape[1])]
+        w = _npz_weight(path, weight) if weight is not None else None
+        return X, y, [f"x{i}" for i in range(X.shape[1])], w
     if suffix == ".npy":
         arr = read_npy(path, head)
+        if weight is not None and (arr.ndim != 2 or arr.shape[1] < 3):
+            raise SpecError("data", f"{where}: with weights, an .npy file needs features, a target and a weight column")
         if arr.ndim != 2 or arr.shape[1] < 2:
-            raise SpecError("data", f"{path.name}: an .npy file must be 2-D with features and a target column")
-        col = arr.shape[1] - 1 if target is None else column_index(target, arr.shape[1], path.name)
-        X = np.delete(arr, col, axis=1)
-        return X, arr[:, col], [f"x{i}" for i in range(X.shape[1])]
+            raise SpecError("data", f"{where}: an .npy file must be 2-D with features and a target column")
+        col = arr.shape[1] - 1 if target is None else column_index(target, arr.shape[1], where)
+        if weight is None:
+            X = np.delete(arr, col, axis=1)
+            return X, arr[:, col], [f"x{i}" for i in range(X.shape[1])], None
+        try:
+            wcol = column_index(weight, arr.shape[1], where)
+        except SpecError as exc:
+            raise SpecError("weight", exc.message) from None
+        if wcol == col:
+            raise SpecError("weight", f"{where}: column {wcol} is the target; weights need a column of their own")
+        X = np.delete(arr, [col, wcol], axis=1)
+        return X, arr[:, col], [f"x{i}" for i in range(X.shape[1])], arr[:, wcol]
     header, columns = read_columns(path, head)
-    where = path.name
+    if weight is not None and weight not in header:
+        raise SpecError("weight", f"{where}: no column {weight!r}; columns are {', '.join(header)}")
     targets = check_targets(target, header, where)
-    features = [h for h in header if h not in targets]
+    if weight is not None and weight in targets:
+        raise SpecError("weight", f"{where}: {weight!r} is the target; weights need a column of their own")
+    features = [h for h in header if h not in targets and h != weight]
     if not features:
-        raise SpecError("data", f"{where}: no feature columns besides the target")
+        also = " and the weights" if weight is not None else ""
+        raise SpecError("data", f"{where}: no feature columns besides the target{also}")
     X = columns_matrix(header, columns, features, where)
-    return X, targets_of(header, columns, targets, where), features
+    w = None
+    if weight is not None:
+        try:
+            w = column_floats(columns[header.index(weight)], weight, where)
+        except SpecError as exc:
+            raise SpecError("weight", exc.message) from None
+    return X, targets_of(header, columns, targets, where), features, w
+
+
+def _npz_weight(path: Path, weight: str) -> np.ndarray:
+    """The array of sample weights named ``weight`` in an .npz archive (``read_npz`` checks the archive)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            if weight not in names:
+                raise SpecError("weight", f"{path.name}: no array named {weight!r}; arrays are {', '.join(names)}")
+            return np.asarray(z[weight])
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, SpecError):
+            raise
+        raise _load_error(exc, path.name, ".npz", "save it with numpy.savez(path, X=..., y=..., w=...)") from None
 
 
 def _listed(names: list[str], limit: int = 8) -> str:

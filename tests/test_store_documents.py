@@ -150,3 +150,24 @@ def test_the_tui_fixtures_write_through_the_same_writers(backend) -> None:
     for g in range(3):
         rec = records.read_grove(backend.store, "fixture", keys.grove_id(g), "done")
         assert rec["bytes"] == 250_000 and "sha256" not in rec  # no grove file: nothing to hash
+
+
+def test_the_manifest_finish_writes_reads_back_and_one_of_the_wrong_shape_is_refused(home, backend, capsys) -> None:
+    assert build(backend, "man", **SMALL).state == "done"
+    raw = backend.store.get_bytes(keys.manifest("man"))
+    doc = documents.parse_manifest(raw)
+    assert doc["trees"] == 4 and [g["grove"] for g in doc["groves"]] == [0, 1] and "outputs" not in doc
+    assert set(doc) <= set(documents.Manifest.__annotations__)
+    for g in doc["groves"]:
+        assert set(g) == set(documents.ManifestGrove.__annotations__)
+    bad = json.loads(raw)
+    bad["groves"][1]["bytes"] = "a lot"
+    with pytest.raises(ValueError, match="grove entry 1: its bytes is 'a lot', not a whole number"):
+        documents.parse_manifest(json.dumps(bad))
+    (home / keys.manifest("man")).write_text(json.dumps(bad))
+    assert main(["predict", "man"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "manifest.json cannot be read" in err and "not a whole number" in err and "lamforest finish man" in err
+    (home / keys.manifest("man")).unlink()  # the advice, followed literally
+    assert main(["finish", "man", "--workers", "1"]) == 0
+    assert documents.parse_manifest(backend.store.get_bytes(keys.manifest("man"))) == doc

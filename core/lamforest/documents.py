@@ -223,3 +223,111 @@ def parse_summary(raw: bytes | str) -> Summary:
     if "failures" in doc and not isinstance(doc["failures"], list):
         raise ValueError("its failures are not a list")
     return cast(Summary, doc)
+
+
+class ManifestGrove(TypedDict):
+    """One grove of a finished forest, as ``manifest.json`` lists it: readers check its file against
+    ``sha256`` and ``bytes`` before reading it; ``tree_bytes`` is its trees' size in memory."""
+
+    grove: int
+    trees: int
+    sha256: str
+    bytes: int
+    tree_bytes: int
+
+
+class Manifest(TypedDict, total=False):
+    """``manifest.json``: the finished forest as its groves, written by every finish (merged or not).
+
+    ``outputs`` is there only above one target column; ``merged`` says whether ``model.tree`` was
+    written from these groves, under the policy ``merge``.
+    """
+
+    v: Required[int]
+    build: Required[str]
+    task: Required[str]
+    model: Required[str]
+    estimator: Required[str]
+    classes: Required[list[Any] | None]
+    outputs: int
+    n_features: Required[int]
+    features: Required[list[str]]
+    trees: Required[int]
+    groves: Required[list[ManifestGrove]]
+    tree_bytes: Required[int]
+    merged: Required[bool]
+    merge: Required[MergeDoc]
+
+
+def manifest(
+    *,
+    build: str,
+    task: str,
+    model: str,
+    estimator: str,
+    classes: list[Any] | None,
+    outputs: int,
+    n_features: int,
+    features: list[str],
+    groves: list[ManifestGrove],
+    trees: int,
+    tree_bytes: int,
+    merged: bool,
+    merge: MergeDoc,
+) -> Manifest:
+    """The manifest of a finished forest (version 1)."""
+    doc: Manifest = {
+        "v": 1,
+        "build": build,
+        "task": task,
+        "model": model,
+        "estimator": estimator,
+        "classes": classes,
+        "n_features": n_features,
+        "features": features,
+        "trees": trees,
+        "groves": groves,
+        "tree_bytes": tree_bytes,
+        "merged": merged,
+        "merge": merge,
+    }
+    if outputs > 1:
+        doc["outputs"] = outputs
+    return doc
+
+
+def write_manifest(store: Store, build: str, doc: Manifest) -> None:
+    put_json(store, keys.manifest(build), doc)
+
+
+_GROVE_COUNTS = ("grove", "trees", "bytes", "tree_bytes")
+_MANIFEST_COUNTS = ("v", "n_features", "trees", "tree_bytes", "outputs")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_manifest(raw: bytes | str) -> Manifest:
+    """A ``manifest.json`` read from the store, checked for its shape: an object listing its groves, each
+    with its index, tree count, file size and sha256, and counts that are whole numbers. Whether it is
+    this build's forest is the reader's to check against the plan. ``ValueError`` names what is wrong."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or not isinstance(doc.get("groves"), list):
+        raise ValueError("is not a manifest (no list of groves)")
+    for name in _MANIFEST_COUNTS:
+        if name in doc and not _whole(doc[name]):
+            raise ValueError(f"its {name} is {str(doc[name])[:40]!r}, not a whole number")
+    if doc.get("classes") is not None and not isinstance(doc["classes"], list):
+        raise ValueError("its classes are not a list")
+    if "features" in doc and not isinstance(doc["features"], list):
+        raise ValueError("its features are not a list")
+    for i, entry in enumerate(doc["groves"]):
+        if not isinstance(entry, dict):
+            raise ValueError(f"its grove entry {i} is not an object")
+        for name in _GROVE_COUNTS:
+            if name in entry and not _whole(entry[name]):
+                raise ValueError(f"grove entry {i}: its {name} is {str(entry[name])[:40]!r}, not a whole number")
+        if not _whole(entry.get("grove")) or not _whole(entry.get("trees")) or not isinstance(entry.get("sha256"), str):
+            raise ValueError(f"grove entry {i} lacks its grove, trees or sha256")
+    return cast(Manifest, doc)

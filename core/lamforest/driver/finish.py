@@ -5,6 +5,10 @@ Finishing holds a few groves at a time, never the forest: held-out votes and
 OOB sums are accumulated grove by grove, in grove order, with the same
 additions as the merged forest (so the scores are the merged forest's). The
 merged scikit-learn file is written only under the merge policy.
+
+``finalize`` runs its steps in order: the held-out rows (``_held_out``), one pass over the groves
+(``stream_groves``), the OOB score (``oob_scores``), the merged file (``write_model``), the manifest,
+and last the summary, whose existence says the build has ended.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import estimate, sharded, stream
 from lamforest.driver.oob import write_oob
-from lamforest.driver.plan import BuildError
+from lamforest.driver.plan import BuildError, Plan
 from lamforest.driver.schedule import permanent
 from lamforest.driver.stream import GroveMismatch
 from lamforest.driver.watch import BuildStatus, Watcher
 from lamforest.grove import Grove, bootstraps
 from lamforest.spec import SpecError
-from lamforest.store.base import location, put_json
+from lamforest.store.base import location
 
 MERGE_MODES = ("auto", "always", "never")
 DEFAULT_MERGE_LIMIT_MB = forest.DEFAULT_MERGE_LIMIT_MB
@@ -145,7 +149,7 @@ def _wait_reports(backend: Backend, watcher: Watcher) -> BuildStatus:
     return st
 
 
-def _listed_from_records(plan: Any, st: BuildStatus, merge: MergePolicy) -> list[dict[str, Any]] | None:
+def _listed_from_records(plan: Plan, st: BuildStatus, merge: MergePolicy) -> list[documents.ManifestGrove] | None:
     """A sharded build's manifest entries from its done records, when finish needs no grove in memory:
     its workers score the held-out rows, it has no OOB sums, and the forest is above the merge policy.
     The workers that score and predict check each grove's bytes against these hashes. None otherwise."""
@@ -154,7 +158,7 @@ def _listed_from_records(plan: Any, st: BuildStatus, merge: MergePolicy) -> list
     wanted = ("trees", "sha256", "bytes", "tree_bytes", "estimator")
     if not st.rows or not all(all(k in r.record for k in wanted) for r in st.rows):
         return None  # groves written before their records said this much
-    listed = [
+    listed: list[documents.ManifestGrove] = [
         {
             "grove": r.grove,
             "trees": _planned_trees(plan.spec.name, r.grove, r.record, plan.spec.grove_sizes()[r.grove]),
@@ -179,51 +183,56 @@ def _planned_trees(name: str, index: int, record: dict[str, Any], planned: int) 
     return planned
 
 
-def finalize(
-    backend: Backend,
-    watcher: Watcher,
-    *,
-    failures: list[dict[str, Any]] | None,
-    t_start: float | None,
-    merge: MergePolicy | None = None,
-) -> BuildStatus:
-    """Every grove is done: stream them to score (test and OOB), write manifest.json, summary.json, and
-    model.tree when ``merge`` allows it.
+def _held_out(backend: Backend, plan: Plan) -> tuple[np.ndarray, Any]:
+    """The held-out rows the groves vote on, checked against the plan's hash; none (a build that trains
+    on every row, or sharded data, whose workers score it) is zero rows and no labels."""
+    name = plan.spec.name
+    if not plan.n_test or plan.sharded is not None:
+        return np.zeros((0, plan.n_features), dtype=np.float32), None
+    try:
+        return datamod.get_test(backend.store, name, plan.test_sha256)
+    except (KeyError, ValueError, OSError, EOFError):  # deleted, truncated, not an npz
+        where = location(backend.store, keys.test_set(name))
+        raise BuildError(
+            f"{where} (the held-out rows) is missing or unreadable: this build cannot be scored; "
+            "build it again under a new name"
+        ) from None
 
-    Peak memory is a few groves plus the held-out votes and the OOB sums (and
-    the merged forest itself, only when it is kept).
-    """
-    merge = merge or MergePolicy()
-    name, plan = watcher.name, watcher.plan
-    st = _wait_reports(backend, watcher)
-    exact_peak = memory.reset_peak()
+
+@dataclass
+class Streamed:
+    """What one pass over the done groves gave: the manifest's entries, the forest's size, the held-out
+    votes and OOB sums (grove order: the merged forest's additions), and the groves kept to merge."""
+
+    listed: list[documents.ManifestGrove]
+    estimator: str
+    trees: int
+    tree_bytes: int
+    votes: forest.Votes
+    oob_total: np.ndarray | None
+    oob_count: np.ndarray | None
+    kept: list[Grove] | None
+    seconds: float
+
+
+def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePolicy, X_te: np.ndarray) -> Streamed:
+    """Read the done groves in order, a few at a time: each is checked against the plan, voted on the
+    held-out rows, its OOB sums added, listed, and kept for the merged file while ``merge`` allows.
+
+    A sharded build above the merge policy reads no grove: its manifest comes from the done records
+    and its workers score it."""
     t0 = time.perf_counter()
-    classes = plan.class_arrays
-    if plan.n_test and plan.sharded is None:
-        try:
-            X_te, y_te = datamod.get_test(backend.store, name, plan.test_sha256)
-        except (KeyError, ValueError, OSError, EOFError):  # deleted, truncated, not an npz
-            key = keys.test_set(name)
-            where = location(backend.store, key)
-            raise BuildError(
-                f"{where} (the held-out rows) is missing or unreadable: this build cannot be scored; "
-                "build it again under a new name"
-            ) from None
-    else:  # a build that trains on every row (test size 0) has no held-out score: vote on no rows
-        X_te, y_te = np.zeros((0, plan.n_features), dtype=np.float32), None
-    votes = forest.Votes(X_te, classes, threads=stream.threads(), outputs=plan.outputs)
+    name = plan.spec.name
+    votes = forest.Votes(X_te, plan.class_arrays, threads=stream.threads(), outputs=plan.outputs)
     # A sharded grove fits a sample, not the train set: its out-of-bag rows are not the forest's.
     oob = bootstraps(plan.spec.params, plan.spec.model) and plan.sharded is None
-    oob_total: np.ndarray | None = None
-    oob_count: np.ndarray | None = None
-    kept: list[Grove] | None = [] if merge.mode != "never" else None
-    size, estimator = 0, ""
-    listed: list[dict[str, Any]] = []
+    out = Streamed([], "", 0, 0, votes, None, None, [] if merge.mode != "never" else None, 0.0)
     sizes = plan.spec.grove_sizes()
     from_records = _listed_from_records(plan, st, merge)
     if from_records is not None:  # nothing to vote on here and no merged file to write: read no grove
-        listed, estimator, kept = from_records, str(st.rows[0].record["estimator"]), None
-        size = sum(int(g["tree_bytes"]) for g in listed)
+        out.listed, out.estimator, out.kept = from_records, str(st.rows[0].record["estimator"]), None
+        out.tree_bytes = sum(g["tree_bytes"] for g in from_records)
+        out.trees = sum(g["trees"] for g in from_records)
     rows = [] if from_records is not None else st.rows
     for loaded in stream.groves(backend, name, [r.grove for r in rows], records=[r.record for r in rows]):
         g = loaded.grove
@@ -233,17 +242,18 @@ def finalize(
             gid = keys.grove_id(loaded.index)
             why = f"it holds {len(est.estimators_)} trees, the plan {planned}"
             raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
-        estimator = estimator or type(est).__name__
+        out.estimator = out.estimator or type(est).__name__
         votes.add(est)  # refuses a grove whose classes are not the plan's
         if oob and g.oob_sum is not None and g.oob_count is not None:
             # Grove order, as forest.oob_score sums them: the same additions.
-            oob_total = g.oob_sum if oob_total is None else oob_total + g.oob_sum
-            oob_count = g.oob_count if oob_count is None else oob_count + g.oob_count
+            out.oob_total = g.oob_sum if out.oob_total is None else out.oob_total + g.oob_sum
+            out.oob_count = g.oob_count if out.oob_count is None else out.oob_count + g.oob_count
         elif oob:
             oob = False  # a grove without sums (an older file): no OOB score rather than a wrong one
+            out.oob_total = out.oob_count = None
         nbytes = forest.tree_bytes(est)
-        size += nbytes
-        listed.append(
+        out.tree_bytes += nbytes
+        out.listed.append(
             {
                 "grove": loaded.index,
                 "trees": len(est.estimators_),
@@ -252,62 +262,98 @@ def finalize(
                 "tree_bytes": nbytes,
             }
         )
-        if kept is not None:
-            if merge.mode == "auto" and not merge.keeps(size):
-                kept = None  # past the limit: this forest is its groves; stop holding trees
+        if out.kept is not None:
+            if merge.mode == "auto" and not merge.keeps(out.tree_bytes):
+                out.kept = None  # past the limit: this forest is its groves; stop holding trees
             else:
-                kept.append(Grove(est, g.trees, g.seed))
+                out.kept.append(Grove(est, g.trees, g.seed))
         del g, est, loaded
-    t_stream = time.perf_counter() - t0
-    trees = votes.trees if from_records is None else sum(int(g["trees"]) for g in listed)
-    test_score = forest.score_values(votes.mean(), y_te, classes) if y_te is not None else None
-    oob_score, oob_missing = None, None
-    if oob and oob_total is not None and oob_count is not None:
-        try:
-            X_tr, y_tr = datamod.open_train(backend.store, plan.data_ref)
-            w_tr = datamod.open_weight(backend.store, plan.data_ref)
-            datamod.check_train(plan.data_ref, X_tr, y_tr, w_tr)  # OOB scores only against the rows the groves saw
-        except (ValueError, OSError, EOFError) as exc:  # DataIntegrityError, or a .npy too short to open
-            raise BuildError(f"build {name!r}: {' '.join(str(exc).split())}") from None
-        decision, oob_score = forest.oob_from_sums(oob_total, oob_count, np.asarray(y_tr), classes)
-        oob_missing = int(np.count_nonzero(oob_count == 0))  # rows every tree drew: their OOB is a guess
-        write_oob(backend, name, decision)  # the estimators' oob_decision_function_ / oob_prediction_
-        del decision
-    del oob_total, oob_count
-    model_bytes, model_sha256 = None, None
-    t_merge = 0.0
-    if kept is not None and merge.keeps(size):
-        t1 = time.perf_counter()
-        merged = forest.merge(kept)
-        del kept
-        blob = artifacts.dumps_model(merged)
-        del merged
-        backend.store.put_bytes(keys.model(name), blob)
-        model_bytes = len(blob)
-        model_sha256 = artifacts.digest(blob)
-        del blob
-        t_merge = time.perf_counter() - t1
-    else:
-        kept = None
-        backend.store.delete(keys.model(name))  # a file from an earlier finish under another policy
+    if from_records is None:
+        out.trees = votes.trees
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def oob_scores(backend: Backend, plan: Plan, streamed: Streamed) -> tuple[float | None, int | None]:
+    """The OOB score from the groves' sums, checked against the train rows the groves saw, and how many
+    rows no tree left out; writes each row's OOB decision (``oob.npy``). Drops the sums: (None, None)
+    when there are none."""
+    total, count = streamed.oob_total, streamed.oob_count
+    streamed.oob_total = streamed.oob_count = None
+    if total is None or count is None:
+        return None, None
+    try:
+        X_tr, y_tr = datamod.open_train(backend.store, plan.data_ref)
+        w_tr = datamod.open_weight(backend.store, plan.data_ref)
+        datamod.check_train(plan.data_ref, X_tr, y_tr, w_tr)  # OOB scores only against the rows the groves saw
+    except (ValueError, OSError, EOFError) as exc:  # DataIntegrityError, or a .npy too short to open
+        raise BuildError(f"build {plan.spec.name!r}: {' '.join(str(exc).split())}") from None
+    decision, score = forest.oob_from_sums(total, count, np.asarray(y_tr), plan.class_arrays)
+    missing = int(np.count_nonzero(count == 0))  # rows every tree drew: their OOB is a guess
+    write_oob(backend, plan.spec.name, decision)  # the estimators' oob_decision_function_ / oob_prediction_
+    return score, missing
+
+
+def write_model(backend: Backend, name: str, streamed: Streamed, merge: MergePolicy) -> tuple[int | None, str | None]:
+    """``model.tree`` when the policy keeps a forest of this size (its bytes and sha256), else none: a
+    file left by an earlier finish under another policy is removed. Releases the kept groves."""
+    kept, streamed.kept = streamed.kept, None
+    if kept is None or not merge.keeps(streamed.tree_bytes):
+        backend.store.delete(keys.model(name))
+        return None, None
+    merged = forest.merge(kept)
+    del kept
+    blob = artifacts.dumps_model(merged)
+    del merged
+    backend.store.put_bytes(keys.model(name), blob)
+    return len(blob), artifacts.digest(blob)
+
+
+def finalize(
+    backend: Backend,
+    watcher: Watcher,
+    *,
+    failures: list[dict[str, Any]] | None,
+    t_start: float | None,
+    merge: MergePolicy | None = None,
+) -> BuildStatus:
+    """Every grove is done: stream them to score (test and OOB), write model.tree when ``merge`` allows
+    it, manifest.json, then summary.json (the build has ended once it exists).
+
+    Peak memory is a few groves plus the held-out votes and the OOB sums (and
+    the merged forest itself, only when it is kept).
+    """
+    merge = merge or MergePolicy()
+    name, plan = watcher.name, watcher.plan
+    st = _wait_reports(backend, watcher)
+    exact_peak = memory.reset_peak()
+    X_te, y_te = _held_out(backend, plan)
+    streamed = stream_groves(backend, plan, st, merge, X_te)
+    test_score = forest.score_values(streamed.votes.mean(), y_te, plan.class_arrays) if y_te is not None else None
+    oob_score, oob_missing = oob_scores(backend, plan, streamed)
+    t1 = time.perf_counter()
+    model_bytes, model_sha256 = write_model(backend, name, streamed, merge)
+    t_merge = time.perf_counter() - t1 if model_bytes is not None else 0.0
     merge_doc: documents.MergeDoc = {"mode": merge.mode, "limit_mb": merge.limit_mb}
-    manifest = {
-        "v": 1,
-        "build": name,
-        "task": plan.task,
-        "model": plan.spec.model,
-        "estimator": estimator,
-        "classes": plan.classes,
-        **({"outputs": plan.outputs} if plan.outputs > 1 else {}),
-        "n_features": plan.n_features,
-        "features": stream.feature_names(backend, plan),
-        "trees": trees,
-        "groves": listed,
-        "tree_bytes": size,
-        "merged": model_bytes is not None,
-        "merge": merge_doc,
-    }
-    put_json(backend.store, keys.manifest(name), manifest)
+    documents.write_manifest(
+        backend.store,
+        name,
+        documents.manifest(
+            build=name,
+            task=plan.task,
+            model=plan.spec.model,
+            estimator=streamed.estimator,
+            classes=plan.classes,
+            outputs=plan.outputs,
+            n_features=plan.n_features,
+            features=stream.feature_names(backend, plan),
+            trees=streamed.trees,
+            groves=streamed.listed,
+            tree_bytes=streamed.tree_bytes,
+            merged=model_bytes is not None,
+            merge=merge_doc,
+        ),
+    )
     held: dict[str, Any] | None = None
     if plan.sharded is not None and plan.n_test:
         held = sharded.score(backend, plan)  # on the workers, shard by shard, against this manifest
@@ -318,14 +364,14 @@ def finalize(
     wall_s = time.time() - (t_start or (min(starts) if starts else time.time()))
     summary = documents.done_summary(
         test_score=test_score,
-        metric="accuracy" if classes is not None else "r2",
+        metric="accuracy" if plan.task == "classification" else "r2",
         oob_score=oob_score,
         oob_missing_rows=oob_missing,
         test=held,
         sharded=sharded.shard_summary(plan) if plan.sharded is not None else None,
-        trees=trees,
-        groves=len(listed),
-        stream_s=t_stream,
+        trees=streamed.trees,
+        groves=len(streamed.listed),
+        stream_s=streamed.seconds,
         merge_s=t_merge,
         wall_s=wall_s,
         fit_span_s=(max(ends) - min(starts)) if starts and ends else None,
@@ -336,8 +382,8 @@ def finalize(
         model_kind="merged" if model_bytes is not None else "groves",
         model_bytes=model_bytes,
         model_sha256=model_sha256,
-        groves_bytes=sum(g["bytes"] for g in listed),
-        forest_mb=round(size / 1e6, 1),
+        groves_bytes=sum(g["bytes"] for g in streamed.listed),
+        forest_mb=round(streamed.tree_bytes / 1e6, 1),
         merge=merge_doc,
         memory={
             "driver_finish_peak_mb": memory.peak_mb(),

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lamforest import artifacts, forest, keys, memory, output
+from lamforest import artifacts, documents, forest, keys, memory, output
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import stream
@@ -28,7 +28,7 @@ from lamforest.spec import SpecError
 from lamforest.store.base import location
 
 
-def _grove_set_hint(name: str, manifest: dict[str, Any]) -> str:
+def _grove_set_hint(name: str, manifest: documents.Manifest) -> str:
     policy = manifest.get("merge", {})
     limit = policy.get("limit_mb", 0)
     why = f"above its merge limit of {limit:,.0f} MB" if policy.get("mode") == "auto" else "unmerged"
@@ -122,7 +122,7 @@ def _check_width(X: np.ndarray, n_features: int) -> None:
         raise SpecError("data", f"rows have {cols} columns, the model expects {n_features} features")
 
 
-def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: dict[str, Any]) -> np.ndarray:
+def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: documents.Manifest) -> np.ndarray:
     """The forest's mean vote on ``X`` from its groves, one at a time, each checked against its hash."""
     classes = stream.manifest_classes(manifest)
     votes = forest.Votes(X, classes, threads=stream.threads(), outputs=int(manifest.get("outputs", 1)))
@@ -353,7 +353,7 @@ def predict(
     return pred
 
 
-def merge_groves(backend: Backend, name: str, manifest: dict[str, Any]) -> Any:
+def merge_groves(backend: Backend, name: str, manifest: documents.Manifest) -> Any:
     """Every grove of a grove set merged into one estimator in memory: the forest's full size."""
     listed = manifest["groves"]
     groves = [

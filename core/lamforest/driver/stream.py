@@ -15,17 +15,16 @@ merged forest, and whether a merged file was written.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from lamforest import artifacts, forest, keys
+from lamforest import artifacts, documents, forest, keys
 from lamforest.backend.base import Backend
 from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan, read_summary
 from lamforest.grove import Grove
@@ -146,13 +145,13 @@ def feature_names(backend: Backend, plan: Plan) -> list[str]:
     return [str(n) for n in names] if names else [f"x{i}" for i in range(plan.n_features)]
 
 
-def load_manifest(backend: Backend, name: str) -> dict[str, Any] | None:
+def load_manifest(backend: Backend, name: str) -> documents.Manifest | None:
     """The build's manifest, checked against its plan (see ``manifest_and_bytes``), or None."""
     found = manifest_and_bytes(backend, name)
     return None if found is None else found[0]
 
 
-def manifest_and_bytes(backend: Backend, name: str) -> tuple[dict[str, Any], bytes] | None:
+def manifest_and_bytes(backend: Backend, name: str) -> tuple[documents.Manifest, bytes] | None:
     """The build's manifest and its bytes, checked against its plan before it is believed (None when there is none).
 
     The plan says how many groves of how many trees, the classes and the features: a manifest that
@@ -167,7 +166,7 @@ def manifest_and_bytes(backend: Backend, name: str) -> tuple[dict[str, Any], byt
     where = location(backend.store, key)
     way_out = f"delete {where} and run `lamforest finish {name}` to write it again from the groves"
     try:
-        manifest = json.loads(blob)
+        manifest = documents.parse_manifest(blob)  # its shape; then whether it is the plan's forest
         plan = load_plan(backend, name)
         why = _manifest_mismatch(manifest, plan)
         changed = _spec_changed(backend, name, plan, manifest) if why else None
@@ -180,7 +179,7 @@ def manifest_and_bytes(backend: Backend, name: str) -> tuple[dict[str, Any], byt
         )
     if why:
         raise BuildError(f"{where} {why}; {way_out}")
-    return dict(manifest), blob
+    return manifest, blob
 
 
 def _spec_changed(backend: Backend, name: str, plan: Plan, manifest: Any) -> str | None:
@@ -232,7 +231,7 @@ def _manifest_mismatch(manifest: Any, plan: Plan) -> str | None:
     return None
 
 
-def manifest_classes(manifest: dict[str, Any]) -> Any:
+def manifest_classes(manifest: Mapping[str, Any]) -> Any:
     """The classes in the order of the probability columns (the estimators' ``classes_``): an array, one
     array per output (multi-output), or None."""
     classes = manifest.get("classes")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lamforest import artifacts, forest, keys, records, shards
+from lamforest import artifacts, documents, forest, keys, records, shards
 from lamforest.data import DataIntegrityError
 from lamforest.events import FitEvent, ShardEvent
 from lamforest.memory import peak_mb as peak_memory_mb
@@ -113,7 +113,7 @@ def forest_groves(store: Store, build: str, model: str) -> Iterator[Any]:
     blob = store.get_bytes(keys.manifest(build))
     if artifacts.digest(blob) != model:
         raise DataIntegrityError(f"build {build}: manifest.json is not the one this job was started with")
-    manifest = json.loads(blob)
+    manifest = documents.parse_manifest(blob)
     for entry in manifest["groves"]:
         gid = keys.grove_id(int(entry["grove"]))
         data = store.get_bytes(keys.grove(build, gid))

@@ -159,19 +159,19 @@ def main() -> None:
     print(f"\nstart-up: median of {args.repeats} fresh processes; wall s / peak RSS MB")
     print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
     width = max(len(r.label) for r in ROWS) + 2
-    print(f"{'':<{width}}" + "".join(f"{i.label:>32}" for i in interps))
+    print(f"{'':<{width}}" + "".join(f"{i.label:>36}" for i in interps))
     for row in ROWS:
         line = f"{row.label:<{width}}"
         for interp in interps:
             got = samples.get((row.label, interp.label))
             if not got:
-                line += f"{'-':>32}"
+                line += f"{'-':>36}"
                 continue
             wall = statistics.median(s[0] for s in got)
             rss = statistics.median(s[1] for s in got)
             codes = sorted({s[2] for s in got})
             note = "" if codes in ([0], [1]) and (codes == [0] or "cancel" in row.label) else f" exit {codes}"
-            line += f"{f'{wall:.3f} s / {rss:.0f} MB{note}':>32}"
+            line += f"{f'{wall:.3f} s / {rss:.0f} MB{note}':>36}"
         print(line)
 
 

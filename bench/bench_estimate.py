@@ -26,10 +26,10 @@ from lamforest import driver
 from lamforest.backend import local_backend
 from lamforest.backend.pool import default_workers
 from lamforest.driver.sample import measure_sample
-from lamforest.ec2 import ec2
-from lamforest.estimate import project
-from lamforest.estimate_params import ModelParams, local_params
-from lamforest.sample import Sample
+from lamforest.estimate.ec2 import ec2
+from lamforest.estimate.params import ModelParams, local_params
+from lamforest.estimate.project import project
+from lamforest.estimate.sample import Sample
 from lamforest.spec import BuildSpec
 
 MNIST = "synthetic:70000x784:10"

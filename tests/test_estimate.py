@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from lamforest import cost
-from lamforest.calibrate import Observation, calibrate
 from lamforest.driver.sample import measure_sample
-from lamforest.ec2 import ec2
-from lamforest.estimate import grove_cost, project, quick_estimate
-from lamforest.estimate_params import ModelParams
-from lamforest.sample import Sample, cached_sample, sample_key
-from lamforest.simulate import simulate
+from lamforest.estimate.calibrate import Observation, calibrate
+from lamforest.estimate.ec2 import ec2
+from lamforest.estimate.params import ModelParams
+from lamforest.estimate.project import grove_cost, project, quick_estimate
+from lamforest.estimate.sample import Sample, cached_sample, sample_key
+from lamforest.estimate.simulate import simulate
 from lamforest.spec import BuildSpec, SpecError
 
 INF = math.inf

@@ -8,8 +8,8 @@ import pytest
 
 from lamforest import cost, driver
 from lamforest.backend.aws import _reserved
-from lamforest.calibrate import Observation
 from lamforest.driver import estimate as est
+from lamforest.estimate.calibrate import Observation
 from lamforest.spec import BuildSpec
 from tests.aws_fixtures import Rig, run_build
 

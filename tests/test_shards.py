@@ -350,8 +350,8 @@ def test_lamforest_shard_splits_a_csv_into_single_row_group_shards(
 
 def test_the_estimate_of_sharded_data_counts_the_scan_and_each_groves_read(tmp_path: Path) -> None:
     from lamforest.driver.sample import measure_sample
-    from lamforest.estimate import project
-    from lamforest.estimate_params import ModelParams
+    from lamforest.estimate.params import ModelParams
+    from lamforest.estimate.project import project
 
     data = write_shards(tmp_path / "data", n=5, rows=1000)
     spec = BuildSpec(name="e", data=str(data), target="label", trees=20, grove=5, memory=1024, rows_per_grove=2000)

@@ -47,6 +47,6 @@ def _shown(form: object) -> str:
 
 def test_a_sample_is_keyed_by_data_and_parameters() -> None:
     """The cache the form reads is the one `lamforest estimate` writes: another dataset has no sample."""
-    from lamforest.estimate import quick_estimate
+    from lamforest.estimate.project import quick_estimate
 
     assert quick_estimate(BuildSpec(name="x", data="wine", trees=10, grove=5).validated(), cache_dir()) is None

@@ -11,8 +11,8 @@ from typing import Any
 from lamforest import driver as drv
 from lamforest.cli.args import spec_from_flags
 from lamforest.driver import estimate as est
-from lamforest.ec2 import Ec2Projection, check_instance, ec2
-from lamforest.estimate import Projection
+from lamforest.estimate.ec2 import Ec2Projection, check_instance, ec2
+from lamforest.estimate.project import Projection
 from lamforest.spec import BuildSpec, SpecError
 
 

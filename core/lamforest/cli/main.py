@@ -29,7 +29,7 @@ from lamforest.cli.render import (
     summary_table,
 )
 from lamforest.driver import estimate
-from lamforest.sample import cached_sample
+from lamforest.estimate.sample import cached_sample
 from lamforest.shards import is_sharded
 from lamforest.spec import SpecError, check_workers, parse_grid, real, whole
 from lamforest.spec_input import make_spec

@@ -26,12 +26,12 @@ from typing import Any
 
 from lamforest import keys
 from lamforest.backend.base import Backend
-from lamforest.calibrate import Calibration, Observation, calibrate
 from lamforest.driver.plan import BuildError
 from lamforest.driver.sample import measure_sample
-from lamforest.estimate import Projection, cpu_layout, project, trees_time
-from lamforest.estimate_params import ModelParams, local_params
-from lamforest.sample import Sample, cached_sample, work_key
+from lamforest.estimate.calibrate import Calibration, Observation, calibrate
+from lamforest.estimate.params import ModelParams, local_params
+from lamforest.estimate.project import Projection, cpu_layout, project, trees_time
+from lamforest.estimate.sample import Sample, cached_sample, work_key
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json, location, put_json
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from lamforest import keys
 from lamforest.driver.plan import BuildError
-from lamforest.sample import (
+from lamforest.estimate.sample import (
     DEFAULT_BUDGET_S,
     MAX_SAMPLE_TREES,
     Sample,

@@ -30,7 +30,7 @@ from textual.worker import Worker, WorkerState
 from lamforest import driver, fmt
 from lamforest.backend import Backend
 from lamforest.data import BUILTINS
-from lamforest.estimate_params import ModelParams
+from lamforest.estimate.params import ModelParams
 from lamforest.spec import ARCHITECTURES, MODELS, TASKS, BuildSpec, SpecError, parse_param_value, real, whole
 from lamforest.spec_input import make_spec
 from lamforest_tui.widgets.footer import KeysFooter
@@ -99,7 +99,7 @@ def estimate_text(spec: BuildSpec, params: ModelParams | None = None, seeds: tup
     A sample measured with another of ``seeds`` stands in for this seed's: the seed moves the split and the
     trees, not what a tree costs to fit, so changing only the seed does not take the estimate away."""
     from lamforest.driver.estimate import cache_dir
-    from lamforest.estimate import quick_estimate
+    from lamforest.estimate.project import quick_estimate
 
     proj = quick_estimate(spec, cache_dir(), params)
     other = ""

@@ -1,7 +1,7 @@
 """Project a build before it runs: wall time (median and p10-p90), GB-seconds, cost, memory per worker.
 
 The model extrapolates a ``Sample`` (one grove's work measured on this
-machine, see ``lamforest.sample``) with named parameters (``ModelParams``;
+machine, see ``lamforest.estimate.sample``) with named parameters (``ModelParams``;
 each documents its default and where the default comes from):
 
 * one grove's duration = its fit (per-tree time x ``cpu_scale``, spread over
@@ -27,7 +27,7 @@ finished build's bill.
 count, the measured local cold start, no download, instant dispatch), which
 is how the model is checked against real builds.
 
-The parameters are in ``estimate_params``, the simulation in ``simulate``, the
+The parameters are in ``params``, the simulation in ``simulate``, the
 EC2 comparison in ``ec2``, fitting the parameters to past builds in ``calibrate``.
 """
 
@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 
 from lamforest import cost
-from lamforest.estimate_params import ModelParams
+from lamforest.estimate.params import ModelParams
+from lamforest.estimate.sample import Sample, cached_sample
+from lamforest.estimate.simulate import simulate
 from lamforest.forest import DEFAULT_MERGE_LIMIT_MB, STREAM_PREFETCH
-from lamforest.sample import Sample, cached_sample
 from lamforest.shards import scan_batch
-from lamforest.simulate import simulate
 from lamforest.spec import ARCHITECTURES, MEMORY_MAX_MB, MEMORY_MIN_MB, BuildSpec, SpecError
 
 S3_REQUESTS_PER_GROVE = 6  # done? CANCEL? running PUT, grove PUT, done PUT, running DELETE; + one CANCEL check a chunk

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from lamforest import cost
-from lamforest.sample import Sample
+from lamforest.estimate.sample import Sample
 
 
 def _ram_mb() -> float:

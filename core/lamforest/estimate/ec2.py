@@ -11,9 +11,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lamforest.estimate import speedup, trees_time
-from lamforest.estimate_params import ModelParams
-from lamforest.sample import Sample
+from lamforest.estimate.params import ModelParams
+from lamforest.estimate.project import speedup, trees_time
+from lamforest.estimate.sample import Sample
 from lamforest.spec import SpecError
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lamforest.estimate_params import ModelParams
+from lamforest.estimate.params import ModelParams
 from lamforest.spec import SpecError
 
 

@@ -171,3 +171,32 @@ def test_the_manifest_finish_writes_reads_back_and_one_of_the_wrong_shape_is_ref
     (home / keys.manifest("man")).unlink()  # the advice, followed literally
     assert main(["finish", "man", "--workers", "1"]) == 0
     assert documents.parse_manifest(backend.store.get_bytes(keys.manifest("man"))) == doc
+
+
+def test_a_lease_whose_fields_are_not_of_their_types_names_no_driver(backend) -> None:
+    """A live driver writes whole, honest leases: a fresh one with a pid that is not a number is no sign
+    of a driver, so the build is interrupted (resumable) rather than waited on."""
+    import time
+
+    from lamforest.spec import BuildSpec
+
+    driver.create(backend, BuildSpec(name="lease", **SMALL))
+    honest = documents.lease(renewed=time.time(), renew_s=5.0, gen=1, host="far", pid=4242)
+    assert documents.parse_lease(json.dumps(honest)) == honest
+    documents.write_lease(backend.store, "lease", honest)
+    assert driver.status(backend, "lease").state != "interrupted"  # renewed just now, on another host
+    backend.store.put_bytes(keys.lease("lease"), json.dumps({**honest, "pid": "4242"}).encode())
+    with pytest.raises(ValueError, match="its pid is '4242'"):
+        documents.parse_lease(backend.store.get_bytes(keys.lease("lease")))
+    st = driver.status(backend, "lease")
+    assert st.state == "interrupted" and "cannot be read" in str(st.error)
+
+
+def test_the_claims_a_create_and_a_driver_write_read_back(backend) -> None:
+    assert build(backend, "claims", **SMALL).state == "done"
+    claim = documents.parse_name_claim(backend.store.get_bytes(keys.claim("claims")))
+    assert claim["name"] == "claims" and isinstance(claim["pid"], int)
+    taken = documents.parse_driver_claim(backend.store.get_bytes(keys.driver("claims", 1)))
+    lease = documents.parse_lease(backend.store.get_bytes(keys.lease("claims")))
+    assert taken["gen"] == lease["gen"] == 1 and taken["token"] == lease["token"] and lease["released"] is True
+    assert set(taken) == set(lease) - {"renewed", "released"} | {"at"}

@@ -331,3 +331,119 @@ def parse_manifest(raw: bytes | str) -> Manifest:
         if not _whole(entry.get("grove")) or not _whole(entry.get("trees")) or not isinstance(entry.get("sha256"), str):
             raise ValueError(f"grove entry {i} lacks its grove, trees or sha256")
     return cast(Manifest, doc)
+
+
+class Who(TypedDict, total=False):
+    """Which process a lease or claim names, beyond host and pid: its boot and start time (a pid alone
+    may be reused) and the token only the driver that took the build knows."""
+
+    boot_id: str | None
+    pid_start: int | None
+    token: str
+
+
+class Lease(Who, total=False):
+    """``lease.json``: the driving generation's lease, rewritten at every renewal; ``released`` when
+    its driver let the build go. Leases written by hand or by older builds may lack any field."""
+
+    renewed: float
+    renew_s: float
+    gen: int
+    host: str
+    pid: int
+    released: bool
+
+
+class DriverClaim(Who, total=False):
+    """``drivers/<gen>.json``: who took the build as generation ``gen``, and when (``at``)."""
+
+    at: float
+    renew_s: float
+    gen: int
+    host: str
+    pid: int
+
+
+class NameClaim(TypedDict, total=False):
+    """``claim.json``: who took a build's (or search's) name while creating it."""
+
+    name: str
+    at: float
+    host: str
+    pid: int
+
+
+def lease(
+    *, renewed: float, renew_s: float, gen: int, host: str, pid: int, released: bool = False, **who: Unpack[Who]
+) -> Lease:
+    """A lease renewed at ``renewed`` (``released``: its driver let the build go)."""
+    doc: Lease = {"renewed": renewed, "renew_s": renew_s, "gen": gen, "host": host, "pid": pid, **who}
+    if released:
+        doc["released"] = True
+    return doc
+
+
+def driver_claim(of: Lease, at: float) -> DriverClaim:
+    """The claim a driver creates to take the build: its lease's fields but the renewal, and ``at``."""
+    doc: dict[str, Any] = {"at": at, **{k: v for k, v in of.items() if k not in ("renewed", "released")}}
+    return cast(DriverClaim, doc)
+
+
+def write_lease(store: Store, build: str, doc: Lease) -> None:
+    put_json(store, keys.lease(build), doc)
+
+
+def create_driver_claim(store: Store, build: str, gen: int, doc: DriverClaim) -> bool:
+    """Take generation ``gen`` of the build: one exclusive create; False when another driver has it."""
+    return store.create(keys.driver(build, gen), json.dumps(doc).encode())
+
+
+def name_claim(*, name: str, at: float, host: str, pid: int) -> NameClaim:
+    return {"name": name, "at": at, "host": host, "pid": pid}
+
+
+def create_name_claim(store: Store, doc: NameClaim) -> bool:
+    """Take the name ``doc["name"]``: one exclusive create; False when it is taken."""
+    return store.create(keys.claim(doc["name"]), json.dumps(doc).encode())
+
+
+_WHO_TYPES: dict[str, tuple[type, ...]] = {
+    "renewed": (int, float),
+    "renew_s": (int, float),
+    "at": (int, float),
+    "gen": (int,),
+    "pid": (int,),
+    "pid_start": (int, type(None)),
+    "host": (str,),
+    "boot_id": (str, type(None)),
+    "token": (str,),
+    "name": (str,),
+    "released": (bool,),
+}
+
+
+def _checked_who(raw: bytes | str) -> dict[str, Any]:
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    for name, types in _WHO_TYPES.items():
+        value = doc.get(name)
+        if name in doc and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            raise ValueError(f"its {name} is {str(value)[:40]!r}")
+    return doc
+
+
+def parse_lease(raw: bytes | str) -> Lease:
+    """A ``lease.json``, checked: an object whose fields have their types. ``ValueError`` else: such a
+    lease names no driver (a live one writes whole, honest leases)."""
+    return cast(Lease, _checked_who(raw))
+
+
+def parse_driver_claim(raw: bytes | str) -> DriverClaim:
+    """A ``drivers/<gen>.json``, checked as a lease is."""
+    return cast(DriverClaim, _checked_who(raw))
+
+
+def parse_name_claim(raw: bytes | str) -> NameClaim:
+    """A ``claim.json``, checked as a lease is."""
+    return cast(NameClaim, _checked_who(raw))

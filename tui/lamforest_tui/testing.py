@@ -184,6 +184,6 @@ def write_finished_build(
 def write_driver(store: Store, name: str, gen: int, *, at: float, renewed: float, released: bool = False) -> None:
     """Generation ``gen`` took the build at ``at``; its lease, last renewed at ``renewed`` (and released, or not),
     becomes the build's lease (a later generation's overwrites it, as in the store)."""
-    who = {"gen": gen, "host": "elsewhere", "pid": 4242, "renew_s": 5.0}
-    put_json(store, keys.driver(name, gen), {"at": at, **who})
-    put_json(store, keys.lease(name), {"renewed": renewed, **who, **({"released": True} if released else {})})
+    lease = documents.lease(renewed=renewed, renew_s=5.0, gen=gen, host="elsewhere", pid=4242, released=released)
+    put_json(store, keys.driver(name, gen), documents.driver_claim(lease, at=at))  # a put: a fixture may rewrite it
+    documents.write_lease(store, name, lease)

@@ -23,18 +23,17 @@ a summary whose lease was released, or has not moved for the timeout, is ``inter
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from lamforest import keys, records
+from lamforest import documents, keys, records
 from lamforest.driver.plan import BuildError
-from lamforest.store.base import Store, get_json, put_json
+from lamforest.store.base import Store
 
 RENEW_S = 5.0
 TIMEOUT_S = 60.0  # twelve missed renewals: a slow store or a paused laptop is not a dead driver
@@ -45,7 +44,7 @@ class DriverBusy(BuildError):
     """Another live driver holds the build."""
 
 
-def timeout_for(doc: dict[str, Any]) -> float:
+def timeout_for(doc: Mapping[str, Any]) -> float:
     """How long a lease may go unrenewed: at least ``TIMEOUT_S`` and six of its own periods."""
     try:
         every = float(doc.get("renew_s", RENEW_S))
@@ -54,7 +53,7 @@ def timeout_for(doc: dict[str, Any]) -> float:
     return max(TIMEOUT_S, 6 * every) if every == every else TIMEOUT_S  # NaN: the default
 
 
-def renewed_at(doc: dict[str, Any]) -> float | None:
+def renewed_at(doc: Mapping[str, Any]) -> float | None:
     """When the lease says it was renewed, if that is a believable time."""
     at = doc.get("renewed")
     if isinstance(at, bool) or not isinstance(at, (int, float)) or at != at:
@@ -62,7 +61,7 @@ def renewed_at(doc: dict[str, Any]) -> float | None:
     return float(at) if at <= time.time() + SKEW_S else None
 
 
-def process_gone(doc: dict[str, Any]) -> bool:
+def process_gone(doc: Mapping[str, Any]) -> bool:
     """The lease names a process on this host that has ended: its driver is gone for sure.
 
     Only a lease that names its process fully (pid, start time, boot id) is judged; of any
@@ -76,7 +75,7 @@ def process_gone(doc: dict[str, Any]) -> bool:
         return False
 
 
-def held_by(doc: dict[str, Any]) -> str:
+def held_by(doc: Mapping[str, Any]) -> str:
     pid, host = doc.get("pid"), doc.get("host")
     return f"pid {pid} on {host}" if pid is not None and host else "another driver"
 
@@ -98,18 +97,18 @@ class Lease:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lamforest-lease-{name}", daemon=True)
 
-    def doc(self, released: bool = False) -> dict[str, Any]:
-        return {
-            "renewed": time.time(),
-            "renew_s": self.renew_s,
-            "gen": self.gen,
-            "host": platform.node(),
-            "pid": os.getpid(),
-            "boot_id": records.boot_id(),
-            "pid_start": records.pid_start(os.getpid()),
-            "token": self.token,
-            **({"released": True} if released else {}),
-        }
+    def doc(self, released: bool = False) -> documents.Lease:
+        return documents.lease(
+            renewed=time.time(),
+            renew_s=self.renew_s,
+            gen=self.gen,
+            host=platform.node(),
+            pid=os.getpid(),
+            boot_id=records.boot_id(),
+            pid_start=records.pid_start(os.getpid()),
+            token=self.token,
+            released=released,
+        )
 
     def _superseded(self) -> bool:
         """Another driver holds the build now: it claimed the next generation (this one's lease had
@@ -119,17 +118,17 @@ class Lease:
                 self.lost = f"another driver took build {self.name!r} over (its lease had not been renewed in time)"
             else:
                 try:
-                    claim = get_json(self.store, keys.driver(self.name, self.gen))
+                    claim = documents.parse_driver_claim(self.store.get_bytes(keys.driver(self.name, self.gen)))
                 except (KeyError, ValueError):
                     claim = None
-                if not isinstance(claim, dict) or claim.get("token") != self.token:
+                if claim is None or claim.get("token") != self.token:
                     self.lost = f"the driver claim of build {self.name!r} was removed or replaced; another may hold it"
         return self.lost is not None
 
     def renew(self, released: bool = False) -> None:
         try:
             if not self._superseded():
-                put_json(self.store, keys.lease(self.name), self.doc(released))
+                documents.write_lease(self.store, self.name, self.doc(released))
             self.error = None
         except Exception as exc:  # a store hiccup must not stop the build; the next renewal retries
             self.error = f"{type(exc).__name__}: {exc}"
@@ -175,7 +174,7 @@ def _latest(store: Store, name: str) -> int:
     return max((g for g in gens if g is not None), default=0)
 
 
-def _holder(store: Store, name: str, gen: int) -> tuple[dict[str, Any] | None, bytes | None]:
+def _holder(store: Store, name: str, gen: int) -> tuple[Mapping[str, Any] | None, bytes | None]:
     """What the store says of generation ``gen``'s holder, and the lease's bytes (each renewal
     changes them: they date it by the reader's clock)."""
     try:
@@ -183,19 +182,19 @@ def _holder(store: Store, name: str, gen: int) -> tuple[dict[str, Any] | None, b
     except KeyError:
         raw = None
     try:
-        doc = json.loads(raw) if raw is not None else None
+        doc = documents.parse_lease(raw) if raw is not None else None
     except ValueError:
         doc = None  # garbage: says nothing of anyone
-    if isinstance(doc, dict) and doc.get("gen", 0) == gen:
+    if doc is not None and doc.get("gen", 0) == gen:
         return doc, raw
     if gen:  # the holder created its claim and has not written its lease yet (or the lease is garbage)
         try:
-            claim = get_json(store, keys.driver(name, gen))
+            claim = documents.parse_driver_claim(store.get_bytes(keys.driver(name, gen)))
         except (KeyError, ValueError):
             claim = None
-        if isinstance(claim, dict):
+        if claim is not None:
             return {**claim, "renewed": claim.get("at")}, raw
-    return (doc if isinstance(doc, dict) else None), raw
+    return doc, raw
 
 
 def acquire(
@@ -242,8 +241,8 @@ def acquire(
                     free = True
         if free:
             lease = Lease(store, name, gen + 1, renew_s)
-            claim = {"at": time.time(), **{k: v for k, v in lease.doc().items() if k != "renewed"}}
-            if store.create(keys.driver(name, gen + 1), json.dumps(claim).encode()):
+            claim = documents.driver_claim(lease.doc(), at=time.time())
+            if documents.create_driver_claim(store, name, gen + 1, claim):
                 with _held_lock:
                     _held[(store.url, name)] = lease
                 return lease
@@ -252,7 +251,7 @@ def acquire(
         time.sleep(poll_s)
 
 
-def _busy(name: str, doc: dict[str, Any]) -> str:
+def _busy(name: str, doc: Mapping[str, Any]) -> str:
     renewed = renewed_at(doc)
     ago = f", lease renewed {max(0.0, time.time() - renewed):.0f} s ago" if renewed is not None else ""
     return (

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lamforest import data as datamod
-from lamforest import keys, weights
+from lamforest import documents, keys, weights
 from lamforest.backend.base import Backend
 from lamforest.documents import Summary, parse_summary
 from lamforest.events import FitEvent
@@ -187,8 +187,8 @@ def claimed(backend: Backend, name: str, *, written: tuple[str, ...] = ()) -> It
     taken = _existing(backend, name)
     if taken:
         raise taken
-    mine = json.dumps({"name": name, "at": time.time(), "host": platform.node(), "pid": os.getpid()}).encode()
-    if not store.create(keys.claim(name), mine):
+    mine = documents.name_claim(name=name, at=time.time(), host=platform.node(), pid=os.getpid())
+    if not documents.create_name_claim(store, mine):
         raise _existing(backend, name) or _taken(
             name,
             f" (being created, or its creator stopped before writing its spec: "
@@ -366,11 +366,13 @@ def _not_planned(backend: Backend, name: str) -> str:
     """Why a name has no plan: no such build, or one being created (claimed, its data still being loaded
     or its shards scanned), or whose creator stopped before its plan."""
     try:
-        claim = json.loads(backend.store.get_bytes(keys.claim(name)))
-    except (KeyError, ValueError):
+        claim = documents.parse_name_claim(backend.store.get_bytes(keys.claim(name)))
+    except KeyError:
         return f"no build named {name!r} in {backend.describe}"
+    except ValueError:
+        claim = None  # a claim all the same: the name is taken
     folder = backend.store.local_path(keys.build(name)) or f"{backend.store.url}/{keys.build(name)}"
-    who = f"pid {claim.get('pid')} on {claim.get('host')}" if isinstance(claim, dict) else "another process"
+    who = f"pid {claim.get('pid')} on {claim.get('host')}" if claim is not None else "another process"
     return (
         f"build {name!r} is being created by {who} (its data is loaded or its shards scanned before it has a "
         f"plan); wait for it, or if that process is gone, delete {folder} to free the name"

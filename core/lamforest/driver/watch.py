@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from lamforest import keys, records
+from lamforest import documents, keys, records
 from lamforest import spec as specmod
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_gb_seconds, total_usd
-from lamforest.documents import Summary
 from lamforest.driver import lease as leasemod
 from lamforest.driver.plan import BrokenBuildError, BuildError, Plan, load_plan, read_summary
 from lamforest.logs import LogSource, Report, parse_report
@@ -211,10 +210,10 @@ class Watcher:
         self._versions: dict[str, str] = {}
         self._records: dict[str, dict[str, records.GroveRecord]] = {}  # gid -> state -> record
         self._reports: dict[str, Report] = {}
-        self._summary: Summary | None = None
+        self._summary: documents.Summary | None = None
         self._cancel: dict[str, Any] | None = None
         self._dispatch: dict[str, Any] | None = None
-        self._lease: dict[str, Any] | None = None
+        self._lease: documents.Lease | None = None
         self._lease_at: float | None = None  # when the lease was last renewed, as far as we know
         self.driving = False  # set by the driver that runs the build: its own lease cannot lapse
         self._taken: dict[int, float] = {}  # driver generation -> when it took the build (its claim)
@@ -294,14 +293,14 @@ class Watcher:
 
     def _read_lease(self, key: str) -> None:
         try:
-            doc = get_json(self.backend.store, key)
+            doc: documents.Lease = documents.parse_lease(self.backend.store.get_bytes(key))
         except KeyError:
             self._versions.pop(key, None)  # removed since the LIST: next refresh
             return
         except ValueError:
-            doc = None  # garbage (writes are whole): a lease that names nobody, dated when first seen
+            doc = {}  # garbage (writes are whole): a lease that names nobody, dated when first seen
         first = self._lease is None
-        self._lease = doc if isinstance(doc, dict) else {}
+        self._lease = doc
         # The first read trusts the driver's clock (unless it is in the future); a renewal seen
         # later happened since our previous LIST, so our own clock dates it and clock skew
         # between machines cannot make a live driver look dead.
@@ -319,10 +318,10 @@ class Watcher:
     def _read_claim(self, key: str, gen: int) -> None:
         """When generation ``gen`` took the build (a claim is written once, by an exclusive create)."""
         try:
-            at = get_json(self.backend.store, key).get("at")
-        except (KeyError, ValueError, AttributeError):
+            at = documents.parse_driver_claim(self.backend.store.get_bytes(key)).get("at")
+        except (KeyError, ValueError):
             return  # unreadable: the pause around it is not counted
-        if isinstance(at, (int, float)) and not isinstance(at, bool):
+        if at is not None:
             self._taken[gen] = float(at)
 
     def paused_s(self) -> float:

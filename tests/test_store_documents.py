@@ -200,3 +200,19 @@ def test_the_claims_a_create_and_a_driver_write_read_back(backend) -> None:
     lease = documents.parse_lease(backend.store.get_bytes(keys.lease("claims")))
     assert taken["gen"] == lease["gen"] == 1 and taken["token"] == lease["token"] and lease["released"] is True
     assert set(taken) == set(lease) - {"renewed", "released"} | {"at"}
+
+
+def test_job_records_read_through_one_checked_reader() -> None:
+    done = records.job_record("done", grove=0, batch=2, request_id="r1", trees=4, rows=10, total_ms=1.0)
+    trial = records.job_record("done", trial=3, params={"max_depth": 2}, score=0.9, metric="accuracy")
+    failed = records.job_record("failed", op="scan", batch=1, shards=[0, 1], request_id=None, error="E", message="m")
+    for rec, state in ((done, "done"), (trial, "done"), (failed, "failed")):
+        assert records.parse_job(json.loads(json.dumps(rec)), state) == rec
+    with pytest.raises(ValueError, match="its state is 'done', its file name says 'failed'"):
+        records.parse_job(done, "failed")
+    with pytest.raises(ValueError, match="its trial is '3', not a whole number"):
+        records.parse_job({**trial, "trial": "3"}, "done")
+    with pytest.raises(ValueError, match="its score is 'high', not a number"):
+        records.parse_job({**trial, "score": "high"}, "done")
+    with pytest.raises(ValueError, match="unknown job state"):
+        records.job_record("running")

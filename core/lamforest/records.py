@@ -397,15 +397,81 @@ def read_grove(store: Store, build: str, gid: str, state: str) -> GroveRecord:
     return parse_grove(get_json(store, keys.state(build, gid, state)), state)
 
 
-def job_record(state: str, **fields: Any) -> dict[str, Any]:
-    """A predict batch's or a search trial's record."""
-    if state not in ("done", "failed"):
+class JobRecord(TypedDict, total=False):
+    """A job record (``<job>/done/<id>.json`` or ``failed/<id>.json``): a predict batch (``grove``,
+    ``batch``, ``trees``, ``rows``), a search trial (``trial``, ``params``, ``score``, ``metric``) or a
+    sharded batch (``op``, ``shards`` and the sums its op returns), with the worker's timings; a failed
+    one has the error fields."""
+
+    state: Required[str]
+    pid: Required[int]
+    request_id: str | None
+    # a predict batch
+    grove: int
+    batch: int
+    trees: int
+    rows: int
+    load_ms: float
+    groves_load_ms: float
+    total_ms: float
+    # a search trial
+    trial: int
+    seed: int
+    params: dict[str, Any]
+    n_jobs: int
+    score: float
+    metric: str
+    started: float
+    ended: float
+    fit_ms: float
+    score_ms: float
+    # a sharded batch (its op's sums are fields of their own)
+    op: str
+    shards: list[int]
+    ms: float
+    max_memory_mb: float | None
+    # failed
+    error: str
+    message: str
+    traceback: str
+
+
+JOB_STATES = ("done", "failed")
+
+
+def job_record(state: str, **fields: Any) -> JobRecord:
+    """A predict batch's, search trial's or sharded batch's record, written by the process itself."""
+    if state not in JOB_STATES:
         raise ValueError(f"unknown job state {state!r}")
-    return {"state": state, "pid": os.getpid(), **fields}
+    record: dict[str, Any] = {"state": state, "pid": os.getpid(), **fields}
+    return cast(JobRecord, record)
 
 
 def write_job(store: Store, prefix: str, jid: str, record: Mapping[str, Any]) -> None:
     put_json(store, keys.job_record(prefix, record["state"], jid), dict(record))
+
+
+def parse_job(doc: Any, state: str) -> JobRecord:
+    """A job record read from ``<job>/<state>/<id>.json``, checked as ``parse_grove`` checks a grove's:
+    an object of that state whose common fields have their types; ``ValueError`` else."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    if doc.get("state") != state:
+        raise ValueError(f"its state is {doc.get('state')!r}, its file name says {state!r}")
+    for name in ("grove", "batch", "trees", "rows", "trial"):
+        value = doc.get(name)
+        if name in doc and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"its {name} is {str(value)[:40]!r}, not a whole number")
+    for name in ("request_id", "error", "message", "metric", "op"):
+        if doc.get(name) is not None and not isinstance(doc[name], str):
+            raise ValueError(f"its {name} is not text")
+    if (
+        state == "done"
+        and "score" in doc
+        and (isinstance(doc["score"], bool) or not isinstance(doc["score"], (int, float)))
+    ):
+        raise ValueError(f"its score is {str(doc['score'])[:40]!r}, not a number")
+    return cast(JobRecord, doc)
 
 
 def job_done(store: Store, prefix: str, jid: str) -> bool:

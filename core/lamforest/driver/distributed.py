@@ -159,7 +159,7 @@ def predict_distributed(
     wall = time.perf_counter() - t0
     pred = from_values(values, y, classes, where)
     pred.driver_peak_mb = memory.peak_mb() if exact else None
-    rids = {r["request_id"] for r in done.values() if r.get("request_id")}
+    rids = {rid for r in done.values() if (rid := r.get("request_id"))}
     reports = reports_for(backend, name, "predict", rids)
     out = DistributedPrediction(
         prediction=pred,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from lamforest import keys
+from lamforest import keys, records
 from lamforest.backend.base import Backend
 from lamforest.logs import Report, parse_report
 from lamforest.store.base import Store, get_json
@@ -29,13 +29,13 @@ def wait_records(
     poll_s: float = 0.05,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
-) -> tuple[dict[str, dict], dict[str, dict]]:
+) -> tuple[dict[str, records.JobRecord], dict[str, records.JobRecord]]:
     """Wait (bounded) until every id in ``expected`` has ``<prefix>/done/<id>.json`` or ``failed/<id>.json``.
 
     One LIST per poll; each record is read once. Returns (done, failed) records by id.
     """
-    done: dict[str, dict] = {}
-    failed: dict[str, dict] = {}
+    done: dict[str, records.JobRecord] = {}
+    failed: dict[str, records.JobRecord] = {}
     want = set(expected)
     deadline = time.monotonic() + timeout_s
     while True:
@@ -46,9 +46,9 @@ def wait_records(
             state, jid = parsed
             if jid in want and jid not in done and jid not in failed:
                 try:
-                    (done if state == "done" else failed)[jid] = get_json(store, key)
+                    (done if state == "done" else failed)[jid] = records.parse_job(get_json(store, key), state)
                 except (KeyError, ValueError):
-                    continue  # mid-write: next poll
+                    continue  # removed since the LIST, or damaged: read again at the next poll
         if on_progress:
             on_progress(len(done), len(want))
         if len(done) + len(failed) >= len(want) or should_stop():

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lamforest import data as datamod
-from lamforest import keys
+from lamforest import keys, records
 from lamforest.backend.base import Backend
 from lamforest.cost import price, total_usd
 from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
@@ -275,7 +275,7 @@ def leaderboard(backend: Backend, name: str, *, with_costs: bool = False, _doc: 
             continue
         state = parsed[0]
         try:
-            rec = get_json(backend.store, key)
+            rec = records.parse_job(get_json(backend.store, key), state)
         except (KeyError, ValueError):
             continue
         t = trials[int(rec["trial"])]
@@ -284,7 +284,8 @@ def leaderboard(backend: Backend, name: str, *, with_costs: bool = False, _doc: 
             t.duration_s = float(rec["ended"]) - float(rec["started"])
         if state == "done":
             t.score, metric = float(rec["score"]), rec.get("metric")
-            rids[rec["request_id"]] = t
+            if rid := rec.get("request_id"):
+                rids[rid] = t
         else:
             t.error = f"{rec.get('error')}: {rec.get('message')}"
     total = 0.0

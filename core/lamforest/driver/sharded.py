@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +124,7 @@ def run_job(
     events: list[ShardEvent],
     what: str,
     on_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, dict]:
+) -> Mapping[str, Mapping[str, Any]]:
     """Send a job's events, wait for every record (bounded), and refuse the first failure in one line."""
     compute = backend.make_compute(spec, workers, False)
     compute.submit(list[Event](events))
@@ -418,7 +418,7 @@ def _rows(plan: Plan) -> list[int]:
     raise BuildError(f"build {plan.spec.name!r}: its plan does not list rows per shard")
 
 
-def reduce_scores(parts: list[dict[str, Any]], task: str, classes: list[Any] | None) -> dict[str, Any]:
+def reduce_scores(parts: list[Mapping[str, Any]], task: str, classes: list[Any] | None) -> dict[str, Any]:
     """Add batches' score sums: exact integer counts for a classifier; for a regressor the pooled
     variance by Chan's formula (order changes only float rounding)."""
     if not parts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -275,12 +275,12 @@ def write_output(path: str, values: np.ndarray, task: str, classes: list[Any] | 
         Path(tmp).unlink(missing_ok=True)
 
 
-def run_shards(event: ShardEvent, store: Store, request_id: str) -> dict[str, Any]:
+def run_shards(event: ShardEvent, store: Store, request_id: str) -> records.JobRecord:
     """Run one batch to its job record; a batch already done is not run again (at-least-once delivery)."""
     pre = keys.shard_job(event.build, event.job)
     base = {"op": event.op, "batch": event.batch, "shards": event.shards, "request_id": request_id}
     if records.job_done(store, pre, event.gid):
-        return {**base, "state": "done", "duplicate": True}
+        return cast(records.JobRecord, {**base, "state": "done", "duplicate": True})  # returned, not written
     t0 = time.perf_counter()
     try:
         if event.op == "scan":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import cast
 
 from lamforest import forest, keys, records
 from lamforest.events import SearchEvent
@@ -13,7 +13,7 @@ from lamforest.store.base import Store
 from lamforest.worker.env import load_train
 
 
-def run_trial(event: SearchEvent, store: Store, request_id: str) -> dict[str, Any]:
+def run_trial(event: SearchEvent, store: Store, request_id: str) -> records.JobRecord:
     pre = keys.trials(event.build)
     base = {
         "trial": event.trial,
@@ -23,7 +23,7 @@ def run_trial(event: SearchEvent, store: Store, request_id: str) -> dict[str, An
         "n_jobs": event.n_jobs,
     }
     if records.job_done(store, pre, event.gid):
-        return {**base, "state": "done", "duplicate": True}
+        return cast(records.JobRecord, {**base, "state": "done", "duplicate": True})  # returned, not written
     started = time.time()
     t0 = time.perf_counter()
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -62,11 +62,11 @@ def _load_grove(store: Store, build: str, gid: str) -> Any:
         raise GroveFileError(artifacts.grove_error(build, gid, str(exc), store)) from None
 
 
-def run_votes(event: PredictEvent, store: Store, request_id: str) -> dict[str, Any]:
+def run_votes(event: PredictEvent, store: Store, request_id: str) -> records.JobRecord:
     pre = keys.predict_job(event.build, event.job)
     base = {"grove": event.grove, "batch": event.batch, "request_id": request_id}
     if records.job_done(store, pre, event.gid):
-        return {**base, "state": "done", "duplicate": True}
+        return cast(records.JobRecord, {**base, "state": "done", "duplicate": True})  # returned, not written
     t0 = time.perf_counter()
     try:
         X = load_input(store, event.input)

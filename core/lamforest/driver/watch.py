@@ -471,7 +471,7 @@ class Watcher:
         return f"no driver has renewed its lease for {time.time() - self._lease_at:.0f} s"
 
 
-def summary_status(backend: Backend, plan: Plan, summary: Mapping[str, Any], listing: dict[str, str]) -> BuildStatus:
+def summary_status(backend: Backend, plan: Plan, summary: documents.Summary, listing: dict[str, str]) -> BuildStatus:
     """A finished build's status from its summary alone (no grove record read): for lists."""
     name = plan.spec.name
     groves = plan.spec.n_groves

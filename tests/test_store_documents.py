@@ -43,6 +43,26 @@ def documents_digest(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+DONE = records.done_record(
+    grove=0,
+    trees=2,
+    seed=3,
+    attempt=1,
+    request_id="r",
+    started=1.0,
+    load_ms=1.0,
+    fit_ms=2.0,
+    write_ms=3.0,
+    bytes=100,
+    sha256="0" * 64,
+    max_memory_mb=99.0,
+    n_jobs=1,
+    rows=150,
+    tree_bytes=4000,
+    estimator="RandomForestClassifier",
+)
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
@@ -53,10 +73,8 @@ def documents_digest(blob: bytes) -> str:
         ({"sha256": 7}, "its sha256 is not text"),
     ],
 )
-def test_a_grove_record_of_the_wrong_shape_is_refused_naming_what(backend, change: dict, why: str) -> None:
-    assert build(backend, "shape", **SMALL).state == "done"
-    gid = keys.grove_id(0)
-    raw = json.loads(backend.store.get_bytes(keys.state("shape", gid, "done")))
+def test_a_grove_record_of_the_wrong_shape_is_refused_naming_what(change: dict, why: str) -> None:
+    raw = json.loads(json.dumps(DONE))  # as stored
     with pytest.raises(ValueError, match=why.replace("(", r"\(").replace(")", r"\)")):
         records.parse_grove({**raw, **change}, "done")
     records.parse_grove(raw, "done")  # the record as written reads
@@ -87,17 +105,43 @@ def test_a_done_record_under_another_states_name_stops_the_driver_naming_it(home
         ({"memory": [1]}, "its memory is not an object"),
     ],
 )
-def test_a_summary_of_the_wrong_shape_is_a_broken_build_named_and_the_advice_works(
-    home, backend, capsys, change: dict, why: str
-) -> None:
+def test_a_summary_of_the_wrong_shape_is_refused_naming_what(change: dict, why: str) -> None:
+    doc = documents.done_summary(
+        test_score=0.9,
+        metric="accuracy",
+        oob_score=None,
+        trees=4,
+        groves=2,
+        merge_s=0.0,
+        wall_s=1.0,
+        billed_ms=0.0,
+        cost_usd=0.0,
+        cost_is_estimate=True,
+        failures=[],
+        finished=2.0,
+        memory={
+            "driver_finish_peak_mb": 1.0,
+            "driver_peak_is_phase": True,
+            "worker_peak_mb": None,
+            "worker_memory_mb": 1769,
+        },
+    )
+    assert documents.parse_summary(json.dumps(doc)) == doc
+    with pytest.raises(ValueError) as exc:
+        documents.parse_summary(json.dumps({**doc, **change}))
+    assert why in str(exc.value)
+
+
+def test_a_summary_of_the_wrong_shape_is_a_broken_build_named_and_the_advice_works(home, backend, capsys) -> None:
     assert build(backend, "sum", **SMALL).state == "done"
     path = home / keys.summary("sum")
     doc = json.loads(path.read_text())
-    path.write_text(json.dumps({**doc, **change}))
+    path.write_text(json.dumps({**doc, "test_score": "high"}))
     with pytest.raises(BrokenBuildError) as exc:
         driver.status(backend, "sum")
     msg = str(exc.value)
-    assert "summary.json cannot be read" in msg and why in msg and "lamforest finish sum" in msg
+    assert "summary.json cannot be read" in msg and "its test_score is 'high', not a number" in msg
+    assert "lamforest finish sum" in msg
     assert main(["builds", "--json"]) == 0
     listed = {b["name"]: b["state"] for b in json.loads(capsys.readouterr().out)}
     assert listed["sum"] == "broken"

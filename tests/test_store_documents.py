@@ -260,3 +260,43 @@ def test_job_records_read_through_one_checked_reader() -> None:
         records.parse_job({**trial, "score": "high"}, "done")
     with pytest.raises(ValueError, match="unknown job state"):
         records.job_record("running")
+
+
+DOCUMENT_KEYS = ("summary", "manifest", "lease", "driver", "claim")
+WRITES = ("put_json", "put_bytes", "create")
+
+
+def _document_writes(path: Path) -> list[str]:
+    """Calls that write a build's summary, manifest, lease or claims (``put_json(store, keys.summary(b),
+    ...)`` and the like) in ``path``."""
+    import ast
+
+    bad = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if func in WRITES and any(
+            isinstance(a, ast.Call)
+            and isinstance(a.func, ast.Attribute)
+            and a.func.attr in DOCUMENT_KEYS
+            and getattr(a.func.value, "id", "") == "keys"
+            for a in node.args
+        ):
+            bad.append(f"{path.name}:{node.lineno}")
+    return bad
+
+
+def test_the_lint_catches_a_summary_written_by_hand(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text('put_json(store, keys.summary(b), {"state": "done"})\nstore.create(keys.claim(b), blob)\n')
+    assert _document_writes(sample) == ["sample.py:1", "sample.py:2"]
+
+
+def test_only_documents_writes_the_builds_documents() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    roots = (repo / "core" / "lamforest", repo / "tui" / "lamforest_tui")
+    bad = [
+        w for root in roots for p in sorted(root.rglob("*.py")) if p.name != "documents.py" for w in _document_writes(p)
+    ]
+    assert bad == []

@@ -185,5 +185,6 @@ def write_driver(store: Store, name: str, gen: int, *, at: float, renewed: float
     """Generation ``gen`` took the build at ``at``; its lease, last renewed at ``renewed`` (and released, or not),
     becomes the build's lease (a later generation's overwrites it, as in the store)."""
     lease = documents.lease(renewed=renewed, renew_s=5.0, gen=gen, host="elsewhere", pid=4242, released=released)
-    put_json(store, keys.driver(name, gen), documents.driver_claim(lease, at=at))  # a put: a fixture may rewrite it
+    # As a driver takes a build: one exclusive create (a generation written again keeps its first claim).
+    documents.create_driver_claim(store, name, gen, documents.driver_claim(lease, at=at))
     documents.write_lease(store, name, lease)

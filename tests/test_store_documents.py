@@ -300,3 +300,16 @@ def test_only_documents_writes_the_builds_documents() -> None:
         w for root in roots for p in sorted(root.rglob("*.py")) if p.name != "documents.py" for w in _document_writes(p)
     ]
     assert bad == []
+
+
+def test_calibration_reads_summaries_through_the_one_reader_and_skips_a_forged_one(backend) -> None:
+    from lamforest.driver.estimate import summaries
+
+    assert build(backend, "honest", **SMALL).state == "done"
+    forged = json.loads(backend.store.get_bytes(keys.summary("honest")))
+    forged["wall_s"] = "a long time"  # a field of the wrong type: half believing it would skew the fit
+    backend.store.put_bytes(keys.summary("forged"), json.dumps(forged).encode())
+    backend.store.put_bytes(keys.summary("garbage"), b"{not json")
+    read = dict(summaries(backend))
+    assert set(read) == {"honest"}
+    assert read["honest"] == documents.parse_summary(backend.store.get_bytes(keys.summary("honest")))

@@ -126,7 +126,7 @@ class LamforestApp(App[None]):
         if event.state == WorkerState.SUCCESS:
             st: driver.BuildStatus = worker.result  # type: ignore[assignment]
             if st.state == "done":
-                metric = (st.summary or {}).get("metric") or "score"
+                metric = (st.summary.get("metric") if st.summary else None) or "score"
                 self.notify(f"{st.name} done: {metric} {fmt.score(st.test_score)}", title="Build done")
             else:
                 self.notify(f"{st.name}: {st.state}", title="Build ended", severity="warning")

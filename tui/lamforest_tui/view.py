@@ -7,6 +7,7 @@ never reads a ``BuildStatus`` directly: a worker turns it into a frozen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,7 +214,7 @@ def build_view(status: BuildStatus, new_lines: list[str] | None = None, cache: C
         for r in status.rows
         if r.started is not None
     ]
-    summary = status.summary or {}
+    summary: Mapping[str, Any] = status.summary or {}
     return BuildView(
         name=status.name,
         state=status.state,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.markup import escape
@@ -101,7 +102,7 @@ def summary_table(st: drv.BuildStatus) -> Any:
     if st.model:
         rows.append(("model", st.model))
     elif j["model_kind"] == "groves":
-        merge = (st.summary or {}).get("merge") or {}
+        merge: Mapping[str, Any] = (st.summary.get("merge") if st.summary else None) or {}
         why = f", above the merge limit of {merge['limit_mb']:,.0f} MB" if merge.get("mode") == "auto" else ""
         rows.append(
             (

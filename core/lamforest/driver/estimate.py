@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lamforest import keys
+from lamforest import documents, keys
 from lamforest.backend.base import Backend
 from lamforest.driver.plan import BuildError
 from lamforest.driver.sample import measure_sample
@@ -74,11 +74,13 @@ def saved_params(backend: Backend, *, tolerant: bool = False) -> ModelParams | N
         ) from None
 
 
-def summaries(backend: Backend) -> list[tuple[str, dict[str, Any]]]:
+def summaries(backend: Backend) -> list[tuple[str, documents.Summary]]:
+    """Every ended build's summary, through the one summary reader; one that does not read is skipped
+    (calibration learns from honest builds only, and `status` names the broken one)."""
     out = []
     for name in backend.store.children(keys.BUILDS):
         try:
-            out.append((name, get_json(backend.store, keys.summary(name))))
+            out.append((name, documents.parse_summary(backend.store.get_bytes(keys.summary(name)))))
         except (KeyError, ValueError):
             continue
     return out

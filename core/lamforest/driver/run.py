@@ -203,7 +203,7 @@ def finish(
         raise BuildError(f"build {name!r} was cancelled ({st.cancel_reason}); nothing to finish")
     if st.state == "failed":
         raise BuildError(
-            f"build {name!r} failed ({(st.summary or {}).get('error', 'see `lamforest status`')}); "
+            f"build {name!r} failed ({(st.summary.get('error') if st.summary else None) or 'see `lamforest status`'}); "
             "finish cannot help: fix the cause and start a new build"
         )
     if any(r.state != "done" for r in st.rows):

@@ -91,7 +91,7 @@ class BuildStatus:
     cost_usd: float = 0.0
     cost_estimate: bool = True
     reports: int = 0
-    summary: Mapping[str, Any] | None = None  # a documents.Summary, read as any reader may: by .get
+    summary: documents.Summary | None = None
     cancel_reason: str | None = None
     model: str | None = None
     dispatch: dict[str, Any] | None = None  # the compute's counters (dispatch.json): throttles, failed entries
@@ -163,7 +163,7 @@ class BuildStatus:
         return self.summary.get("test_score") if self.summary else None
 
     def to_json(self) -> dict[str, Any]:
-        s = self.summary or {}
+        s: Mapping[str, Any] = self.summary or {}  # every field, present or not, as JSON
         return {
             "name": self.name,
             "state": self.state,

@@ -6,7 +6,7 @@ Least squares on billed seconds, the part of a build a bill measures exactly:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,7 +32,7 @@ class Observation:
     init_ms: float | None = None  # median Init Duration of the build's REPORT lines, when there were any
 
     @classmethod
-    def from_summary(cls, name: str, summary: dict[str, Any]) -> Observation | None:
+    def from_summary(cls, name: str, summary: Mapping[str, Any]) -> Observation | None:
         est = summary.get("estimate")
         if not isinstance(est, dict) or summary.get("state") != "done":
             return None

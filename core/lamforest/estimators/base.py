@@ -186,7 +186,7 @@ class LamforestForest(BaseEstimator):
         with BuildProgress(bool(self.progress), name, want, plan.spec.n_groves) as bar:
             st = driver.grow(backend, name, want, workers=self._workers(), on_progress=bar.update)
         if st.state != "done":
-            error = (st.summary or {}).get("error") or st.cancel_reason or st.state
+            error = (st.summary.get("error") if st.summary else None) or st.cancel_reason or st.state
             raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
         records.raise_warnings([r.record for r in st.rows[plan.spec.n_groves :]], stacklevel=3)  # new groves
         self._adopt(backend, driver.load_plan(backend, name), st, y, X)
@@ -301,7 +301,7 @@ class LamforestForest(BaseEstimator):
         plan = driver.create_from_arrays(backend, spec, X, y_core, sample_weight, names)
         st = self._run(backend, plan)
         if st.state != "done":
-            error = (st.summary or {}).get("error") or st.cancel_reason or st.state
+            error = (st.summary.get("error") if st.summary else None) or st.cancel_reason or st.state
             raise RuntimeError(f"build {name!r} ended {st.state}: {error}")
         records.raise_warnings([r.record for r in st.rows], stacklevel=2)  # the groves' warnings, once each
         self._adopt(backend, plan, st, y, X)
@@ -366,10 +366,10 @@ class LamforestForest(BaseEstimator):
         plan = driver.create(backend, spec, workers=self._workers())
         st = self._run(backend, plan)
         if st.state != "done":
-            error = (st.summary or {}).get("error") or st.cancel_reason or st.state
+            error = (st.summary.get("error") if st.summary else None) or st.cancel_reason or st.state
             raise RuntimeError(f"build {spec.name!r} ended {st.state}: {error}")
         self._adopt(backend, plan, st, None)
-        self.test_score_ = (st.summary or {}).get("test_score")
+        self.test_score_ = st.summary.get("test_score") if st.summary else None
         return self
 
     def predict_shards(self, data: str, out: str) -> dict[str, Any]:
@@ -471,7 +471,7 @@ class LamforestForest(BaseEstimator):
         decision = read_oob(backend, st.name)
         if decision is None:
             return
-        if (st.summary or {}).get("oob_missing_rows"):
+        if st.summary.get("oob_missing_rows") if st.summary else None:
             import warnings
 
             # scikit-learn's words and class, so that code filtering them keeps working.
@@ -491,7 +491,7 @@ class LamforestForest(BaseEstimator):
         if callable(self.oob_score) and target is not None:
             self.oob_score_ = self.oob_score(target, pred)
         else:
-            self.oob_score_ = (st.summary or {}).get("oob_score")
+            self.oob_score_ = st.summary.get("oob_score") if st.summary else None
 
     def _set_oob_multi(self, y: np.ndarray | None, X: Any) -> None:
         """A multi-output forest's OOB attributes: scikit-learn's own pass over the merged trees (the

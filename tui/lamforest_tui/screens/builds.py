@@ -103,7 +103,7 @@ class BuildRow:
 def build_row(st: BuildStatus) -> BuildRow:
     """One row's cells (every column; the table shows those that fit)."""
     est = "est. " if st.cost_estimate else ""
-    metric = (st.summary or {}).get("metric")
+    metric = st.summary.get("metric") if st.summary else None
     score = f"{metric} {fmt.score(st.test_score)}" if st.test_score is not None else ""
     return BuildRow(
         st.name,

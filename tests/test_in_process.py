@@ -16,6 +16,7 @@ from lamforest import driver, keys, records
 from lamforest.backend.shared import close_shared, shared
 from lamforest.estimators import RandomForestClassifier
 from lamforest.estimators import base as estimator_base
+from lamforest.spec import BuildSpec
 
 
 @pytest.fixture
@@ -55,6 +56,7 @@ def test_a_small_fit_runs_here_and_grows_the_pools_trees(home: Path) -> None:
     assert np.array_equal(here.predict_proba(X), pooled.predict_proba(X))
     st = driver.status(shared("local"), here.build_name_)
     assert st.state == "done" and st.count("done") == 4
+    assert st.spec.chunk == 3  # one scikit-learn fit per grove: no cancel checks inside so small a fit
 
 
 def test_work_above_a_worker_start_up_goes_to_the_pool(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,6 +64,7 @@ def test_work_above_a_worker_start_up_goes_to_the_pool(home: Path, monkeypatch: 
     monkeypatch.setattr(estimator_base, "IN_PROCESS_WORK", X.shape[0] * 4 * X.shape[1] - 1)
     est = RandomForestClassifier(n_estimators=4, grove_size=2, random_state=1, progress=False).fit(X, y)
     assert os.getpid() not in fitted_by(est.build_name_)
+    assert driver.status(shared("local"), est.build_name_).spec.chunk == BuildSpec.chunk  # cancel checks kept
 
 
 def test_an_interrupted_fit_in_process_ends_cancelled_not_running(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,10 +29,15 @@ from lamforest.forest import split_outputs
 from lamforest.spec import BuildSpec
 
 # Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
+_OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
 # Rows x trees x features below which a local fit runs in the caller's process: about the work a
 # core does in the time a worker process takes to start (digits, 64 features: ~170 trees).
 IN_PROCESS_WORK = 20_000_000
-_OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
+
+
+def small_work(rows: int, trees: int, features: int) -> bool:
+    """Whether a fit is smaller than a worker's start-up (rows x trees x features, ``IN_PROCESS_WORK``)."""
+    return rows * trees * max(1, features) <= IN_PROCESS_WORK
 
 
 class LamforestForest(BaseEstimator):
@@ -284,11 +289,15 @@ class LamforestForest(BaseEstimator):
             rows_ref = driver.train_ref(X, y_core, sample_weight, names, self._task)
         name = self._build_name(backend, rows_ref)
         trees = int(self.n_estimators)
+        grove = min(int(self.grove_size), trees)
         spec = BuildSpec(
             name=name,
             data=f"arrays:{X.shape[0]}x{X.shape[1]}",
             trees=trees,
-            grove=min(int(self.grove_size), trees),
+            grove=grove,
+            # Work below a worker's start-up is one scikit-learn fit per grove: a cancel check every few
+            # trees would cost a fit's input checks each (the trees do not depend on the chunking).
+            chunk=grove if small_work(X.shape[0], trees, X.shape[1]) else BuildSpec.chunk,
             model=self._model_code,
             task=self._task,
             params=self._grove_params(fold_weights),
@@ -411,7 +420,7 @@ class LamforestForest(BaseEstimator):
             return False
         if threading.current_thread() is not threading.main_thread():
             return False  # a grove's fit records its warnings through process-wide state: one thread at a time
-        return plan.n_train * plan.spec.trees * max(1, plan.n_features) <= IN_PROCESS_WORK
+        return small_work(plan.n_train, plan.spec.trees, plan.n_features)
 
     def _run(self, backend: Backend, plan: Plan) -> BuildStatus:
         name = plan.spec.name

@@ -70,3 +70,37 @@ def test_a_local_worker_fits_a_grove_without_what_the_image_lacks(home: Path) ->
         assert [r.state for r in driver.status(backend, "wk").rows] == ["done", "queued"]
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report == {"loaded": [], "sklearn": True}  # its INIT loaded scikit-learn and nothing more
+
+
+CONSOLE_PROBE = f"""
+import atexit, json, sys
+def report():
+    print(json.dumps({{"loaded": [m for m in {HEAVY!r} if m in sys.modules]}}), file=sys.stderr)
+atexit.register(report)
+sys.argv = ["lamforest", *sys.argv[1:]]
+from lamforest.cli import console
+sys.exit(console())
+"""
+
+
+def test_the_lamforest_command_predicts_without_pandas_and_as_main_does(home: Path, tmp_path: Path) -> None:
+    # pandas is installed here and scikit-learn would import it: the command's process hides it (no
+    # command uses it), where a Python session calling main keeps it.
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    assert cli_main(["build", "pc", "--data", "iris", "-t", "4", "-g", "2", "--json"]) == 0
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_iris().data[::3])
+    here, there = tmp_path / "here.npy", tmp_path / "there.npy"
+    assert cli_main(["predict", "pc", "--data", str(rows), "--out", str(here)]) == 0
+    proc = subprocess.run(
+        [sys.executable, "-c", CONSOLE_PROBE, "predict", "pc", "--data", str(rows), "--out", str(there)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = json.loads(proc.stderr.strip().splitlines()[-1])["loaded"]
+    assert "sklearn" in loaded and "pandas" not in loaded
+    assert np.array_equal(np.load(here), np.load(there))

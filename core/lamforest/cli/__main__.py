@@ -2,6 +2,6 @@
 
 import sys
 
-from lamforest.cli.main import main
+from lamforest.cli import console
 
-sys.exit(main())
+sys.exit(console())

@@ -35,6 +35,10 @@ def test_workers_above_the_cores_are_capped_with_a_line_saying_so(
         (["build", "t9", "-t", "1000", "-g", "100000"], "grove"),
         (["estimate", "e9", "--data", "iris", "--ec2-memory", "-5"], "ec2_memory"),
         (["estimate", "e9", "--data", "iris", "--ec2-vcpus", "100000"], "ec2_vcpus"),
+        (["build", "t9", "--data", "iris", "-t", "9" * 5000], "trees"),  # past int()'s own digit limit
+        (["build", "t9", "--data", "iris", "--seed", "9" * 40], "seed"),
+        (["build", "t9", "--data", "iris", "-t", "10", "--max-cost", "inf"], "max_cost"),  # no budget is no flag
+        (["build", "t9", "--data", "iris", "-t", "10", "--max-cost", "nan"], "max_cost"),
     ],
 )
 def test_absurd_numbers_are_refused_naming_the_flag(
@@ -179,3 +183,24 @@ def test_a_pool_starts_a_process_per_grove_at_most_and_ends_idle_ones(
         while pool.processes and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pool.processes == 0
+
+
+@pytest.mark.parametrize(("field", "value"), [("target", 4), ("weight", ["w"]), ("target", {"a": 1})])
+def test_a_spec_file_whose_column_is_not_text_names_the_field(
+    home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    field: str,
+    value: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LAMFOREST_ESTIMATE_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y,w\n1,2,0,1\n3,4,1,1\n5,6,0,1\n7,8,1,1\n")
+    spec = tmp_path / "spec.json"
+    doc = {"name": "sf", "data": str(data), "target": "y", "trees": 2, "grove": 1, field: value}
+    spec.write_text(json.dumps(doc))
+    assert cli_main(["estimate", str(spec)]) == 2  # a spec file is what estimate reads
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error in {field}: must be a column name (text)") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "cache").exists()  # refused before a sample was measured

@@ -67,3 +67,26 @@ def test_a_libsvm_file_has_no_weight_column(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="LIBSVM file holds labels and features only") as info:
         read_xy(path, None, "w")
     assert info.value.field == "weight"
+
+
+def test_weights_whose_sum_overflows_are_refused_before_anything_starts(
+    home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import warnings
+
+    from lamforest.cli import main as cli_main
+    from lamforest.weights import check_weight
+
+    huge = np.array([1e308, 1e308, 1.0])  # each finite, their sum not: every tree's impurity sums overflow
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # named, not warned about by numpy on the way
+        with pytest.raises(SpecError, match="sum overflows") as info:
+            check_weight(huge, 3)
+    assert info.value.field == "weight"
+    path = tmp_path / "w.csv"
+    rows = [f"{x[0]},{x[1]},{t},{w}" for x, t, w in zip(X, Y, [1e308, 1e308, 1, 1, 1, 1], strict=True)]
+    path.write_text("\n".join(["a,b,y,w", *rows]))
+    assert cli_main(["build", "huge", "--data", str(path), "--target", "y", "--weight", "w", "-t", "2", "-g", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error in weight:") and "sum overflows" in err and len(err.splitlines()) == 1
+    assert not (home / "builds" / "huge").exists()

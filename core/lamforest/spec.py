@@ -63,6 +63,19 @@ def validate_name(name: object) -> str:
     return name
 
 
+# No field needs a longer number; past 4,300 digits Python's int() refuses the text with advice
+# about its own limits, and printing such a number back would fill the terminal.
+MAX_DIGITS = 30
+
+
+def brief(value: object) -> str:
+    """``value`` as an error message shows it: its repr, or its start and length when long."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * MAX_DIGITS:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text):,} characters)"
+
+
 def whole(field_name: str, value: object) -> int:
     """A whole number from what a user typed (``"12"``) or passed (12, 12.0); SpecError naming the field."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -70,27 +83,42 @@ def whole(field_name: str, value: object) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        digits = len(value.strip().lstrip("+-"))
+        if digits > MAX_DIGITS:
+            raise SpecError(field_name, f"must be a whole number of at most {MAX_DIGITS} digits, got {digits:,} digits")
         return int(value)
-    raise SpecError(field_name, f"must be a whole number, got {value!r}")
+    raise SpecError(field_name, f"must be a whole number, got {brief(value)}")
 
 
 def real(field_name: str, value: object, expected: str) -> float:
-    """A number from what a user typed or passed; SpecError naming the field and ``expected``."""
+    """A finite number from what a user typed or passed; SpecError naming the field and ``expected``.
+    No field takes inf or nan (a budget of inf is no budget: leave it out)."""
     try:
         if isinstance(value, (str, SupportsFloat)):
-            return float(value)
-    except (TypeError, ValueError):
+            number = float(value)
+            if math.isfinite(number):
+                return number
+    except (TypeError, ValueError, OverflowError):
         pass
-    raise SpecError(field_name, f"must be {expected}, got {value!r}")
+    raise SpecError(field_name, f"must be {expected}, got {brief(value)}")
 
 
 def as_int(field_name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     number = whole(field_name, value)
     if number < minimum:
-        raise SpecError(field_name, f"must be at least {minimum}, got {number}")
+        raise SpecError(field_name, f"must be at least {minimum}, got {brief(number)}")
     if maximum is not None and number > maximum:
-        raise SpecError(field_name, f"must be at most {maximum}, got {number}")
+        raise SpecError(field_name, f"must be at most {maximum}, got {brief(number)}")
     return number
+
+
+def column(field_name: str, value: object) -> str | None:
+    """A column name (or, for several targets, names joined by commas) from a spec: text, or None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise SpecError(field_name, f"must be a column name (text), got {brief(value)}")
+    return value
 
 
 def check_workers(workers: object) -> int | None:
@@ -228,8 +256,8 @@ class BuildSpec:
         return BuildSpec(
             name=name,
             data=self.data.strip(),
-            target=self.target or None,
-            weight=self.weight or None,
+            target=column("target", self.target),
+            weight=column("weight", self.weight),
             trees=trees,
             grove=grove,
             model=model,

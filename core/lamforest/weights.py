@@ -25,6 +25,11 @@ def check_weight(w: object, n_rows: int, source: str = "sample_weight") -> np.nd
         raise SpecError("weight", f"{source}: weights must be finite (no NaN or infinity)")
     if (arr < 0).any():
         raise SpecError("weight", f"{source}: weights must be non-negative")
-    if not arr.sum() > 0:
+    with np.errstate(over="ignore"):  # an overflowing sum is named below, not warned about
+        total = arr.sum()
+    if not total > 0:
         raise SpecError("weight", f"{source}: weights sum to zero; at least one row needs a positive weight")
+    if not np.isfinite(total):
+        # The trees' impurity sums would overflow too: every grove would fail, and only after a build began.
+        raise SpecError("weight", f"{source}: weights are too large (their sum overflows); scale them down")
     return arr

@@ -87,6 +87,18 @@ def test_estimate_errors_name_the_field(home: Path, capsys) -> None:
     assert "calibrate" in capsys.readouterr().err
 
 
+def test_estimate_and_a_budgeted_build_with_no_held_out_rows(home: Path, capsys) -> None:
+    # --test-size 0: the sample has no test rows to predict, and the build scores none
+    flags = ["--data", "iris", "-t", "6", "-g", "3", "--workers", "1", "--test-size", "0"]
+    code, doc = run_json(capsys, "estimate", "z0", *flags)
+    assert code == 0 and doc["sample"]["test_rows"] == 0 and doc["sample"]["predict_s_per_tree"] == 0.0
+    code, built = run_json(capsys, "build", "z0", *flags, "--max-cost", "1")
+    assert code == 0 and built["state"] == "done"
+    code, again = run_json(capsys, "estimate", "z0")  # NAME: the build's own spec, test size 0
+    assert code == 0 and again["spec_from"].startswith("build 'z0' in the store")
+    assert again["actual"]["wall_s"] > 0
+
+
 def test_estimate_with_a_weight_column_fits_it_as_weights_and_shows_it(home: Path, capsys, tmp_path: Path) -> None:
     from sklearn.datasets import load_iris
 

@@ -15,7 +15,7 @@ from lamforest import ExtraTreesRegressor, RandomForestClassifier, driver, keys
 from lamforest.backend import local_backend
 from lamforest.cli import main as cli_main
 from lamforest.spec import BuildSpec
-from tests.helpers import assert_same_forest
+from tests.helpers import assert_same_forest, store_files
 
 X, Y = make_hastie_10_2(n_samples=300, random_state=1)
 QUIET = {"progress": False}
@@ -47,13 +47,17 @@ def test_grow_refusals_name_the_flag_and_change_nothing(home, capsys):
     assert cli_main(["build", "g", "--data", "iris", "-t", "4", "-g", "2", "--json"]) == 0
     capsys.readouterr()
     spec = (home / keys.spec("g")).read_bytes()
+    before = store_files(home)
     assert cli_main(["grow", "g", "-t", "3"]) == 2
     err = capsys.readouterr().err
     assert "in trees" in err and "does not shrink" in err and "-t 3" in err
-    assert cli_main(["grow", "g", "-t", "4"]) == 0
-    assert "nothing to grow" in capsys.readouterr().out
     assert cli_main(["grow", "g", "-t", "2000000"]) == 2
     assert "trees" in capsys.readouterr().err
+    assert cli_main(["grow", "g", "-t", str(10**30)]) == 2  # was an OverflowError after taking the build
+    assert "error in trees: must be at most" in capsys.readouterr().err
+    assert store_files(home) == before  # refused before the build was taken: not even a driver claim
+    assert cli_main(["grow", "g", "-t", "4"]) == 0
+    assert "nothing to grow" in capsys.readouterr().out
     assert (home / keys.spec("g")).read_bytes() == spec
     with local_backend(home) as backend:
         driver.create(backend, BuildSpec(name="unrun", data="iris", trees=4, grove=2))

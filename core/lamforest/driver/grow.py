@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import NoReturn
 
 from lamforest import keys
 from lamforest.backend.base import Backend
@@ -21,7 +22,7 @@ from lamforest.driver.lease import acquire
 from lamforest.driver.plan import BuildError, load_plan
 from lamforest.driver.run import Progress, run
 from lamforest.driver.watch import BuildStatus, Watcher
-from lamforest.spec import BuildSpec, SpecError
+from lamforest.spec import MAX_TREES, BuildSpec, SpecError, as_int
 from lamforest.store.base import put_json
 
 # What finish writes from all the groves; stale once the forest has more.
@@ -46,8 +47,10 @@ def grow(
     """
     if isinstance(trees, bool) or not isinstance(trees, int):
         raise SpecError("trees", f"must be a whole number, got {trees!r}")
-    if trees < 1:  # before the build is taken: a bad number changes nothing
-        raise SpecError("trees", f"must be at least 1, got {trees}")
+    # Before the build is taken (a driver claim is a write): a bad number changes nothing.
+    trees = as_int("trees", trees, 1, MAX_TREES)
+    if trees < (has := load_plan(backend, name).spec.trees):
+        _shrinks(name, has, trees)
     with acquire(backend.store, name):
         plan = load_plan(backend, name)
         spec = plan.spec
@@ -58,11 +61,7 @@ def grow(
                 f"(`lamforest finish {name}` first, or build anew)"
             )
         if trees < spec.trees:
-            raise SpecError(
-                "trees",
-                f"build {name!r} has {spec.trees} trees and a forest does not shrink; "
-                f"build anew with -t {trees} (the same seed gives its first {trees} trees)",
-            )
+            _shrinks(name, spec.trees, trees)
         # The finished forest must be the plan's before anything of it is removed: a damaged manifest, or a
         # spec changed since (its trees or classes), is said with its way out and the build kept as it is.
         stream.load_manifest(backend, name)
@@ -77,3 +76,11 @@ def grow(
             backend.store.delete(key(name))
         put_json(backend.store, keys.spec(name), replace(plan, spec=grown).to_dict())
         return run(backend, name, workers=workers, merge=merge, on_progress=on_progress)
+
+
+def _shrinks(name: str, has: int, trees: int) -> NoReturn:
+    raise SpecError(
+        "trees",
+        f"build {name!r} has {has} trees and a forest does not shrink; "
+        f"build anew with -t {trees} (the same seed gives its first {trees} trees)",
+    )

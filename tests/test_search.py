@@ -133,6 +133,26 @@ def test_bad_input_names_the_field_and_writes_nothing(shared_backend, done_searc
     assert store_files(shared_backend) == before
 
 
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--promote", "--promote-trees", "0"], "promote_trees"),
+        (["--promote", "--promote-trees", "many"], "promote_trees"),
+        (["--promote", "--promote-trees", "3"], "promote_trees"),  # fewer than the grove size, 4
+        (["--promote", "new-s"], "promote"),  # the search's own name
+        (["--promote", "srch"], "promote"),  # taken (by a search)
+        (["--promote", "bad/name"], "promote"),
+        (["--promote", "x" * 101], "promote"),
+    ],
+)
+def test_cli_bad_promote_is_refused_before_the_search_runs(shared_backend, done_search, capsys, flags, field) -> None:
+    before = store_files(shared_backend)
+    argv = ["search", "new-s", "--data", "iris", "--grid", "max_depth=2,3", "-t", "4", "-g", "4", *flags]
+    assert main([*argv, "--home", shared_backend.store.url, "--workers", "1"]) == 2
+    assert f"error in {field}:" in capsys.readouterr().err
+    assert store_files(shared_backend) == before  # no search, no trial, no claim
+
+
 def test_cli_bad_grid_is_a_usage_error(shared_backend, capsys) -> None:
     assert main(["search", "x-s", "--grid", "oops", "--home", shared_backend.store.url]) == 2
     assert "grid" in capsys.readouterr().err

@@ -384,6 +384,10 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
     backend = _open(args)
     try:
         asked = bool(args.grid) or args.random is not None
+        target, promote_trees = None, None
+        if args.promote is not None:  # refused before the search is created or run, not after its trials
+            target = args.promote or f"{args.name}-best"
+            promote_trees = _check_promotion(backend, args, target)
         if asked or not search.exists(backend, args.name):
             trees = whole("trees", args.trees)
             base = make_spec(  # -g is trees between cancel checks here: at most a trial's trees
@@ -411,9 +415,8 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
                 )
         lb = search.run(backend, args.name, workers=args.workers)
         built = None
-        if args.promote is not None:
-            target = args.promote or f"{args.name}-best"
-            built = search.promote(backend, args.name, target, trees=args.promote_trees, workers=args.workers)
+        if target is not None:
+            built = search.promote(backend, args.name, target, trees=promote_trees, workers=args.workers)
     finally:
         backend.close()
     if args.json:
@@ -430,6 +433,35 @@ def cmd_search(args: argparse.Namespace, console: Any) -> int:
     if built is not None and built.state != "done":
         return EXIT_FAILED
     return EXIT_OK if lb.best is not None else EXIT_FAILED
+
+
+def _check_promotion(backend: Any, args: argparse.Namespace, target: str) -> int | None:
+    """The promoted build's name and trees, checked as its create will check them, each error naming its
+    flag (``promote``, ``promote_trees``); nothing is written. Returns the promoted build's trees."""
+    from lamforest.driver import search
+    from lamforest.driver.plan import name_taken
+    from lamforest.spec import MAX_TREES, as_int, validate_name
+
+    try:
+        validate_name(target)
+    except SpecError as exc:
+        raise SpecError("promote", exc.message) from None
+    if target == args.name:
+        raise SpecError("promote", f"{target!r} is the search's own name; builds and searches share names")
+    taken = name_taken(backend, target)
+    if taken is not None:
+        raise SpecError("promote", taken.message)
+    if args.promote_trees is None:
+        return None
+    trees = as_int("promote_trees", args.promote_trees, 1, MAX_TREES)
+    # The promoted build keeps the search's grove size, which may not exceed its trees.
+    if search.exists(backend, args.name) and not (args.grid or args.random is not None):
+        grove = search.load(backend, args.name)["spec"].base.grove
+    else:
+        grove = min(whole("grove", args.grove), whole("trees", args.trees))
+    if grove > trees:
+        raise SpecError("promote_trees", f"{trees} is fewer than the grove size {grove} (-g); raise it or lower -g")
+    return trees
 
 
 def cmd_tune_memory(args: argparse.Namespace, console: Any) -> int:

@@ -147,6 +147,12 @@ def _taken(name: str, why: str = "", what: str = "build") -> SpecError:
     return SpecError("name", f"a {what} named {name!r} already exists{why}; pick another name")
 
 
+def name_taken(backend: Backend, name: str) -> SpecError | None:
+    """Why ``name`` cannot be created now (a build, a search, or files of one), or None; nothing is written.
+    For a check ahead of a later create (which still takes the name exclusively)."""
+    return _existing(backend, name)
+
+
 def _existing(backend: Backend, name: str) -> SpecError | None:
     if backend.store.exists(keys.spec(name)):
         return _taken(name)

@@ -29,7 +29,8 @@ from lamforest import driver, keys
 from lamforest.backend.shared import close_shared, shared
 from lamforest.cli import main
 from lamforest.estimators import ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
-from lamforest.spec import BuildSpec
+from lamforest.spec import BuildSpec, SpecError
+from tests.helpers import store_files
 
 QUIET = {"progress": False, "workers": 2}
 
@@ -269,6 +270,27 @@ def test_a_taken_name_gets_a_suffix(home: Path, iris: Any) -> None:
     assert est.fit(X, y).build_name_ == "twice-2"
 
 
+@pytest.mark.parametrize("name", ["../x", "a" * 101, "-lead", "two words"])
+def test_a_bad_name_is_refused_naming_it_before_anything_is_written(home: Path, iris: Any, name: str) -> None:
+    X, y = iris
+    before = store_files(home)
+    with pytest.raises(SpecError) as info:
+        RandomForestClassifier(n_estimators=4, name=name, **QUIET).fit(X, y)
+    assert info.value.field == "name"
+    assert store_files(home) == before
+
+
+def test_a_long_name_is_kept_whole_and_refused_when_taken_without_room_for_a_number(home: Path, iris: Any) -> None:
+    X, y = iris
+    long = "n" * 100  # the longest name the CLI takes: never cut
+    assert RandomForestClassifier(n_estimators=2, name=long, **QUIET).fit(X, y).build_name_ == long
+    before = store_files(home)
+    with pytest.raises(SpecError, match="no room") as info:
+        RandomForestClassifier(n_estimators=2, name=long, **QUIET).fit(X, y)
+    assert info.value.field == "name" and store_files(home) == before
+    assert RandomForestClassifier(n_estimators=2, name="n" * 95, **QUIET).fit(X, y).build_name_ == "n" * 95
+
+
 def test_refusals_are_clear(home: Path, iris: Any) -> None:
     X, y = iris
     with pytest.raises(ValueError, match="Found array with dim 3"):  # 2-D y is multi-output; 3-D is nothing
@@ -443,11 +465,27 @@ def test_a_class_weight_dict_grows_scikit_learns_trees(home: Path, iris: Any) ->
     assert "class_weight" not in driver.load_plan(shared("local"), ours.build_name_).spec.params
 
 
-def test_max_cost_stops_the_build_and_fit_says_why(home: Path) -> None:
+def test_max_cost_below_the_estimate_refuses_the_fit_before_anything_is_written(home: Path, iris: Any) -> None:
+    X, y = iris
+    before = store_files(home)
+    est = RandomForestClassifier(n_estimators=4, max_cost=1e-300, name="refused", **QUIET)
+    with pytest.raises(SpecError) as info:
+        est.fit(X, y)
+    assert info.value.field == "max_cost" and "above max_cost $1e-300" in info.value.message
+    assert "--max-cost" not in str(info.value) and "projected cost $0.0" in info.value.message
+    assert store_files(home) == before and not hasattr(est, "build_name_")
+
+
+def test_max_cost_stops_the_build_and_fit_says_why(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lamforest.driver import estimate
+
+    # A budget the estimate allows but the actual cost passes is stopped mid-build, by the run's guard.
+    monkeypatch.setattr(estimate, "check_budget", lambda *a, **k: None)
     X, y = load_diabetes(return_X_y=True)
     est = RandomForestRegressor(n_estimators=200, grove_size=2, max_cost=1e-12, name="thrifty", **QUIET)
-    with pytest.raises(RuntimeError, match="ended cancelled: budget"):
+    with pytest.raises(RuntimeError, match="ended cancelled: budget") as info:
         est.fit(X, y)
+    assert "max_cost $1e-12" in str(info.value) and "--max-cost" not in str(info.value)
     st = driver.status(shared("local"), "thrifty")
     assert st.state == "cancelled" and st.trees_done < 200
 

@@ -67,6 +67,6 @@ def test_budget_guard_cancels_an_aws_build(aws: Rig) -> None:
     driver.create(backend, BuildSpec(name="bud", data="digits", trees=200, grove=2, seed=3, max_cost=1e-9))
     st = run_build(backend, "bud")
     assert st.state == "cancelled"
-    assert st.cancel_reason and st.cancel_reason.startswith("budget:") and "--max-cost" in st.cancel_reason
+    assert st.cancel_reason and st.cancel_reason.startswith("budget:") and "max_cost" in st.cancel_reason
     assert st.trees_done < 200  # dispatch stopped before every grove ran
     assert st.count("done") < len(st.rows)

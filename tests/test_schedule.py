@@ -105,7 +105,10 @@ def test_budget_windows_and_verdicts() -> None:
     assert over_budget(projected=None, spent=0.0, trees_done=0, max_cost=1.0) is None
     assert over_budget(projected=0.9, spent=0.1, trees_done=10, max_cost=1.0) is None
     reason = over_budget(projected=2.0, spent=0.2, trees_done=10, max_cost=1.0)
-    assert reason is not None and "$2.000000" in reason and "10 trees" in reason
+    assert reason is not None and "$2.00 would pass max_cost $1 ($0.200 spent on 10 trees)" in reason
+    # A budget of a few millionths of a dollar reads as what it is, not as $0.000000.
+    tiny = over_budget(projected=0.0000617, spent=0.0000123, trees_done=2, max_cost=1e-9)
+    assert tiny is not None and "$0.0000617 would pass max_cost $1e-09 ($0.0000123 spent" in tiny
     assert over_budget(projected=2.0, spent=0.2, trees_done=10, max_cost=None) is None
 
 

@@ -22,9 +22,9 @@ import os
 import statistics
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lamforest import documents, keys
+from lamforest import documents, fmt, keys
 from lamforest.backend.base import Backend
 from lamforest.driver.plan import BuildError
 from lamforest.driver.sample import measure_sample
@@ -34,6 +34,9 @@ from lamforest.estimate.project import Projection, cpu_layout, project, trees_ti
 from lamforest.estimate.sample import Sample, cached_sample, work_key
 from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json, location, put_json
+
+if TYPE_CHECKING:
+    from lamforest.data import Dataset
 
 ACCOUNT_DEFAULT_CONCURRENCY = 1000
 
@@ -194,16 +197,17 @@ def estimate_spec(
     measure: bool = True,
     refresh: bool = False,
     cache: Path | None = None,
+    dataset: Dataset | None = None,
 ) -> Estimate | None:
     """Project ``spec`` (measuring a sample unless one is cached, or None when ``measure`` is off;
-    ``refresh`` measures anew)."""
+    ``refresh`` measures anew; ``dataset``: rows in memory, see ``measure_sample``)."""
     spec = spec.validated()
     cache = cache or cache_dir()
     pool = backend.pool_workers(workers) if backend.pool_workers is not None else None
     # On the local backend, as many probes start at once as the pool has workers (its cold start and
     # contention); for Lambda alone, one.
     if measure:
-        sample: Sample | None = measure_sample(spec, cache, workers=pool or 1, refresh=refresh)
+        sample: Sample | None = measure_sample(spec, cache, workers=pool or 1, refresh=refresh, dataset=dataset)
     else:
         sample = cached_sample(spec, cache)
     if sample is None:
@@ -270,23 +274,30 @@ def measured_scale(backend: Backend, spec: BuildSpec, sample: Sample, params: Mo
 
 
 def check_budget(
-    backend: Backend, spec: BuildSpec, *, workers: int | None = None, concurrency: int | None = None
+    backend: Backend,
+    spec: BuildSpec,
+    *,
+    workers: int | None = None,
+    concurrency: int | None = None,
+    dataset: Dataset | None = None,
+    budget: str = "--max-cost",
 ) -> Estimate | None:
     """Refuse a build projected above ``spec.max_cost`` before anything is written or dispatched.
 
-    Measures a sample unless one is cached. Raises SpecError("max_cost") naming the projected cost;
-    returns the estimate (None without a budget).
+    Measures a sample unless one is cached (of ``dataset`` when given, see ``measure_sample``).
+    Raises SpecError("max_cost") naming the projected cost and the budget as the caller's user set it
+    (``budget``: a flag, or a parameter); returns the estimate (None without a budget).
     """
     if spec.max_cost is None:
         return None
-    est = estimate_spec(backend, spec, concurrency=concurrency, workers=workers)
+    est = estimate_spec(backend, spec, concurrency=concurrency, workers=workers, dataset=dataset)
     assert est is not None  # measured
     p = est.for_backend
     if p.cost_usd > spec.max_cost:
         raise SpecError(
             "max_cost",
-            f"projected cost ${p.cost_usd:.6f} (p10-p90 ${p.cost_p10_usd:.6f}-${p.cost_p90_usd:.6f}) is above "
-            f"--max-cost ${spec.max_cost:g}; nothing was dispatched",
+            f"projected cost {fmt.usd(p.cost_usd)} (p10-p90 {fmt.usd(p.cost_p10_usd)}-{fmt.usd(p.cost_p90_usd)}) "
+            f"is above {budget} ${spec.max_cost:g}; nothing was dispatched",
         )
     return est
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from lamforest.estimate.sample import (
 from lamforest.shards import is_sharded
 from lamforest.spec import BuildSpec, SpecError
 
+if TYPE_CHECKING:
+    from lamforest.data import Dataset
+
 
 def measure_sample(
     spec: BuildSpec,
@@ -46,11 +49,14 @@ def measure_sample(
     refresh: bool = False,
     timeout_s: float = 600.0,
     workers: int | None = None,
+    dataset: Dataset | None = None,
 ) -> Sample:
     """Fit a sample grove of ``spec``'s data and parameters here (see the module docstring); cache it.
 
     ``workers`` processes start together, as the local pool's do, and the cold start is their mean INIT
-    (they compete for the same cores); default: this machine's CPUs.
+    (they compete for the same cores); default: this machine's CPUs. ``dataset``: rows already in
+    memory (an estimator's arrays), measured instead of loading ``spec.data``, which must then name
+    them uniquely (it keys the cache).
     """
     from lamforest import data as datamod
     from lamforest.grove import make_estimator
@@ -64,15 +70,17 @@ def measure_sample(
         if hit is not None:
             return hit
     key = sample_key(spec)
-    if is_sharded(spec.data):
+    if dataset is None and is_sharded(spec.data):
         return _measure_sharded(spec, key, cache_dir, budget_s, max_trees, timeout_s, workers)
     import sklearn.datasets  # imported before the clock starts: a driver has them already
     import sklearn.model_selection  # noqa: F401
 
     t_start = time.perf_counter()
-    ds = datamod.load(spec.data, spec.target, spec.task, spec.seed, weight=spec.weight)
+    ds = dataset or datamod.load(spec.data, spec.target, spec.task, spec.seed, weight=spec.weight)
     make_estimator(spec.model, ds.task, spec.params)  # SpecError naming a bad param, before any fitting
     X_tr, X_te, y_tr, y_te = datamod.split(ds, spec.test_size, spec.seed)
+    if datamod.is_sparse(X_tr):  # the probe memory-maps dense .npy files, as a worker maps a file's rows
+        X_tr, X_te = np.asarray(X_tr.todense()), np.asarray(X_te.todense())  # type: ignore[attr-defined]
     prepare_s = time.perf_counter() - t_start
     with tempfile.TemporaryDirectory(prefix="lamforest-sample-") as tmp:
         folder = Path(tmp)

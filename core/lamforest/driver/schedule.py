@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lamforest import fmt
+
 IN_FLIGHT_DONE = ("done", "failed", "cancelled")
 # Failures no retry can mend: the data or the event is wrong (a shard gone or changed, a parameter
 # scikit-learn refuses, an event the plan does not hold). The first ends the build: nothing more is sent.
@@ -45,9 +47,10 @@ def over_budget(projected: float | None, spent: float, trees_done: int, max_cost
     """The reason to cancel when the projected cost passes ``max_cost``, else None."""
     if max_cost is None or projected is None or projected <= max_cost:
         return None
+    # The build's budget, set by --max-cost or an estimator's max_cost: named as the spec names it.
     return (
-        f"budget: projected cost ${projected:.6f} would pass --max-cost ${max_cost:.6f} "
-        f"(${spent:.6f} spent on {trees_done} trees)"
+        f"budget: projected cost {fmt.usd(projected)} would pass max_cost ${max_cost:g} "
+        f"({fmt.usd(spent)} spent on {trees_done} trees)"
     )
 
 

@@ -18,6 +18,7 @@ from lamforest.driver.plan import BuildError, Plan
 from lamforest.driver.watch import BuildStatus
 from lamforest.estimators.params import (
     NAME_LIMIT,
+    NAME_MAX,
     build_exists,
     copy_suffix,
     generated_name,
@@ -26,7 +27,7 @@ from lamforest.estimators.params import (
 )
 from lamforest.estimators.progress import BuildProgress
 from lamforest.forest import split_outputs
-from lamforest.spec import BuildSpec
+from lamforest.spec import BuildSpec, SpecError, validate_name
 
 # Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
 _OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
@@ -83,6 +84,8 @@ class LamforestForest(BaseEstimator):
         self._validate_params()
         if self.oob_score and not self.bootstrap:
             raise ValueError("Out of bag estimation only available if bootstrap=True")  # scikit-learn's words
+        if self.name:  # the user's own name, as the CLI checks it: never cut, never a bad key ("": generated)
+            validate_name(self.name)
 
     def _seed(self) -> int:
         """The build's seed: ``random_state`` when an int, else drawn (from it when a RandomState)."""
@@ -129,16 +132,22 @@ class LamforestForest(BaseEstimator):
         ``name``, the copies of one estimator share one generated prefix."""
         if self._copy_prefix is None:
             base = self.name or generated_name(self._model_code)
-        else:
+        else:  # a copy's name is generated: the user's part is shortened to leave its suffix room
             suffix = copy_suffix({k: getattr(self, k) for k in self._copy_params}, rows_ref)
             base = self.name or self._copy_prefix
             if suffix:
                 base = f"{base[: NAME_LIMIT - len(suffix) - 1]}-{suffix}"
-        base = base[:NAME_LIMIT]
+            base = base[:NAME_LIMIT]
         name, n = base, 1
         while build_exists(backend, name):
             n += 1
             name = f"{base}-{n}"
+            if len(name) > NAME_MAX:  # never cut the user's own name to make room for a number
+                raise SpecError(
+                    "name",
+                    f"a build named {base!r} exists, and at {len(base)} characters the name leaves no room "
+                    f"for a '-{n}' (at most {NAME_MAX} characters); pick another name",
+                )
         return name
 
     def _backend(self) -> Backend:
@@ -307,6 +316,8 @@ class LamforestForest(BaseEstimator):
             arch=self.arch,
             max_cost=self.max_cost,
         )
+        if spec.max_cost is not None:
+            self._check_budget(backend, spec, X, y_core, sample_weight, names)
         plan = driver.create_from_arrays(backend, spec, X, y_core, sample_weight, names)
         st = self._run(backend, plan)
         if st.state != "done":
@@ -315,6 +326,30 @@ class LamforestForest(BaseEstimator):
         records.raise_warnings([r.record for r in st.rows], stacklevel=2)  # the groves' warnings, once each
         self._adopt(backend, plan, st, y, X)
         return self
+
+    def _check_budget(
+        self,
+        backend: Backend,
+        spec: BuildSpec,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        names: list[str] | None,
+    ) -> None:
+        """Refuse a build projected above ``max_cost`` before anything is written, as ``lamforest build
+        --max-cost`` does: a sample grove of these rows is measured (once; cached by their content)."""
+        from dataclasses import replace
+
+        from lamforest import data as datamod
+        from lamforest.driver import estimate
+
+        ref = driver.train_ref(X, y, sample_weight, names, self._task)
+        ds = datamod.from_arrays(X, y, names, self._task, spec.data)
+        # The rows' content address names them in the sample cache (a shape would name other rows too);
+        # a drawn seed would measure the same rows anew at every fit: their sample is seed 0's.
+        seed = spec.seed if isinstance(self.random_state, (int, np.integer)) else 0
+        sized = replace(spec, data=f"arrays:{ref.rsplit('/', 1)[-1]}", seed=seed)
+        estimate.check_budget(backend, sized, workers=self._workers(), dataset=ds, budget="max_cost")
 
     def fit_shards(
         self,
@@ -372,6 +407,9 @@ class LamforestForest(BaseEstimator):
             max_cost=self.max_cost,
             rows_per_grove=rows_per_grove,
         )
+        from lamforest.driver import estimate
+
+        estimate.check_budget(backend, spec, workers=self._workers(), budget="max_cost")  # before any write
         plan = driver.create(backend, spec, workers=self._workers())
         st = self._run(backend, plan)
         if st.state != "done":

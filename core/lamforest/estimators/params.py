@@ -32,7 +32,8 @@ LAMFOREST_CONSTRAINTS: dict[str, list[Any]] = {
     "progress": ["boolean"],
 }
 
-NAME_LIMIT = 90  # leaves room for a "-2", "-3" when a name is taken (the spec allows 100)
+NAME_MAX = 100  # the longest build name the spec takes (spec.NAME_RE)
+NAME_LIMIT = 90  # a generated name leaves room for a "-2", "-3" when it is taken
 _LABEL_LIMIT = 40  # the parameters set on a copy, when longer than this, are named by their hash
 
 

@@ -157,3 +157,7 @@ def test_cli_bad_grid_is_a_usage_error(shared_backend, capsys) -> None:
     assert main(["search", "x-s", "--grid", "oops", "--home", shared_backend.store.url]) == 2
     assert "grid" in capsys.readouterr().err
     assert main(["search", "nothing-here", "--promote", "b", "--home", shared_backend.store.url]) == 2
+    capsys.readouterr()
+    # a bad search name is said as its own, not as the promoted build's name derived from it
+    assert main(["search", "bad/name", "--grid", "max_depth=2", "--promote", "--home", shared_backend.store.url]) == 2
+    assert "error in name:" in capsys.readouterr().err

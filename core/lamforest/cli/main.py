@@ -442,6 +442,7 @@ def _check_promotion(backend: Any, args: argparse.Namespace, target: str) -> int
     from lamforest.driver.plan import name_taken
     from lamforest.spec import MAX_TREES, as_int, validate_name
 
+    validate_name(args.name)  # the search's own name first: the default target is derived from it
     try:
         validate_name(target)
     except SpecError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lamforest import driver, keys
+from lamforest import data, driver, keys
 from lamforest.backend import local_backend
 from lamforest.cli import main
 from lamforest.spec import BuildSpec
@@ -52,6 +52,70 @@ def last_error(capsys) -> str:
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines, "no error printed"
     return lines[-1]
+
+
+def refused(argv: list[str], capsys) -> str:
+    """The one line a command that exits 1 prints."""
+    assert main(argv) == 1, argv
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_summary_without_a_state_is_a_broken_build_to_every_command_and_the_advice_works(home, backend, capsys):
+    """``{}`` as summary.json made `status` say interrupted (as if there were none) and `cancel` say done."""
+    built(backend, "empty")
+    built(backend, "other")
+    X = data.load("iris").X[::7]
+    before = driver.predict_values(backend, "empty", X)
+    path = home / keys.summary("empty")
+    path.write_text("{}")
+    stored = files(home)
+    err = refused(["status", "empty"], capsys)
+    assert err == (
+        f"error: {path} cannot be read (ValueError: it has no state); delete {path} and run "
+        "`lamforest finish empty` to write it again from the groves"
+    )
+    for argv in (["status", "empty", "--json"], ["cancel", "empty"], ["finish", "empty"], ["predict", "empty"]):
+        assert refused(argv, capsys) == err
+    assert main(["builds", "--json"]) == 0
+    listed = {b["name"]: (b["state"], b["error"]) for b in json.loads(capsys.readouterr().out)}
+    assert listed == {"empty": ("broken", err.removeprefix("error: ")), "other": ("done", None)}
+    assert files(home) == stored  # no cancel marker, no summary written over it
+    path.unlink()  # the advice, followed literally
+    assert main(["finish", "empty", "--workers", "1"]) == 0
+    assert driver.status(backend, "empty").state == "done"
+    assert np.array_equal(driver.predict_values(backend, "empty", X), before)
+
+
+def test_an_unreadable_grove_record_of_a_done_build_is_named_by_status_and_builds_and_the_advice_works(
+    home, backend, capsys
+):
+    """`status` showed such a build done, its grove's trees missing from the count, the record unnamed."""
+    built(backend, "rec")
+    X = data.load("iris").X[::7]
+    before = driver.predict_values(backend, "rec", X)
+    record = home / keys.state("rec", keys.grove_id(0), "done")
+    grove = home / keys.grove("rec", keys.grove_id(0))
+    record.write_text("garbage{")
+    stored = files(home)
+    err = refused(["status", "rec"], capsys)
+    assert err.startswith(f"error: {record} cannot be read (JSONDecodeError: ")
+    assert err.endswith(f"delete it and {grove}, then run `lamforest finish rec` to fit that grove again")
+    for argv in (["status", "rec", "--json"], ["finish", "rec"]):
+        assert refused(argv, capsys) == err  # the driver's own line
+    assert main(["builds", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["state"] == "broken" and listed["error"] == err.removeprefix("error: ")
+    assert files(home) == stored  # finish deleted no summary before it refused
+    record.unlink()  # the advice, followed literally
+    grove.unlink()
+    assert main(["finish", "rec", "--workers", "1"]) == 0
+    capsys.readouterr()
+    assert main(["status", "rec", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["state"], shown["trees_done"], shown["error"]) == ("done", 4, None)
+    assert grove.exists() and np.array_equal(driver.predict_values(backend, "rec", X), before)
 
 
 def test_a_spec_out_of_its_ranges_is_a_broken_build_named_and_the_store_still_lists(home, backend, capsys):

@@ -204,7 +204,9 @@ def parse_summary(raw: bytes | str) -> Summary:
     doc = json.loads(raw)
     if not isinstance(doc, dict):
         raise ValueError(f"a JSON {type(doc).__name__}, not an object")
-    if "state" in doc and doc["state"] not in SUMMARY_STATES:
+    if "state" not in doc:  # every writer sets it: a summary without one says nothing of how the build ended
+        raise ValueError("it has no state")
+    if doc["state"] not in SUMMARY_STATES:
         raise ValueError(f"its state {str(doc['state'])[:40]!r} is not one of {', '.join(SUMMARY_STATES)}")
     for name in _SUMMARY_NUMBERS:
         value = doc.get(name)

@@ -185,18 +185,23 @@ def finish(
     """
     watcher = watcher or Watcher(backend, name)
     st = watcher.refresh()
+    if damaged := watcher.unreadable_record():
+        raise BuildError(damaged)  # said before a summary is deleted or a grove dispatched
     if st.summary and st.state == "done":
         has_manifest = backend.store.exists(keys.manifest(name))
         if has_manifest:
             stream.load_manifest(backend, name)  # finished, but a damaged manifest is said with its way out
         grove_set = st.summary.get("model_kind") == "groves" and has_manifest
         wants_merge = merge is not None and merge.mode == "always"
-        if (st.model is not None and has_manifest) or (grove_set and not wants_merge and _groves_whole(backend, st)):
+        every = all(r.state == "done" for r in st.rows)  # a grove whose record was deleted, as a refit hint says
+        if (st.model is not None and has_manifest and every) or (
+            grove_set and not wants_merge and _groves_whole(backend, st)
+        ):
             return st  # merged, or a grove set by design with every grove in place
         if merge is None and st.summary.get("model_kind") == "groves":
             merge = MergePolicy("never")  # finishing again keeps what the build was: a grove set
-        # A grove set asked to merge, or one missing a grove (its record and file deleted, as a refit hint
-        # says), or a model gone (deleted, or older than tree files): finish again, refitting what is gone.
+        # A grove set asked to merge, or a build missing a grove (its record and file deleted, as a refit
+        # hint says), or a model gone (deleted, or older than tree files): finish again, refitting what is gone.
         backend.store.delete(keys.summary(name))
         st = watcher.refresh()
     if st.state == "cancelled":

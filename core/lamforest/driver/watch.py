@@ -23,7 +23,8 @@ from lamforest.spec import BuildSpec, SpecError
 from lamforest.store.base import get_json, location
 
 # interrupted: no summary and the driver's lease has lapsed (`lamforest finish NAME` resumes it);
-# broken: the build's spec.json or summary.json cannot be read (only ``list_builds`` reports it).
+# broken: the build's spec.json, summary.json or a grove record cannot be read (``status`` refuses it
+# with the way out, ``list_builds`` lists it with that line).
 BUILD_STATES = ("queued", "running", "finishing", "interrupted", "done", "failed", "cancelled", "broken")
 GROVE_STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running", "finishing")  # a driver is (or should be) at work; "interrupted": none is
@@ -138,7 +139,7 @@ class BuildStatus:
         less the time it sat interrupted before a resume (``paused_s``), so the clock neither jumps
         when the build ends or is resumed nor counts for a build nobody drives."""
         created = self.plan.created + self.paused_s
-        if self.summary:
+        if self.summary is not None:
             if isinstance(self.summary.get("driven_s"), (int, float)):
                 return max(0.0, float(self.summary["driven_s"]))  # the finishing driver's own count
             if self.summary.get("finished"):
@@ -397,8 +398,8 @@ class Watcher:
 
     def _build_state(self) -> str:
         """The build's state from what the last refresh saw (groves' rows already updated)."""
-        if self._summary:
-            return str(self._summary.get("state", "done"))
+        if self._summary is not None:  # parse_summary refuses one without a state
+            return self._summary["state"]
         if self._cancel is not None:
             return "cancelled"
         if self.lease_lapsed:
@@ -475,7 +476,7 @@ def summary_status(backend: Backend, plan: Plan, summary: documents.Summary, lis
     """A finished build's status from its summary alone (no grove record read): for lists."""
     name = plan.spec.name
     groves = plan.spec.n_groves
-    state = str(summary.get("state", "done"))
+    state = summary["state"]
     failed = {f.get("grove") for f in summary.get("failures") or [] if isinstance(f, dict)}
     counts = {"done": groves} if state == "done" else {"failed": len(failed)}
     billed = float(summary.get("billed_ms") or 0.0)
@@ -509,7 +510,8 @@ class BuildsView:
 
     A refresh costs one LIST of the build names, plus, per build:
     - seen for the first time: its spec (one GET) and one LIST of its prefix;
-    - finished (it has a summary): its summary, read once; after that nothing, ever;
+    - finished (it has a summary): its summary, read once; after that nothing, ever (its grove records
+      are not read: ``status`` names one that cannot be);
     - not finished: a ``Watcher`` kept across refreshes: one LIST plus one GET per record that
       changed; its logs come through the backend's shared reader (``shared_log_source``).
     """
@@ -561,6 +563,8 @@ class BuildsView:
             st = watcher.refresh(listing)
         except BrokenBuildError as exc:
             return broken_status(self.backend, name, str(exc))
+        if damaged := watcher.unreadable_record():  # read again next time: it may be mended
+            return broken_status(self.backend, name, damaged)
         if st.summary is not None:
             self._final[name] = st
             del self._watchers[name]
@@ -568,12 +572,20 @@ class BuildsView:
 
 
 def status(backend: Backend, name: str) -> BuildStatus:
-    return Watcher(backend, name).refresh()
+    """The build as its store and logs show it. A grove record that cannot be read is a
+    ``BrokenBuildError`` with the driver's way out: its grove's state, and so the build's, are not
+    known (a done build's count of trees would be short, silently)."""
+    watcher = Watcher(backend, name)
+    st = watcher.refresh()
+    if damaged := watcher.unreadable_record():
+        raise BrokenBuildError(damaged)
+    return st
 
 
 def list_builds(backend: Backend) -> list[BuildStatus]:
-    """Every build in the store, newest first; one whose spec.json cannot be read is listed
-    as ``broken`` (with the reason in ``error``) rather than hidden or fatal to the list."""
+    """Every build in the store, newest first; one whose spec.json, summary.json or a grove record
+    cannot be read is listed as ``broken`` (with the way out in ``error``) rather than hidden or fatal
+    to the list."""
     out = []
     for name in backend.store.children(keys.BUILDS):
         try:

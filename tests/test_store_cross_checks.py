@@ -118,6 +118,29 @@ def test_an_unreadable_grove_record_of_a_done_build_is_named_by_status_and_build
     assert grove.exists() and np.array_equal(driver.predict_values(backend, "rec", X), before)
 
 
+def test_the_builds_view_lists_an_unfinished_build_with_an_unreadable_record_as_broken_until_mended(home, backend):
+    built(backend, "wip")
+    for key in (keys.summary("wip"), keys.manifest("wip"), keys.model("wip")):
+        (home / key).unlink()  # back to "not finished": the view watches its records
+    record = home / keys.state("wip", keys.grove_id(1), "done")
+    record.write_text("[1, 2]")
+    view = driver.BuildsView(backend)
+    (st,) = view.refresh()
+    assert st.state == "broken" and f"{record} cannot be read" in (st.error or "")
+    record.unlink()
+    (home / keys.grove("wip", keys.grove_id(1))).unlink()
+    (st,) = view.refresh()  # the same view: mended, it is watched again
+    assert (st.state, st.count("done"), st.hint) == (
+        "interrupted",
+        1,
+        "its driver stopped; resume it with `lamforest finish wip`",
+    )
+    assert main(["finish", "wip", "--workers", "1"]) == 0
+    view.forget("wip")  # resumed, as the builds screen does
+    (st,) = view.refresh()
+    assert (st.state, st.trees_done) == ("done", 4)
+
+
 def test_a_spec_out_of_its_ranges_is_a_broken_build_named_and_the_store_still_lists(home, backend, capsys):
     built(backend, "good")
     built(backend, "zero")

@@ -36,8 +36,15 @@ def _peak_mb():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 """
 
+# The driver's process as the lamforest command runs it (``cli.console``): pandas hidden.
+AS_COMMAND = r"""
+from lamforest.worker import boot
+boot.hide()
+"""
+
 CHILD_BUILD = (
     PEAK
+    + AS_COMMAND
     + r"""
 import json, sys, time
 from lamforest import driver, memory
@@ -71,6 +78,7 @@ print(json.dumps({"state": st.state, "wall_s": wall, "peak_mb": max([_peak_mb(),
 
 CHILD_PREDICT = (
     PEAK
+    + AS_COMMAND
     + r"""
 import json, sys, time
 from lamforest import driver

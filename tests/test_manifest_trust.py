@@ -140,3 +140,24 @@ def test_finish_merge_always_on_a_grove_set_writes_the_merged_model(grove_set: B
     assert st.state == "done" and grove_set.store.exists(keys.model("gs"))
     assert st.summary is not None and st.summary["model_kind"] == "merged"
     assert np.array_equal(driver.load_model(grove_set, "gs").predict_proba(X), streamed)
+
+
+def test_a_grove_of_another_width_with_its_hash_forged_into_the_manifest_is_named(
+    grove_set: Backend, tmp_path: Path
+) -> None:
+    # The groves vote through their arrays, which index the rows' columns by the trees' feature numbers:
+    # a grove read by the manifest's hash must still be this forest's width, or it is named, not indexed.
+    import hashlib
+
+    other = local_backend(tmp_path / "other")
+    driver.create(other, BuildSpec(name="wide", data="digits", trees=2, grove=2, seed=1))
+    assert driver.run(other, "wide", workers=1).state == "done"
+    blob = other.store.get_bytes(keys.grove("wide", keys.grove_id(0)))
+    other.close()
+    grove_set.store.put_bytes(keys.grove("gs", keys.grove_id(0)), blob)
+    doc = _manifest(grove_set)
+    doc["groves"][0]["sha256"] = hashlib.sha256(blob).hexdigest()
+    _forge(grove_set, doc)
+    X, _ = data.get_test(grove_set.store, "gs")
+    with pytest.raises(driver.BuildError, match=r"grove g00000 .* trees read 64 features, the forest's rows have 4"):
+        driver.predict_values(grove_set, "gs", X)

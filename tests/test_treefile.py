@@ -522,3 +522,57 @@ def test_a_record_claiming_more_than_the_file_could_hold_is_refused(good_blob: b
             raw = raw.replace(f"({arr.shape[0]}, ".encode(), b"(1000000000000, ", 1)
         records.append(raw)
     _refused(_container(records), "more than its compressed size")
+
+
+# ---------------------------------------------------------------- trees as arrays (predict without scikit-learn)
+
+
+def _raw_cases() -> list[tuple[str, Any, np.ndarray, Any]]:
+    Xc, yc = _classification()
+    Xn, yn = _classification(nan=True)
+    Xr, yr = _regression()
+    Xm, ym = _regression(outputs=3)
+    multilabel = np.column_stack([yc == 0, yc == 1, yc]).astype(int)
+    return [
+        ("rf-classifier", RandomForestClassifier(n_estimators=6, random_state=0), Xc, yc),
+        ("et-classifier-strings", ExtraTreesClassifier(n_estimators=6, random_state=0), Xc, np.array([*"abc"])[yc]),
+        ("rf-classifier-nan", RandomForestClassifier(n_estimators=6, random_state=0), Xn, yn),
+        ("rf-regressor-nan", RandomForestRegressor(n_estimators=6, random_state=0), *_regression(nan=True)),
+        ("et-regressor", ExtraTreesRegressor(n_estimators=6, random_state=0), Xr, yr),
+        ("rf-multioutput-regressor", RandomForestRegressor(n_estimators=4, random_state=0), Xm, ym),
+        ("rf-multioutput-classifier", RandomForestClassifier(n_estimators=4, random_state=0), Xc, multilabel),
+        ("one-leaf-trees", RandomForestRegressor(n_estimators=3, random_state=0), Xr, np.ones(300)),  # y constant
+    ]
+
+
+@pytest.mark.parametrize("case", _raw_cases(), ids=lambda c: c[0])
+def test_trees_as_arrays_predict_what_scikit_learns_trees_predict_to_the_bit(case: tuple) -> None:
+    _, est, X, y = case
+    est.fit(X, y)
+    if y.dtype.kind == "f" and np.ptp(y) == 0:
+        assert all(t.tree_.node_count == 1 for t in est.estimators_)  # the root is the leaf
+    raw, extra = treefile.loads_raw(treefile.dumps(est, extra={"seed": 3}))
+    assert extra == {"seed": 3} and len(raw.estimators_) == len(est.estimators_)
+    assert raw.n_features_in_ == est.n_features_in_
+    if hasattr(est, "classes_"):
+        assert _same_value(raw.classes_, est.classes_)
+    rows = np.asarray(X[::2], dtype=np.float32)  # what forest.Votes hands every tree
+    for ours, theirs in zip(raw.estimators_, est.estimators_, strict=True):
+        assert np.array_equal(ours.apply(rows), theirs.apply(rows))
+        if hasattr(est, "classes_"):
+            a, b = ours.predict_proba(rows), theirs.predict_proba(rows, check_input=False)
+            for u, v in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b], strict=True):
+                assert u.dtype == v.dtype and np.array_equal(u, v)
+        else:
+            u, v = ours.predict(rows), theirs.predict(rows, check_input=False)
+            assert u.dtype == v.dtype and u.shape == v.shape and np.array_equal(u, v)
+
+
+def test_trees_as_arrays_are_refused_as_loads_refuses_them() -> None:
+    est = RandomForestClassifier(n_estimators=2, random_state=0).fit(*_classification())
+    with pytest.raises(TreeFileError, match="not a forest"):
+        treefile.loads_raw(treefile.dumps(est.estimators_[0]))
+    blob = bytearray(treefile.dumps(est))
+    blob[:8] = b"\x80" * 8
+    with pytest.raises(TreeFileError, match="pickle"):
+        treefile.loads_raw(bytes(blob))

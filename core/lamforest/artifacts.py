@@ -84,8 +84,10 @@ def _optional_array(extra: dict[str, Any], name: str) -> np.ndarray | None:
     return value
 
 
-def loads_grove(blob: bytes) -> Grove:
-    est, extra = treefile.loads(blob)
+def loads_grove(blob: bytes, raw: bool = False) -> Grove:
+    """A grove file's forest and OOB sums. ``raw``: its trees as ``treefile.RawTree`` arrays (what voting
+    needs: the same predictions to the bit, the file's records held once, no scikit-learn objects)."""
+    est, extra = treefile.loads_raw(blob) if raw else treefile.loads(blob)
     if not hasattr(est, "estimators_"):
         raise TreeFileError(f"grove file holds a {type(est).__name__}, not a forest")
     trees, seed = extra.get("trees"), extra.get("seed")

@@ -35,6 +35,7 @@ import json
 import math
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -594,10 +595,24 @@ def loads(blob: bytes) -> tuple[Any, dict[str, Any]]:
         raise _fail(f"tree file is malformed: {type(e).__name__}: {e}") from None
 
 
-def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[Any, dict[str, Any]]:
-    from sklearn.base import clone
-    from sklearn.tree._tree import Tree
+@dataclass(frozen=True)
+class _Parsed:
+    """A tree file's header and arrays, checked: everything either reader builds from."""
 
+    name: str
+    tree_name: str
+    n_trees: int
+    n_features: int
+    n_outputs: int
+    n_classes: list[int]
+    counts: np.ndarray
+    depths: np.ndarray
+    values: np.ndarray
+    tree_attrs: dict[str, Any]
+    top: dict[str, Any]
+
+
+def _parse(header: dict[str, Any], members: dict[str, np.ndarray]) -> _Parsed:
     name = header.get("class")
     if name not in FORESTS and name not in TREES:
         raise _fail(f"tree file holds a {str(name)[:60]!r}, which is not an allowed estimator class")
@@ -626,7 +641,12 @@ def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[An
         raise _fail(f"tree file values have shape {values.shape}, expected {(total, n_outputs, max(n_classes))}")
     if values.dtype != np.float64:
         raise _fail(f"tree file values are {values.dtype}, expected float64")
-    nodes = _nodes(members, total)
+    nodes = members.get("nodes")
+    if nodes is None or nodes.dtype.names is None or nodes.shape != (total,):
+        raise _fail(f"tree file lacks a nodes record of {total} nodes")
+    missing = [f for f in RAW_NODE_FIELDS if f not in nodes.dtype.names]
+    if missing:
+        raise _fail(f"tree file lacks node field(s) {', '.join(missing)}")
     _check_nodes(nodes, counts, depths, n_features)
 
     tree_attrs = {k: _decode_value(v, members) for k, v in _dict(t.get("attrs"), "tree attrs").items()}
@@ -635,40 +655,145 @@ def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[An
     if _int(tree_attrs.get("n_features_in_"), "trees' n_features_in_", 1) != n_features:
         raise _fail("tree file: trees' n_features_in_ disagrees with their node arrays")
     _check_outputs(tree_attrs, n_outputs, n_classes, tree_name)
-    params = {k: _decode_json(v) for k, v in _dict(t.get("params"), "tree params").items()}
-    per_tree = {k: _list(v) for k, v in _dict(t.get("params_per_tree"), "per-tree params").items()}
-    if any(len(v) != n_trees for v in per_tree.values()):
-        raise _fail(f"tree file per-tree params do not have {n_trees} entries")
-    per_tree = {k: [_decode_json(x) for x in v] for k, v in per_tree.items()}
-
-    classes = _classes()
-    class_array = np.array(n_classes, dtype=np.intp)
-    trees = []
-    ends = np.cumsum(counts)
-    for i in range(n_trees):
-        p = dict(params, **{k: v[i] for k, v in per_tree.items()})
-        tree = _build(classes[tree_name], p, copy.deepcopy(tree_attrs), TREE_ATTRS, tree_name)
-        a, b = int(ends[i] - counts[i]), int(ends[i])
-        tree.tree_ = Tree(n_features, class_array, n_outputs)
-        # node_count comes from the offsets, so it always matches the arrays handed over.
-        tree.tree_.__setstate__(
-            {"max_depth": int(depths[i]), "node_count": b - a, "nodes": nodes[a:b], "values": values[a:b]}
-        )
-        trees.append(tree)
-
-    if name in TREES:
-        est = trees[0]
-    else:
+    top: dict[str, Any] = {}
+    if name in FORESTS:
         top = _dict(header.get("top"), "forest")
-        params = {k: _decode_json(v) for k, v in _dict(top.get("params"), "forest params").items()}
         attrs = {k: _decode_value(v, members) for k, v in _dict(top.get("attrs"), "forest attrs").items()}
         # The forest checks X against its own n_features_in_, the trees do not: they must agree.
         if _int(attrs.get("n_features_in_"), "n_features_in_", 1) != n_features:
             raise _fail("tree file: the forest's n_features_in_ disagrees with its trees")
         _check_outputs(attrs, n_outputs, n_classes, name)
-        est = _build(classes[name], params, attrs, FOREST_ATTRS, name)
+        top = {"params": _dict(top.get("params"), "forest params"), "attrs": attrs}
+    return _Parsed(name, tree_name, n_trees, n_features, n_outputs, n_classes, counts, depths, values, tree_attrs, top)
+
+
+def _extra(header: dict[str, Any], members: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {str(k): _decode_value(v, members) for k, v in _dict(header.get("extra", {}), "extra").items()}
+
+
+def _rebuild(header: dict[str, Any], members: dict[str, np.ndarray]) -> tuple[Any, dict[str, Any]]:
+    from sklearn.base import clone
+    from sklearn.tree._tree import Tree
+
+    f = _parse(header, members)
+    nodes = _nodes(members, int(f.counts.sum()))
+    t = _dict(header.get("trees"), "trees")
+    params = {k: _decode_json(v) for k, v in _dict(t.get("params"), "tree params").items()}
+    per_tree = {k: _list(v) for k, v in _dict(t.get("params_per_tree"), "per-tree params").items()}
+    if any(len(v) != f.n_trees for v in per_tree.values()):
+        raise _fail(f"tree file per-tree params do not have {f.n_trees} entries")
+    per_tree = {k: [_decode_json(x) for x in v] for k, v in per_tree.items()}
+
+    classes = _classes()
+    class_array = np.array(f.n_classes, dtype=np.intp)
+    trees = []
+    ends = np.cumsum(f.counts)
+    for i in range(f.n_trees):
+        p = dict(params, **{k: v[i] for k, v in per_tree.items()})
+        tree = _build(classes[f.tree_name], p, copy.deepcopy(f.tree_attrs), TREE_ATTRS, f.tree_name)
+        a, b = int(ends[i] - f.counts[i]), int(ends[i])
+        tree.tree_ = Tree(f.n_features, class_array, f.n_outputs)
+        # node_count comes from the offsets, so it always matches the arrays handed over.
+        tree.tree_.__setstate__(
+            {"max_depth": int(f.depths[i]), "node_count": b - a, "nodes": nodes[a:b], "values": f.values[a:b]}
+        )
+        trees.append(tree)
+
+    if f.name in TREES:
+        est = trees[0]
+    else:
+        top_params = {k: _decode_json(v) for k, v in f.top["params"].items()}
+        est = _build(classes[f.name], top_params, f.top["attrs"], FOREST_ATTRS, f.name)
         est.estimator_ = clone(est.estimator)
         est.estimators_ = trees
+    return est, _extra(header, members)
 
-    extra = {str(k): _decode_value(v, members) for k, v in _dict(header.get("extra", {}), "extra").items()}
-    return est, extra
+
+# The node fields prediction reads; every supported scikit-learn (1.6 onwards) writes them.
+RAW_NODE_FIELDS = ("left_child", "right_child", "feature", "threshold", "missing_go_to_left")
+
+
+class RawTree:
+    """One tree of a tree file as its arrays (views into the file's records), predicting as scikit-learn's
+    tree does: the same leaf for every row, so the same values to the bit, without scikit-learn.
+
+    A row goes left when its feature (read as float32, compared as float64, as scikit-learn's Cython
+    does) is at most the node's threshold, and a NaN goes where ``missing_go_to_left`` says.
+    """
+
+    def __init__(self, nodes: np.ndarray, values: np.ndarray, n_classes: list[int], classifier: bool) -> None:
+        self.left = nodes["left_child"]
+        self.right = nodes["right_child"]
+        self.feature = nodes["feature"]
+        self.threshold = nodes["threshold"]
+        self.missing_left = nodes["missing_go_to_left"]
+        self.values = values
+        self.n_classes = n_classes
+        self.classifier = classifier
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """The leaf each row of dense float32 ``X`` lands in."""
+        node = np.zeros(X.shape[0], dtype=np.intp)
+        active = np.arange(X.shape[0]) if self.left[0] != -1 else np.zeros(0, dtype=np.intp)
+        while active.size:  # one level of the tree per pass, for the rows not yet at a leaf
+            at = node[active]
+            x = X[active, self.feature[at]]
+            go_left = x <= self.threshold[at]
+            nan = np.isnan(x)
+            if nan.any():
+                go_left = np.where(nan, self.missing_left[at] != 0, go_left)
+            nxt = np.where(go_left, self.left[at], self.right[at])
+            node[active] = nxt
+            active = active[self.left[nxt] != -1]
+        return node
+
+    def predict_proba(self, X: np.ndarray, check_input: bool = False) -> Any:
+        """A classifier's leaf values, as scikit-learn's ``predict_proba`` gives them."""
+        out = self.values.take(self.apply(X), axis=0)
+        if len(self.n_classes) == 1:
+            return out[:, 0, : self.n_classes[0]]
+        return [out[:, k, :n] for k, n in enumerate(self.n_classes)]
+
+    def predict(self, X: np.ndarray, check_input: bool = False) -> np.ndarray:
+        """A regressor's leaf values, as scikit-learn's ``predict`` gives them."""
+        out = self.values.take(self.apply(X), axis=0)
+        return out[:, 0, 0] if len(self.n_classes) == 1 else out[:, :, 0]
+
+
+@dataclass
+class RawForest:
+    """A forest of ``RawTree``: what ``forest.Votes`` needs (``classes_`` for a classifier, ``estimators_``)."""
+
+    estimators_: list[RawTree]
+    n_features_in_: int
+    n_outputs_: int
+    attrs: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        # classes_, n_classes_, feature_names_in_, ...: the forest's fitted attributes, as stored.
+        try:
+            return self.__dict__["attrs"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def loads_raw(blob: bytes) -> tuple[RawForest, dict[str, Any]]:
+    """A forest file's trees as arrays and its ``extra`` dict, checked as ``loads`` checks them, built
+    without scikit-learn: it holds the file's records once (``loads`` copies each tree's nodes into
+    scikit-learn's own), which is what streaming a forest through predict needs."""
+    header, members = _unarchive(blob)
+    try:
+        f = _parse(header, members)
+        if f.name not in FORESTS:
+            raise _fail(f"tree file holds a {f.name}, not a forest")
+        nodes = members["nodes"]
+        classifier = f.name.endswith("Classifier")
+        trees, start = [], 0
+        for n in f.counts.tolist():
+            trees.append(RawTree(nodes[start : start + n], f.values[start : start + n], f.n_classes, classifier))
+            start += n
+        return RawForest(trees, f.n_features, f.n_outputs, f.top["attrs"]), _extra(header, members)
+    except TreeFileError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        raise _fail(f"tree file is malformed: {type(e).__name__}: {e}") from None

@@ -127,9 +127,16 @@ def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: document
     classes = stream.manifest_classes(manifest)
     votes = forest.Votes(X, classes, threads=stream.threads(), outputs=int(manifest.get("outputs", 1)))
     listed = manifest["groves"]
-    for loaded in stream.groves(backend, name, [g["grove"] for g in listed], [g["sha256"] for g in listed]):
-        votes.add(loaded.grove.estimator)
-        del loaded  # not held while the next grove is decoded
+    # Dense rows vote through the trees' arrays (the same leaves, so the same sums to the bit, and each
+    # grove held once rather than copied into scikit-learn's trees); sparse rows through scikit-learn's.
+    raw = not datamod.is_sparse(X)
+    for loaded in stream.groves(backend, name, [g["grove"] for g in listed], [g["sha256"] for g in listed], raw=raw):
+        est = loaded.grove.estimator
+        if est.n_features_in_ != X.shape[1]:  # a grove from another forest, its hash forged into the manifest
+            why = f"its trees read {est.n_features_in_} features, the forest's rows have {X.shape[1]}"
+            raise BuildError(artifacts.grove_error(name, keys.grove_id(loaded.index), why, backend.store))
+        votes.add(est)
+        del loaded, est  # not held while the next grove is decoded
     if votes.trees != manifest["trees"]:
         raise BuildError(f"build {name!r}: {votes.trees} trees voted, the manifest lists {manifest['trees']}")
     return votes.mean()

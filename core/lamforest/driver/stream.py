@@ -92,6 +92,7 @@ def groves(
     hashes: Sequence[str | None] | None = None,
     prefetch: int = PREFETCH,
     records: Sequence[dict[str, Any] | None] | None = None,
+    raw: bool = False,
 ) -> Iterator[Loaded]:
     """The groves ``indices`` of build ``name``, in that order, at most ``prefetch`` read ahead.
 
@@ -101,6 +102,7 @@ def groves(
     caller's thread when its turn comes. Decoding in several threads made
     the allocator keep one heap per thread, and the process's memory crept up
     with the number of groves (measured: +18% from 100 to 1,000 trees).
+    ``raw``: groves whose trees are arrays (``treefile.RawTree``), for voting only.
     """
     expect = list(hashes) if hashes is not None else [None] * len(indices)
     recs = list(records) if records is not None else [None] * len(indices)
@@ -118,7 +120,7 @@ def groves(
                 if nxt is not None:
                     pending.append(pool.submit(_fetch, backend, name, *nxt))
                 try:
-                    grove = artifacts.loads_grove(blob)
+                    grove = artifacts.loads_grove(blob, raw=raw)
                 except artifacts.TreeFileError as exc:
                     raise BuildError(
                         artifacts.grove_error(name, keys.grove_id(index), str(exc), backend.store)

@@ -210,3 +210,24 @@ def test_a_merged_builds_manifest_deleted_is_written_again_by_finish(home, capsy
     assert json.loads((home / keys.manifest("mm")).read_text())["trees"] == 8
     assert np.array_equal(driver.predict_values(backend, "mm", X_NEW), before)
     backend.close()
+
+
+def test_a_grove_of_another_width_with_its_record_forged_is_refitted_by_finish(home, capsys):
+    """A grove set (its groves vote as arrays): a grove file replaced by another build's of the same tree
+    count but 64 features, its done record forged to match, is named by its width and fitted again."""
+    backend, before = make(home, "wide", "never")
+    driver.create(backend, BuildSpec(name="digits2", data="digits", trees=2, grove=2, seed=9))
+    driver.run(backend, "digits2", workers=1)
+    foreign = grove_file(home, "digits2", 0).read_bytes()
+    gid = keys.grove_id(1)
+    grove_file(home, "wide", 1).write_bytes(foreign)
+    rec = records.read_grove(backend.store, "wide", gid, "done")
+    rec.update(sha256=records_digest(foreign), bytes=len(foreign))
+    put_json(backend.store, keys.state("wide", gid, "done"), rec)
+    (home / keys.summary("wide")).unlink()
+    (home / keys.manifest("wide")).unlink()
+    assert cli_main(["finish", "wide", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trees"] == 8
+    assert grove_file(home, "wide", 1).read_bytes() != foreign
+    assert np.array_equal(driver.predict_values(backend, "wide", X_NEW), before)
+    backend.close()

@@ -120,7 +120,18 @@ def tree_bytes(estimator: Any) -> int:
     """
     from sklearn.tree._tree import NODE_DTYPE
 
-    return sum(t.tree_.node_count * NODE_DTYPE.itemsize + t.tree_.value.nbytes for t in estimator.estimators_)
+    # scikit-learn's trees, or a tree file's arrays (treefile.RawTree): the same count either way.
+    return sum(
+        (len(t.left) * NODE_DTYPE.itemsize + t.values.nbytes)
+        if hasattr(t, "left")
+        else (t.tree_.node_count * NODE_DTYPE.itemsize + t.tree_.value.nbytes)
+        for t in estimator.estimators_
+    )
+
+
+def kind(estimator: Any) -> str:
+    """The scikit-learn class of a forest, or of the forest a tree file's arrays came from."""
+    return str(getattr(estimator, "kind", type(estimator).__name__))
 
 
 def _csr32(X: Any) -> Any:

@@ -768,6 +768,7 @@ class RawForest:
     n_features_in_: int
     n_outputs_: int
     attrs: dict[str, Any]
+    kind: str  # the scikit-learn class the file holds: RandomForestClassifier, ...
 
     def __getattr__(self, name: str) -> Any:
         # classes_, n_classes_, feature_names_in_, ...: the forest's fitted attributes, as stored.
@@ -792,7 +793,8 @@ def loads_raw(blob: bytes) -> tuple[RawForest, dict[str, Any]]:
         for n in f.counts.tolist():
             trees.append(RawTree(nodes[start : start + n], f.values[start : start + n], f.n_classes, classifier))
             start += n
-        return RawForest(trees, f.n_features, f.n_outputs, f.top["attrs"]), _extra(header, members)
+        forest = RawForest(trees, f.n_features, f.n_outputs, f.top["attrs"], f.name)
+        return forest, _extra(header, members)
     except TreeFileError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:

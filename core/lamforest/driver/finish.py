@@ -234,15 +234,34 @@ def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePol
         out.tree_bytes = sum(g["tree_bytes"] for g in from_records)
         out.trees = sum(g["trees"] for g in from_records)
     rows = [] if from_records is not None else st.rows
-    for loaded in stream.groves(backend, name, [r.grove for r in rows], records=[r.record for r in rows]):
+    # A forest that will not be merged only votes: its groves are read as their trees' arrays (the same
+    # votes to the bit, each grove held once). Known up front from the done records' sizes.
+    # Sparse held-out rows vote through scikit-learn's trees (the arrays read dense rows).
+    raw = not datamod.is_sparse(X_te) and (
+        out.kept is None
+        or (
+            merge.mode == "auto"
+            and all("tree_bytes" in r.record for r in rows)
+            and not merge.keeps(sum(int(r.record["tree_bytes"]) for r in rows))
+        )
+    )
+    if raw:
+        out.kept = None
+    records = [r.record for r in rows]
+    for loaded in stream.groves(backend, name, [r.grove for r in rows], records=records, raw=raw):
         g = loaded.grove
         est = g.estimator
         planned = sizes[loaded.index]
-        if len(est.estimators_) != planned:  # a grove file replaced by another build's (record forged to match)
-            gid = keys.grove_id(loaded.index)
+        # A grove file replaced by another build's (its record forged to match): named before it votes.
+        why = None
+        if len(est.estimators_) != planned:
             why = f"it holds {len(est.estimators_)} trees, the plan {planned}"
+        elif est.n_features_in_ != X_te.shape[1]:  # its trees would index columns the rows lack
+            why = f"its trees read {est.n_features_in_} features, the plan's rows have {X_te.shape[1]}"
+        if why is not None:
+            gid = keys.grove_id(loaded.index)
             raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
-        out.estimator = out.estimator or type(est).__name__
+        out.estimator = out.estimator or forest.kind(est)
         votes.add(est)  # refuses a grove whose classes are not the plan's
         if oob and g.oob_sum is not None and g.oob_count is not None:
             # Grove order, as forest.oob_score sums them: the same additions.

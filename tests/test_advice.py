@@ -161,18 +161,24 @@ def test_a_grove_swapped_for_another_builds_with_its_record_forged_is_refitted_b
     backend, before = make(home, "swap", "always")
     driver.create(backend, BuildSpec(name="other", data="iris", trees=6, grove=3, seed=9))
     driver.run(backend, "other", workers=1)
-    foreign = grove_file(home, "other", 0).read_bytes()
+    _swap_in_and_finish(backend, home, "swap", "other", keys.model, before, capsys)
+
+
+def _swap_in_and_finish(backend, home, name, other, finished_file, before, capsys) -> None:
+    """Put grove 0 of build ``other`` in place of ``name``'s grove 1 with its done record forged to match,
+    remove the summary and ``finished_file``; finish must fit grove 1 again and give the same forest."""
+    foreign = grove_file(home, other, 0).read_bytes()
     gid = keys.grove_id(1)
-    grove_file(home, "swap", 1).write_bytes(foreign)
-    rec = records.read_grove(backend.store, "swap", gid, "done")
+    grove_file(home, name, 1).write_bytes(foreign)
+    rec = records.read_grove(backend.store, name, gid, "done")
     rec.update(sha256=records_digest(foreign), bytes=len(foreign))
-    put_json(backend.store, keys.state("swap", gid, "done"), rec)
-    (home / keys.summary("swap")).unlink()
-    (home / keys.model("swap")).unlink()
-    assert cli_main(["finish", "swap", "--json"]) == 0
+    put_json(backend.store, keys.state(name, gid, "done"), rec)
+    (home / keys.summary(name)).unlink()
+    (home / finished_file(name)).unlink()
+    assert cli_main(["finish", name, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["trees"] == 8
-    assert grove_file(home, "swap", 1).read_bytes() != foreign
-    assert np.array_equal(driver.predict_values(backend, "swap", X_NEW), before)
+    assert grove_file(home, name, 1).read_bytes() != foreign
+    assert np.array_equal(driver.predict_values(backend, name, X_NEW), before)
     backend.close()
 
 
@@ -218,16 +224,4 @@ def test_a_grove_of_another_width_with_its_record_forged_is_refitted_by_finish(h
     backend, before = make(home, "wide", "never")
     driver.create(backend, BuildSpec(name="digits2", data="digits", trees=2, grove=2, seed=9))
     driver.run(backend, "digits2", workers=1)
-    foreign = grove_file(home, "digits2", 0).read_bytes()
-    gid = keys.grove_id(1)
-    grove_file(home, "wide", 1).write_bytes(foreign)
-    rec = records.read_grove(backend.store, "wide", gid, "done")
-    rec.update(sha256=records_digest(foreign), bytes=len(foreign))
-    put_json(backend.store, keys.state("wide", gid, "done"), rec)
-    (home / keys.summary("wide")).unlink()
-    (home / keys.manifest("wide")).unlink()
-    assert cli_main(["finish", "wide", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["trees"] == 8
-    assert grove_file(home, "wide", 1).read_bytes() != foreign
-    assert np.array_equal(driver.predict_values(backend, "wide", X_NEW), before)
-    backend.close()
+    _swap_in_and_finish(backend, home, "wide", "digits2", keys.manifest, before, capsys)

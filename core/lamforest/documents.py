@@ -38,51 +38,6 @@ class MemoryDoc(TypedDict):
     worker_memory_mb: int
 
 
-class Summary(TypedDict, total=False):
-    """``summary.json``: written once, when the build ends; a build with one has ended.
-
-    Every summary has the first group. A build that ended without a model (``failed``,
-    ``cancelled``) adds ``error`` or ``reason`` and ``trees_done``; a ``done`` build its scores,
-    timings, cost, model and memory. ``driven_s`` is missing from builds that predate it.
-    """
-
-    # every summary
-    state: Required[str]
-    failures: Required[list[dict[str, Any]]]
-    wall_s: Required[float]
-    billed_ms: Required[float]
-    cost_usd: Required[float]
-    finished: Required[float]
-    driven_s: float
-    # a build that ended without a model
-    error: str
-    reason: str | None
-    trees_done: int
-    # a done build
-    test_score: float | None
-    metric: str
-    oob_score: float | None
-    oob_missing_rows: int
-    test: dict[str, Any]  # a sharded build's held-out sums, as its workers returned them
-    sharded: dict[str, Any]
-    trees: int
-    groves: int
-    stream_s: float
-    merge_s: float
-    fit_span_s: float | None
-    gb_seconds: float
-    cost_is_estimate: bool
-    model_kind: str  # "merged" (model.tree) or "groves" (the manifest's groves are the model)
-    model_bytes: int | None
-    model_sha256: str | None
-    groves_bytes: int
-    forest_mb: float
-    merge: MergeDoc
-    memory: MemoryDoc
-    init_ms: float | None
-    estimate: dict[str, Any] | None
-
-
 class DoneDetails(TypedDict, total=False):
     """What a finish that streamed the groves adds to a done summary (a summary written without
     them, as a fixture's, still reads)."""
@@ -100,6 +55,39 @@ class DoneDetails(TypedDict, total=False):
     init_ms: float | None
     driven_s: float
     estimate: dict[str, Any] | None
+
+
+class Summary(DoneDetails, total=False):
+    """``summary.json``: written once, when the build ends; a build with one has ended.
+
+    Every summary has the first group. A build that ended without a model (``failed``,
+    ``cancelled``) adds ``error`` or ``reason`` and ``trees_done``; a ``done`` build its scores,
+    timings, cost, model and memory. ``driven_s`` is missing from builds that predate it; what a
+    streamed finish adds is ``DoneDetails``.
+    """
+
+    # every summary
+    state: Required[str]
+    failures: Required[list[dict[str, Any]]]
+    wall_s: Required[float]
+    billed_ms: Required[float]
+    cost_usd: Required[float]
+    finished: Required[float]
+    # a build that ended without a model
+    error: str
+    reason: str | None
+    trees_done: int
+    # a done build
+    test_score: float | None
+    metric: str
+    oob_score: float | None
+    oob_missing_rows: int
+    test: dict[str, Any]  # a sharded build's held-out sums, as its workers returned them
+    sharded: dict[str, Any]
+    trees: int
+    groves: int
+    merge_s: float
+    cost_is_estimate: bool
 
 
 def done_summary(

@@ -117,6 +117,32 @@ def test_a_grove_changed_after_finish_is_refused(shared_backend, unique) -> None
         driver.predict(shared_backend, name)
 
 
+@pytest.mark.parametrize("raw", [False, True])
+def test_streaming_holds_one_grove_the_one_before_is_gone_when_the_next_is_decoded(
+    shared_backend, unique, monkeypatch, raw: bool
+) -> None:
+    import weakref
+
+    from lamforest import artifacts
+
+    name = unique("one")
+    build(shared_backend, name, MergePolicy("never"), data="iris", trees=6, grove=2, seed=1)
+    decode, before = artifacts.loads_grove, []
+
+    def watched(blob: bytes, raw: bool = False):
+        # Whatever the caller dropped must be freed already: nothing in the stream may still hold it.
+        assert all(ref() is None for ref in before)
+        return decode(blob, raw=raw)
+
+    monkeypatch.setattr(artifacts, "loads_grove", watched)
+    seen = []
+    for loaded in stream.groves(shared_backend, name, [0, 1, 2], raw=raw):
+        seen.append(loaded.index)
+        before.append(weakref.ref(loaded.grove.estimator))
+        del loaded
+    assert seen == [0, 1, 2] and all(ref() is None for ref in before)
+
+
 def test_merge_policy_refusals_name_their_field() -> None:
     for args, field in [
         (("sometimes", None), "merge"),

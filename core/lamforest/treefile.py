@@ -376,11 +376,14 @@ def _unarchive(blob: bytes) -> tuple[Any, dict[str, np.ndarray]]:
         raise _fail(f"not a tree file: bad magic {bytes(blob[:8])!r}{hint}")
     if version != FORMAT_VERSION:
         raise _fail(f"tree file format version {version} is not supported (this lamforest reads {FORMAT_VERSION})")
-    body = memoryview(blob)[_PREAMBLE.size :]
     # No record can be larger than lz4 could expand the whole body to (at most ~255x).
-    budget = [255 * len(body) + (1 << 16)]
+    budget = [255 * (len(blob) - _PREAMBLE.size) + (1 << 16)]
+    # BytesIO shares the buffer of a bytes object (a memoryview or bytearray would be copied: a second
+    # blob in memory while the records are decoded).
+    body = io.BytesIO(blob if isinstance(blob, bytes) else bytes(blob))
+    body.seek(_PREAMBLE.size)
     try:
-        with _lz4().LZ4FrameFile(io.BytesIO(body), "rb") as f:
+        with _lz4().LZ4FrameFile(body, "rb") as f:
             header_bytes = _read_record(f, budget)
             if header_bytes.dtype != np.uint8 or header_bytes.ndim != 1:
                 raise _fail("tree file does not start with its header")

@@ -14,8 +14,8 @@ from sklearn.datasets import load_digits
 
 from lamforest import driver, keys, records
 from lamforest.backend.shared import close_shared, shared
+from lamforest.driver import schedule
 from lamforest.estimators import RandomForestClassifier
-from lamforest.estimators import base as estimator_base
 from lamforest.spec import BuildSpec
 
 
@@ -61,15 +61,15 @@ def test_a_small_fit_runs_here_and_grows_the_pools_trees(home: Path) -> None:
 
 def test_work_above_a_worker_start_up_goes_to_the_pool(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     X, y = load_digits(return_X_y=True)
-    monkeypatch.setattr(estimator_base, "IN_PROCESS_WORK", X.shape[0] * 4 * X.shape[1] - 1)
+    monkeypatch.setattr(schedule, "IN_PROCESS_WORK", X.shape[0] * 4 * X.shape[1] - 1)
     est = RandomForestClassifier(n_estimators=4, grove_size=2, random_state=1, progress=False).fit(X, y)
     assert os.getpid() not in fitted_by(est.build_name_)
     assert driver.status(shared("local"), est.build_name_).spec.chunk == BuildSpec.chunk  # cancel checks kept
 
 
 def test_an_interrupted_fit_in_process_ends_cancelled_not_running(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl+C lands in the fit itself here: the grove's record must not name this live process as
-    running for ever (a later status or finish would wait for it)."""
+    """On one thread (n_jobs=1) Ctrl+C lands in the fit itself: the grove's record must not name this
+    live process as running for ever (a later status or finish would wait for it)."""
     from lamforest.worker import fit as worker_fit
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
@@ -77,13 +77,79 @@ def test_an_interrupted_fit_in_process_ends_cancelled_not_running(home: Path, mo
 
     monkeypatch.setattr(worker_fit, "fit", interrupted)
     X, y = load_digits(return_X_y=True)
-    est = RandomForestClassifier(n_estimators=6, grove_size=2, random_state=1, progress=False, name="ctrlc")
+    est = RandomForestClassifier(n_estimators=6, grove_size=2, random_state=1, progress=False, name="ctrlc", n_jobs=1)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X, y)
     st = driver.status(shared("local"), "ctrlc")
     assert st.state == "cancelled" and "KeyboardInterrupt" in (st.cancel_reason or "")
     assert not any(r.state == "running" for r in st.rows)
     assert st.rows[0].state == "cancelled"
+
+
+def test_threads_fit_groves_at_once_and_ctrl_c_cancels_the_build(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several threads: two groves are inside their fits at the same time (a barrier both must reach),
+    and Ctrl+C, which lands in the driver's loop (the caller's thread), ends the build cancelled with
+    no grove left running and the threads gone."""
+    import threading
+
+    from lamforest.estimators.progress import BuildProgress
+    from lamforest.worker import fit as worker_fit
+
+    real, both = worker_fit.fit, threading.Barrier(2, timeout=60)
+    names: set[str] = set()
+
+    def together(*args: Any, **kwargs: Any) -> Any:
+        if len(names) < 2:
+            names.add(threading.current_thread().name)
+            both.wait()
+        return real(*args, **kwargs)
+
+    def ctrl_c(self: Any, st: Any) -> None:
+        if st.count("done") >= 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker_fit, "fit", together)
+    monkeypatch.setattr(BuildProgress, "update", ctrl_c)
+    X, y = load_digits(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=40, grove_size=2, random_state=1, progress=False, name="t", n_jobs=2)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    assert len(names) == 2 and all(n.startswith("lamforest-grove") for n in names)
+    st = driver.status(shared("local"), "t")
+    assert st.state == "cancelled" and "KeyboardInterrupt" in (st.cancel_reason or "")
+    assert not any(r.state == "running" for r in st.rows)
+    assert fitted_by("t") == {os.getpid()}
+    assert not [t for t in threading.enumerate() if t.name.startswith("lamforest-grove")]
+
+
+def test_the_cli_fits_small_builds_on_threads_here_with_the_pools_trees(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --workers and little work: the command fits the groves in its own process, says so, and
+    every grove file is the one the pool writes for the same spec (the same sha256)."""
+    from lamforest.cli import main
+
+    argv = ["--data", "digits", "-t", "12", "-g", "3", "--seed", "5"]
+    assert main(["build", "here", *argv]) == 0
+    assert "fitting here on" in capsys.readouterr().out
+    assert main(["build", "pooled", *argv, "--workers", "2"]) == 0
+    assert "fitting here" not in capsys.readouterr().out
+    assert fitted_by("here") == {os.getpid()} and os.getpid() not in fitted_by("pooled")
+    store = shared("local").store
+
+    def digests(name: str) -> list[str]:
+        return [str(records.read_grove(store, name, keys.grove_id(g), "done")["sha256"]) for g in range(4)]
+
+    assert digests("here") == digests("pooled")
+
+
+def test_threads_leave_the_callers_warning_filters_as_they_were(home: Path) -> None:
+    import warnings
+
+    X, y = load_digits(return_X_y=True)
+    before, shown = list(warnings.filters), warnings.showwarning
+    RandomForestClassifier(n_estimators=6, grove_size=2, random_state=1, progress=False, n_jobs=2).fit(X, y)
+    assert warnings.filters == before and warnings.showwarning is shown
 
 
 # --------------------------------------------------------------------------- warnings, once
@@ -134,12 +200,13 @@ def test_balanced_class_weights_raise_no_warm_start_warning(home: Path, workers:
     assert driver.status(shared("local"), est.build_name_).state == "done"
 
 
-def test_the_cli_says_a_groves_warning_once(home: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    """Two workers fit four groves that each warn (a deprecated criterion): one line, and the workers
-    print nothing of their own."""
+@pytest.mark.parametrize("where", [["--workers", "2"], []], ids=["workers", "threads"])
+def test_the_cli_says_a_groves_warning_once(home: Path, capfd: pytest.CaptureFixture[str], where: list[str]) -> None:
+    """Two workers (or two threads here) fit four groves that each warn (a deprecated criterion): one
+    line, and the workers print nothing of their own."""
     from lamforest.cli import main
 
-    argv = ["build", "fm", "--data", "diabetes", "-t", "4", "-g", "1", "--workers", "2"]
+    argv = ["build", "fm", "--data", "diabetes", "-t", "4", "-g", "1", *where]
     assert main([*argv, "--param", "criterion=friedman_mse"]) == 0
     err = capfd.readouterr().err
     assert err.count("friedman_mse") == 1, err

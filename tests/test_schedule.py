@@ -98,7 +98,9 @@ def test_cancel_clears_what_waits() -> None:
 
 
 def test_budget_windows_and_verdicts() -> None:
-    assert window_for(sync=True, max_cost=None, workers=8) == 1
+    assert window_for(sync=True, max_cost=None, workers=1) == 1  # --sync: each submit fits its grove
+    assert window_for(sync=True, max_cost=None, workers=8) is None  # threads here: all queued, drain drops them
+    assert window_for(sync=True, max_cost=0.5, workers=8) == 8
     assert window_for(sync=False, max_cost=0.5, workers=4) == 4
     assert window_for(sync=False, max_cost=0.5, workers=0) == 10
     assert window_for(sync=False, max_cost=None, workers=4) is None

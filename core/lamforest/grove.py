@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from lamforest import fitwarnings
 from lamforest.spec import SpecError
 
 # scikit-learn is imported when a grove is fitted or validated, not when the
@@ -170,10 +170,7 @@ def fit(
             raise Cancelled(f"cancelled after {done} trees (of {task.trees})")
         done = min(task.trees, done + task.chunk)
         est.set_params(n_estimators=first + done)
-        with warnings.catch_warnings():
-            # Chunks grow one forest on the whole train set with warm_start: scikit-learn's warning about
-            # "balanced" presets and warm_start on other data does not apply (the user set no warm_start).
-            warnings.filterwarnings("ignore", message='class_weight presets "balanced"', category=UserWarning)
+        with fitwarnings.quiet_chunks():
             est.fit(X, y, sample_weight=sample_weight)
     if first:
         est.estimators_ = est.estimators_[first:]

@@ -51,7 +51,8 @@ def local_backend(home: Path | str | None = None) -> Backend:
     def make_compute(spec: BuildSpec, workers: int | None, sync: bool) -> Compute:
         check_workers(workers)
         if sync:
-            return SyncCompute(store, memory_mb=spec.memory)
+            # In this process: one thread (--sync), or one per core asked for (a small build's groves).
+            return SyncCompute(store, memory_mb=spec.memory, threads=pool_size(workers) if workers else 1)
         key = (pool_size(workers), spec.memory)
         # The pool persists across builds, like warm Lambda environments; a broken one
         # (its workers could not start, or could not record a grove) is replaced.

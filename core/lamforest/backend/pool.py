@@ -42,11 +42,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from lamforest import keys, records
+from lamforest import fitwarnings, keys, records
 from lamforest.backend.base import Event
 from lamforest.logs import append_lines, format_end, format_report
 from lamforest.store.local import LocalStore
@@ -526,33 +527,58 @@ class LocalCompute:
 
 
 class SyncCompute:
-    """``-s/--sync``: groves one after another in the driver's own process (a debugging aid).
+    """Groves fitted in the driver's own process: the same ``run_fit`` calls a worker makes, so the
+    same trees.
 
-    Its ``memory_mb`` is only reported: a process cannot be held to a limit and survive
-    passing it, so sync builds are not killed for memory (the local pool's are).
+    With one thread (``-s/--sync``, a debugging aid) ``submit`` fits each grove before it
+    returns. With more (a local build smaller than the workers' start-up: no ``--workers``,
+    rows x trees x features up to ``IN_PROCESS_WORK``), ``submit`` queues the groves for that
+    many threads, as scikit-learn's own ``n_jobs`` fits trees on threads (its tree builder
+    releases the GIL), and returns; ``drain`` drops the groves not started, ``close`` waits
+    for the rest. Its ``memory_mb`` is only reported: a process cannot be held to a limit and
+    survive passing it, so these builds are not killed for memory (the local pool's are).
     """
 
     name = "sync"
 
-    def __init__(self, store: LocalStore, memory_mb: int = 1769) -> None:
+    def __init__(self, store: LocalStore, memory_mb: int = 1769, threads: int = 1) -> None:
         self.broken: str | None = None
         self.store = store
         self.memory_mb = memory_mb
-        self.workers = 1
+        self.workers = max(1, threads)
+        self._executor: ThreadPoolExecutor | None = None
+        self._futures: list[Future[None]] = []
+        self._scope = contextlib.ExitStack()
 
     def submit(self, events: list[Event]) -> None:
-        for event in events:
-            body = event.to_event()
+        if self.workers == 1:
+            for event in events:
+                self._fit(event)
+            return
+        if self._executor is None:
+            # Set once for the threads' lifetime: catch_warnings per grove is not thread-safe.
+            self._scope.enter_context(fitwarnings.threads())
+            records.IN_PROCESS.on = True
+            self._scope.callback(setattr, records.IN_PROCESS, "on", False)
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="lamforest-grove")
+        self._futures = [f for f in self._futures if not f.done()]
+        self._futures += [self._executor.submit(self._fit, event) for event in events]
+
+    def _fit(self, event: Event) -> None:
+        body = event.to_event()
+        threaded = self._executor is not None
+        if not threaded:
             records.IN_PROCESS.on = True  # its records say so: another process must not take them for lost
-            try:
-                error = invoke(body, self.store, self.memory_mb, None)
-            except KeyboardInterrupt:
-                self._interrupted(event)
-                raise
-            finally:
+        try:
+            error = invoke(body, self.store, self.memory_mb, None)
+        except KeyboardInterrupt:
+            self._interrupted(event)
+            raise
+        finally:
+            if not threaded:
                 records.IN_PROCESS.on = False
-            if error and not self.broken:
-                self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
+        if error and not self.broken:
+            self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
 
     def _interrupted(self, event: Event) -> None:
         """A grove interrupted in this very process: its running record names a process that lives on
@@ -573,7 +599,14 @@ class SyncCompute:
             records.write_grove(self.store, build, event.gid, record)
 
     def drain(self) -> int:
-        return 0
+        return sum(f.cancel() for f in self._futures)
 
     def close(self) -> None:
-        pass
+        """Drop the groves not started, wait for those running (they stop at their next chunk once
+        cancelled), then put the process's warning filters back."""
+        self.drain()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._futures = []
+        self._scope.close()

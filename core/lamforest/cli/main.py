@@ -57,11 +57,18 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
         if spec.max_cost is not None and not args.json and cached_sample(spec, estimate.cache_dir()) is None:
             console.print("checking --max-cost: fitting a sample grove here to estimate the build ...")
         budgeted = estimate.check_budget(backend, spec, workers=args.workers)
-        # Start the compute now (local: worker interpreters import scikit-learn, a cold
-        # start) so that it overlaps loading, splitting and storing the data.
-        backend.make_compute(spec, args.workers, args.sync)
+        threads: int | None = None
+
+        def split(n_train: int, n_features: int) -> None:
+            nonlocal threads
+            # Work smaller than starting workers is fitted on threads here; else the compute starts now
+            # (local: worker interpreters import scikit-learn, a cold start), overlapping the data's storing.
+            threads = None if args.sync else drv.in_process_threads(backend, spec, n_train, n_features, args.workers)
+            if threads is None:
+                backend.make_compute(spec, args.workers, args.sync)
+
         try:
-            plan = drv.create(backend, spec, workers=args.workers)
+            plan = drv.create(backend, spec, workers=args.workers, on_split=split)
         except KeyboardInterrupt:
             # Before its plan a build has nothing to resume: the create gave its name back.
             print(f"\ninterrupted while creating {spec.name}: nothing was kept; run the build again", file=sys.stderr)
@@ -76,8 +83,23 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
                 f"{plan.spec.n_groves} groves on {backend.describe}; "
                 f"train {plan.n_train} x {plan.n_features}, test {plan.n_test}"
             )
+            if threads is not None:
+                console.print(
+                    f"fitting here on {threads} thread{'s' if threads > 1 else ''}: less work than starting "
+                    "workers (--workers N starts them)"
+                )
+        # --sync: one grove after another in this process, whatever --workers says.
+        workers = threads if threads is not None else (1 if args.sync else args.workers)
         st = _run(
-            backend, args, plan.spec.name, plan.spec.n_groves, plan.spec.trees, console, sync=args.sync, merge=merge
+            backend,
+            args,
+            plan.spec.name,
+            plan.spec.n_groves,
+            plan.spec.trees,
+            console,
+            sync=args.sync or threads is not None,
+            merge=merge,
+            workers=workers,
         )
         # A sharded build's held-out rows stay in the shards: the workers scored them (the summary's score).
         pred = drv.predict(backend, st.name) if args.predict and st.state == "done" and not plan.sharded else None
@@ -95,8 +117,9 @@ def _run(
     console: Any,
     sync: bool = False,
     merge: drv.MergePolicy | None = None,
+    workers: int | None = None,
 ) -> drv.BuildStatus:
-    workers = getattr(args, "workers", None)
+    workers = workers if workers is not None else getattr(args, "workers", None)
     if args.json:
         return drv.run(backend, name, workers=workers, sync=sync, merge=merge)
     with ProgressView(console, groves, trees) as view:

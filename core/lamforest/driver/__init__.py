@@ -20,7 +20,7 @@ from lamforest.driver.results import (
     save,
     whole_model,
 )
-from lamforest.driver.run import Progress, cancel, finish, run
+from lamforest.driver.run import Progress, cancel, finish, in_process_threads, run
 from lamforest.driver.sharded import create, predict_to
 from lamforest.driver.watch import (
     BUILD_STATES,
@@ -53,6 +53,7 @@ __all__ = [
     "export",
     "finish",
     "grow",
+    "in_process_threads",
     "list_builds",
     "load_grove",
     "load_model",

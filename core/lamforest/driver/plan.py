@@ -14,7 +14,7 @@ import os
 import platform
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -208,7 +208,11 @@ def claimed(backend: Backend, name: str, *, written: tuple[str, ...] = ()) -> It
         raise
 
 
-def create(backend: Backend, spec: BuildSpec) -> Plan:
+# Told the train set's rows and features once the data is loaded, split and checked, before it is stored.
+OnSplit = Callable[[int, int], None]
+
+
+def create(backend: Backend, spec: BuildSpec, on_split: OnSplit | None = None) -> Plan:
     """Validate everything, take the name, then store the train set, the test set and ``spec.json``.
 
     Nothing is written unless the cheap checks passed; if loading the data or
@@ -217,7 +221,7 @@ def create(backend: Backend, spec: BuildSpec) -> Plan:
     spec = validate(spec)
     with claimed(backend, spec.name, written=(keys.test_set(spec.name),)):
         ds = datamod.load(spec.data, spec.target, spec.task, spec.seed, weight=spec.weight)
-        return _store(backend, spec, ds)
+        return _store(backend, spec, ds, on_split)
 
 
 def create_from_arrays(
@@ -276,12 +280,14 @@ def train_ref(
     return keys.data_ref(datamod.content_hash(X_tr, y_tr, w_tr))
 
 
-def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset) -> Plan:
+def _store(backend: Backend, spec: BuildSpec, ds: datamod.Dataset, on_split: OnSplit | None = None) -> Plan:
     """Split once, then store the train set, the test set (if any) and ``spec.json``, in that order."""
     if ds.task != spec.task:  # ``auto`` until the data said: the params, checked for either, now for this one
         make_estimator(spec.model, ds.task, spec.params)
     X_tr, X_te, y_tr, y_te, w_tr = datamod.split_weighted(ds, spec.test_size, spec.seed)
     preflight(spec.model, ds.task, spec.params, X_tr, y_tr, spec.seed)
+    if on_split is not None:
+        on_split(int(X_tr.shape[0]), int(X_tr.shape[1]))
     ref = datamod.put_train(backend.store, X_tr, y_tr, ds.task, ds.feature_names, w_tr)
     test_sha256 = datamod.put_test(backend.store, spec.name, X_te, y_te) if X_te.shape[0] else None
     outputs = int(y_tr.shape[1]) if y_tr.ndim == 2 else 1

@@ -9,20 +9,21 @@ to send, when to retry, when the budget or the retries end it) are
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from lamforest import keys
-from lamforest.backend.base import Backend
+from lamforest.backend.base import Backend, Compute
 from lamforest.driver import stream
 from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
 from lamforest.driver.lease import Lease, acquire
 from lamforest.driver.plan import BuildError, Plan, load_plan, read_summary
-from lamforest.driver.schedule import Scheduler, over_budget, window_for
+from lamforest.driver.schedule import Scheduler, over_budget, small_work, window_for
 from lamforest.driver.watch import BuildStatus, Watcher
-from lamforest.spec import check_workers
+from lamforest.spec import BuildSpec, check_workers
 from lamforest.store.base import location, put_json
 
 Progress = Callable[[BuildStatus], None]
@@ -42,6 +43,29 @@ def cancel(backend: Backend, name: str, reason: str = "cancelled by user") -> No
     key = keys.cancel(name)
     if not backend.store.exists(key):
         put_json(backend.store, key, {"reason": reason, "at": time.time()})
+
+
+def in_process_threads(
+    backend: Backend, spec: BuildSpec, n_train: int, n_features: int, pool: int | None, threads: int | None = None
+) -> int | None:
+    """How many threads of this process should fit a build's groves (``run(..., sync=True,
+    workers=...)``), or None to use the backend's workers.
+
+    Only on a local backend (``backend.pool_workers``), for work smaller than starting its workers
+    (``schedule.small_work``), where no pool size was asked for (``pool``: ``--workers``), and only
+    from the main thread: the threads' warnings are routed through process-wide filters
+    (``fitwarnings.threads``). The groves are the same ``run_fit`` calls a worker makes, so the
+    trees are the same. ``threads``: as many as asked, else one per core; never more than groves.
+    Not for sharded data, whose groves read shards: its callers never ask.
+    """
+    if backend.pool_workers is None or pool is not None:
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if not small_work(n_train, spec.trees, n_features):
+        return None
+    cores = backend.pool_workers(None)
+    return max(1, min(threads or cores, cores, spec.n_groves))
 
 
 def run(
@@ -100,11 +124,37 @@ def _drive(
     merge: MergePolicy | None = None,
     lease: Lease | None = None,
 ) -> BuildStatus:
-    spec = plan.spec
     watcher.driving = True  # this process drives it: never "interrupted" in its own eyes
     st = watcher.refresh()
     t_start = time.time()
-    compute = backend.make_compute(spec, workers, sync)
+    compute = backend.make_compute(plan.spec, workers, sync)
+    try:
+        return _loop(
+            backend, name, plan, watcher, compute, sync, on_progress, poll_s, should_stop, merge, lease, st, t_start
+        )
+    finally:
+        if sync:
+            compute.close()  # this build's own: threads fitting its groves end with it
+
+
+def _loop(
+    backend: Backend,
+    name: str,
+    plan: Plan,
+    watcher: Watcher,
+    compute: Compute,
+    sync: bool,
+    on_progress: Progress | None,
+    poll_s: float,
+    should_stop: Callable[[], bool],
+    merge: MergePolicy | None,
+    lease: Lease | None,
+    st: BuildStatus,
+    t_start: float,
+) -> BuildStatus:
+    spec = plan.spec
+    # One grove at a time in this thread (--sync): each submit returns when its grove is fitted.
+    inline = sync and compute.workers == 1
     events = {e.grove: e for e in plan.events(backend.n_jobs(spec))}
     sched = Scheduler.start(
         st.rows,
@@ -154,7 +204,7 @@ def _drive(
             compute.drain()
         if should_stop():
             return st
-        if not (sync and sched.backlog):
+        if not (inline and sched.backlog):
             time.sleep(poll_s)
     if st.state == "cancelled":
         write_end(backend, st, "cancelled", sched.failures, t_start, reason=st.cancel_reason)

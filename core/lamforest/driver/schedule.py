@@ -33,10 +33,21 @@ class Row(Protocol):
     error: str | None
 
 
+# Rows x trees x features below which a local build fits its groves on threads of the driver's own
+# process instead of starting workers: ~3 s of one core's fitting (digits, 64 features: ~1,100
+# trees), about what starting one worker per core costs in CPU (each imports scikit-learn, ~1 s).
+IN_PROCESS_WORK = 100_000_000
+
+
+def small_work(rows: int, trees: int, features: int) -> bool:
+    """Whether a build's fitting is smaller than starting its workers (``IN_PROCESS_WORK``)."""
+    return rows * trees * max(1, features) <= IN_PROCESS_WORK
+
+
 def window_for(sync: bool, max_cost: float | None, workers: int) -> int | None:
-    """How many groves may be in flight: one at a time in sync mode; one wave of workers under a
-    budget, so that the projected cost can stop the build; else all of them."""
-    if sync:
+    """How many groves may be in flight: one at a time in sync mode on one thread; one wave of
+    workers (or threads) under a budget, so that the projected cost can stop the build; else all."""
+    if sync and workers == 1:
         return 1
     if max_cost is not None:
         return max(1, workers or 10)

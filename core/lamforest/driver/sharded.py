@@ -25,7 +25,7 @@ from lamforest import artifacts, keys, memory, shards
 from lamforest.backend.base import Backend, Event
 from lamforest.driver import stream
 from lamforest.driver.jobs import JobTimeout, reports_for, wait_records
-from lamforest.driver.plan import BuildError, Plan, claimed, load_plan, validate
+from lamforest.driver.plan import BuildError, OnSplit, Plan, claimed, load_plan, validate
 from lamforest.driver.plan import create as create_from_source
 from lamforest.events import ShardEvent
 from lamforest.grove import make_estimator
@@ -36,14 +36,15 @@ JOB_TIMEOUT_S = 900.0
 MAX_CLASSES = 100  # a numeric target with more distinct whole values is a regression target (as for files)
 
 
-def create(backend: Backend, spec: BuildSpec, *, workers: int | None = None) -> Plan:
+def create(backend: Backend, spec: BuildSpec, *, workers: int | None = None, on_split: OnSplit | None = None) -> Plan:
     """Create a build from any source: sharded data (a folder, a glob, ``s3://``, a Parquet file of
-    several row groups) is planned here; one file, a built-in or synthetic data as always."""
+    several row groups) is planned here; one file, a built-in or synthetic data as always (``on_split``:
+    told its train rows and features before they are stored)."""
     spec = spec.validated()
     if not shards.is_sharded(spec.data):
         if spec.rows_per_grove is not None:
             raise SpecError("rows_per_grove", "applies to sharded data (a folder, a glob or s3:// of Parquet files)")
-        return create_from_source(backend, spec)
+        return create_from_source(backend, spec, on_split)
     return create_sharded(backend, spec, workers=workers)
 
 

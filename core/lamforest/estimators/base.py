@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from lamforest.backend.base import Backend
 from lamforest.backend.shared import shared
 from lamforest.driver.oob import read_oob
 from lamforest.driver.plan import BuildError, Plan
+from lamforest.driver.schedule import small_work
 from lamforest.driver.watch import BuildStatus
 from lamforest.estimators.params import (
     NAME_LIMIT,
@@ -31,14 +31,6 @@ from lamforest.spec import BuildSpec, SpecError, validate_name
 
 # Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
 _OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
-# Rows x trees x features below which a local fit runs in the caller's process: about the work a
-# core does in the time a worker process takes to start (digits, 64 features: ~170 trees).
-IN_PROCESS_WORK = 20_000_000
-
-
-def small_work(rows: int, trees: int, features: int) -> bool:
-    """Whether a fit is smaller than a worker's start-up (rows x trees x features, ``IN_PROCESS_WORK``)."""
-    return rows * trees * max(1, features) <= IN_PROCESS_WORK
 
 
 class LamforestForest(BaseEstimator):
@@ -450,32 +442,31 @@ class LamforestForest(BaseEstimator):
             return np.searchsorted(self.classes_, y)
         return np.column_stack([np.searchsorted(c, y[:, k]) for k, c in enumerate(self.classes_)]).astype(np.float64)
 
-    def _in_process(self, backend: Backend, plan: Plan) -> bool:
-        """Fit in this process when the work is smaller than a worker's start-up (its imports, ~2 s):
-        the groves are the same ``run_fit`` calls a worker makes, so the trees are the same. Only on
-        the local backend, and only when ``workers`` does not ask for a pool."""
-        if backend.name != "local" or self.workers is not None or plan.sharded is not None:
-            return False
-        if threading.current_thread() is not threading.main_thread():
-            return False  # a grove's fit records its warnings through process-wide state: one thread at a time
-        return small_work(plan.n_train, plan.spec.trees, plan.n_features)
+    def _in_process(self, backend: Backend, plan: Plan) -> int | None:
+        """Threads of this process to fit the groves when the work is smaller than starting workers
+        (``driver.in_process_threads``: the same ``run_fit`` calls, so the same trees), as many as
+        ``n_jobs`` asks; None when ``workers`` asks for a pool, or the work is not small."""
+        spec, rows, features = plan.spec, plan.n_train, plan.n_features
+        return driver.in_process_threads(backend, spec, rows, features, self.workers, self._workers())
 
     def _run(self, backend: Backend, plan: Plan) -> BuildStatus:
         name = plan.spec.name
         # Listing a folder costs nothing; an S3 LIST is billed, so a remote store is polled less often.
         poll_s = 0.02 if backend.name == "local" else 0.25
-        sync = self._in_process(backend, plan)
+        threads = self._in_process(backend, plan)
+        sync = threads is not None
+        workers = threads if sync else self._workers()
         try:
             with BuildProgress(bool(self.progress), name, plan.spec.trees, plan.spec.n_groves) as bar:
-                return driver.run(
-                    backend, name, workers=self._workers(), sync=sync, on_progress=bar.update, poll_s=poll_s
-                )
+                return driver.run(backend, name, workers=workers, sync=sync, on_progress=bar.update, poll_s=poll_s)
         except KeyboardInterrupt:
             # Ctrl+C (or Jupyter's interrupt): cancel the build, let running groves stop at their next chunk
             # (bounded), leave its summary saying so, then let the interrupt go on.
             driver.cancel(backend, name, reason="interrupted (KeyboardInterrupt)")
             end = time.monotonic() + 60.0
-            driver.run(backend, name, sync=sync, poll_s=poll_s, should_stop=lambda: time.monotonic() > end)
+            driver.run(
+                backend, name, workers=workers, sync=sync, poll_s=poll_s, should_stop=lambda: time.monotonic() > end
+            )
             raise
         finally:
             if sync:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from lamforest import data as datamod
@@ -12,6 +14,7 @@ from lamforest.store.base import Store
 # Data sets already opened by this execution environment, by (store, ref).
 _TRAIN: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
 _INPUTS: dict[tuple[str, str], np.ndarray] = {}
+_OPENING = threading.Lock()
 
 
 def forget() -> None:
@@ -38,19 +41,26 @@ def load_train(store: Store, ref: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """
     key = (store.url, ref)
     entry = _TRAIN.get(key)  # one lookup: another thread's in-process fit may ``forget`` meanwhile
-    if entry is None:
-        try:
-            X, y = datamod.open_train(store, ref)
-            w = datamod.open_weight(store, ref)
-            datamod.check_train(ref, X, y, w)
-        except datamod.DataIntegrityError:
-            _forget_download(store, ref)
-            raise
-        except (OSError, ValueError, EOFError) as exc:  # a truncated .npy does not open
-            _forget_download(store, ref)
-            why = " ".join(str(exc).split())
-            raise datamod.DataIntegrityError(f"train set {ref} cannot be read ({why}); it is not used") from None
-        entry = _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y, w
+    if entry is not None:
+        return entry
+    with _OPENING:  # a driver's grove threads open a train set once between them
+        return _TRAIN.get(key) or _open_train(store, ref, key)
+
+
+def _open_train(store: Store, ref: str, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Open, check and keep one train set (``load_train``'s miss)."""
+    try:
+        X, y = datamod.open_train(store, ref)
+        w = datamod.open_weight(store, ref)
+        datamod.check_train(ref, X, y, w)
+    except datamod.DataIntegrityError:
+        _forget_download(store, ref)
+        raise
+    except (OSError, ValueError, EOFError) as exc:  # a truncated .npy does not open
+        _forget_download(store, ref)
+        why = " ".join(str(exc).split())
+        raise datamod.DataIntegrityError(f"train set {ref} cannot be read ({why}); it is not used") from None
+    entry = _TRAIN[key] = (np.array(X) if needs_writable(X) else X), y, w
     return entry
 
 

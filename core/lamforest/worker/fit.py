@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from typing import Any, cast
 
-from lamforest import artifacts, keys, records, shards
+from lamforest import artifacts, fitwarnings, keys, records, shards
 from lamforest.events import FitEvent
 from lamforest.forest import tree_bytes
 from lamforest.grove import Cancelled, fit
@@ -97,9 +96,8 @@ def run_fit(event: FitEvent, store: Store, request_id: str) -> records.GroveReco
         sharded = event.shards is not None
         X, y, w = load_sample(store, event) if sharded else load_train(store, event.data)
         t_load = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            # Kept in the record, not printed here: the caller raises each once, as warnings it can filter.
-            warnings.simplefilter("always")
+        # Kept in the record, not printed here: the caller raises each once, as warnings it can filter.
+        with fitwarnings.recorded() as caught:
             grove = fit(event, X, y, should_stop=lambda: store.exists(cancel_key), sample_weight=w, oob=not sharded)
         rows = int(X.shape[0])
         del X, y, w

@@ -576,3 +576,22 @@ def test_trees_as_arrays_are_refused_as_loads_refuses_them() -> None:
     blob[:8] = b"\x80" * 8
     with pytest.raises(TreeFileError, match="pickle"):
         treefile.loads_raw(bytes(blob))
+
+
+def test_records_of_a_megabyte_or_more_have_their_own_mapping_and_round_trip_exactly() -> None:
+    import mmap
+
+    rng = np.random.default_rng(0)
+    X = rng.random((6000, 5), dtype=np.float32)
+    y = rng.integers(0, 3, 6000)  # noise: trees grow fully, so the nodes record passes a megabyte
+    est = RandomForestClassifier(n_estimators=8, random_state=0).fit(X, y)
+    blob = treefile.dumps(est)
+    raw, _ = treefile.loads_raw(blob)
+    base = raw.estimators_[0].left
+    while isinstance(base, np.ndarray | memoryview):
+        base = base.base if isinstance(base, np.ndarray) else base.obj
+    assert isinstance(base, mmap.mmap)  # the path under test, not the small records' np.empty
+    _assert_same_model(est, treefile.loads(blob)[0], X)
+    rows = X[::3]
+    for ours, theirs in zip(raw.estimators_, est.estimators_, strict=True):
+        assert np.array_equal(ours.predict_proba(rows), theirs.predict_proba(rows, check_input=False))

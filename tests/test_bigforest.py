@@ -80,6 +80,25 @@ def test_a_grove_set_predicts_the_merged_forests_numbers_to_the_bit(shared_backe
     assert st.summary["test_score"] == driver.status(shared_backend, merged_name).summary["test_score"]
 
 
+def test_a_merged_forest_above_what_predict_holds_whole_votes_grove_by_grove_to_the_bit(
+    shared_backend, unique, monkeypatch
+) -> None:
+    from lamforest.driver import results
+
+    name = unique("mh")
+    build(shared_backend, name, MergePolicy("always"), **CASES["impure-leaves"])
+    X = np.asarray(data.get_test(shared_backend.store, name)[0])
+    theirs = sklearn_values(driver.load_model(shared_backend, name), X)
+    assert np.array_equal(driver.predict_values(shared_backend, name, X), theirs)  # small: the merged file
+
+    def whole(*_: object) -> None:
+        raise AssertionError("the merged forest was loaded whole")
+
+    monkeypatch.setattr(forest, "HOLD_WHOLE_MB", 0)
+    monkeypatch.setattr(results, "load_model", whole)
+    assert np.array_equal(driver.predict_values(shared_backend, name, X), theirs)
+
+
 def test_a_forest_above_the_merge_limit_ends_done_without_a_merged_file_and_still_predicts(
     shared_backend, unique, tmp_path
 ) -> None:

@@ -19,6 +19,9 @@ from lamforest.grove import Grove
 # A merged forest below this many MB in memory gets its single scikit-learn file by default: one a
 # laptop can load, predict with and keep beside other work. Above it, the forest is its groves.
 DEFAULT_MERGE_LIMIT_MB = 1024
+# Predict loads a merged file whole only up to this many MB in memory; a larger forest, merged or not,
+# votes one grove at a time (the same numbers), so the driver stays small whatever the forest's size.
+HOLD_WHOLE_MB = 64
 # Groves read ahead while one votes, when finish and predict stream a forest: enough to hide a GET
 # behind a grove's votes, few enough to stay small. At most this many plus one are in memory.
 STREAM_PREFETCH = 3

@@ -146,15 +146,18 @@ def predict_values(backend: Backend, name: str, X: np.ndarray) -> np.ndarray:
     """The forest's probabilities (classifier: one column per class, in ``plan.classes`` order) or
     predictions (regressor) for rows ``X``: the one entry every caller that predicts new rows uses.
 
-    The merged forest when the build has one, else its groves streamed in
-    order (bounded memory); the two give the same numbers to the bit.
+    The merged forest when the build has one and it is small (``forest.HOLD_WHOLE_MB``), else its groves
+    streamed in order (bounded memory); the two give the same numbers to the bit.
     """
     # Sparse rows stay sparse (CSR float32, as the trees read them); dense ones are float32 arrays.
     X = datamod.canonical_csr(X) if datamod.is_sparse(X) else np.asarray(X, dtype=np.float32)
     manifest = stream.load_manifest(backend, name)
     if manifest is not None:
         _check_width(X, int(manifest["n_features"]))
-    if manifest is None or has_merged(backend, name):
+    # A merged file is loaded whole: only a small one is. A larger forest votes grove by grove, the same
+    # numbers, so predicting holds one grove whatever the forest's size, merged or not.
+    small = manifest is not None and manifest["tree_bytes"] <= forest.HOLD_WHOLE_MB * 1e6
+    if manifest is None or (small and has_merged(backend, name)):
         model = load_model(backend, name)
         model.n_jobs = None  # one running sum in tree order: what streaming reproduces
         _check_width(X, int(model.n_features_in_))

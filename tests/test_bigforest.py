@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from lamforest import data, driver, forest, keys
+from lamforest import artifacts, data, driver, forest, keys, treefile
 from lamforest.cli import main
 from lamforest.driver import stream
 from lamforest.driver.distributed import predict_distributed
@@ -36,6 +36,14 @@ def sklearn_values(model, X: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the streamed finish
 
 
+def _decompressed(blob: bytes) -> bytes:
+    """A tree file's records, decompressed: what two files of one forest share even where lz4 cut its
+    blocks elsewhere."""
+    import lz4.frame
+
+    return lz4.frame.decompress(blob[treefile._PREAMBLE.size :])
+
+
 CASES = {
     "digits": dict(data="digits", trees=13, grove=4, seed=3),
     "impure-leaves": dict(data="iris", trees=13, grove=4, seed=3, params={"min_samples_leaf": 5}),
@@ -55,6 +63,11 @@ def test_streamed_finish_scores_are_the_merged_forests(shared_backend, unique, c
     # The merged forest scored by scikit-learn itself, against the score finish streamed: equal, not close.
     assert st.summary["test_score"] == forest.score(merged, X_te, y_te)
     groves = [driver.load_grove(shared_backend, name, r.grove) for r in st.rows]
+    # Written grove by grove, never merged in memory: the file of the groves merged, the same records
+    # byte for byte (lz4 may cut its blocks elsewhere).
+    stored = shared_backend.store.get_bytes(keys.model(name))
+    assert _decompressed(stored) == _decompressed(artifacts.dumps_model(forest.merge(groves)))
+    assert st.summary["model_bytes"] == len(stored) and st.summary["model_sha256"] == artifacts.digest(stored)
     if case == "extra-trees":
         assert st.summary["oob_score"] is None
     else:

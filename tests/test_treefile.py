@@ -160,7 +160,6 @@ def test_nan_routing_survives(cls: type) -> None:
     assert any(t.tree_.missing_go_to_left.any() for t in loaded.estimators_)
 
 
-@pytest.mark.filterwarnings("ignore:Some inputs do not have OOB scores")
 def test_bootstrap_max_samples_oob_and_sample_weight_round_trip() -> None:
     X, y = _classification()
     w = np.random.default_rng(0).random(len(y)) + 0.5
@@ -595,3 +594,58 @@ def test_records_of_a_megabyte_or_more_have_their_own_mapping_and_round_trip_exa
     rows = X[::3]
     for ours, theirs in zip(raw.estimators_, est.estimators_, strict=True):
         assert np.array_equal(ours.predict_proba(rows), theirs.predict_proba(rows, check_input=False))
+
+
+def _decompressed(blob: bytes) -> bytes:
+    """A tree file's records, decompressed: what two files of one forest share even where lz4 cut its
+    blocks elsewhere."""
+    return lz4.frame.decompress(blob[treefile._PREAMBLE.size :])
+
+
+def _parts(cls: type, y: np.ndarray, X: np.ndarray) -> list[Any]:
+    """Trees 0-2, 3-5 and 6-7 of one seed's forest, as three forests (a build's groves)."""
+    import warnings
+
+    parts = []
+    for first, n in ((0, 3), (3, 3), (6, 2)):
+        with warnings.catch_warnings():  # a 3-tree forest leaves some rows without an OOB vote: it says so
+            warnings.simplefilter("ignore", UserWarning)
+            whole = cls(n_estimators=first + n, random_state=5, min_samples_leaf=3, oob_score=True).fit(X, y)
+        whole.estimators_, whole.n_estimators = whole.estimators_[first:], n
+        parts.append(whole)
+    return parts
+
+
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_a_forest_written_from_its_parts_holds_the_merged_forests_records_byte_for_byte(cls: type) -> None:
+    from lamforest import forest
+    from lamforest.grove import Grove
+
+    X, y = _classification() if cls is RandomForestClassifier else _regression()
+    parts = _parts(cls, y, X)
+    merged = forest.merge([Grove(p, len(p.estimators_), 0) for p in parts])
+    out = io.BytesIO()
+    with treefile.ForestWriter() as writer:
+        for p in parts:
+            writer.add(treefile.loads_raw(treefile.dumps(p, extra={"seed": 1}))[0])
+        writer.write(out)
+    assert writer.trees == 8
+    # The same records byte for byte: oob_* dropped, n_estimators the sum, each tree's seed.
+    assert _decompressed(out.getvalue()) == _decompressed(treefile.dumps(merged))
+    _assert_same_model(merged, treefile.loads(out.getvalue())[0], X)
+
+
+def test_parts_of_another_forest_are_refused_by_the_writer() -> None:
+    X, y = _classification()
+    parts = _parts(RandomForestClassifier, y, X)
+    other_labels = RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y + 1)  # same count, other labels
+    other_classes = RandomForestClassifier(n_estimators=2, random_state=0).fit(X, (y > 0).astype(int))
+    other_width = RandomForestClassifier(n_estimators=2, random_state=0).fit(X[:, :5], y)
+    regressor = RandomForestRegressor(n_estimators=2, random_state=0).fit(X, y.astype(float))
+    for other in (other_labels, other_classes, other_width, regressor):
+        with treefile.ForestWriter() as writer:
+            writer.add(treefile.loads_raw(treefile.dumps(parts[0]))[0])
+            with pytest.raises(TreeFileError, match="not one forest with the parts before it"):
+                writer.add(treefile.loads_raw(treefile.dumps(other))[0])
+    with pytest.raises(TreeFileError, match="no parts"), treefile.ForestWriter() as writer:
+        writer.write(io.BytesIO())

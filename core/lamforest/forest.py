@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lamforest import treefile
 from lamforest.grove import Grove
 
 # A merged forest below this many MB in memory gets its single scikit-learn file by default: one a
@@ -43,7 +44,7 @@ def merge(groves: Sequence[Grove]) -> Any:
         for g in groves[1:]:
             if not same_classes(g.estimator.classes_, first.classes_):
                 raise ValueError("groves disagree on classes_: they were not fitted on one train set")
-    for attr in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
+    for attr in treefile.PER_FIT_ATTRS:
         if hasattr(merged, attr):
             delattr(merged, attr)
     return merged

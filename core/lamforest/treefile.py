@@ -30,15 +30,16 @@ scikit-learn, 1.6 onwards, writes all of them).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import math
 import mmap
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -205,6 +206,10 @@ def _check_class(est: Any, allowed: Any, what: str) -> str:
     return name
 
 
+# A file's records: (name, dtype, shape, chunks).
+_Records = list[tuple[str, np.dtype, tuple[int, ...], Iterable[Any]]]
+
+
 def dumps(estimator: Any, extra: Mapping[str, Any] | None = None) -> bytes:
     """A fitted forest (``RandomForest*``, ``ExtraTrees*``) or single tree as tree-file bytes.
 
@@ -253,7 +258,7 @@ def dumps(estimator: Any, extra: Mapping[str, Any] | None = None) -> bytes:
         raise TreeFileError("trees disagree on their node record dtype")
     # Records: (name, dtype, shape, chunks). Trees' nodes and values go out tree after tree as one
     # record each, without first being concatenated.
-    records: list[tuple[str, np.dtype, tuple[int, ...], list[np.ndarray]]] = [
+    records: _Records = [
         _record("node_count", np.array([st["node_count"] for st in states], dtype=np.int64)),
         _record("max_depth", np.array([st["max_depth"] for st in states], dtype=np.int64)),
         ("nodes", node_dtype, (sum(len(st["nodes"]) for st in states),), [st["nodes"] for st in states]),
@@ -284,6 +289,13 @@ def dumps(estimator: Any, extra: Mapping[str, Any] | None = None) -> bytes:
     records.insert(0, _record("header", np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)))
 
     out = io.BytesIO()
+    _write(out, records)
+    return out.getvalue()
+
+
+def _write(out: BinaryIO, records: _Records) -> None:
+    """The file: preamble, then the records in one lz4 frame. A record's chunks are arrays (checked
+    against its dtype and shape) or bytes already in its layout (a spooled record)."""
     out.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION))
     # Level 1 as the joblib files had; the checksum makes a flipped bit an error, not a wrong model.
     with _lz4().LZ4FrameFile(out, "wb", compression_level=1, content_checksum=True) as f:
@@ -292,10 +304,12 @@ def dumps(estimator: Any, extra: Mapping[str, Any] | None = None) -> bytes:
                 f, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": rshape}
             )
             for chunk in chunks:
+                if isinstance(chunk, bytes):
+                    f.write(chunk)
+                    continue
                 if chunk.dtype != dtype or chunk.shape[1:] != rshape[1:]:
                     raise TreeFileError(f"trees disagree on the dtype or shape of their {rname} array")
                 f.write(np.ascontiguousarray(chunk).reshape(-1).view(np.uint8))
-    return out.getvalue()
 
 
 def _record(name: str, arr: np.ndarray) -> tuple[str, np.dtype, tuple[int, ...], list[np.ndarray]]:
@@ -788,6 +802,8 @@ class RawForest:
     n_outputs_: int
     attrs: dict[str, Any]
     kind: str  # the scikit-learn class the file holds: RandomForestClassifier, ...
+    header: dict[str, Any] = dataclasses.field(default_factory=dict)  # the file's, checked: what ForestWriter reads
+    members: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # its records (the trees are views)
 
     def __getattr__(self, name: str) -> Any:
         # classes_, n_classes_, feature_names_in_, ...: the forest's fitted attributes, as stored.
@@ -812,9 +828,133 @@ def loads_raw(blob: bytes) -> tuple[RawForest, dict[str, Any]]:
         for n in f.counts.tolist():
             trees.append(RawTree(nodes[start : start + n], f.values[start : start + n], f.n_classes, classifier))
             start += n
-        forest = RawForest(trees, f.n_features, f.n_outputs, f.top["attrs"], f.name)
+        forest = RawForest(trees, f.n_features, f.n_outputs, f.top["attrs"], f.name, header, members)
         return forest, _extra(header, members)
     except TreeFileError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
         raise _fail(f"tree file is malformed: {type(e).__name__}: {e}") from None
+
+
+# Fitted attributes of one fit that a forest of several fits' trees does not have (forest.merge drops them).
+PER_FIT_ATTRS = ("oob_score_", "oob_decision_function_", "oob_prediction_")
+
+
+class ForestWriter:
+    """One forest file written from its parts, given in order and held one at a time: the files of one
+    forest's groves (read by ``loads_raw``, so checked), whose trees it holds in that order.
+
+    Each part's nodes and values go to temporary files as it is added, with its trees' counts, depths
+    and params; ``write`` then streams the file out. It holds the records of ``dumps`` of
+    ``forest.merge`` of the parts, byte for byte (the compressed blocks may be cut
+    elsewhere), while memory holds one part instead of the forest.
+    """
+
+    def __init__(self) -> None:
+        import tempfile
+
+        # Open as long as the writer: closed by write, close, or leaving its with block.
+        self._nodes = tempfile.TemporaryFile()  # noqa: SIM115
+        self._values = tempfile.TemporaryFile()  # noqa: SIM115
+        self._counts: list[np.ndarray] = []
+        self._depths: list[np.ndarray] = []
+        self._params: list[dict[str, Any]] = []  # each tree's params, as stored (JSON)
+        self._first: dict[str, Any] | None = None
+        self.trees = 0
+
+    def add(self, part: RawForest) -> None:
+        """Spool ``part``'s trees; it must be the same kind of forest, fitted on the same rows, as the first."""
+        header, members = part.header, part.members
+        t = _dict(header.get("trees"), "trees")
+        count = _int(t.get("count"), "tree count", 1)
+        common = _dict(t.get("params"), "tree params")
+        varying = {k: _list(v) for k, v in _dict(t.get("params_per_tree"), "per-tree params").items()}
+        names = sorted({*common, *varying})  # scikit-learn's get_params order, as dumps writes them
+        params = [{k: varying[k][i] if k in varying else common[k] for k in names} for i in range(count)]
+        nodes = _nodes(members, int(members["node_count"].sum()))
+        values = members["values"]
+        shape = {
+            "class": header.get("class"),
+            "trees": t.get("class"),
+            "shape": t.get("shape"),
+            "nodes": nodes.dtype,
+            "values": (values.dtype, values.shape[1:]),
+        }
+        tree_attrs = {k: _decode_value(v, members) for k, v in _dict(t.get("attrs"), "tree attrs").items()}
+        if self._first is None:
+            top = _dict(header.get("top"), "forest")
+            self._first = {"shape": shape, "tree_attrs": tree_attrs, "params": top.get("params"), "attrs": part.attrs}
+        elif (
+            shape != self._first["shape"]
+            or not _same(tree_attrs, self._first["tree_attrs"])
+            # The trees see encoded labels: the forest's classes_ are the labels (forest.merge checks them).
+            or not _same(part.attrs.get("classes_"), self._first["attrs"].get("classes_"))
+        ):
+            raise TreeFileError("not one forest with the parts before it: its classes, shapes or attributes differ")
+        self._nodes.write(np.ascontiguousarray(nodes).view(np.uint8).data)
+        self._values.write(np.ascontiguousarray(values).reshape(-1).view(np.uint8).data)
+        self._counts.append(members["node_count"].astype(np.int64))
+        self._depths.append(members["max_depth"].astype(np.int64))
+        self._params += params
+        self.trees += count
+
+    def write(self, out: BinaryIO) -> None:
+        """The forest's file, to ``out``; the temporary files are closed."""
+        first = self._first
+        if first is None:
+            raise TreeFileError("no parts to write")
+        shape = first["shape"]
+        common = {k: v for k, v in self._params[0].items() if all(_same(p.get(k), v) for p in self._params)}
+        varying = {k: [p[k] for p in self._params] for k in self._params[0] if k not in common}
+        arrays = _Arrays()
+        top_params = dict(_dict(first["params"], "forest params"), n_estimators=self.trees)
+        attrs = {k: v for k, v in first["attrs"].items() if k not in PER_FIT_ATTRS}
+        header: dict[str, Any] = {
+            "class": shape["class"],
+            "top": {
+                "params": top_params,
+                "attrs": {k: _encode_value(v, arrays, f"{shape['class']}.{k}") for k, v in attrs.items()},
+            },
+            "trees": {
+                "class": shape["trees"],
+                "count": self.trees,
+                "shape": shape["shape"],
+                "params": common,
+                "params_per_tree": varying,
+                "attrs": {k: _encode_value(v, arrays, f"{shape['trees']}.{k}") for k, v in first["tree_attrs"].items()},
+            },
+            "extra": {},
+            "sklearn": _sklearn_version(),
+        }
+        counts, depths = np.concatenate(self._counts), np.concatenate(self._depths)
+        total = int(counts.sum())
+        vdtype, vshape = shape["values"]
+        records: _Records = [
+            _record("node_count", counts),
+            _record("max_depth", depths),
+            ("nodes", shape["nodes"], (total,), _spooled(self._nodes)),
+            ("values", vdtype, (total, *vshape), _spooled(self._values)),
+        ]
+        records += [_record(k, v) for k, v in arrays.members.items()]
+        header["members"] = [r[0] for r in records]
+        records.insert(0, _record("header", np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)))
+        try:
+            _write(out, records)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._nodes.close()
+        self._values.close()
+
+    def __enter__(self) -> ForestWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _spooled(f: BinaryIO) -> Iterator[bytes]:
+    f.seek(0)
+    while chunk := f.read(_CHUNK):
+        yield chunk

@@ -13,13 +13,16 @@ and last the summary, whose existence says the build has ended.
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lamforest import artifacts, documents, forest, keys, memory
+from lamforest import artifacts, documents, forest, keys, memory, treefile
 from lamforest import data as datamod
 from lamforest.backend.base import Backend
 from lamforest.driver import estimate, sharded, stream
@@ -211,13 +214,14 @@ class Streamed:
     votes: forest.Votes
     oob_total: np.ndarray | None
     oob_count: np.ndarray | None
-    kept: list[Grove] | None
+    kept: list[Grove] | None  # sparse held-out rows: the groves as scikit-learn forests, to merge
     seconds: float
+    writer: treefile.ForestWriter | None = None  # dense rows: the merged file, spooled grove by grove
 
 
 def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePolicy, X_te: np.ndarray) -> Streamed:
     """Read the done groves in order, a few at a time: each is checked against the plan, voted on the
-    held-out rows, its OOB sums added, listed, and kept for the merged file while ``merge`` allows.
+    held-out rows, its OOB sums added, listed, and spooled for the merged file while ``merge`` allows.
 
     A sharded build above the merge policy reads no grove: its manifest comes from the done records
     and its workers score it."""
@@ -234,19 +238,20 @@ def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePol
         out.tree_bytes = sum(g["tree_bytes"] for g in from_records)
         out.trees = sum(g["trees"] for g in from_records)
     rows = [] if from_records is not None else st.rows
-    # A forest that will not be merged only votes: its groves are read as their trees' arrays (the same
-    # votes to the bit, each grove held once). Known up front from the done records' sizes.
-    # Sparse held-out rows vote through scikit-learn's trees (the arrays read dense rows).
-    raw = not datamod.is_sparse(X_te) and (
-        out.kept is None
-        or (
-            merge.mode == "auto"
-            and all("tree_bytes" in r.record for r in rows)
-            and not merge.keeps(sum(int(r.record["tree_bytes"]) for r in rows))
-        )
+    # Dense held-out rows vote through the groves' trees as arrays (the same votes to the bit, each grove
+    # held once), and a forest that may be merged is spooled to its file grove by grove, so finish never
+    # holds the forest. Sparse rows vote through scikit-learn's trees (the arrays read dense rows), whose
+    # groves are kept to merge as before. Above the limit by the done records' sizes: nothing to keep.
+    raw = not datamod.is_sparse(X_te)
+    above = (
+        merge.mode == "auto"
+        and all("tree_bytes" in r.record for r in rows)
+        and not merge.keeps(sum(int(r.record["tree_bytes"]) for r in rows))
     )
-    if raw:
+    if raw or above:
         out.kept = None
+    if raw and not above and merge.mode != "never" and rows:
+        out.writer = treefile.ForestWriter()
     records = [r.record for r in rows]
     for loaded in stream.groves(backend, name, [r.grove for r in rows], records=records, raw=raw):
         g = loaded.grove
@@ -281,11 +286,19 @@ def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePol
                 "tree_bytes": nbytes,
             }
         )
-        if out.kept is not None:
-            if merge.mode == "auto" and not merge.keeps(out.tree_bytes):
-                out.kept = None  # past the limit: this forest is its groves; stop holding trees
-            else:
-                out.kept.append(Grove(est, g.trees, g.seed))
+        if merge.mode == "auto" and not merge.keeps(out.tree_bytes):
+            out.kept = None  # past the limit: this forest is its groves; stop holding trees
+            if out.writer is not None:
+                out.writer.close()
+                out.writer = None
+        elif out.kept is not None:
+            out.kept.append(Grove(est, g.trees, g.seed))
+        elif out.writer is not None:
+            try:
+                out.writer.add(est)
+            except artifacts.TreeFileError as exc:  # not one forest with the groves before (checked above)
+                gid = keys.grove_id(loaded.index)
+                raise GroveMismatch(artifacts.grove_error(name, gid, str(exc), backend.store), [gid]) from None
         del g, est, loaded
     if from_records is None:
         out.trees = votes.trees
@@ -315,11 +328,27 @@ def oob_scores(backend: Backend, plan: Plan, streamed: Streamed) -> tuple[float 
 
 def write_model(backend: Backend, name: str, streamed: Streamed, merge: MergePolicy) -> tuple[int | None, str | None]:
     """``model.tree`` when the policy keeps a forest of this size (its bytes and sha256), else none: a
-    file left by an earlier finish under another policy is removed. Releases the kept groves."""
+    file left by an earlier finish under another policy is removed. The spooled file is streamed to the
+    store (or, for sparse held-out rows, the kept groves are merged and released)."""
     kept, streamed.kept = streamed.kept, None
-    if kept is None or not merge.keeps(streamed.tree_bytes):
+    writer, streamed.writer = streamed.writer, None
+    if (kept is None and writer is None) or not merge.keeps(streamed.tree_bytes):
+        if writer is not None:
+            writer.close()
         backend.store.delete(keys.model(name))
         return None, None
+    if writer is not None:  # streamed out to a local file, then stored: never whole in memory
+        with tempfile.TemporaryDirectory(prefix="lamforest-") as folder:
+            path = Path(folder) / "merged"
+            with open(path, "wb") as f:
+                writer.write(f)
+            sha = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    sha.update(chunk)
+            backend.store.put_file(keys.model(name), path)
+            return path.stat().st_size, sha.hexdigest()
+    assert kept is not None  # no writer: the groves were kept (above)
     merged = forest.merge(kept)
     del kept
     blob = artifacts.dumps_model(merged)
@@ -339,8 +368,8 @@ def finalize(
     """Every grove is done: stream them to score (test and OOB), write model.tree when ``merge`` allows
     it, manifest.json, then summary.json (the build has ended once it exists).
 
-    Peak memory is a few groves plus the held-out votes and the OOB sums (and
-    the merged forest itself, only when it is kept).
+    Peak memory is one grove decoded and a few read ahead, plus the held-out votes and the OOB sums: the
+    merged file is spooled grove by grove (only sparse held-out rows keep the groves to merge them).
     """
     merge = merge or MergePolicy()
     name, plan = watcher.name, watcher.plan

@@ -172,13 +172,16 @@ def test_memory_warning_when_a_grove_will_not_fit() -> None:
 
 def test_driver_memory_warning_when_finishing_will_not_fit() -> None:
     s = hand_sample(tree_mem_mb=4.0, worker_base_mb=100.0)
-    # 200 trees of 4 MB merge (800 MB, below the 1 GB merge limit): finish holds them all
+    # Finish holds a few groves, whatever the forest: 200 trees of 4 MB (800 MB, merged below the 1 GB
+    # limit, grove by grove) need what 1,000 trees (4 GB, a grove set) need.
     merged = project(s, 200, 10, params=replace(EXACT, driver_memory_mb=512.0))
-    assert merged.driver_peak_mb > 900
-    assert any(w.startswith("driver:") and "--merge never" in w for w in merged.warnings)
-    # 1,000 trees (4 GB) stay a grove set: finish streams them, a few groves at a time
     streamed = project(s, 1000, 10, params=replace(EXACT, driver_memory_mb=512.0))
-    assert streamed.driver_peak_mb < 512 and not streamed.warnings
+    assert merged.driver_peak_mb == streamed.driver_peak_mb < 512
+    assert not merged.warnings and not streamed.warnings
+    # Groves of 50 such trees, four in memory at a time: 800 MB
+    big = project(s, 200, 50, params=replace(EXACT, driver_memory_mb=512.0))
+    assert big.driver_peak_mb > 800
+    assert any(w.startswith("driver:") and "smaller groves" in w for w in big.warnings)
     assert not project(s, 100, 10, params=replace(EXACT, driver_memory_mb=2048.0)).warnings
 
 

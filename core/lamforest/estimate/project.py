@@ -262,8 +262,8 @@ def project(
     if params.driver_memory_mb and driver_mb > params.driver_memory_mb:
         warnings.append(
             f"driver: finishing {trees:,} trees needs ~{driver_mb / 1024:,.1f} GB, more than this machine's "
-            f"{params.driver_memory_mb / 1024:,.1f} GB; build with --merge never (the groves are the model), "
-            "or run the driver on a larger machine"
+            f"{params.driver_memory_mb / 1024:,.1f} GB; build with smaller groves (--grove: it holds a few "
+            "at a time), or run the driver on a larger machine"
         )
     return Projection(
         backend=backend,
@@ -345,13 +345,11 @@ def _finish_s(sample: Sample, trees: int, groves: int, params: ModelParams) -> f
 
 def _driver_peak_mb(sample: Sample, trees: int, groves: int) -> float:
     """finish streams the groves: a few in memory at a time (read ahead while one votes) and the running
-    OOB sums, plus the merged forest's trees when it is below the default merge limit (above it the build
-    stays a grove set and nothing holds the whole forest)."""
+    OOB sums. Nothing holds the whole forest, merged or not: the merged file is written grove by grove."""
     width = max(1, sample.classes)
     oob = 2 * sample.rows * (width * 8 + 8) / 1e6 if sample.oob_per_tree_s > 0 else 0.0
     in_flight = (STREAM_PREFETCH + 1) * trees / max(1, groves) * sample.tree_mem_mb
-    merged = trees * sample.tree_mem_mb
-    return sample.worker_base_mb + in_flight + oob + (merged if merged <= DEFAULT_MERGE_LIMIT_MB else 0.0)
+    return sample.worker_base_mb + in_flight + oob
 
 
 def _warnings(

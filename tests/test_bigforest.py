@@ -175,6 +175,39 @@ def test_streaming_holds_one_grove_the_one_before_is_gone_when_the_next_is_decod
     assert seen == [0, 1, 2] and all(ref() is None for ref in before)
 
 
+def test_groves_are_read_ahead_within_a_count_and_a_size(shared_backend, unique, monkeypatch) -> None:
+    from concurrent.futures import Future
+
+    name = unique("ahead")
+    build(shared_backend, name, MergePolicy("never"), data="iris", trees=12, grove=2, seed=1)
+    submitted: list[int] = []
+
+    class Inline:  # a pool that fetches when asked, so what was asked is known at every step
+        def __init__(self, max_workers: int) -> None:
+            pass
+
+        def __enter__(self) -> Inline:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            pass
+
+        def submit(self, fn, *args) -> Future:
+            submitted.append(args[2])  # (backend, name, index, ...)
+            done: Future = Future()
+            done.set_result(fn(*args))
+            return done
+
+    monkeypatch.setattr(stream, "ThreadPoolExecutor", Inline)
+    mb = 10**6
+    for sizes, budget, ahead in [(None, 32, 3), ([10 * mb] * 6, 25, 2), ([10 * mb] * 6, 1, 1), (["?"] * 6, 1, 3)]:
+        submitted.clear()
+        for loaded in stream.groves(shared_backend, name, range(6), sizes=sizes, budget_mb=budget):
+            # Grove i is out; i+1 .. i+ahead are read (or all that is left), no more.
+            assert submitted == list(range(min(6, loaded.index + 1 + ahead))), (sizes, budget)
+            del loaded
+
+
 def test_merge_policy_refusals_name_their_field() -> None:
     for args, field in [
         (("sometimes", None), "merge"),

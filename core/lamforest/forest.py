@@ -26,6 +26,9 @@ HOLD_WHOLE_MB = 64
 # Groves read ahead while one votes, when finish and predict stream a forest: enough to hide a GET
 # behind a grove's votes, few enough to stay small. At most this many plus one are in memory.
 STREAM_PREFETCH = 3
+# ... and at most this many MB of their files (always one): a grove of 10 fully grown trees is a 13 MB
+# file, 60 MB decoded, so two are read ahead while one votes.
+STREAM_PREFETCH_MB = 32
 
 
 def merge(groves: Sequence[Grove]) -> Any:

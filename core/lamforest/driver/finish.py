@@ -253,7 +253,8 @@ def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePol
     if raw and not above and merge.mode != "never" and rows:
         out.writer = treefile.ForestWriter()
     records = [r.record for r in rows]
-    for loaded in stream.groves(backend, name, [r.grove for r in rows], records=records, raw=raw):
+    files = [r.get("bytes") for r in records]  # read ahead by size
+    for loaded in stream.groves(backend, name, [r.grove for r in rows], records=records, raw=raw, sizes=files):
         g = loaded.grove
         est = g.estimator
         planned = sizes[loaded.index]

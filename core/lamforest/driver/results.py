@@ -130,7 +130,8 @@ def stream_values(backend: Backend, name: str, X: np.ndarray, manifest: document
     # Dense rows vote through the trees' arrays (the same leaves, so the same sums to the bit, and each
     # grove held once rather than copied into scikit-learn's trees); sparse rows through scikit-learn's.
     raw = not datamod.is_sparse(X)
-    for loaded in stream.groves(backend, name, [g["grove"] for g in listed], [g["sha256"] for g in listed], raw=raw):
+    hashes, sizes = [g["sha256"] for g in listed], [g["bytes"] for g in listed]
+    for loaded in stream.groves(backend, name, [g["grove"] for g in listed], hashes, raw=raw, sizes=sizes):
         est = loaded.grove.estimator
         if est.n_features_in_ != X.shape[1]:  # a grove from another forest, its hash forged into the manifest
             why = f"its trees read {est.n_features_in_} features, the forest's rows have {X.shape[1]}"

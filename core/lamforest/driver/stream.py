@@ -31,6 +31,7 @@ from lamforest.grove import Grove
 from lamforest.store.base import get_json, location
 
 PREFETCH = forest.STREAM_PREFETCH
+PREFETCH_MB = forest.STREAM_PREFETCH_MB
 
 
 def threads() -> int:
@@ -93,8 +94,12 @@ def groves(
     prefetch: int = PREFETCH,
     records: Sequence[dict[str, Any] | None] | None = None,
     raw: bool = False,
+    sizes: Sequence[Any] | None = None,
+    budget_mb: float = PREFETCH_MB,
 ) -> Iterator[Loaded]:
-    """The groves ``indices`` of build ``name``, in that order, at most ``prefetch`` read ahead.
+    """The groves ``indices`` of build ``name``, in that order, at most ``prefetch`` read ahead and,
+    when their files' ``sizes`` are known (done records, the manifest), at most ``budget_mb`` of them
+    (but always the next one): large groves are read one or two ahead, small ones ``prefetch``.
 
     With ``hashes``, each grove's file must have the given sha256; with ``records``, it must be what
     its done record says the worker wrote (else ``GroveMismatch``). Threads
@@ -106,19 +111,27 @@ def groves(
     """
     expect = list(hashes) if hashes is not None else [None] * len(indices)
     recs = list(records) if records is not None else [None] * len(indices)
+    # Only a size read ahead: one that is not a count (an older or damaged record) counts as none.
+    nbytes = [n if isinstance(n, int) and n > 0 else 0 for n in sizes] if sizes is not None else [0] * len(indices)
     with ThreadPoolExecutor(max_workers=max(1, prefetch)) as pool:
-        pending: deque[Future[tuple[int, bytes, str]]] = deque()
-        todo = iter(zip(indices, expect, recs, strict=True))
+        pending: deque[tuple[Future[tuple[int, bytes, str]], int]] = deque()
+        todo = deque(zip(indices, expect, recs, nbytes, strict=True))
+        ahead = 0  # bytes of the files in flight
+
+        def fill() -> None:
+            nonlocal ahead
+            while todo and len(pending) < prefetch and (not pending or ahead + todo[0][3] <= budget_mb * 1e6):
+                index, digest, rec, n = todo.popleft()
+                pending.append((pool.submit(_fetch, backend, name, index, digest, rec), n))
+                ahead += n
+
         try:
-            for index, digest, rec in todo:
-                pending.append(pool.submit(_fetch, backend, name, index, digest, rec))
-                if len(pending) >= prefetch:
-                    break
+            fill()
             while pending:
-                index, blob, digest = pending.popleft().result()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append(pool.submit(_fetch, backend, name, *nxt))
+                future, n = pending.popleft()
+                index, blob, digest = future.result()
+                ahead -= n
+                fill()
                 try:
                     loaded = Loaded(index, len(blob), digest, artifacts.loads_grove(blob, raw=raw))
                 except artifacts.TreeFileError as exc:
@@ -131,7 +144,7 @@ def groves(
                 # is decoded, two groves at once (measured: +60 MB for 10 fully grown trees).
                 del loaded
         finally:
-            for f in pending:
+            for f, _ in pending:
                 f.cancel()
 
 

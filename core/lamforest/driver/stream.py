@@ -130,6 +130,7 @@ def groves(
             while pending:
                 future, n = pending.popleft()
                 index, blob, digest = future.result()
+                del future  # it holds the file too: not while the grove votes
                 ahead -= n
                 fill()
                 try:

@@ -22,6 +22,7 @@ from lamforest.backend.pool import default_workers
 from lamforest.backend.shared import close_shared, shared
 from lamforest.estimators import ExtraTreesRegressor, RandomForestClassifier
 from lamforest.spec import BuildSpec
+from tests.waits import wait_for
 
 
 @pytest.fixture
@@ -103,6 +104,9 @@ def test_ctrl_c_then_the_finish_the_message_names_gives_the_uninterrupted_builds
     assert main(["build", "cut", *argv]) == 130
     out, err = capsys.readouterr()
     assert "fitting here on" in out and "`lamforest finish cut`" in err
+    # The running groves' threads are abandoned, not waited for (a command's process would exit and
+    # end them); here they live on and end after their grove.
+    wait_for(lambda: not grove_threads(), "the abandoned threads end")
     st = driver.status(shared("local"), "cut")
     assert st.state == "interrupted" and [r.state for r in st.rows] == ["done"] * 4 + ["queued"] * 8
     assert not any(r.state == "running" for r in st.rows)

@@ -42,7 +42,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -546,8 +545,9 @@ class SyncCompute:
         self.store = store
         self.memory_mb = memory_mb
         self.workers = max(1, threads)
-        self._executor: ThreadPoolExecutor | None = None
-        self._futures: list[Future[None]] = []
+        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._abandoned = False
         self._scope = contextlib.ExitStack()
 
     def submit(self, events: list[Event]) -> None:
@@ -555,18 +555,29 @@ class SyncCompute:
             for event in events:
                 self._fit(event)
             return
-        if self._executor is None:
+        if not self._threads:
             # Set once for the threads' lifetime: catch_warnings per grove is not thread-safe.
             self._scope.enter_context(fitwarnings.threads())
             records.IN_PROCESS.on = True
             self._scope.callback(setattr, records.IN_PROCESS, "on", False)
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="lamforest-grove")
-        self._futures = [f for f in self._futures if not f.done()]
-        self._futures += [self._executor.submit(self._fit, event) for event in events]
+            # Daemons: a driver interrupted (Ctrl+C) leaves without waiting for a grove no thread can
+            # stop; its running records then name a process that has ended, so the grove is refitted.
+            self._threads = [
+                threading.Thread(target=self._serve, name=f"lamforest-grove-{i}", daemon=True)
+                for i in range(self.workers)
+            ]
+            for t in self._threads:
+                t.start()
+        for event in events:
+            self._queue.put(event)
+
+    def _serve(self) -> None:
+        while (event := self._queue.get()) is not None:
+            self._fit(event)
 
     def _fit(self, event: Event) -> None:
         body = event.to_event()
-        threaded = self._executor is not None
+        threaded = bool(self._threads)
         if not threaded:
             records.IN_PROCESS.on = True  # its records say so: another process must not take them for lost
         try:
@@ -599,14 +610,33 @@ class SyncCompute:
             records.write_grove(self.store, build, event.gid, record)
 
     def drain(self) -> int:
-        return sum(f.cancel() for f in self._futures)
+        dropped = ends = 0
+        with contextlib.suppress(queue.Empty):
+            while True:
+                if self._queue.get_nowait() is None:
+                    ends += 1
+                else:
+                    dropped += 1
+        for _ in range(ends):  # a closed compute's word to its threads stays
+            self._queue.put(None)
+        return dropped
+
+    def abandon(self) -> None:
+        """The driver is interrupted: drop the groves not started and close without waiting for
+        the running ones (they end with their grove, or with the process)."""
+        self._abandoned = True
+        self.close()
 
     def close(self) -> None:
         """Drop the groves not started, wait for those running (they stop at their next chunk once
-        cancelled), then put the process's warning filters back."""
-        self.drain()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-        self._futures = []
-        self._scope.close()
+        cancelled) unless abandoned, then put the process's warning filters back."""
+        threads, self._threads = self._threads, []
+        try:
+            self.drain()
+            for _ in threads:
+                self._queue.put(None)
+            if not self._abandoned:
+                for t in threads:
+                    t.join()
+        finally:
+            self._scope.close()

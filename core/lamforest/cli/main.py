@@ -86,7 +86,7 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
             if threads is not None:
                 console.print(
                     f"fitting here on {threads} thread{'s' if threads > 1 else ''}: less work than starting "
-                    "workers (--workers N starts them)"
+                    "workers; not held to --memory (--workers N starts them)"
                 )
         # --sync: one grove after another in this process, whatever --workers says.
         workers = threads if threads is not None else (1 if args.sync else args.workers)

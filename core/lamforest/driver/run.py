@@ -132,6 +132,10 @@ def _drive(
         return _loop(
             backend, name, plan, watcher, compute, sync, on_progress, poll_s, should_stop, merge, lease, st, t_start
         )
+    except KeyboardInterrupt:
+        if sync:  # threads of this process cannot be stopped mid-grove: not waited for
+            getattr(compute, "abandon", compute.close)()
+        raise
     finally:
         if sync:
             compute.close()  # this build's own: threads fitting its groves end with it

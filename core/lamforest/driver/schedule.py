@@ -6,6 +6,7 @@ when the budget stops the build, when it has failed.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,15 +34,17 @@ class Row(Protocol):
     error: str | None
 
 
-# Rows x trees x features below which a local build fits its groves on threads of the driver's own
-# process instead of starting workers: ~3 s of one core's fitting (digits, 64 features: ~1,100
-# trees), about what starting one worker per core costs in CPU (each imports scikit-learn, ~1 s).
-IN_PROCESS_WORK = 100_000_000
+# Below this much work (train rows x log2 rows x trees x features: a tree's fitting grows as n log n)
+# a local build fits its groves on threads of the driver's own process instead of starting workers:
+# ~3 s of one core (digits, 1,347 rows x 64 features: ~1,100 trees), about what starting one worker
+# per core costs in CPU (each imports scikit-learn, ~1 s). 75,000 x 10 rows with 130 trees, ~45 s of
+# fitting, is ~1.6 x 10^9: workers.
+IN_PROCESS_WORK = 1_000_000_000
 
 
 def small_work(rows: int, trees: int, features: int) -> bool:
     """Whether a build's fitting is smaller than starting its workers (``IN_PROCESS_WORK``)."""
-    return rows * trees * max(1, features) <= IN_PROCESS_WORK
+    return rows * math.log2(max(2, rows)) * trees * max(1, features) <= IN_PROCESS_WORK
 
 
 def window_for(sync: bool, max_cost: float | None, workers: int) -> int | None:

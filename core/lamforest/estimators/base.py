@@ -14,7 +14,6 @@ from lamforest.backend.base import Backend
 from lamforest.backend.shared import shared
 from lamforest.driver.oob import read_oob
 from lamforest.driver.plan import BuildError, Plan
-from lamforest.driver.schedule import small_work
 from lamforest.driver.watch import BuildStatus
 from lamforest.estimators.params import (
     NAME_LIMIT,
@@ -29,6 +28,9 @@ from lamforest.estimators.progress import BuildProgress
 from lamforest.forest import split_outputs
 from lamforest.spec import BuildSpec, SpecError, validate_name
 
+# Rows x trees x features up to which a grove is one scikit-learn fit (no cancel checks inside): well
+# under a second of fitting (digits, 64 features: ~170 trees).
+ONE_FIT_WORK = 20_000_000
 # Parameters of the scikit-learn forests that lamforest sets itself rather than passing to each grove.
 _OWNED = ("n_estimators", "random_state", "warm_start", "oob_score", "n_jobs")
 
@@ -296,9 +298,10 @@ class LamforestForest(BaseEstimator):
             data=f"arrays:{X.shape[0]}x{X.shape[1]}",
             trees=trees,
             grove=grove,
-            # Work below a worker's start-up is one scikit-learn fit per grove: a cancel check every few
-            # trees would cost a fit's input checks each (the trees do not depend on the chunking).
-            chunk=grove if small_work(X.shape[0], trees, X.shape[1]) else BuildSpec.chunk,
+            # Tiny work is one scikit-learn fit per grove: a cancel check every few trees would cost a
+            # fit's input checks each (the trees do not depend on the chunking). Larger, a Ctrl+C or a
+            # cancel stops a grove within a chunk.
+            chunk=grove if X.shape[0] * trees * max(1, X.shape[1]) <= ONE_FIT_WORK else BuildSpec.chunk,
             model=self._model_code,
             task=self._task,
             params=self._grove_params(fold_weights),

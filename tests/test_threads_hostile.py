@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,26 +18,14 @@ from sklearn.datasets import load_diabetes, load_digits
 from lamforest import driver, fitwarnings, keys, records
 from lamforest.backend import local_backend
 from lamforest.backend.pool import default_workers
-from lamforest.backend.shared import close_shared, shared
+from lamforest.backend.shared import shared
 from lamforest.estimators import ExtraTreesRegressor, RandomForestClassifier
 from lamforest.spec import BuildSpec
+from tests import test_in_process
+from tests.test_in_process import fitted_by
 from tests.waits import wait_for
 
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("LAMFOREST_HOME", str(tmp_path / "home"))
-    try:
-        yield tmp_path / "home"
-    finally:
-        close_shared()
-
-
-def fitted_by(name: str) -> set[int]:
-    """The pids that wrote the build's done records: who fitted its groves."""
-    store = shared("local").store
-    gids = [keys.parse_state(name, k) for k in store.list(keys.states(name)) if k.endswith(".done")]
-    return {int(records.read_grove(store, name, g[0], "done")["pid"]) for g in gids if g is not None}
+home = test_in_process.home  # the same fixture: a fresh LAMFOREST_HOME, the shared backends closed after
 
 
 def digests(name: str, groves: int) -> list[str]:

@@ -86,6 +86,7 @@ class _AwsCompute:
     name = "aws"
     service = ""
     broken: str | None = None  # Lambda does not break: a failed dispatch is a failed record or DispatchError
+    resumable = True
 
     def __init__(
         self,
@@ -220,6 +221,9 @@ class _AwsCompute:
 
     def close(self) -> None:
         pass
+
+    def abandon(self) -> None:
+        pass  # invocations already accepted run on without this driver
 
 
 class SnsCompute(_AwsCompute):

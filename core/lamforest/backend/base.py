@@ -35,6 +35,8 @@ class Compute(Protocol):
     name: str
     workers: int
     broken: str | None  # why the compute can run nothing more (a local pool whose workers die at start)
+    # Whether a build stopped by ``broken`` can be finished later (False: a limit no retry passes).
+    resumable: bool
 
     def submit(self, events: list[Event]) -> None:
         """Send one event per item; raise only when none could be sent."""
@@ -45,6 +47,10 @@ class Compute(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def abandon(self) -> None:
+        """The driver is interrupted: close without waiting for groves already running."""
+        ...
 
 
 class MemoryTuner(Protocol):

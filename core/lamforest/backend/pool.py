@@ -518,6 +518,10 @@ class LocalCompute:
             w.proc.kill()
             w.proc.wait(timeout=2)
 
+    def abandon(self) -> None:
+        """As ``close``: a worker still busy after a short wait is killed, never waited for."""
+        self.close()
+
     def __enter__(self) -> LocalCompute:
         return self
 
@@ -541,7 +545,8 @@ class SyncCompute:
     name = "sync"
 
     def __init__(self, store: LocalStore, memory_mb: int = 1769, threads: int = 1) -> None:
-        self.broken: str | None = None
+        self.broken: str | None = None  # threads of this process do not break: a grove's error is its record
+        self.resumable = True
         self.store = store
         self.memory_mb = memory_mb
         self.workers = max(1, threads)

@@ -12,10 +12,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from lamforest import keys
+from lamforest import data, keys
 from lamforest.backend.base import Backend, Compute
 from lamforest.driver import stream
 from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
@@ -68,6 +68,27 @@ def in_process_threads(
     return max(1, min(threads or cores, cores, spec.n_groves))
 
 
+def workers_needed(backend: Backend, spec: BuildSpec, pool: int | None, sync: bool = False) -> bool:
+    """Whether a build will surely fit on the backend's workers, told before its data is loaded, so
+    that their start (local: interpreters importing scikit-learn) can overlap the loading.
+
+    Sure when a pool size is asked (``--workers``) or the groves run elsewhere (AWS); on the local
+    backend without one, when the data's shape hint (``data.shape_hint``) says the work is not
+    small (``in_process_threads`` decides again, with the split's true sizes). Never for ``--sync``.
+    """
+    if sync:
+        return False
+    if backend.pool_workers is None or pool is not None:
+        return True
+    if threading.current_thread() is not threading.main_thread():
+        return True  # off the main thread no build is fitted on threads
+    hint = data.shape_hint(spec.data)
+    if hint is None:
+        return False
+    rows, columns = hint
+    return not small_work(int(rows * (1 - spec.test_size)), spec.trees, columns)
+
+
 def run(
     backend: Backend,
     name: str,
@@ -111,6 +132,24 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+@dataclass
+class _Driving:
+    """One driver holding one build: what its loop reads besides the build's status."""
+
+    backend: Backend
+    name: str
+    plan: Plan
+    watcher: Watcher
+    compute: Compute
+    sync: bool
+    on_progress: Progress | None
+    poll_s: float
+    should_stop: Callable[[], bool]
+    merge: MergePolicy | None
+    lease: Lease | None
+    t_start: float
+
+
 def _drive(
     backend: Backend,
     name: str,
@@ -128,42 +167,28 @@ def _drive(
     st = watcher.refresh()
     t_start = time.time()
     compute = backend.make_compute(plan.spec, workers, sync)
+    d = _Driving(backend, name, plan, watcher, compute, sync, on_progress, poll_s, should_stop, merge, lease, t_start)
     try:
-        return _loop(
-            backend, name, plan, watcher, compute, sync, on_progress, poll_s, should_stop, merge, lease, st, t_start
-        )
+        return _loop(d, st)
     except KeyboardInterrupt:
         if sync:  # threads of this process cannot be stopped mid-grove: not waited for
-            getattr(compute, "abandon", compute.close)()
+            compute.abandon()
         raise
     finally:
         if sync:
             compute.close()  # this build's own: threads fitting its groves end with it
 
 
-def _loop(
-    backend: Backend,
-    name: str,
-    plan: Plan,
-    watcher: Watcher,
-    compute: Compute,
-    sync: bool,
-    on_progress: Progress | None,
-    poll_s: float,
-    should_stop: Callable[[], bool],
-    merge: MergePolicy | None,
-    lease: Lease | None,
-    st: BuildStatus,
-    t_start: float,
-) -> BuildStatus:
+def _loop(d: _Driving, st: BuildStatus) -> BuildStatus:
+    backend, name, plan, watcher, compute, t_start = d.backend, d.name, d.plan, d.watcher, d.compute, d.t_start
     spec = plan.spec
     # One grove at a time in this thread (--sync): each submit returns when its grove is fitted.
-    inline = sync and compute.workers == 1
+    inline = d.sync and compute.workers == 1
     events = {e.grove: e for e in plan.events(backend.n_jobs(spec))}
     sched = Scheduler.start(
         st.rows,
         retries=spec.retries,
-        window=window_for(sync, spec.max_cost, compute.workers),
+        window=window_for(d.sync, spec.max_cost, compute.workers),
         cancelled=st.state == "cancelled",
     )
     while True:
@@ -176,13 +201,13 @@ def _loop(
             if batch:
                 compute.submit([replace(events[g], attempt=a) for g, a in batch])
         st = watcher.refresh()
-        if on_progress:
-            on_progress(st)
-        if lease is not None and lease.lost:
+        if d.on_progress:
+            d.on_progress(st)
+        if d.lease is not None and d.lease.lost:
             compute.drain()
-            raise BuildError(f"{lease.lost}; this driver stopped, the other one goes on")
+            raise BuildError(f"{d.lease.lost}; this driver stopped, the other one goes on")
         if compute.broken:
-            if not getattr(compute, "resumable", True):  # only the local pool knows a limit no retry passes
+            if not compute.resumable:  # only the local pool knows a limit no retry passes
                 folder = location(backend.store, keys.build(name))
                 error = f"{compute.broken}; delete {folder} and create the build again with that --memory"
                 # Failed, not interrupted: `status` must not advise a finish that breaks the same way.
@@ -206,17 +231,17 @@ def _loop(
             return write_failed(backend, watcher, sched.failures, t_start)
         elif sched.fatal:
             compute.drain()
-        if should_stop():
+        if d.should_stop():
             return st
         if not (inline and sched.backlog):
-            time.sleep(poll_s)
+            time.sleep(d.poll_s)
     if st.state == "cancelled":
         write_end(backend, st, "cancelled", sched.failures, t_start, reason=st.cancel_reason)
         final = watcher.refresh()
     else:
-        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start, merge=merge)
-    if on_progress:
-        on_progress(final)
+        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start, merge=d.merge)
+    if d.on_progress:
+        d.on_progress(final)
     return final
 
 

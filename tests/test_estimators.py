@@ -422,6 +422,9 @@ def test_n_jobs_is_the_number_of_local_workers_and_workers_wins() -> None:
     assert RandomForestClassifier(n_jobs=-1)._workers() == default_workers()
     assert RandomForestClassifier(n_jobs=-2)._workers() == max(1, default_workers() - 1)
     assert RandomForestClassifier(n_jobs=-1, workers=3)._workers() == 3
+    assert RandomForestClassifier(n_jobs=-1000)._workers() == 1  # joblib's reading: at least one
+    with pytest.raises(ValueError, match=r"'n_jobs' parameter of RandomForestClassifier must be .* Got 0 instead"):
+        RandomForestClassifier(n_jobs=0).fit([[0.0], [1.0]], [0, 1])  # refused before any store is opened
     with pytest.raises(ValueError, match=r"'backend' parameter of RandomForestClassifier must be a str among"):
         RandomForestClassifier(backend="gcp").fit([[0.0], [1.0]], [0, 1])
 

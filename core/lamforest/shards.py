@@ -47,8 +47,8 @@ GLOB_CHARS = set("*?[")
 MAX_ROW_GROUPS = 1000  # per file: each row group is a shard whose reader parses the whole footer
 SUFFIXES = (".parquet", ".pq")
 
-# A worker's memory that is not for rows: the interpreter and its imports (scikit-learn, pyarrow;
-# ~200-236 MB measured in a venv with pandas, less in the image) and what reading Parquet leaves
+# A worker's memory that is not for rows: the interpreter and its imports (~130 MB at start-up, in
+# the image and in a venv with pandas; reading Parquet imports pyarrow on top) and what reading Parquet leaves
 # resident (pyarrow's allocator keeps freed buffers: a worker that has read one 176,000 x 48 float32
 # shard stays at ~305-320 MB). The rest of --memory, less HEADROOM for what the model below does not
 # count, holds the sample and the grove's trees.

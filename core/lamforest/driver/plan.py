@@ -38,7 +38,8 @@ class BuildError(RuntimeError):
 
 
 class BrokenBuildError(BuildError):
-    """A build's spec.json exists but cannot be read (truncated, edited, not ours)."""
+    """One of a build's documents (spec.json, summary.json, a grove's record, the manifest) exists but
+    cannot be read or is not of its types (truncated, edited, not ours); the message names the file."""
 
 
 def read_summary(backend: Backend, name: str) -> Summary | None:

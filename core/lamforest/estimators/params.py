@@ -26,6 +26,8 @@ LAMFOREST_CONSTRAINTS: dict[str, list[Any]] = {
     "grove_size": [Interval(Integral, 1, None, closed="left")],
     "name": [str, None],  # its form is the spec's to check (letters, digits, '_', '.', '-')
     "workers": [Interval(Integral, 1, None, closed="left"), None],
+    # As joblib reads it (-1: every core, -2: all but one); 0 has no meaning there, nor here.
+    "n_jobs": [Interval(Integral, None, -1, closed="right"), Interval(Integral, 1, None, closed="left"), None],
     "memory": [Interval(Integral, MEMORY_MIN_MB, MEMORY_MAX_MB, closed="both")],
     "arch": [StrOptions(set(ARCHITECTURES))],
     "max_cost": [Interval(Real, 0, None, closed="neither"), None],

@@ -247,6 +247,8 @@ def test_a_running_record_of_a_driver_fitting_in_process_is_not_lost(home: Path)
 
     with subprocess.Popen(["sleep", "600"]) as other:  # a live process that is no worker: the driver
         try:
+            # Until its exec is done a child shows no command line, and a writer that cannot be told is waited for.
+            wait_for(lambda: records.process_command(other.pid) == "", "sleep's command line")
             rec = records.grove_record("running", grove=0, trees=1, seed=1, attempt=1, request_id="r")
             rec.update(pid=other.pid, pid_start=records.pid_start(other.pid))
             with local_backend(home) as backend:
@@ -254,3 +256,65 @@ def test_a_running_record_of_a_driver_fitting_in_process_is_not_lost(home: Path)
                 assert not backend.is_stale({**rec, "writer": "in-process"})
         finally:
             other.kill()
+
+
+def test_shape_hints_are_exact_for_synthetic_and_npy_and_near_for_csv(tmp_path: Path) -> None:
+    from lamforest import data
+
+    assert data.shape_hint(" synthetic:30000x784:10 ") == (30000, 784)
+    np.save(tmp_path / "a.npy", np.zeros((1234, 7), dtype=np.float32))
+    assert data.shape_hint(str(tmp_path / "a.npy")) == (1234, 7)
+    np.save(tmp_path / "flat.npy", np.zeros(10))
+    rng = np.random.default_rng(0)
+    rows = "\n".join(",".join(f"{v:.6f}" for v in r) for r in rng.random((5000, 9)))
+    (tmp_path / "t.csv").write_text("a,b,c,d,e,f,g,h,y\n" + rows + "\n")
+    n, columns = data.shape_hint(str(tmp_path / "t.csv")) or (0, 0)
+    assert columns == 9 and 4000 <= n <= 6000
+    (tmp_path / "bad.npy").write_bytes(b"not an array")
+    (tmp_path / "head.csv").write_text("a,b,y\n")
+    for unknown in ("digits", "synthetic:bad", "flat.npy", "bad.npy", "head.csv", "missing.csv", "x.parquet"):
+        where = unknown if "." not in unknown else str(tmp_path / unknown)
+        assert data.shape_hint(where) is None, unknown  # a hint, never an error: load says what is wrong
+
+
+def test_the_cli_starts_workers_before_loading_data_that_needs_them(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their imports overlap the loading; small data, fitted on threads here, starts none."""
+    import importlib
+
+    from lamforest import data
+    from lamforest.cli import main
+
+    cli_main = importlib.import_module("lamforest.cli.main")  # the module: the package's `main` is its function
+
+    order: list[str] = []
+    real_load, real_open = data.load, cli_main._open
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        order.append("load")
+        return real_load(*args, **kwargs)
+
+    def opened(args: Any) -> Any:
+        backend = real_open(args)
+        real_make = backend.make_compute
+
+        def make(spec: BuildSpec, workers: int | None, sync: bool) -> Any:
+            order.append("threads" if sync else "workers")
+            return real_make(spec, workers, sync)
+
+        backend.make_compute = make
+        return backend
+
+    monkeypatch.setattr(data, "load", load)
+    monkeypatch.setattr(cli_main, "_open", opened)
+    argv = ["-t", "4", "-g", "2", "--test-size", "0.5"]
+    assert main(["build", "asked", "--data", "digits", "--workers", "2", *argv]) == 0
+    assert order[:2] == ["workers", "load"], "a --workers pool starts before the data is read"
+    order.clear()
+    assert main(["build", "small", "--data", "synthetic:400x4:2", *argv]) == 0
+    assert order[0] == "load" and "workers" not in order
+    order.clear()
+    monkeypatch.setattr(schedule, "IN_PROCESS_WORK", 1_000)  # 200 x 4 rows with 4 trees is past it
+    assert main(["build", "large", "--data", "synthetic:400x4:2", *argv]) == 0
+    assert order[:2] == ["workers", "load"], "the spec alone says the pool is needed"

@@ -90,6 +90,38 @@ def load(
     return ds
 
 
+def shape_hint(source: str) -> tuple[int, int] | None:
+    """A dataset's (rows, columns) told without loading it, where that is cheap: exact for synthetic
+    data and .npy files (their header), guessed for CSV from the file's size and its first lines;
+    None otherwise (built-ins are small; other formats, folders and bad paths: unknown). A hint
+    for starting workers early, never a check: ``load`` says what the data is."""
+    source = source.strip()
+    if m := SYNTHETIC_RE.match(source):
+        return int(m.group(1)), int(m.group(2))
+    if not _is_file(source):
+        return None
+    path = Path(source).expanduser()
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+            if path.suffix.lower() == ".npy":
+                f.seek(0)
+                fmt = np.lib.format
+                v1 = fmt.read_magic(f) == (1, 0)
+                shape = (fmt.read_array_header_1_0 if v1 else fmt.read_array_header_2_0)(f)[0]
+                return (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
+    except (OSError, ValueError):
+        return None
+    if path.suffix.lower() != ".csv":
+        return None
+    lines = head.splitlines()[1:-1]  # past the header, short of a line the read may have cut
+    if not lines:
+        return None
+    per_row = sum(len(line) + 1 for line in lines) / len(lines)
+    return max(1, int(size / per_row)), lines[0].count(b",") + 1
+
+
 def _is_file(source: str) -> bool:
     return source.lower().endswith(FILE_SUFFIXES) or os.sep in source or "/" in source
 

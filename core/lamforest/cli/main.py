@@ -53,6 +53,9 @@ def cmd_build(args: argparse.Namespace, console: Any) -> int:
     merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
     backend = _open(args)
     try:
+        if drv.workers_needed(backend, spec, args.workers, args.sync):
+            # Workers' cold starts (their imports) overlap this process's own: loading the data.
+            backend.make_compute(spec, args.workers, args.sync)
         # A budget is checked against the estimate before anything is written or dispatched.
         if spec.max_cost is not None and not args.json and cached_sample(spec, estimate.cache_dir()) is None:
             console.print("checking --max-cost: fitting a sample grove here to estimate the build ...")

@@ -20,7 +20,7 @@ from lamforest.driver.results import (
     save,
     whole_model,
 )
-from lamforest.driver.run import Progress, cancel, finish, in_process_threads, run
+from lamforest.driver.run import Progress, cancel, finish, in_process_threads, run, workers_needed
 from lamforest.driver.sharded import create, predict_to
 from lamforest.driver.watch import (
     BUILD_STATES,
@@ -67,4 +67,5 @@ __all__ = [
     "train_ref",
     "validate",
     "whole_model",
+    "workers_needed",
 ]

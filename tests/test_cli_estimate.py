@@ -115,3 +115,20 @@ def test_estimate_with_a_weight_column_fits_it_as_weights_and_shows_it(home: Pat
     assert code == 0 and doc["spec"]["weight"] == "w"  # the spec it estimated, weight column included
     assert doc["sample"]["features"] == 4  # the weights are not fitted as a feature
     assert doc["sample"]["key"] != plain["sample"]["key"]
+
+
+def test_estimate_of_a_build_fitted_from_python_arrays_measures_its_stored_rows(home: Path, capsys) -> None:
+    """The arrays went with the process that gave them; the build's stored train set stands for them."""
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    from lamforest import RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True)
+    w = np.linspace(0.5, 2.0, len(y))
+    fitted = RandomForestClassifier(n_estimators=6, grove_size=3, random_state=0, progress=False)
+    fitted.fit(X, y, sample_weight=w)
+    code, doc = run_json(capsys, "estimate", fitted.build_name_)
+    assert code == 0 and doc["spec_from"].startswith(f"build {fitted.build_name_!r} in the store")
+    assert doc["spec"]["data"].startswith("arrays:") and doc["sample"]["rows"] == len(y)
+    assert doc["actual"]["wall_s"] > 0 and doc["lambda"]["groves"] == 2

@@ -45,8 +45,11 @@ def run(args: argparse.Namespace, backend: Any, console: Any) -> int:
     check_instance(args.ec2_vcpus, args.ec2_price, args.ec2_memory)  # before a sample is measured
     spec, source = spec_from_args(args, backend)
     spec = drv.validate(spec)  # a stored or file spec; the flags' was validated on its way
+    dataset = None
+    if source.startswith("build") and spec.data.startswith("arrays:"):
+        spec, dataset = _stored_arrays(backend, spec.name)
     estimate = est.estimate_spec(
-        backend, spec, concurrency=args.concurrency, workers=args.workers, refresh=args.refresh
+        backend, spec, concurrency=args.concurrency, workers=args.workers, refresh=args.refresh, dataset=dataset
     )
     assert estimate is not None
     machine = ec2(estimate.sample, spec.trees, args.ec2_vcpus, args.ec2_price, memory_gb=args.ec2_memory)
@@ -56,6 +59,23 @@ def run(args: argparse.Namespace, backend: Any, console: Any) -> int:
     else:
         _print(console, estimate, machine, source, actual, args.params)
     return 0
+
+
+def _stored_arrays(backend: Any, name: str) -> tuple[BuildSpec, Any]:
+    """A build fitted from Python arrays names no data a sample can load (the arrays went with the
+    process that gave them): its stored train set, every row it was given (``create_from_arrays``
+    holds none out), is that data. The spec names the rows by their content, as the estimator's own
+    budget check does, keying the sample cache."""
+    import numpy as np
+
+    from lamforest import data
+
+    plan = drv.load_plan(backend, name)
+    X, y = data.open_train(backend.store, plan.data_ref)
+    ds = data.from_arrays(X, np.asarray(y), plan.feature_names, plan.task, plan.spec.data)
+    weight = data.open_weight(backend.store, plan.data_ref)
+    ds.weight = None if weight is None else np.asarray(weight)
+    return replace(plan.spec, data=f"arrays:{plan.data_ref.rsplit('/', 1)[-1]}"), ds
 
 
 def _actual(backend: Any, name: str) -> dict[str, Any] | None:

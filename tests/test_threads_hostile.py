@@ -188,7 +188,7 @@ def test_n_jobs_one_fits_on_the_callers_thread_and_more_never_passes_cores_or_gr
         spec = BuildSpec(name="x", trees=6, grove=2)
         for asked in (None, 1, 2, 100):
             threads = driver.in_process_threads(backend, spec, 100, 10, None, asked)
-            assert threads is not None and 1 <= threads <= min(default_workers(), 3, asked or 3)
+            assert threads is not None and 1 <= threads <= min(default_workers(), asked or default_workers())
         assert driver.in_process_threads(backend, spec.validated(), 100, 10, 2) is None  # --workers 2: a pool
 
 
@@ -240,3 +240,34 @@ def test_sync_fits_one_grove_at_a_time_on_the_main_thread(
     assert main(["build", "one", "--data", "iris", "-t", "6", "-g", "2", "--sync"]) == 0
     assert "fitting here" not in capsys.readouterr().out
     assert names == ["MainThread"] * 3 and fitted_by("one") == {os.getpid()}
+
+
+@pytest.mark.skipif(default_workers() < 2, reason="one core: no thread is left over for a grove's forest")
+def test_one_grove_on_two_threads_fits_its_forest_on_both_and_grows_the_pools_trees(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer groves than threads: the grove's forest gets the threads left over (its n_jobs), as
+    scikit-learn's does; the trees are the pool's, where each grove fits on one core."""
+    from lamforest.worker import fit as worker_fit
+
+    real, jobs = worker_fit.fit, []
+
+    def noted(task: Any, *args: Any, **kwargs: Any) -> Any:
+        jobs.append(task.n_jobs)
+        return real(task, *args, **kwargs)
+
+    monkeypatch.setattr(worker_fit, "fit", noted)
+    X, y = load_digits(return_X_y=True)
+    params = {"n_estimators": 8, "grove_size": 8, "random_state": 2, "progress": False}
+    here = RandomForestClassifier(**params, n_jobs=2).fit(X, y)
+    assert jobs == [2]
+    pooled = RandomForestClassifier(**params, workers=2).fit(X, y)
+    assert jobs == [2]  # the pool's worker is another process: its call is not seen here
+    assert np.array_equal(here.predict_proba(X), pooled.predict_proba(X))
+    store = shared("local").store
+
+    def digest(name: str) -> str:
+        return str(records.read_grove(store, name, keys.grove_id(0), "done")["sha256"])
+
+    assert fitted_by(here.build_name_) == {os.getpid()} and os.getpid() not in fitted_by(pooled.build_name_)
+    assert digest(here.build_name_) == digest(pooled.build_name_)  # the same grove file, byte for byte

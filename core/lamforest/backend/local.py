@@ -52,7 +52,8 @@ def local_backend(home: Path | str | None = None) -> Backend:
         check_workers(workers)
         if sync:
             # In this process: one thread (--sync), or one per core asked for (a small build's groves).
-            return SyncCompute(store, memory_mb=spec.memory, threads=pool_size(workers) if workers else 1)
+            threads = pool_size(workers) if workers else 1
+            return SyncCompute(store, memory_mb=spec.memory, threads=threads, groves=spec.n_groves)
         key = (pool_size(workers), spec.memory)
         # The pool persists across builds, like warm Lambda environments; a broken one
         # (its workers could not start, or could not record a grove) is replaced.

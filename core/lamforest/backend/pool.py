@@ -42,12 +42,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
 from lamforest import fitwarnings, keys, records
 from lamforest.backend.base import Event
+from lamforest.events import FitEvent
 from lamforest.logs import append_lines, format_end, format_report
 from lamforest.store.local import LocalStore
 from lamforest.worker.local import invoke, log_key
@@ -540,16 +541,22 @@ class SyncCompute:
     releases the GIL), and returns; ``drain`` drops the groves not started, ``close`` waits
     for the rest. Its ``memory_mb`` is only reported: a process cannot be held to a limit and
     survive passing it, so these builds are not killed for memory (the local pool's are).
+
+    ``threads`` is how many the build may use; with fewer ``groves`` than that, one thread per
+    grove, each grove's forest fitting its trees on the threads left over (its ``n_jobs``, as
+    scikit-learn's: the trees do not depend on it). One grove of 10 trees on 2 cores used one.
     """
 
     name = "sync"
 
-    def __init__(self, store: LocalStore, memory_mb: int = 1769, threads: int = 1) -> None:
+    def __init__(self, store: LocalStore, memory_mb: int = 1769, threads: int = 1, groves: int | None = None) -> None:
         self.broken: str | None = None  # threads of this process do not break: a grove's error is its record
         self.resumable = True
         self.store = store
         self.memory_mb = memory_mb
-        self.workers = max(1, threads)
+        threads = max(1, threads)
+        self.workers = max(1, min(threads, groves or threads))
+        self.grove_jobs = threads // self.workers
         self._queue: queue.Queue[Event | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._abandoned = False
@@ -581,6 +588,8 @@ class SyncCompute:
             self._fit(event)
 
     def _fit(self, event: Event) -> None:
+        if isinstance(event, FitEvent) and self.grove_jobs > 1:
+            event = replace(event, n_jobs=self.grove_jobs)
         body = event.to_event()
         threaded = bool(self._threads)
         if not threaded:

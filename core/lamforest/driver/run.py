@@ -55,7 +55,8 @@ def in_process_threads(
     (``schedule.small_work``), where no pool size was asked for (``pool``: ``--workers``), and only
     from the main thread: the threads' warnings are routed through process-wide filters
     (``fitwarnings.threads``). The groves are the same ``run_fit`` calls a worker makes, so the
-    trees are the same. ``threads``: as many as asked, else one per core; never more than groves.
+    trees are the same. ``threads``: as many as asked, else one per core; never more than cores.
+    With fewer groves, each grove's forest fits on the threads left over (``SyncCompute``).
     Not for sharded data, whose groves read shards: its callers never ask.
     """
     if backend.pool_workers is None or pool is not None:
@@ -65,7 +66,7 @@ def in_process_threads(
     if not small_work(n_train, spec.trees, n_features):
         return None
     cores = backend.pool_workers(None)
-    return max(1, min(threads or cores, cores, spec.n_groves))
+    return max(1, min(threads or cores, cores))
 
 
 def workers_needed(backend: Backend, spec: BuildSpec, pool: int | None, sync: bool = False) -> bool:

@@ -47,25 +47,26 @@ def make_spec(
     retries: int = 2,
     max_cost: float | None = None,
     rows_per_grove: float | None = None,
+    check: bool = True,
 ) -> BuildSpec:
-    """A spec from typed fields, validated once and its parameters checked (see the module docstring)."""
-    return checked(
-        BuildSpec(
-            name=name,
-            data=data,
-            target=target,
-            weight=weight,
-            trees=trees,
-            grove=grove,
-            model=model,
-            task=task,
-            params=dict(params or {}),
-            seed=seed,
-            test_size=test_size,
-            memory=memory,
-            arch=arch,
-            retries=retries,
-            max_cost=max_cost,
-            rows_per_grove=rows_per_grove,
-        )
+    """A spec from typed fields, validated once and its parameters checked (see the module docstring).
+    ``check=False``: validated only; ``checked`` checks the parameters later (it imports scikit-learn)."""
+    spec = BuildSpec(
+        name=name,
+        data=data,
+        target=target,
+        weight=weight,
+        trees=trees,
+        grove=grove,
+        model=model,
+        task=task,
+        params=dict(params or {}),
+        seed=seed,
+        test_size=test_size,
+        memory=memory,
+        arch=arch,
+        retries=retries,
+        max_cost=max_cost,
+        rows_per_grove=rows_per_grove,
     )
+    return checked(spec) if check else spec.validated()

@@ -116,9 +116,10 @@ def _spec_args(b: argparse.ArgumentParser) -> None:
 DEFAULT_GROVE = 10
 
 
-def spec_from_flags(args: argparse.Namespace, name: str) -> BuildSpec:
+def spec_from_flags(args: argparse.Namespace, name: str, check: bool = True) -> BuildSpec:
     """The spec the flags of ``_spec_args`` ask for (and ``build``'s own), validated once: every
-    command that takes them goes through here. The flags' text becomes typed values naming the flag."""
+    command that takes them goes through here. The flags' text becomes typed values naming the flag.
+    ``check=False`` leaves the scikit-learn parameters to ``spec_input.checked``."""
     max_cost = getattr(args, "max_cost", None)
     for flag in ("target", "weight", "rows_per_grove"):
         if getattr(args, flag, None) == "":  # typed as --weight '': a mistake, not a way to say none
@@ -142,6 +143,7 @@ def spec_from_flags(args: argparse.Namespace, name: str) -> BuildSpec:
         retries=whole("retries", getattr(args, "retries", 2)),
         max_cost=None if max_cost is None else real("max_cost", max_cost, "a number of USD"),
         rows_per_grove=check_rows_per_grove(args.rows_per_grove),
+        check=check,
     )
 
 

@@ -32,7 +32,7 @@ from lamforest.driver import estimate
 from lamforest.estimate.sample import cached_sample
 from lamforest.shards import is_sharded
 from lamforest.spec import SpecError, check_workers, parse_grid, real, whole
-from lamforest.spec_input import make_spec
+from lamforest.spec_input import checked, make_spec
 from lamforest.store.base import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
@@ -48,14 +48,15 @@ def _open(args: argparse.Namespace):
 
 
 def cmd_build(args: argparse.Namespace, console: Any) -> int:
-    spec = spec_from_flags(args, args.name)  # cheap checks before the backend is even opened
+    spec = spec_from_flags(args, args.name, check=False)  # cheap checks before the backend is even opened
     check_workers(args.workers)
     merge = drv.MergePolicy.parse(args.merge, args.merge_limit)
     backend = _open(args)
     try:
         if drv.workers_needed(backend, spec, args.workers, args.sync):
-            # Workers' cold starts (their imports) overlap this process's own: loading the data.
+            # Workers' cold starts (their imports) overlap this process's own: scikit-learn's, the data's.
             backend.make_compute(spec, args.workers, args.sync)
+        spec = checked(spec)  # the parameters, by scikit-learn: before anything is written
         # A budget is checked against the estimate before anything is written or dispatched.
         if spec.max_cost is not None and not args.json and cached_sample(spec, estimate.cache_dir()) is None:
             console.print("checking --max-cost: fitting a sample grove here to estimate the build ...")

@@ -270,9 +270,11 @@ def test_shape_hints_are_exact_for_synthetic_and_npy_and_near_for_csv(tmp_path: 
     (tmp_path / "t.csv").write_text("a,b,c,d,e,f,g,h,y\n" + rows + "\n")
     n, columns = data.shape_hint(str(tmp_path / "t.csv")) or (0, 0)
     assert columns == 9 and 4000 <= n <= 6000
+    os.mkfifo(tmp_path / "pipe.csv")  # opening it would block until a writer came
     (tmp_path / "bad.npy").write_bytes(b"not an array")
     (tmp_path / "head.csv").write_text("a,b,y\n")
-    for unknown in ("digits", "synthetic:bad", "flat.npy", "bad.npy", "head.csv", "missing.csv", "x.parquet"):
+    unknowns = ("digits", "synthetic:bad", "flat.npy", "bad.npy", "head.csv", "pipe.csv", "missing.csv", "x.parquet")
+    for unknown in unknowns:
         where = unknown if "." not in unknown else str(tmp_path / unknown)
         assert data.shape_hint(where) is None, unknown  # a hint, never an error: load says what is wrong
 

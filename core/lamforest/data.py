@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,10 @@ def shape_hint(source: str) -> tuple[int, int] | None:
         return None
     path = Path(source).expanduser()
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a FIFO or a device is never opened here: its open could block
+        size = st.st_size
         with open(path, "rb") as f:
             head = f.read(1 << 16)
             if path.suffix.lower() == ".npy":

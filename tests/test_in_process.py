@@ -320,3 +320,30 @@ def test_the_cli_starts_workers_before_loading_data_that_needs_them(
     monkeypatch.setattr(schedule, "IN_PROCESS_WORK", 1_000)  # 200 x 4 rows with 4 trees is past it
     assert main(["build", "large", "--data", "synthetic:400x4:2", *argv]) == 0
     assert order[:2] == ["workers", "load"], "the spec alone says the pool is needed"
+
+
+def test_workers_started_early_end_with_a_build_whose_data_cannot_be_read(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--workers starts them before the data is read: a file that cannot be read is said, nothing
+    is kept, and no worker outlives the command."""
+    from lamforest.cli import main
+
+    def workers() -> list[int]:
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if ppid == os.getpid() and records.process_command(int(entry.name)) == "lamforest.worker.local":
+                    children.append(int(entry.name))
+        return children
+
+    assert not workers()
+    (tmp_path / "broken.csv").write_text("a,b,y\n1,2\n")
+    assert main(["build", "nope", "--data", str(tmp_path / "broken.csv"), "--target", "y", "--workers", "2"]) != 0
+    assert "broken.csv" in capsys.readouterr().err
+    assert not workers()
+    assert not (home / "builds" / "nope").exists()

@@ -14,7 +14,7 @@ the driver.
 from __future__ import annotations
 
 import json
-from typing import Any, Required, TypedDict, Unpack, cast
+from typing import Any, NotRequired, Required, TypedDict, Unpack, cast
 
 from lamforest import keys
 from lamforest.store.base import Store, put_json
@@ -36,6 +36,7 @@ class MemoryDoc(TypedDict):
     driver_peak_is_phase: bool
     worker_peak_mb: float | None
     worker_memory_mb: int
+    fitted_here: NotRequired[bool]  # the groves were fitted on the finishing process's threads
 
 
 class DoneDetails(TypedDict, total=False):

@@ -113,7 +113,8 @@ def summary_table(st: drv.BuildStatus) -> Any:
         )
     mem = j["memory"] or {}
     if mem.get("driver_finish_peak_mb") is not None:
-        workers = f"; workers peak {mem['worker_peak_mb']:,.0f} MB" if mem.get("worker_peak_mb") is not None else ""
+        who = "groves fitted in this process, its peak" if mem.get("fitted_here") else "workers peak"
+        workers = f"; {who} {mem['worker_peak_mb']:,.0f} MB" if mem.get("worker_peak_mb") is not None else ""
         rows.append(("memory", f"driver peak during finish {mem['driver_finish_peak_mb']:,} MB{workers}"))
     for k, v in rows:
         t.add_row(k, v)

@@ -14,6 +14,7 @@ and last the summary, whose existence says the build has ended.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -410,6 +411,8 @@ def finalize(
     starts = [r.started for r in st.rows if r.started]
     ends = [r.ended for r in st.rows if r.ended]
     worker_peaks = [r.report.max_memory_mb for r in st.rows if r.report is not None]
+    # Groves fitted on this very process's threads (a small build): their REPORT peak is this process's.
+    here = bool(st.rows) and all(r.record.get("pid") == os.getpid() for r in st.rows)
     wall_s = time.time() - (t_start or (min(starts) if starts else time.time()))
     summary = documents.done_summary(
         test_score=test_score,
@@ -438,6 +441,7 @@ def finalize(
             "driver_finish_peak_mb": memory.peak_mb(),
             "driver_peak_is_phase": exact_peak,
             "worker_peak_mb": max(worker_peaks) if worker_peaks else None,
+            "fitted_here": here,
             "worker_memory_mb": plan.spec.memory,
         },
         failures=failures or [],

@@ -19,6 +19,7 @@ import pytest
 # chosen in one place and a new module is in the full run only until someone decides.
 FAST_MODULES = frozenset(
     {
+        "test_arena",
         "test_architecture",
         "test_bad_input",
         "test_data_files",

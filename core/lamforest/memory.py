@@ -29,3 +29,21 @@ def reset_peak() -> bool:
         return True
     except OSError:
         return False
+
+
+def one_arena() -> bool:
+    """Have glibc's malloc keep one arena for every thread of this process (``M_ARENA_MAX`` 1).
+
+    A finish streams groves of tens of MB through a read-ahead thread; with an arena per thread
+    the freed arrays stayed spread over both, and the peak grew with the number of groves: 267 MB
+    at 10 groves and 295 MB at 100 (fully grown trees of 5.7 MB), against 247 and 260 MB in one.
+    Measured no slower there. Only for a command's own process (``cli.console``): a Python session
+    keeps its allocator as it is. False where there is no glibc.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)  # the process's own symbols: the C library it runs on
+        return bool(libc.mallopt(-8, 1))  # M_ARENA_MAX, from malloc.h
+    except (OSError, AttributeError):
+        return False

@@ -42,9 +42,11 @@ def _peak_mb():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 """
 
-# The driver's process as the lamforest command runs it (``cli.console``): pandas hidden.
+# The driver's process as the lamforest command runs it (``cli.console``): one malloc arena, pandas hidden.
 AS_COMMAND = r"""
+from lamforest.memory import one_arena
 from lamforest.worker import boot
+one_arena()
 boot.hide()
 """
 

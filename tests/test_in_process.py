@@ -344,9 +344,9 @@ def test_workers_started_early_end_with_a_build_whose_data_cannot_be_read(
                     children.append(int(entry.name))
         return children
 
-    assert not workers()
+    before = set(workers())  # other tests' warm pools may live on in this process
     (tmp_path / "broken.csv").write_text("a,b,y\n1,2\n")
     assert main(["build", "nope", "--data", str(tmp_path / "broken.csv"), "--target", "y", "--workers", "2"]) != 0
     assert "broken.csv" in capsys.readouterr().err
-    assert not workers()
+    assert set(workers()) <= before
     assert not (home / "builds" / "nope").exists()

@@ -39,12 +39,15 @@ def test_reading_commands_load_no_heavy_library(
 
 # Not in the image (pandas, and pyarrow, which pandas imports), or not for a local store (boto3).
 NOT_IN_WORKER = ("pandas", "pyarrow", "boto3", "botocore")
+# The environment ends with os._exit (no atexit, no teardown), so the report rides on it.
 WORKER_PROBE = f"""
-import atexit, json, runpy, sys
+import json, os, runpy, sys
 def report():
     loaded = [m for m in {NOT_IN_WORKER!r} if m in sys.modules]
     print(json.dumps({{"loaded": loaded, "sklearn": "sklearn.ensemble" in sys.modules}}), file=sys.stderr)
-atexit.register(report)
+    sys.stderr.flush()
+end = os._exit
+os._exit = lambda code: (report(), end(code))
 sys.argv = ["lamforest.worker.local", *sys.argv[1:]]
 runpy.run_module("lamforest.worker.local", run_name="__main__")
 """

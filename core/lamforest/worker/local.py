@@ -113,6 +113,7 @@ if __name__ == "__main__":
         # Stdin closed: the pool is done with this environment, and everything it wrote is written
         # (replies go out line by line, records and log lines are closed files). Lambda never tears
         # an interpreter down; nor does this: unloading scikit-learn took ~0.2 s a closing pool waited on.
+        sys.stdout.flush()  # fd 1 is stderr's here: what a handler printed is not lost
         sys.stderr.flush()
         os._exit(0)
     except (BrokenPipeError, KeyboardInterrupt):

@@ -102,28 +102,27 @@ def shape_hint(source: str) -> tuple[int, int] | None:
     if not _is_file(source):
         return None
     path = Path(source).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".csv"):
+        return None
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
             return None  # a FIFO or a device is never opened here: its open could block
-        size = st.st_size
         with open(path, "rb") as f:
-            head = f.read(1 << 16)
-            if path.suffix.lower() == ".npy":
-                f.seek(0)
+            if suffix == ".npy":
                 fmt = np.lib.format
                 v1 = fmt.read_magic(f) == (1, 0)
                 shape = (fmt.read_array_header_1_0 if v1 else fmt.read_array_header_2_0)(f)[0]
                 return (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
+            head = f.read(1 << 16)
     except (OSError, ValueError):
-        return None
-    if path.suffix.lower() != ".csv":
         return None
     lines = head.splitlines()[1:-1]  # past the header, short of a line the read may have cut
     if not lines:
         return None
     per_row = sum(len(line) + 1 for line in lines) / len(lines)
-    return max(1, int(size / per_row)), lines[0].count(b",") + 1
+    return max(1, int(st.st_size / per_row)), lines[0].count(b",") + 1
 
 
 def _is_file(source: str) -> bool:

@@ -36,7 +36,7 @@ def one_arena() -> bool:
 
     A finish streams groves of tens of MB through a read-ahead thread; with an arena per thread
     the freed arrays stayed spread over both, and the peak grew with the number of groves: 267 MB
-    at 10 groves and 295 MB at 100 (fully grown trees of 5.7 MB), against 247 and 260 MB in one.
+    at 10 groves and 295 MB at 100 (fully grown trees of 5.7 MB), against 247 and 258 MB in one.
     Measured no slower there. Only for a command's own process (``cli.console``): a Python session
     keeps its allocator as it is. False where there is no glibc.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -16,7 +17,8 @@ from lamforest import artifacts, data, driver, forest, keys, treefile
 from lamforest.cli import main
 from lamforest.driver import stream
 from lamforest.driver.distributed import predict_distributed
-from lamforest.driver.finish import MergePolicy
+from lamforest.driver.finish import EarlyStream, MergePolicy, finalize
+from lamforest.driver.stream import GroveMismatch
 from lamforest.spec import BuildSpec, SpecError
 
 FEATURES = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
@@ -78,6 +80,50 @@ def test_streamed_finish_scores_are_the_merged_forests(shared_backend, unique, c
     assert [g["trees"] for g in manifest["groves"]] == [g.trees for g in groves]
     assert manifest["trees"] == merged.n_estimators
     assert manifest["tree_bytes"] == forest.tree_bytes(merged)
+
+
+def _unfinished(backend, name: str, done: int) -> tuple[driver.Watcher, driver.BuildStatus]:
+    """A done build made to look as its driver saw it while it ran: the summary, manifest and merged
+    file gone, only the first ``done`` groves landed."""
+    for key in (keys.summary(name), keys.manifest(name), keys.model(name)):
+        backend.store.delete(key)
+    watcher = driver.Watcher(backend, name)
+    st = watcher.refresh()
+    rows = [r if r.grove < done else dataclasses.replace(r, state="running") for r in st.rows]
+    return watcher, dataclasses.replace(st, rows=rows, state="running")
+
+
+@pytest.mark.parametrize("case", ["digits", "regression"])
+def test_groves_streamed_while_the_build_runs_finish_as_a_finish_that_reads_them_all(
+    shared_backend, unique, case: str
+) -> None:
+    """The driver's loop takes each landed grove, in grove order, as the finish would; the finish goes
+    on from there: the same merged file, scores and manifest as a finish that reads every grove."""
+    name = unique("early")
+    merge = MergePolicy("always")
+    whole = build(shared_backend, name, merge, **CASES[case])
+    manifest = stream.load_manifest(shared_backend, name)
+    watcher, running = _unfinished(shared_backend, name, done=2)
+    early = EarlyStream(shared_backend, running.plan, merge)
+    early.advance(running, budget_s=600)
+    assert early.taken == 2  # grove 2 has not landed: the pass waits for it, in order
+    st = finalize(shared_backend, watcher, failures=[], t_start=None, merge=merge, early=early)
+    for key in ("test_score", "oob_score", "model_sha256", "model_bytes", "trees", "tree_bytes"):
+        assert st.summary.get(key) == whole.summary.get(key), key
+    assert stream.load_manifest(shared_backend, name)["groves"] == manifest["groves"]
+
+
+def test_a_grove_not_as_its_record_says_stops_the_early_pass_and_the_finish_names_it(shared_backend, unique) -> None:
+    name = unique("early-bad")
+    build(shared_backend, name, MergePolicy("always"), **CASES["digits"])
+    watcher, running = _unfinished(shared_backend, name, done=3)
+    path = shared_backend.store.root / keys.grove(name, keys.grove_id(1))
+    path.write_bytes(path.read_bytes()[:-10])  # truncated after its worker recorded it
+    early = EarlyStream(shared_backend, running.plan, MergePolicy("always"))
+    early.advance(running, budget_s=600)
+    assert early.given_up and early.taken == 0  # grove 0 taken, then dropped with the pass
+    with pytest.raises(GroveMismatch, match=keys.grove_id(1)):
+        finalize(shared_backend, watcher, failures=[], t_start=None, merge=MergePolicy("always"), early=early)
 
 
 @pytest.mark.parametrize("case", ["impure-leaves", "regression"])

@@ -223,3 +223,57 @@ def test_a_spec_file_whose_column_is_not_text_names_the_field(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error in {field}: must be a column name (text)") and len(err.splitlines()) == 1, err
     assert not (tmp_path / "cache").exists()  # refused before a sample was measured
+
+
+def test_cold_starts_take_turns_until_work_is_queued_then_start_at_once(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the first submit the driver is busy on a core (importing, loading the rows): the pool's
+    cold starts leave it that core. Once work is queued, a start no longer waits for another."""
+    import threading
+
+    from lamforest.backend import pool as poolmod
+    from lamforest.store.local import LocalStore
+
+    monkeypatch.setattr(poolmod, "default_workers", lambda: 2)  # two cores: one start at a time
+    order: list[str] = []
+    spawned = [threading.Event() for _ in range(3)]
+    release = [threading.Event() for _ in range(3)]  # a start is held "not ready" until released
+    readied = [threading.Event() for _ in range(3)]
+    real_spawn, real_start_now = poolmod.LocalCompute._spawn, poolmod.LocalCompute._start_now
+    local = threading.local()
+
+    def spawn(self: poolmod.LocalCompute) -> poolmod._Worker:
+        worker = real_spawn(self)
+        with self._lock:
+            local.index = sum(o.startswith("spawn") for o in order)
+            order.append(f"spawn {local.index}")
+        spawned[local.index].set()
+        return worker
+
+    def start_now(self: poolmod.LocalCompute) -> poolmod._Worker | None:
+        worker = real_start_now(self)
+        release[local.index].wait(60)
+        with self._lock:
+            order.append(f"ready {local.index}")
+        readied[local.index].set()
+        return worker
+
+    monkeypatch.setattr(poolmod.LocalCompute, "_spawn", spawn)
+    monkeypatch.setattr(poolmod.LocalCompute, "_start_now", start_now)
+    pool = poolmod.LocalCompute(LocalStore(home), workers=3)
+    try:
+        assert spawned[0].wait(60)
+        release[0].set()
+        assert spawned[1].wait(60)
+        assert order.index("ready 0") < order.index("spawn 1"), order  # the second waited for the first
+        pool.submit([])  # work queued (none here): the third start no longer waits for the second
+        assert spawned[2].wait(60)
+        release[1].set()
+        release[2].set()
+        assert readied[1].wait(60) and readied[2].wait(60)
+        assert order.index("spawn 2") < order.index("ready 1"), order
+    finally:
+        for r in release:
+            r.set()
+        pool.close()

@@ -242,6 +242,12 @@ class LocalCompute:
         # these are work for a lazy slot. The eager slots count from the start.
         self._free = self.eager
         self._start_failures = 0
+        # Until the first submit the driver is busy on one core (importing, loading and storing the
+        # rows): cold starts then take turns on the cores it leaves, so the imports do not slow it.
+        # Once work is queued nothing waits for the driver: every slot may start at once.
+        self._start_limit = max(1, default_workers() - 1)
+        self._starting = 0
+        self._submitted = False
         self._threads = [
             threading.Thread(target=self._feed, args=(i,), name=f"lamforest-worker-{i}", daemon=True)
             for i in range(self.workers)
@@ -286,7 +292,22 @@ class LocalCompute:
         return json.loads(line) if line else None
 
     def _start(self) -> _Worker | None:
-        """A new environment, ready for events; None when it could not start (or cannot fit)."""
+        """A new environment, ready for events; None when it could not start (or cannot fit), or the
+        pool closed while it waited its turn to start."""
+        with self._wake:
+            while self._starting >= self._start_limit and not self._submitted and not self._closed.is_set():
+                self._wake.wait(0.5)
+            if self._closed.is_set():
+                return None
+            self._starting += 1
+        try:
+            return self._start_now()
+        finally:
+            with self._wake:
+                self._starting -= 1
+                self._wake.notify_all()
+
+    def _start_now(self) -> _Worker | None:
         worker = self._spawn()
         if self._read(worker.stdout) is None:  # died while starting
             return self._retire(worker, started=False)
@@ -484,6 +505,7 @@ class LocalCompute:
         for event in events:
             self._queue.put(event.to_event())
         with self._wake:
+            self._submitted = True  # cold starts stop taking turns (see __init__)
             self._wake.notify_all()
 
     def drain(self) -> int:

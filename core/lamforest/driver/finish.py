@@ -37,6 +37,7 @@ from lamforest.spec import SpecError
 from lamforest.store.base import location
 
 MERGE_MODES = ("auto", "always", "never")
+EARLY_BUDGET_S = 0.2  # the longest one look of the driver spends streaming groves while the build runs
 DEFAULT_MERGE_LIMIT_MB = forest.DEFAULT_MERGE_LIMIT_MB
 
 
@@ -218,27 +219,60 @@ class Streamed:
     kept: list[Grove] | None  # sparse held-out rows: the groves as scikit-learn forests, to merge
     seconds: float
     writer: treefile.ForestWriter | None = None  # dense rows: the merged file, spooled grove by grove
+    oob: bool = True  # whether OOB sums are still being added (bootstrapped, not sharded, every grove has them)
+    by_records: bool = False  # listed from the done records: no grove read
 
 
-def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePolicy, X_te: np.ndarray) -> Streamed:
+def stream_groves(
+    backend: Backend,
+    plan: Plan,
+    st: BuildStatus,
+    merge: MergePolicy,
+    X_te: np.ndarray,
+    early: EarlyStream | None = None,
+) -> Streamed:
     """Read the done groves in order, a few at a time: each is checked against the plan, voted on the
     held-out rows, its OOB sums added, listed, and spooled for the merged file while ``merge`` allows.
+    With ``early``, the groves it streamed while the build ran are not read again: the pass goes on
+    from the first grove it has not taken.
 
     A sharded build above the merge policy reads no grove: its manifest comes from the done records
     and its workers score it."""
     t0 = time.perf_counter()
     name = plan.spec.name
+    taken = early.take_over() if early is not None else None
+    if taken is not None:
+        out, rows = taken, st.rows[len(taken.listed) :]
+    else:
+        out, rows = _start_stream(backend, plan, st, merge, X_te)
+    records = [r.record for r in rows]
+    files = [r.get("bytes") for r in records]  # read ahead by size
+    raw = not datamod.is_sparse(X_te)
+    for loaded in stream.groves(backend, name, [r.grove for r in rows], records=records, raw=raw, sizes=files):
+        _take(backend, plan, merge, out, loaded)
+        del loaded
+    if not out.by_records:
+        out.trees = out.votes.trees
+    out.seconds += time.perf_counter() - t0
+    return out
+
+
+def _start_stream(
+    backend: Backend, plan: Plan, st: BuildStatus, merge: MergePolicy, X_te: np.ndarray
+) -> tuple[Streamed, list[Any]]:
+    """The empty pass and the rows it must read (none when the done records say it all)."""
     votes = forest.Votes(X_te, plan.class_arrays, threads=stream.threads(), outputs=plan.outputs)
     # A sharded grove fits a sample, not the train set: its out-of-bag rows are not the forest's.
     oob = bootstraps(plan.spec.params, plan.spec.model) and plan.sharded is None
-    out = Streamed([], "", 0, 0, votes, None, None, [] if merge.mode != "never" else None, 0.0)
-    sizes = plan.spec.grove_sizes()
+    out = Streamed([], "", 0, 0, votes, None, None, [] if merge.mode != "never" else None, 0.0, oob=oob)
     from_records = _listed_from_records(plan, st, merge)
     if from_records is not None:  # nothing to vote on here and no merged file to write: read no grove
         out.listed, out.estimator, out.kept = from_records, str(st.rows[0].record["estimator"]), None
         out.tree_bytes = sum(g["tree_bytes"] for g in from_records)
         out.trees = sum(g["trees"] for g in from_records)
-    rows = [] if from_records is not None else st.rows
+        out.by_records = True
+        return out, []
+    rows = st.rows
     # Dense held-out rows vote through the groves' trees as arrays (the same votes to the bit, each grove
     # held once), and a forest that may be merged is spooled to its file grove by grove, so finish never
     # holds the forest. Sparse rows vote through scikit-learn's trees (the arrays read dense rows), whose
@@ -253,59 +287,138 @@ def stream_groves(backend: Backend, plan: Plan, st: BuildStatus, merge: MergePol
         out.kept = None
     if raw and not above and merge.mode != "never" and rows:
         out.writer = treefile.ForestWriter()
-    records = [r.record for r in rows]
-    files = [r.get("bytes") for r in records]  # read ahead by size
-    for loaded in stream.groves(backend, name, [r.grove for r in rows], records=records, raw=raw, sizes=files):
-        g = loaded.grove
-        est = g.estimator
-        planned = sizes[loaded.index]
-        # A grove file replaced by another build's (its record forged to match): named before it votes.
-        why = None
-        if len(est.estimators_) != planned:
-            why = f"it holds {len(est.estimators_)} trees, the plan {planned}"
-        elif est.n_features_in_ != X_te.shape[1]:  # its trees would index columns the rows lack
-            why = f"its trees read {est.n_features_in_} features, the plan's rows have {X_te.shape[1]}"
-        if why is not None:
+    return out, rows
+
+
+def _take(backend: Backend, plan: Plan, merge: MergePolicy, out: Streamed, loaded: stream.Loaded) -> None:
+    """One grove of the pass, the next in grove order: checked, voted, its OOB sums added, listed, spooled."""
+    name = plan.spec.name
+    g = loaded.grove
+    est = g.estimator
+    planned = plan.spec.grove_sizes()[loaded.index]
+    n_features = out.votes.X.shape[1]
+    # A grove file replaced by another build's (its record forged to match): named before it votes.
+    why = None
+    if len(est.estimators_) != planned:
+        why = f"it holds {len(est.estimators_)} trees, the plan {planned}"
+    elif est.n_features_in_ != n_features:  # its trees would index columns the rows lack
+        why = f"its trees read {est.n_features_in_} features, the plan's rows have {n_features}"
+    if why is not None:
+        gid = keys.grove_id(loaded.index)
+        raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
+    out.estimator = out.estimator or forest.kind(est)
+    out.votes.add(est)  # refuses a grove whose classes are not the plan's
+    if out.oob and g.oob_sum is not None and g.oob_count is not None:
+        # Grove order, as forest.oob_score sums them: the same additions.
+        out.oob_total = g.oob_sum if out.oob_total is None else out.oob_total + g.oob_sum
+        out.oob_count = g.oob_count if out.oob_count is None else out.oob_count + g.oob_count
+    elif out.oob:
+        out.oob = False  # a grove without sums (an older file): no OOB score rather than a wrong one
+        out.oob_total = out.oob_count = None
+    nbytes = forest.tree_bytes(est)
+    out.tree_bytes += nbytes
+    out.listed.append(
+        {
+            "grove": loaded.index,
+            "trees": len(est.estimators_),
+            "sha256": loaded.sha256,
+            "bytes": loaded.nbytes,
+            "tree_bytes": nbytes,
+        }
+    )
+    if merge.mode == "auto" and not merge.keeps(out.tree_bytes):
+        out.kept = None  # past the limit: this forest is its groves; stop holding trees
+        if out.writer is not None:
+            out.writer.close()
+            out.writer = None
+    elif out.kept is not None:
+        out.kept.append(Grove(est, g.trees, g.seed))
+    elif out.writer is not None:
+        try:
+            out.writer.add(est)
+        except artifacts.TreeFileError as exc:  # not one forest with the groves before (checked above)
             gid = keys.grove_id(loaded.index)
-            raise GroveMismatch(artifacts.grove_error(name, gid, why, backend.store), [gid])
-        out.estimator = out.estimator or forest.kind(est)
-        votes.add(est)  # refuses a grove whose classes are not the plan's
-        if oob and g.oob_sum is not None and g.oob_count is not None:
-            # Grove order, as forest.oob_score sums them: the same additions.
-            out.oob_total = g.oob_sum if out.oob_total is None else out.oob_total + g.oob_sum
-            out.oob_count = g.oob_count if out.oob_count is None else out.oob_count + g.oob_count
-        elif oob:
-            oob = False  # a grove without sums (an older file): no OOB score rather than a wrong one
-            out.oob_total = out.oob_count = None
-        nbytes = forest.tree_bytes(est)
-        out.tree_bytes += nbytes
-        out.listed.append(
-            {
-                "grove": loaded.index,
-                "trees": len(est.estimators_),
-                "sha256": loaded.sha256,
-                "bytes": loaded.nbytes,
-                "tree_bytes": nbytes,
-            }
-        )
-        if merge.mode == "auto" and not merge.keeps(out.tree_bytes):
-            out.kept = None  # past the limit: this forest is its groves; stop holding trees
-            if out.writer is not None:
-                out.writer.close()
-                out.writer = None
-        elif out.kept is not None:
-            out.kept.append(Grove(est, g.trees, g.seed))
-        elif out.writer is not None:
-            try:
-                out.writer.add(est)
-            except artifacts.TreeFileError as exc:  # not one forest with the groves before (checked above)
-                gid = keys.grove_id(loaded.index)
-                raise GroveMismatch(artifacts.grove_error(name, gid, str(exc), backend.store), [gid]) from None
-        del g, est, loaded
-    if from_records is None:
-        out.trees = votes.trees
-    out.seconds = time.perf_counter() - t0
-    return out
+            raise GroveMismatch(artifacts.grove_error(name, gid, str(exc), backend.store), [gid]) from None
+
+
+class EarlyStream:
+    """The finish's pass over the groves, begun while the build runs.
+
+    Each time the driver looks (``advance``), the next grove in grove order is taken if it is done:
+    read, checked, voted on the held-out rows, its OOB sums added and its trees spooled, exactly as
+    the finish would take it, in the same order, so the scores and the merged file are the same to
+    the bit. When the last grove lands only the groves not yet taken are left to read: on a pool
+    busy fitting the rest, the finish's work mostly overlaps the fits instead of following them.
+
+    Only where that pass is the whole finish: dense held-out rows, data not sharded. Anything
+    unusual (a grove not as its record says, rows gone) drops what was taken; the finish then
+    streams every grove itself and says what it finds, as it always has.
+    """
+
+    def __init__(self, backend: Backend, plan: Plan, merge: MergePolicy | None) -> None:
+        self.backend, self.plan, self.merge = backend, plan, merge or MergePolicy()
+        self._out: Streamed | None = None
+        self._rows: list[Any] = []
+        self.held_out: tuple[np.ndarray, Any] | None = None
+        self.given_up = plan.sharded is not None
+        self.peak_reset: bool | None = None  # memory.reset_peak's answer, when the pass began
+
+    @property
+    def taken(self) -> int:
+        """How many groves, from the first, the pass holds."""
+        return len(self._out.listed) if self._out is not None else 0
+
+    def advance(self, st: BuildStatus, budget_s: float = EARLY_BUDGET_S) -> None:
+        """Take the next groves that are done with every grove before them, for about ``budget_s``
+        (the driver's loop stays responsive)."""
+        t0 = time.perf_counter()
+        while not self.given_up and time.perf_counter() - t0 < budget_s:
+            if self.taken >= len(st.rows) or st.rows[self.taken].state != "done":
+                return
+            self._take_one(st, st.rows[self.taken])
+
+    def _take_one(self, st: BuildStatus, row: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            if self._out is None:
+                self.peak_reset = memory.reset_peak()  # the finish's peak counts from here
+                self.held_out = _held_out(self.backend, self.plan)
+                X_te = self.held_out[0]
+                if datamod.is_sparse(X_te):
+                    self._give_up()
+                    return
+                self._out, self._rows = _start_stream(self.backend, self.plan, st, self.merge, X_te)
+                if not self._rows:  # the records say it all: nothing to read early
+                    self._give_up()
+                    return
+            record = row.record
+            for loaded in stream.groves(
+                self.backend, self.plan.spec.name, [row.grove], records=[record], raw=True, sizes=[record.get("bytes")]
+            ):
+                _take(self.backend, self.plan, self.merge, self._out, loaded)
+                del loaded
+        except Exception:  # the finish reads every grove again and says what is wrong
+            self._give_up()
+            return
+        self._out.seconds += time.perf_counter() - t0
+
+    def take_over(self) -> Streamed | None:
+        """What was taken, for the finish to go on from (once), or None when it must start over."""
+        out, self._out = self._out, None
+        if self.given_up or out is None:
+            return None
+        self.given_up = True
+        return out
+
+    def close(self) -> None:
+        """Drop what was taken (a build that ends without a finish)."""
+        self._give_up()
+
+    def _give_up(self) -> None:
+        self.given_up = True
+        out, self._out = self._out, None
+        if out is not None and out.writer is not None:
+            out.writer.close()
 
 
 def oob_scores(backend: Backend, plan: Plan, streamed: Streamed) -> tuple[float | None, int | None]:
@@ -366,9 +479,11 @@ def finalize(
     failures: list[dict[str, Any]] | None,
     t_start: float | None,
     merge: MergePolicy | None = None,
+    early: EarlyStream | None = None,
 ) -> BuildStatus:
     """Every grove is done: stream them to score (test and OOB), write model.tree when ``merge`` allows
-    it, manifest.json, then summary.json (the build has ended once it exists).
+    it, manifest.json, then summary.json (the build has ended once it exists). ``early``: the groves
+    the driver streamed while the build ran, which are not read again.
 
     Peak memory is one grove decoded and a few read ahead, plus the held-out votes and the OOB sums: the
     merged file is spooled grove by grove (only sparse held-out rows keep the groves to merge them).
@@ -376,9 +491,11 @@ def finalize(
     merge = merge or MergePolicy()
     name, plan = watcher.name, watcher.plan
     st = _wait_reports(backend, watcher)
-    exact_peak = memory.reset_peak()
-    X_te, y_te = _held_out(backend, plan)
-    streamed = stream_groves(backend, plan, st, merge, X_te)
+    began = early.peak_reset if early is not None else None  # the finish's peak counts from the early pass
+    exact_peak = began if began is not None else memory.reset_peak()
+    taken_rows = early.held_out if early is not None else None
+    X_te, y_te = taken_rows if taken_rows is not None else _held_out(backend, plan)
+    streamed = stream_groves(backend, plan, st, merge, X_te, early=early)
     test_score = forest.score_values(streamed.votes.mean(), y_te, plan.class_arrays) if y_te is not None else None
     oob_score, oob_missing = oob_scores(backend, plan, streamed)
     t1 = time.perf_counter()

@@ -18,7 +18,15 @@ from typing import Any
 from lamforest import data, keys
 from lamforest.backend.base import Backend, Compute
 from lamforest.driver import stream
-from lamforest.driver.finish import GroveMismatch, MergePolicy, finalize, forget_groves, write_end, write_failed
+from lamforest.driver.finish import (
+    EarlyStream,
+    GroveMismatch,
+    MergePolicy,
+    finalize,
+    forget_groves,
+    write_end,
+    write_failed,
+)
 from lamforest.driver.lease import Lease, acquire
 from lamforest.driver.plan import BuildError, Plan, load_plan, read_summary
 from lamforest.driver.schedule import Scheduler, over_budget, small_work, window_for
@@ -149,6 +157,7 @@ class _Driving:
     merge: MergePolicy | None
     lease: Lease | None
     t_start: float
+    early: EarlyStream | None = None  # the finish's pass over the groves, begun as they land
 
 
 def _drive(
@@ -168,7 +177,12 @@ def _drive(
     st = watcher.refresh()
     t_start = time.time()
     compute = backend.make_compute(plan.spec, workers, sync)
-    d = _Driving(backend, name, plan, watcher, compute, sync, on_progress, poll_s, should_stop, merge, lease, t_start)
+    # Threads of this process fitting the groves would share it with the early pass: a build that
+    # small finishes fast anyway.
+    early = None if sync else EarlyStream(backend, plan, merge)
+    d = _Driving(
+        backend, name, plan, watcher, compute, sync, on_progress, poll_s, should_stop, merge, lease, t_start, early
+    )
     try:
         return _loop(d, st)
     except KeyboardInterrupt:
@@ -176,6 +190,8 @@ def _drive(
             compute.abandon()
         raise
     finally:
+        if early is not None:
+            early.close()  # what a finish did not take over (a cancel, a failure, an interrupt)
         if sync:
             compute.close()  # this build's own: threads fitting its groves end with it
 
@@ -234,13 +250,15 @@ def _loop(d: _Driving, st: BuildStatus) -> BuildStatus:
             compute.drain()
         if d.should_stop():
             return st
+        if d.early is not None and st.state == "running":
+            d.early.advance(st)
         if not (inline and sched.backlog):
             time.sleep(d.poll_s)
     if st.state == "cancelled":
         write_end(backend, st, "cancelled", sched.failures, t_start, reason=st.cancel_reason)
         final = watcher.refresh()
     else:
-        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start, merge=d.merge)
+        final = finalize(backend, watcher, failures=sched.failures, t_start=t_start, merge=d.merge, early=d.early)
     if d.on_progress:
         d.on_progress(final)
     return final

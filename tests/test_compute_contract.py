@@ -179,3 +179,23 @@ def test_close_is_idempotent(case: Case) -> None:
     case.compute.close()
     case.compute.close()
     assert case.compute.broken is None
+
+
+def test_wait_returns_by_its_timeout_and_a_local_call_that_ends_wakes_it(case: Case) -> None:
+    """The driver's loop waits on its compute between looks. A compute that hears its calls end
+    (the pool, threads) wakes it with the grove's records written; Lambda's are heard only through
+    the store, so its wait is the poll."""
+    import threading
+
+    case.compute.wait(0.01)  # nothing submitted: back after the timeout
+    ref = _train(case.store)
+    hears = case.compute.name in ("local", "sync")
+    case.compute.submit([_fit(ref, 0)])
+    if not hears:
+        wait_for(lambda: _grove_done(case.store, 0), "the grove")
+        return
+    waiter = threading.Thread(target=case.compute.wait, args=(3600.0,), daemon=True)
+    waiter.start()
+    waiter.join(TIMEOUT_S)
+    assert not waiter.is_alive(), "the grove's end did not wake the wait"
+    assert _grove_done(case.store, 0)  # the records are written before the wait returns

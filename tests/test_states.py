@@ -440,6 +440,9 @@ class _LosingCompute:
     def close(self) -> None:
         pass
 
+    def wait(self, timeout: float) -> None:
+        time.sleep(timeout)
+
 
 def test_a_grove_whose_worker_vanishes_mid_build_is_retried_not_waited_on(backend):
     gone = subprocess.Popen(["true"])

@@ -52,6 +52,11 @@ class Compute(Protocol):
         """The driver is interrupted: close without waiting for groves already running."""
         ...
 
+    def wait(self, timeout: float) -> None:
+        """Return after ``timeout`` seconds, or sooner once a call has ended since the last wait (a
+        compute that hears its calls end: the driver looks at once instead of at its next poll)."""
+        ...
+
 
 class MemoryTuner(Protocol):
     """Sets the deployed function's memory (tune-memory on AWS) and puts it back."""

@@ -201,6 +201,25 @@ class _Call:
     init_ms: float | None  # the environment's INIT, on its first call
 
 
+class _Ends:
+    """Calls ended since the driver last waited: ``wait`` returns at once when there are some."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._told = self._seen = 0
+
+    def tell(self) -> None:
+        with self._cond:
+            self._told += 1
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self._cond:
+            if self._told == self._seen:
+                self._cond.wait(timeout)
+            self._seen = self._told
+
+
 class _Worker:
     def __init__(self, proc: subprocess.Popen[str], started_ns: int) -> None:
         assert proc.stdin is not None and proc.stdout is not None  # started with both piped
@@ -253,6 +272,7 @@ class LocalCompute:
             for i in range(self.workers)
         ]
         self._live: dict[int, _Worker] = {}
+        self._ends = _Ends()
         for t in self._threads:
             t.start()
         # Without /proc nothing can be sampled: the limit is then not enforced.
@@ -377,6 +397,7 @@ class LocalCompute:
                 reply = None
             if reply is None:  # the environment died mid-invocation
                 worker = self._retire(worker, started=True)
+                self._ends.tell()
                 continue
             with self._lock:
                 worker.current = None
@@ -393,6 +414,7 @@ class LocalCompute:
                 worker = None
             else:
                 self._count_free(1)
+            self._ends.tell()  # its records and REPORT line are written: the driver may look now
         if worker is not None:
             self._stop(worker)
 
@@ -508,6 +530,9 @@ class LocalCompute:
             self._submitted = True  # cold starts stop taking turns (see __init__)
             self._wake.notify_all()
 
+    def wait(self, timeout: float) -> None:
+        self._ends.wait(timeout)
+
     def drain(self) -> int:
         """Drop events not yet picked up by a worker (cancel); return how many."""
         dropped = 0
@@ -583,6 +608,7 @@ class SyncCompute:
         self._threads: list[threading.Thread] = []
         self._abandoned = False
         self._scope = contextlib.ExitStack()
+        self._ends = _Ends()
 
     def submit(self, events: list[Event]) -> None:
         if self.workers == 1:
@@ -626,6 +652,7 @@ class SyncCompute:
                 records.IN_PROCESS.on = False
         if error and not self.broken:
             self.broken = record_unrecorded(self.store, body, "Runtime.HandlerError", error)
+        self._ends.tell()
 
     def _interrupted(self, event: Event) -> None:
         """A grove interrupted in this very process: its running record names a process that lives on
@@ -656,6 +683,9 @@ class SyncCompute:
         for _ in range(ends):  # a closed compute's word to its threads stays
             self._queue.put(None)
         return dropped
+
+    def wait(self, timeout: float) -> None:
+        self._ends.wait(timeout)
 
     def abandon(self) -> None:
         """The driver is interrupted: drop the groves not started and close without waiting for

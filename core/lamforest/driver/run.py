@@ -253,7 +253,7 @@ def _loop(d: _Driving, st: BuildStatus) -> BuildStatus:
         if d.early is not None and st.state == "running":
             d.early.advance(st)
         if not (inline and sched.backlog):
-            time.sleep(d.poll_s)
+            compute.wait(d.poll_s)  # a local grove's end wakes it: no poll's worth of idle cores
     if st.state == "cancelled":
         write_end(backend, st, "cancelled", sched.failures, t_start, reason=st.cancel_reason)
         final = watcher.refresh()

@@ -150,6 +150,27 @@ def test_the_cli_fits_small_builds_on_threads_here_with_the_pools_trees(
     assert digests("here") == digests("pooled")
 
 
+def test_finishing_an_interrupted_small_build_fits_its_groves_here(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lamforest finish` of a small build whose driver stopped before its groves: they are fitted on
+    threads of the command, as its build would have fitted them, not on a pool started for them."""
+    from lamforest.cli import main
+
+    backend = shared("local")
+    driver.create(backend, BuildSpec(name="left", data="digits", trees=8, grove=2, seed=5))  # no driver ran it
+    assert main(["finish", "left"]) == 0
+    out = capsys.readouterr().out
+    assert "4 grove(s) not done; fitting them here on" in out
+    assert fitted_by("left") == {os.getpid()}
+    assert "groves fitted in this process, its peak" in out
+    # With --workers the pool fits them, as a build with --workers would.
+    driver.create(backend, BuildSpec(name="left-pooled", data="digits", trees=8, grove=2, seed=5))
+    assert main(["finish", "left-pooled", "--workers", "2"]) == 0
+    assert "dispatching them again" in capsys.readouterr().out
+    assert os.getpid() not in fitted_by("left-pooled")
+
+
 def test_threads_leave_the_callers_warning_filters_as_they_were(home: Path) -> None:
     import warnings
 

@@ -199,7 +199,16 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
             st = drv.finish(backend, args.name, workers=args.workers, merge=merge)
         else:
             missing = len(st.rows) - st.count("done")
+            plan = st.plan
+            # The groves left of a small build are fitted here, as its build would have fitted them.
+            threads = (
+                drv.in_process_threads(backend, plan.spec, plan.n_train, plan.n_features, args.workers)
+                if missing and plan.sharded is None
+                else None
+            )
             todo = f"{missing} grove(s) not done; dispatching them again" if missing else "every grove done; merging"
+            if threads is not None:
+                todo = f"{missing} grove(s) not done; fitting them here on {threads} thread{'s' if threads > 1 else ''}"
             view = ProgressView(console, len(st.rows), st.spec.trees)
 
             def started() -> None:  # said once this driver holds the build, never before a refusal
@@ -208,7 +217,13 @@ def cmd_finish(args: argparse.Namespace, console: Any) -> int:
 
             try:
                 st = drv.run(
-                    backend, args.name, workers=args.workers, on_progress=view.update, merge=merge, on_start=started
+                    backend,
+                    args.name,
+                    workers=threads or args.workers,
+                    sync=threads is not None,
+                    on_progress=view.update,
+                    merge=merge,
+                    on_start=started,
                 )
             finally:
                 view.__exit__()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lamforest import driver
+from lamforest import driver, keys
 from lamforest.backend import local_backend
 from lamforest.cli import main as cli_main  # the command line entry: main(argv) -> exit code
 from lamforest.spec import BuildSpec
@@ -107,3 +107,23 @@ def test_the_lamforest_command_predicts_without_pandas_and_as_main_does(home: Pa
     loaded = json.loads(proc.stderr.strip().splitlines()[-1])["loaded"]
     assert "sklearn" in loaded and "pandas" not in loaded
     assert np.array_equal(np.load(here), np.load(there))
+
+
+def test_finishing_landed_groves_starts_no_worker(home: Path) -> None:
+    """Every grove is done (the driver stopped after the last landed): the finish streams them and
+    fits nothing, so it starts no worker process (each would import scikit-learn for nothing)."""
+    assert cli_main(["build", "fl", "--data", "iris", "-t", "6", "-g", "2", "--workers", "2", "--json"]) == 0
+    with local_backend(home) as backend:
+        for key in ("summary", "manifest", "model"):
+            backend.store.delete(getattr(keys, key)("fl"))
+    probe = PROBE.replace(
+        "code = main(sys.argv[1:])",
+        "from lamforest.backend import pool\n"
+        "pool.LocalCompute.__init__ = lambda *a, **k: sys.exit('a worker pool was made')\n"
+        "code = main(sys.argv[1:])",
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, "finish", "fl"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with local_backend(home) as backend:
+        st = driver.status(backend, "fl")
+    assert st.state == "done" and st.summary["model_kind"] == "merged" and st.summary["oob_score"] is not None

@@ -176,6 +176,10 @@ def _drive(
     watcher.driving = True  # this process drives it: never "interrupted" in its own eyes
     st = watcher.refresh()
     t_start = time.time()
+    if st.rows and all(r.state == "done" for r in st.rows):
+        # Nothing to fit (a finish after every grove landed): no worker is started for it. A grove found
+        # bad while streaming is refitted by a new run, with the workers it then needs.
+        sync, workers = True, 1
     compute = backend.make_compute(plan.spec, workers, sync)
     # Threads of this process fitting the groves would share it with the early pass: a build that
     # small finishes fast anyway.

@@ -358,7 +358,6 @@ class EarlyStream:
     def __init__(self, backend: Backend, plan: Plan, merge: MergePolicy | None) -> None:
         self.backend, self.plan, self.merge = backend, plan, merge or MergePolicy()
         self._out: Streamed | None = None
-        self._rows: list[Any] = []
         self.held_out: tuple[np.ndarray, Any] | None = None
         self.given_up = plan.sharded is not None
         self.peak_reset: bool | None = None  # memory.reset_peak's answer, when the pass began
@@ -378,6 +377,8 @@ class EarlyStream:
             self._take_one(st, st.rows[self.taken])
 
     def _take_one(self, st: BuildStatus, row: Any) -> None:
+        """Take ``row``'s grove (the first time, set the pass up as the finish would); give up on
+        anything unusual."""
         t0 = time.perf_counter()
         try:
             if self._out is None:
@@ -387,8 +388,8 @@ class EarlyStream:
                 if datamod.is_sparse(X_te):
                     self._give_up()
                     return
-                self._out, self._rows = _start_stream(self.backend, self.plan, st, self.merge, X_te)
-                if not self._rows:  # the records say it all: nothing to read early
+                self._out, rows = _start_stream(self.backend, self.plan, st, self.merge, X_te)
+                if not rows:  # the records say it all: nothing to read early
                     self._give_up()
                     return
             record = row.record

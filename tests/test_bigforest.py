@@ -105,7 +105,7 @@ def test_groves_streamed_while_the_build_runs_finish_as_a_finish_that_reads_them
     manifest = stream.load_manifest(shared_backend, name)
     watcher, running = _unfinished(shared_backend, name, done=2)
     early = EarlyStream(shared_backend, running.plan, merge)
-    early.advance(running, budget_s=600)
+    early.advance(running, watcher.listing, budget_s=600)
     assert early.taken == 2  # grove 2 has not landed: the pass waits for it, in order
     st = finalize(shared_backend, watcher, failures=[], t_start=None, merge=merge, early=early)
     for key in ("test_score", "oob_score", "model_sha256", "model_bytes", "trees", "tree_bytes"):
@@ -120,9 +120,24 @@ def test_a_grove_not_as_its_record_says_stops_the_early_pass_and_the_finish_name
     path = shared_backend.store.root / keys.grove(name, keys.grove_id(1))
     path.write_bytes(path.read_bytes()[:-10])  # truncated after its worker recorded it
     early = EarlyStream(shared_backend, running.plan, MergePolicy("always"))
-    early.advance(running, budget_s=600)
+    early.advance(running, watcher.listing, budget_s=600)
     assert early.given_up and early.taken == 0  # grove 0 taken, then dropped with the pass
     with pytest.raises(GroveMismatch, match=keys.grove_id(1)):
+        finalize(shared_backend, watcher, failures=[], t_start=None, merge=MergePolicy("always"), early=early)
+
+
+def test_a_grove_changed_after_the_early_pass_took_it_is_named_by_the_finish(shared_backend, unique) -> None:
+    """The pass read grove 0 when it was whole; truncated before the finish, it must not be listed in
+    the manifest with the hash of the bytes it no longer has: the finish reads every grove again."""
+    name = unique("early-late")
+    build(shared_backend, name, MergePolicy("always"), **CASES["digits"])
+    watcher, running = _unfinished(shared_backend, name, done=2)
+    early = EarlyStream(shared_backend, running.plan, MergePolicy("always"))
+    early.advance(running, watcher.listing, budget_s=600)
+    assert early.taken == 2
+    path = shared_backend.store.root / keys.grove(name, keys.grove_id(0))
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(GroveMismatch, match=keys.grove_id(0)):
         finalize(shared_backend, watcher, failures=[], t_start=None, merge=MergePolicy("always"), early=early)
 
 

@@ -17,6 +17,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -358,6 +359,7 @@ class EarlyStream:
     def __init__(self, backend: Backend, plan: Plan, merge: MergePolicy | None) -> None:
         self.backend, self.plan, self.merge = backend, plan, merge or MergePolicy()
         self._out: Streamed | None = None
+        self._versions: dict[str, str] = {}  # each taken grove's file: its version tag before it was read
         self.held_out: tuple[np.ndarray, Any] | None = None
         self.given_up = plan.sharded is not None
         self.peak_reset: bool | None = None  # memory.reset_peak's answer, when the pass began
@@ -367,19 +369,33 @@ class EarlyStream:
         """How many groves, from the first, the pass holds."""
         return len(self._out.listed) if self._out is not None else 0
 
-    def advance(self, st: BuildStatus, budget_s: float = EARLY_BUDGET_S) -> None:
+    def advance(self, st: BuildStatus, listing: Mapping[str, str], budget_s: float = EARLY_BUDGET_S) -> None:
         """Take the next groves that are done with every grove before them, for about ``budget_s``
-        (the driver's loop stays responsive)."""
+        (the driver's loop stays responsive). ``listing``: the LIST ``st`` was read from, made before
+        the groves are read: each taken grove's version tag, for ``unchanged``."""
         t0 = time.perf_counter()
         while not self.given_up and time.perf_counter() - t0 < budget_s:
             if self.taken >= len(st.rows) or st.rows[self.taken].state != "done":
                 return
-            self._take_one(st, st.rows[self.taken])
+            self._take_one(st, st.rows[self.taken], listing)
 
-    def _take_one(self, st: BuildStatus, row: Any) -> None:
+    def unchanged(self, listing: Mapping[str, str]) -> None:
+        """Give the pass up if a grove it took has been rewritten, removed or replaced since (its
+        version tag in a later LIST of the build differs): the finish then reads every grove and
+        says what is wrong, as it says it of a grove damaged before it was taken."""
+        if any(listing.get(key) != version for key, version in self._versions.items()):
+            self._give_up()
+
+    def _take_one(self, st: BuildStatus, row: Any, listing: Mapping[str, str]) -> None:
         """Take ``row``'s grove (the first time, set the pass up as the finish would); give up on
         anything unusual."""
         t0 = time.perf_counter()
+        key = keys.grove(self.plan.spec.name, row.gid)
+        version = listing.get(key)
+        if version is None:  # not listed with its done record: nothing to tell a later change by
+            self._give_up()
+            return
+        self._versions[key] = version
         try:
             if self._out is None:
                 self.peak_reset = memory.reset_peak()  # the finish's peak counts from here
@@ -492,6 +508,8 @@ def finalize(
     merge = merge or MergePolicy()
     name, plan = watcher.name, watcher.plan
     st = _wait_reports(backend, watcher)
+    if early is not None:
+        early.unchanged(watcher.listing)  # the LIST of that last refresh: a grove changed since taken?
     began = early.peak_reset if early is not None else None  # the finish's peak counts from the early pass
     exact_peak = began if began is not None else memory.reset_peak()
     taken_rows = early.held_out if early is not None else None

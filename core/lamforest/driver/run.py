@@ -255,7 +255,7 @@ def _loop(d: _Driving, st: BuildStatus) -> BuildStatus:
         if d.should_stop():
             return st
         if d.early is not None and st.state == "running":
-            d.early.advance(st)
+            d.early.advance(st, watcher.listing)
         if not (inline and sched.backlog):
             compute.wait(d.poll_s)  # a local grove's end wakes it: no poll's worth of idle cores
     if st.state == "cancelled":

@@ -223,6 +223,7 @@ class Watcher:
         # Grove records that exist but cannot be read (records are written whole, so this is damage,
         # not a write in progress): key -> why. A driver refuses to go on past them (``unreadable_record``).
         self.unreadable: dict[str, str] = {}
+        self.listing: dict[str, str] = {}  # the last LIST of the build: every key's version tag
         self.rows = [
             GroveRow(grove=i, trees=t, seed=s)
             for i, (t, s) in enumerate(zip(self.plan.spec.grove_sizes(), self.plan.spec.grove_seeds(), strict=True))
@@ -245,6 +246,7 @@ class Watcher:
         store = self.backend.store
         if listing is None:
             listing = store.list(keys.build(self.name))
+        self.listing = listing
         present: dict[str, set[str]] = {}
         for key, version in listing.items():
             if parsed := keys.parse_state(self.name, key):

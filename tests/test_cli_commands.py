@@ -131,3 +131,29 @@ def test_export_joblib_and_skops(at_home, capsys, tmp_path):
         assert main(["export", "base", str(tmp_path / f"m.{suffix}")]) == 0
         assert (tmp_path / f"m.{suffix}").stat().st_size > 0
     assert "lamforest.safe.load" in capsys.readouterr().out
+
+
+def test_an_export_is_the_format_its_name_says(at_home, capsys, tmp_path):
+    """.pkl is a plain pickle (pickle.load reads it), .joblib is zlib-compressed (joblib.load needs no
+    lz4), .skops a zip; a name that says no format is refused before anything is written."""
+    import pickle
+    import zipfile
+    import zlib
+
+    import joblib
+
+    for suffix in ("pkl", "joblib", "skops"):
+        assert main(["export", "base", str(tmp_path / f"m.{suffix}")]) == 0
+    said = capsys.readouterr().out
+    assert "pickle.load" in said and "joblib.load" in said and "lamforest.safe.load" in said
+    with open(tmp_path / "m.pkl", "rb") as f:
+        from_pickle = pickle.load(f)
+    from_joblib = joblib.load(tmp_path / "m.joblib")
+    assert from_pickle.n_estimators == from_joblib.n_estimators
+    zlib.decompressobj().decompress((tmp_path / "m.joblib").read_bytes()[:4096])  # a zlib stream, not lz4
+    assert zipfile.is_zipfile(tmp_path / "m.skops")
+    for name, said_of in (("m.json", ".json is not a model format"), ("model", "has no suffix")):
+        assert main(["export", "base", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert said_of in err and ".skops" in err and ".joblib" in err and str(tmp_path / name) in err
+        assert not (tmp_path / name).exists()

@@ -19,8 +19,9 @@ from lamforest.grove import Grove
 from lamforest.store.base import Store, location
 from lamforest.treefile import TreeFileError
 
-# Exported .joblib files (`lamforest export`): fast lz4, as scikit-learn users load them.
-EXPORT_COMPRESS = ("lz4", 1)
+# Exported .joblib files (`lamforest export`): zlib, which joblib.load reads with nothing more than
+# scikit-learn's own dependencies (lz4 was faster, and a user without the lz4 package could not load it).
+EXPORT_COMPRESS = ("zlib", 3)
 
 
 def digest(blob: bytes) -> str:

@@ -397,9 +397,8 @@ def cmd_builds(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_export(args: argparse.Namespace, console: Any) -> int:
-    from pathlib import Path
 
-    from lamforest.driver.results import export_target
+    from lamforest.driver.results import export_format, export_target
 
     target = export_target(args.path, args.force)  # before the backend is opened or the model read
     # The outermost folder the export creates, said after: a typo in a folder name shows up there.
@@ -407,10 +406,10 @@ def cmd_export(args: argparse.Namespace, console: Any) -> int:
     backend = _open(args)
     try:
         path = drv.export(backend, args.name, args.path, force=args.force)
-        if Path(args.path).suffix.lower() == ".skops":
-            how = "lamforest.safe.load (refuses untrusted types)"
-        else:
-            how = "joblib.load (pickle: only from a source you trust)"
+        how = {
+            "skops": "lamforest.safe.load (refuses untrusted types)",
+            "pickle": "pickle.load (only from a source you trust)",
+        }.get(export_format(path), "joblib.load (pickle: only from a source you trust)")
     finally:
         backend.close()
     size = f" ({path.stat().st_size:,} bytes)" if path.is_file() else ""

@@ -397,20 +397,46 @@ def whole_model(backend: Backend, name: str, force: bool = False) -> Any:
     return merge_groves(backend, name, manifest)
 
 
+# What an export's file name says it holds, by suffix.
+EXPORT_FORMATS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle"}
+
+
+def export_format(path: Path) -> str:
+    """The format ``path`` names: skops (the safe format), joblib, or a plain pickle. A path that names
+    none is refused before any work, naming what to give; an existing device or pipe (``/dev/null``)
+    gets joblib, as a stream."""
+    suffix = path.suffix.lower()
+    if suffix in EXPORT_FORMATS:
+        return EXPORT_FORMATS[suffix]
+    if path.exists() and not path.is_file():
+        return "joblib"
+    said = f"{suffix} is not a model format" if suffix else "has no suffix to say its format"
+    raise SpecError(
+        "path", f"{path} {said}; end it in .skops (the safe format), .joblib (joblib.load) or .pkl (pickle.load)"
+    )
+
+
 def export(backend: Backend, name: str, path: Path | str, force: bool = False) -> Path:
-    """Write the forest as one file at ``path`` for any scikit-learn user to load: a skops file (the safe
-    format) when ``path`` ends in ``.skops``, else joblib.
+    """Write the forest as one file at ``path`` for any scikit-learn user to load, in the format its
+    suffix names (``export_format``): ``.skops`` the safe format, ``.joblib`` joblib (zlib, which
+    needs nothing scikit-learn lacks), ``.pkl``/``.pickle`` a plain pickle.
 
     ``force`` overwrites an existing file and merges a grove set above its merge limit (see
     ``whole_model``); the file appears whole or not at all. The store holds tree files; the
-    exported file is plain scikit-learn (a pickle: the user's own).
+    exported file is plain scikit-learn (for joblib and pickle, a pickle: the user's own).
     """
     path = export_target(path, force)
+    how = export_format(path)
     model = whole_model(backend, name, force)
-    if path.suffix.lower() == ".skops":  # by suffix: the safe format, from every interface
+    if how == "skops":  # by suffix: the safe format, from every interface
         from lamforest import safe
 
         write_file(path, safe.dumps(model))
+        return path
+    if how == "pickle":
+        import pickle
+
+        write_file(path, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
         return path
     import joblib  # here, not at the top: only an export needs it, and every command imports this module
 
@@ -421,11 +447,12 @@ def export(backend: Backend, name: str, path: Path | str, force: bool = False) -
 
 
 def export_target(path: Path | str, force: bool) -> Path:
-    """Check where an export goes before any work: not a folder, not an existing file unless
-    ``force``, and a parent that is (or can be) a folder."""
+    """Check where an export goes before any work: a format its suffix names, not a folder, not an
+    existing file unless ``force``, and a parent that is (or can be) a folder."""
     path = Path(path).expanduser()
     if path.is_dir():
         raise SpecError("path", f"{path} is a folder; give a file name, e.g. {path / 'model.joblib'}")
+    export_format(path)
     if path.exists() and not force:
         raise SpecError("path", f"{path} already exists; pass --force to overwrite it")
     for parent in path.parents:

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from lamforest.driver import export_format
 from lamforest.spec import SpecError
 from lamforest_tui.widgets.footer import KeysFooter
 from lamforest_tui.widgets.steady_input import SteadyInput
@@ -48,7 +49,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="export-body", classes="dialog"):
             yield Static(
-                f"[b]Export {self.build}[/b]: .joblib for any scikit-learn user, or .skops (the safe format)",
+                f"[b]Export {self.build}[/b]: .joblib or .pkl for any scikit-learn user, .skops (the safe format)",
                 classes="dialog-title",
             )
             yield SteadyInput(value=str(free_path(Path.cwd(), self.build, ".joblib")), id="export-path")
@@ -61,11 +62,16 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         text = event.value.strip()
         error = self.query_one("#export-error", Static)
         if not text:  # say so, rather than close as if exported
-            error.update("give a path: a .joblib or .skops file")
+            error.update("give a path: a .joblib, .pkl or .skops file")
             return
         path = Path(text).expanduser()
         if path.is_dir():
             error.update(f"{path} is a folder; give a file name, e.g. {path / (self.build + '.joblib')}")
+            return
+        try:
+            export_format(path)  # a name that says no format the export writes: said here, the dialog open
+        except SpecError as exc:
+            error.update(exc.message)
             return
         if (path.exists() or path.is_symlink()) and self._overwrite != text:
             self._overwrite = text

@@ -344,6 +344,10 @@ def test_the_cli_starts_workers_before_loading_data_that_needs_them(
     monkeypatch.setattr(schedule, "IN_PROCESS_WORK", 1_000)  # 200 x 4 rows with 4 trees is past it
     assert main(["build", "large", "--data", "synthetic:400x4:2", *argv]) == 0
     assert order[:2] == ["workers", "load"], "the spec alone says the pool is needed"
+    order.clear()
+    # A data file that is not there: the load says so at once, and no worker was started for it.
+    assert main(["build", "gone", "--data", str(home / "nowhere.csv"), "--workers", "2", *argv]) == 2
+    assert order == ["load"]
 
 
 def test_workers_started_early_end_with_a_build_whose_data_cannot_be_read(

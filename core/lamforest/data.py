@@ -129,6 +129,15 @@ def _is_file(source: str) -> bool:
     return source.lower().endswith(FILE_SUFFIXES) or os.sep in source or "/" in source
 
 
+def missing_path(source: str) -> bool:
+    """A local file or folder named by ``source`` that is not there (``load`` will say so at once);
+    False for synthetic and built-in data and for URLs (``s3://...``)."""
+    source = source.strip()
+    if "://" in source or SYNTHETIC_RE.match(source) or not _is_file(source):
+        return False
+    return not os.path.lexists(Path(source).expanduser())
+
+
 def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     from sklearn import datasets
 

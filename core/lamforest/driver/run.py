@@ -87,6 +87,8 @@ def workers_needed(backend: Backend, spec: BuildSpec, pool: int | None, sync: bo
     """
     if sync:
         return False
+    if backend.pool_workers is not None and data.missing_path(spec.data):
+        return False  # the load fails at once: no interpreter is started for a build that cannot begin
     if backend.pool_workers is None or pool is not None:
         return True
     if threading.current_thread() is not threading.main_thread():

@@ -210,9 +210,34 @@ def test_a_claim_without_a_spec_keeps_the_name_and_says_why(backend: Backend) ->
     with pytest.raises(SpecError) as exc:
         driver.create(backend, BuildSpec(name="half", data="iris", trees=2, grove=1))
     assert exc.value.field == "name"
-    assert "being created" in exc.value.message and keys.claim("half") in exc.value.message
+    assert "being created" in exc.value.message and keys.build("half").rstrip("/") in exc.value.message
+    assert "lamforest status half" in exc.value.message
     assert list(backend.store.list(keys.build("half"))) == [keys.claim("half")]  # nothing adopted or added
     assert [s.name for s in driver.list_builds(backend)] == []  # not a build
+
+
+def test_a_claim_whose_creator_has_ended_says_so_and_the_way_out_frees_the_name(backend: Backend) -> None:
+    """Killed while loading its data: its claim names a process of this host that is gone."""
+    import json
+    import platform
+    import shutil
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    claim = {"name": "dead", "at": 1.0, "host": platform.node(), "pid": gone.pid}
+    assert backend.store.create(keys.claim("dead"), json.dumps(claim).encode())
+    with pytest.raises(driver.BuildError) as exc:
+        driver.load_plan(backend, "dead")
+    said = str(exc.value)
+    assert f"pid {gone.pid}" in said and "has ended before writing its plan" in said
+    folder = said.rsplit("delete ", 1)[1].split(" to free the name")[0]
+    if folder.startswith("s3://"):  # the way out, followed literally: every key under that prefix
+        for key in backend.store.list(keys.build("dead")):
+            backend.store.delete(key)
+    else:
+        shutil.rmtree(folder)
+    assert driver.create(backend, BuildSpec(name="dead", data="iris", trees=2, grove=1)).spec.name == "dead"
 
 
 def test_a_build_whose_spec_is_lost_is_not_adopted(backend: Backend) -> None:

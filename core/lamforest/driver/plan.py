@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lamforest import data as datamod
-from lamforest import documents, keys, weights
+from lamforest import documents, keys, records, weights
 from lamforest.backend.base import Backend
 from lamforest.documents import Summary, parse_summary
 from lamforest.events import FitEvent
@@ -196,10 +196,11 @@ def claimed(backend: Backend, name: str, *, written: tuple[str, ...] = ()) -> It
         raise taken
     mine = documents.name_claim(name=name, at=time.time(), host=platform.node(), pid=os.getpid())
     if not documents.create_name_claim(store, mine):
+        folder = store.local_path(keys.build(name)) or f"{store.url}/{keys.build(name)}"
         raise _existing(backend, name) or _taken(
             name,
             f" (being created, or its creator stopped before writing its spec: "
-            f"delete {location(store, keys.claim(name))} if no one is creating it)",
+            f"`lamforest status {name}` says which; delete {folder} if no one is creating it)",
         )
     try:
         yield
@@ -386,6 +387,11 @@ def _not_planned(backend: Backend, name: str) -> str:
         claim = None  # a claim all the same: the name is taken
     folder = backend.store.local_path(keys.build(name)) or f"{backend.store.url}/{keys.build(name)}"
     who = f"pid {claim.get('pid')} on {claim.get('host')}" if claim is not None else "another process"
+    if claim is not None and claim.get("host") == platform.node() and not records.pid_alive(int(claim["pid"])):
+        return (
+            f"build {name!r} was being created by {who}, which has ended before writing its plan; "
+            f"delete {folder} to free the name"
+        )
     return (
         f"build {name!r} is being created by {who} (its data is loaded or its shards scanned before it has a "
         f"plan); wait for it, or if that process is gone, delete {folder} to free the name"

@@ -48,3 +48,24 @@ def test_a_running_record_older_than_the_function_timeout_is_sent_again(aws: Rig
         assert st.state == "done" and st.rows[0].request_id != "lost"
     finally:
         backend.close()
+
+
+def test_finishing_landed_groves_on_sns_needs_no_function_name(aws: Rig, monkeypatch) -> None:
+    """Every grove landed (the driver stopped after the last): the finish only streams them. The SNS
+    route needs no function name to send nothing, so a driver configured with the topic alone finishes."""
+    backend = aws.backend()
+    try:
+        driver.create(backend, BuildSpec(name="landed", **TINY))
+        assert driver.run(backend, "landed").state == "done"
+        for key in (keys.summary("landed"), keys.manifest("landed"), keys.model("landed")):
+            backend.store.delete(key)
+    finally:
+        backend.close()
+    monkeypatch.delenv("LAMFOREST_FUNCTION")
+    backend = aws.backend()
+    try:
+        assert driver.status(backend, "landed").state == "interrupted"
+        st = driver.run(backend, "landed")  # as `lamforest finish` resumes an interrupted build
+        assert st.state == "done" and st.summary["model_kind"] == "merged"
+    finally:
+        backend.close()

@@ -178,9 +178,9 @@ def _drive(
     watcher.driving = True  # this process drives it: never "interrupted" in its own eyes
     st = watcher.refresh()
     t_start = time.time()
-    if st.rows and all(r.state == "done" for r in st.rows):
-        # Nothing to fit (a finish after every grove landed): no worker is started for it. A grove found
-        # bad while streaming is refitted by a new run, with the workers it then needs.
+    if backend.pool_workers is not None and st.rows and all(r.state == "done" for r in st.rows):
+        # Nothing to fit (a finish after every grove landed): no local worker is started for it (on AWS a
+        # compute starts nothing). A grove found bad while streaming is refitted by a new run.
         sync, workers = True, 1
     compute = backend.make_compute(plan.spec, workers, sync)
     # Threads of this process fitting the groves would share it with the early pass: a build that

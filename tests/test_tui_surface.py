@@ -170,22 +170,23 @@ async def test_a_second_export_and_predict_to_the_default_path_work_and_overwrit
             await until(pilot, lambda: app.screen is screen, "back")
             await app.workers.wait_for_complete()
             assert (tmp_path / "twice.joblib").exists() and (n == 1 or (tmp_path / "twice-2.joblib").exists())
-        # A name that says no format the export writes: said in the dialog, which stays open.
-        burst(app, ["e"])
-        await until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
-        app.screen.query_one("#export-path", Input).value = str(tmp_path / "twice.onnx")
-        burst(app, ["enter"])
-        await until(pilot, lambda: "not a model format" in str(app.screen.query_one("#export-error").render()), "said")
+
+        async def export_says(path: Path, said: str) -> None:
+            """Export to ``path``: the dialog says ``said`` and stays open."""
+            burst(app, ["e"])
+            await until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+            app.screen.query_one("#export-path", Input).value = str(path)
+            burst(app, ["enter"])
+            await until(pilot, lambda: said in str(app.screen.query_one("#export-error").render()), said)
+
+        # A name that says no format the export writes.
+        await export_says(tmp_path / "twice.onnx", "not a model format")
         burst(app, ["escape"])
         await until(pilot, lambda: app.screen is screen, "back")
         assert not (tmp_path / "twice.onnx").exists()
         # The path of a file that exists: said, and enter again overwrites it.
         (tmp_path / "twice.joblib").write_bytes(b"old")
-        burst(app, ["e"])
-        await until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
-        app.screen.query_one("#export-path", Input).value = str(tmp_path / "twice.joblib")
-        burst(app, ["enter"])
-        await until(pilot, lambda: "already exists" in str(app.screen.query_one("#export-error").render()), "said")
+        await export_says(tmp_path / "twice.joblib", "already exists")
         burst(app, ["enter"])
         await until(pilot, lambda: app.screen is screen, "back")
         await app.workers.wait_for_complete()

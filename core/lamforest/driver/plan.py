@@ -196,7 +196,7 @@ def claimed(backend: Backend, name: str, *, written: tuple[str, ...] = ()) -> It
         raise taken
     mine = documents.name_claim(name=name, at=time.time(), host=platform.node(), pid=os.getpid())
     if not documents.create_name_claim(store, mine):
-        folder = store.local_path(keys.build(name)) or f"{store.url}/{keys.build(name)}"
+        folder = location(store, keys.build(name))
         raise _existing(backend, name) or _taken(
             name,
             f" (being created, or its creator stopped before writing its spec: "
@@ -385,7 +385,7 @@ def _not_planned(backend: Backend, name: str) -> str:
         return f"no build named {name!r} in {backend.describe}"
     except ValueError:
         claim = None  # a claim all the same: the name is taken
-    folder = backend.store.local_path(keys.build(name)) or f"{backend.store.url}/{keys.build(name)}"
+    folder = location(backend.store, keys.build(name))
     who = f"pid {claim.get('pid')} on {claim.get('host')}" if claim is not None else "another process"
     if claim is not None and claim.get("host") == platform.node() and not records.pid_alive(int(claim["pid"])):
         return (
